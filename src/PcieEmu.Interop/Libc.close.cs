@@ -1,0 +1,10 @@
+using System.Runtime.InteropServices;
+
+namespace PcieEmu.Interop;
+
+public static partial class Libc
+{
+    /// <summary>Only for fds not yet owned by a SafeHandle (none in normal paths: ownership is taken at receipt).</summary>
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int close(int fd);
+}

@@ -1,0 +1,9 @@
+using System.Runtime.InteropServices;
+
+namespace PcieEmu.Interop;
+
+public static partial class Libc
+{
+    [LibraryImport(Library, SetLastError = true)]
+    public static unsafe partial nint recvmsg(SafeHandle sockfd, msghdr* msg, int flags);
+}

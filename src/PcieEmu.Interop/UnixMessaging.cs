@@ -1,0 +1,227 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace PcieEmu.Interop;
+
+/// <summary>
+/// recvmsg/sendmsg with SCM_RIGHTS over a stream socket. One call per chunk received and one per
+/// message sent; every received fd becomes a SafeFileHandle before this method returns.
+/// </summary>
+public static class UnixMessaging
+{
+    /// <summary>Bytes of control buffer needed to receive <paramref name="maxFds"/> fds in one cmsg.</summary>
+    public static int ControlBufferSize(int maxFds) => Cmsg.Space(sizeof(int) * Math.Max(maxFds, 1));
+
+    /// <summary>
+    /// One recvmsg into <paramref name="buffer"/>. Returns the byte count (0 = orderly EOF) or -errno.
+    /// Received fds are appended to <paramref name="fds"/> as owned handles; <paramref name="controlTruncated"/>
+    /// reports MSG_CTRUNC (the kernel dropped fds because the sender sent more than we can take).
+    /// Non-SCM_RIGHTS control messages are ignored (there is nothing else a peer can legitimately send).
+    /// </summary>
+    public static unsafe int Receive(SafeHandle socket, Span<byte> buffer, Span<byte> control,
+        List<SafeFileHandle> fds, out bool controlTruncated)
+    {
+        controlTruncated = false;
+        control.Clear();
+        fixed (byte* data = buffer)
+        fixed (byte* ctl = control)
+        {
+            var iov = new iovec { iov_base = data, iov_len = (nuint)buffer.Length };
+            var msg = new msghdr
+            {
+                msg_iov = &iov,
+                msg_iovlen = 1,
+                msg_control = control.Length > 0 ? ctl : null,
+                msg_controllen = (nuint)control.Length,
+            };
+            nint n;
+            while (true)
+            {
+                n = Libc.recvmsg(socket, &msg, Libc.MSG_CMSG_CLOEXEC);
+                if (n >= 0)
+                {
+                    break;
+                }
+
+                int err = Libc.LastErrno;
+                if (err == Errno.EINTR)
+                {
+                    continue;
+                }
+
+                if (err == Errno.EAGAIN && WaitReadable(socket))
+                {
+                    continue;
+                }
+
+                return -err;
+            }
+
+            controlTruncated = (msg.msg_flags & Libc.MSG_CTRUNC) != 0;
+            TakeFds(ctl, (int)msg.msg_controllen, fds);
+            return (int)n;
+        }
+    }
+
+    private static unsafe void TakeFds(byte* ctl, int controlLength, List<SafeFileHandle> fds)
+    {
+        int offset = 0;
+        while (offset + Cmsg.HeaderSize <= controlLength)
+        {
+            var header = (cmsghdr*)(ctl + offset);
+            int len = (int)header->cmsg_len;
+            if (len < Cmsg.HeaderSize || offset + len > controlLength)
+            {
+                break;
+            }
+
+            if (header->cmsg_level == Libc.SOL_SOCKET && header->cmsg_type == Libc.SCM_RIGHTS)
+            {
+                int count = (len - Cmsg.HeaderSize) / sizeof(int);
+                var fdData = (int*)(ctl + offset + Cmsg.HeaderSize);
+                for (int i = 0; i < count; i++)
+                {
+                    fds.Add(FileDescriptors.Own(fdData[i]));
+                }
+            }
+
+            offset += Cmsg.AlignUp(len);
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="first"/> then <paramref name="second"/> with <paramref name="fds"/> attached to the first
+    /// byte, in one sendmsg (more only if the kernel accepts a partial write). Returns 0 or -errno.
+    /// </summary>
+    public static unsafe int Send(SafeHandle socket, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second,
+        ReadOnlySpan<SafeHandle> fds = default)
+    {
+        const int MaxFds = 253; // SCM_MAX_FD
+        if (fds.Length > MaxFds)
+        {
+            return -Errno.EINVAL;
+        }
+
+        int controlSize = fds.Length == 0 ? 0 : Cmsg.Space(sizeof(int) * fds.Length);
+        Span<byte> control = controlSize <= 256 ? stackalloc byte[256] : new byte[controlSize];
+        control = control[..controlSize];
+        control.Clear();
+
+        int refs = 0;
+        try
+        {
+            fixed (byte* ctl = control)
+            {
+                if (fds.Length > 0)
+                {
+                    var header = (cmsghdr*)ctl;
+                    header->cmsg_len = (nuint)Cmsg.Len(sizeof(int) * fds.Length);
+                    header->cmsg_level = Libc.SOL_SOCKET;
+                    header->cmsg_type = Libc.SCM_RIGHTS;
+                    var fdData = (int*)(ctl + Cmsg.HeaderSize);
+                    for (int i = 0; i < fds.Length; i++)
+                    {
+                        bool added = false;
+                        fds[i].DangerousAddRef(ref added);
+                        refs++;
+                        fdData[i] = (int)fds[i].DangerousGetHandle();
+                    }
+                }
+
+                long total = (long)first.Length + second.Length;
+                long sent = 0;
+                bool controlSent = false;
+                fixed (byte* a = first)
+                fixed (byte* b = second)
+                {
+                    iovec* iov = stackalloc iovec[2];
+                    while (sent < total)
+                    {
+                        int iovCount = 0;
+                        if (sent < first.Length)
+                        {
+                            iov[iovCount++] = new iovec { iov_base = a + sent, iov_len = (nuint)(first.Length - sent) };
+                            if (second.Length > 0)
+                            {
+                                iov[iovCount++] = new iovec { iov_base = b, iov_len = (nuint)second.Length };
+                            }
+                        }
+                        else
+                        {
+                            long into = sent - first.Length;
+                            iov[iovCount++] = new iovec { iov_base = b + into, iov_len = (nuint)(second.Length - into) };
+                        }
+
+                        var msg = new msghdr
+                        {
+                            msg_iov = iov,
+                            msg_iovlen = (nuint)iovCount,
+                            msg_control = !controlSent && controlSize > 0 ? ctl : null,
+                            msg_controllen = !controlSent ? (nuint)controlSize : 0,
+                        };
+                        nint n = Libc.sendmsg(socket, &msg, Libc.MSG_NOSIGNAL);
+                        if (n < 0)
+                        {
+                            int err = Libc.LastErrno;
+                            if (err == Errno.EINTR)
+                            {
+                                continue;
+                            }
+
+                            if (err == Errno.EAGAIN && WaitWritable(socket))
+                            {
+                                continue;
+                            }
+
+                            return -err;
+                        }
+
+                        controlSent = true;
+                        sent += n;
+                    }
+                }
+            }
+
+            return 0;
+        }
+        finally
+        {
+            for (int i = 0; i < refs; i++)
+            {
+                fds[i].DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Blocks until the fd is readable (or hung up). Only used when a socket turns out non-blocking.</summary>
+    public static bool WaitReadable(SafeHandle fd, int timeoutMs = -1) => Poll(fd, Libc.POLLIN, timeoutMs);
+
+    private static bool WaitWritable(SafeHandle fd) => Poll(fd, Libc.POLLOUT, -1);
+
+    private static unsafe bool Poll(SafeHandle fd, short events, int timeoutMs)
+    {
+        bool added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            var p = new pollfd { fd = (int)fd.DangerousGetHandle(), events = events };
+            while (true)
+            {
+                int r = Libc.poll(&p, 1, timeoutMs);
+                if (r >= 0)
+                {
+                    return r > 0;
+                }
+
+                if (Libc.LastErrno != Errno.EINTR)
+                {
+                    return false;
+                }
+            }
+        }
+        finally
+        {
+            fd.DangerousRelease();
+        }
+    }
+}
