@@ -1,0 +1,30 @@
+namespace PcieEmu.Pci.Bars;
+
+/// <summary>An expansion ROM image: its BAR size is the next power of two ≥ 2 KiB that holds it.</summary>
+public sealed class ExpansionRom
+{
+    public ExpansionRom(byte[] image)
+    {
+        if (image.Length == 0 || image.Length > 16 << 20)
+        {
+            throw new ArgumentOutOfRangeException(nameof(image), "ROM image must be 1 byte .. 16 MiB");
+        }
+
+        Image = image;
+        Size = Math.Max(2048UL, System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)image.Length));
+    }
+
+    public byte[] Image { get; }
+
+    public ulong Size { get; }
+
+    /// <summary>Bytes past the image read as 0xFF, as an unprogrammed flash would.</summary>
+    public void Read(ulong offset, Span<byte> destination)
+    {
+        for (int i = 0; i < destination.Length; i++)
+        {
+            ulong at = offset + (ulong)i;
+            destination[i] = at < (ulong)Image.Length ? Image[at] : (byte)0xFF;
+        }
+    }
+}

@@ -1,0 +1,95 @@
+namespace PcieEmu.Pci.Capabilities;
+
+/// <summary>
+/// Advanced Error Reporting, extended capability v2 (PCIe 4.0 §7.8.4). Devices report errors through
+/// <see cref="ReportUncorrectable"/> / <see cref="ReportCorrectable"/>; an unmasked uncorrectable error also
+/// signals the function's ERR interrupt (vfio's error-detected eventfd).
+/// </summary>
+public sealed class AerCapability : PciExtendedCapability
+{
+    private const int UncorrectableStatus = 0x04;
+    private const int UncorrectableMask = 0x08;
+    private const int UncorrectableSeverity = 0x0C;
+    private const int CorrectableStatus = 0x10;
+    private const int CorrectableMask = 0x14;
+    private const int CapabilitiesControl = 0x18;
+    private const int HeaderLog = 0x1C;
+
+    /// <summary>Uncorrectable error bits this function can report (DL protocol … ACS violation).</summary>
+    public const uint UncorrectableImplemented = 0x003F_F030;
+
+    /// <summary>Correctable error bits this function can report.</summary>
+    public const uint CorrectableImplemented = 0x0000_F1C1;
+
+    public override ushort Id => 0x0001;
+
+    public override byte Version => 2;
+
+    public override int Length => 0x48;
+
+    public override string Name => "Advanced Error Reporting";
+
+    public uint UncorrectableStatusBits => Get32(UncorrectableStatus);
+
+    public uint CorrectableStatusBits => Get32(CorrectableStatus);
+
+    protected internal override void Install(Config.ConfigSpace config)
+    {
+        Define(UncorrectableStatus, 4, 0, w1c: UncorrectableImplemented);
+        Define(UncorrectableMask, 4, 0, writable: UncorrectableImplemented);
+        Define(UncorrectableSeverity, 4, 0x0046_2030, writable: UncorrectableImplemented);
+        Define(CorrectableStatus, 4, 0, w1c: CorrectableImplemented);
+        Define(CorrectableMask, 4, 0x0000_2000, writable: CorrectableImplemented);
+        Define(CapabilitiesControl, 4, 0);
+        for (int i = 0; i < 4; i++)
+        {
+            Define(HeaderLog + (4 * i), 4, 0);
+        }
+    }
+
+    /// <summary>Records an uncorrectable error (one bit of <see cref="UncorrectableImplemented"/>).</summary>
+    public void ReportUncorrectable(int bit)
+    {
+        uint b = 1u << bit;
+        if ((b & UncorrectableImplemented) == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bit), bit, "not an implemented uncorrectable error bit");
+        }
+
+        uint status = Get32(UncorrectableStatus);
+        if (status == 0)
+        {
+            // First Error Pointer names the first unmasked error recorded.
+            Set32(CapabilitiesControl, (Get32(CapabilitiesControl) & ~0x1Fu) | (uint)bit);
+        }
+
+        Set32(UncorrectableStatus, status | b);
+        if ((Get32(UncorrectableMask) & b) != 0)
+        {
+            return;
+        }
+
+        bool fatal = (Get32(UncorrectableSeverity) & b) != 0;
+        Host.Interrupts.SignalError();
+        ErrorReported?.Invoke(fatal ? PciExpressCapability.ErrorDetected.Fatal : PciExpressCapability.ErrorDetected.NonFatal);
+    }
+
+    /// <summary>Records a correctable error (one bit of <see cref="CorrectableImplemented"/>).</summary>
+    public void ReportCorrectable(int bit)
+    {
+        uint b = 1u << bit;
+        if ((b & CorrectableImplemented) == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bit), bit, "not an implemented correctable error bit");
+        }
+
+        Set32(CorrectableStatus, Get32(CorrectableStatus) | b);
+        if ((Get32(CorrectableMask) & b) == 0)
+        {
+            ErrorReported?.Invoke(PciExpressCapability.ErrorDetected.Correctable);
+        }
+    }
+
+    /// <summary>Lets the function mirror reported errors into the PCI Express Device Status register.</summary>
+    internal event Action<PciExpressCapability.ErrorDetected>? ErrorReported;
+}

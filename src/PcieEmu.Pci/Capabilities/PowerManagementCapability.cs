@@ -1,0 +1,59 @@
+namespace PcieEmu.Pci.Capabilities;
+
+/// <summary>Power Management (PCI PM 1.2), v3: D0 and D3hot only, no PME.</summary>
+public sealed class PowerManagementCapability(bool noSoftReset = true) : PciCapability
+{
+    private const int Pmc = 2;
+    private const int Pmcsr = 4;
+    private const ushort StateMask = 0x3;
+    private const ushort NoSoftResetBit = 1 << 3;
+
+    public override byte Id => 0x01;
+
+    public override int Length => 8;
+
+    public override string Name => "Power Management";
+
+    public bool NoSoftReset { get; } = noSoftReset;
+
+    public PowerState State => (PowerState)(Get16(Pmcsr) & StateMask);
+
+    protected internal override void Install(Config.ConfigSpace config)
+    {
+        Define(Pmc, 2, 0x0003); // version 3; no D1/D2, no PME
+        Define(Pmcsr, 2, NoSoftReset ? NoSoftResetBit : 0u, writable: StateMask);
+        Define(6, 2, 0);
+    }
+
+    protected internal override void OnWritten(int relativeOffset, int length, uint oldValue)
+    {
+        if (!Touches(relativeOffset, length, Pmcsr, 2))
+        {
+            return;
+        }
+
+        // oldValue holds the written bytes as they were; the state field is bits 1:0 of PMCSR's low byte.
+        int shift = 8 * (Pmcsr - relativeOffset);
+        var previous = shift is >= 0 and < 32 ? (PowerState)((oldValue >> shift) & StateMask) : State;
+        var now = State;
+        if (now is PowerState.D1 or PowerState.D2)
+        {
+            // Unsupported states: the write completes but the state does not change (PCI PM 1.2 §5.4.1).
+            Set16(Pmcsr, (ushort)((Get16(Pmcsr) & ~StateMask) | (ushort)previous));
+            return;
+        }
+
+        if (previous == PowerState.D3Hot && now == PowerState.D0 && !NoSoftReset)
+        {
+            Host.RequestReset(ResetKind.PowerStateTransition);
+        }
+    }
+}
+
+public enum PowerState
+{
+    D0 = 0,
+    D1 = 1,
+    D2 = 2,
+    D3Hot = 3,
+}

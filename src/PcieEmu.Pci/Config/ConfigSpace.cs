@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+
+namespace PcieEmu.Pci.Config;
+
+/// <summary>
+/// Configuration space as three parallel byte arrays: values, a writable mask and a write-1-to-clear mask.
+/// A guest write changes only writable bits and clears W1C bits written as 1; everything else is read-only.
+/// Semantics beyond masks (BAR decode, MSI enable, FLR…) belong to <see cref="PciFunction"/> and the
+/// capabilities, which observe writes. Not thread-safe: the owning function serialises access.
+/// </summary>
+public sealed class ConfigSpace
+{
+    private readonly byte[] _value;
+    private readonly byte[] _writable;
+    private readonly byte[] _w1c;
+
+    public ConfigSpace(int size)
+    {
+        if (size != PciConfigRegisters.StandardSize && size != PciConfigRegisters.ExtendedSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, "config space is 256 or 4096 bytes");
+        }
+
+        Size = size;
+        _value = new byte[size];
+        _writable = new byte[size];
+        _w1c = new byte[size];
+    }
+
+    public int Size { get; }
+
+    public bool IsExtended => Size == PciConfigRegisters.ExtendedSize;
+
+    public ReadOnlySpan<byte> Bytes => _value;
+
+    /// <summary>Guest-style read of 1, 2 or 4 bytes; bytes beyond the end read as 0xFF.</summary>
+    public uint Read(int offset, int length)
+    {
+        uint result = 0;
+        for (int i = 0; i < length; i++)
+        {
+            int at = offset + i;
+            uint b = at >= 0 && at < Size ? _value[at] : 0xFFu;
+            result |= b << (8 * i);
+        }
+
+        return result;
+    }
+
+    /// <summary>Guest-style write through the masks. Returns the previous value of the written bytes.</summary>
+    public uint Write(int offset, int length, uint value)
+    {
+        uint old = 0;
+        for (int i = 0; i < length; i++)
+        {
+            int at = offset + i;
+            if (at < 0 || at >= Size)
+            {
+                continue;
+            }
+
+            byte v = (byte)(value >> (8 * i));
+            byte before = _value[at];
+            old |= (uint)before << (8 * i);
+            byte after = (byte)((before & ~_writable[at]) | (v & _writable[at]));
+            after &= (byte)~(v & _w1c[at]);
+            _value[at] = after;
+        }
+
+        return old;
+    }
+
+    // Device/framework-side accessors: ignore masks (hardware sets its own read-only state).
+
+    public byte Get8(int offset) => _value[offset];
+
+    public ushort Get16(int offset) => BinaryPrimitives.ReadUInt16LittleEndian(_value.AsSpan(offset));
+
+    public uint Get32(int offset) => BinaryPrimitives.ReadUInt32LittleEndian(_value.AsSpan(offset));
+
+    public void Set8(int offset, byte value) => _value[offset] = value;
+
+    public void Set16(int offset, ushort value) => BinaryPrimitives.WriteUInt16LittleEndian(_value.AsSpan(offset), value);
+
+    public void Set32(int offset, uint value) => BinaryPrimitives.WriteUInt32LittleEndian(_value.AsSpan(offset), value);
+
+    public void SetBits16(int offset, ushort bits, bool on) => Set16(offset, (ushort)(on ? Get16(offset) | bits : Get16(offset) & ~bits));
+
+    /// <summary>Declares a register: its reset value and which bits are writable / W1C.</summary>
+    public void Define(int offset, int length, uint value, uint writable = 0, uint w1c = 0)
+    {
+        if (offset < 0 || length is not (1 or 2 or 4) || offset + length > Size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"register at 0x{offset:x}/{length} outside config space");
+        }
+
+        for (int i = 0; i < length; i++)
+        {
+            _value[offset + i] = (byte)(value >> (8 * i));
+            _writable[offset + i] = (byte)(writable >> (8 * i));
+            _w1c[offset + i] = (byte)(w1c >> (8 * i));
+        }
+    }
+
+    public uint WritableMask(int offset, int length)
+    {
+        uint m = 0;
+        for (int i = 0; i < length; i++)
+        {
+            m |= (uint)_writable[offset + i] << (8 * i);
+        }
+
+        return m;
+    }
+
+    /// <summary>A copy of the current values, masks included, to restore at reset.</summary>
+    public ConfigImage Capture() => new((byte[])_value.Clone(), (byte[])_writable.Clone(), (byte[])_w1c.Clone());
+
+    public void Restore(ConfigImage image)
+    {
+        image.Value.CopyTo(_value, 0);
+        image.Writable.CopyTo(_writable, 0);
+        image.W1c.CopyTo(_w1c, 0);
+    }
+
+    public sealed record ConfigImage(byte[] Value, byte[] Writable, byte[] W1c);
+}

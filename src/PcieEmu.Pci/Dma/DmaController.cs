@@ -1,0 +1,438 @@
+using Microsoft.Extensions.Logging;
+using PcieEmu.Interop;
+
+namespace PcieEmu.Pci.Dma;
+
+/// <summary>
+/// The function's IOVA → memory table, built from the client's DMA_MAP/DMA_UNMAP (IOMMU-style: each mapping
+/// carries the directions it permits). Lookups are lock-free over an immutable sorted array that map and
+/// unmap replace; an unmap returns only after transfers already using the mapping have finished.
+/// Client arithmetic is checked (overflow ⇒ EINVAL); device arithmetic wraps like hardware and simply
+/// fails to translate.
+/// </summary>
+public sealed partial class DmaController : IDisposable
+{
+    public const int DefaultMaxMappings = 16384;
+
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly object _writeLock = new();
+    private readonly ILogger _logger;
+    private volatile Region[] _regions = [];
+    private long _bytesRead;
+    private long _bytesWritten;
+
+    public DmaController(ILogger logger, int maxMappings = DefaultMaxMappings)
+    {
+        if (maxMappings < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxMappings));
+        }
+
+        _logger = logger;
+        MaxMappings = maxMappings;
+    }
+
+    public int MaxMappings { get; }
+
+    public int Count => _regions.Length;
+
+    public long BytesRead => Interlocked.Read(ref _bytesRead);
+
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    /// <summary>Raised after every successful map or unmap (outside any lock).</summary>
+    public event Action? MappingsChanged;
+
+    public IReadOnlyList<DmaMappingInfo> Mappings =>
+        Array.ConvertAll(_regions, r => new DmaMappingInfo(r.Iova, r.Size, r.Access, r.Backing.Kind, r.MapCount));
+
+    /// <summary>
+    /// Adds a mapping and takes ownership of <paramref name="backing"/> (also on failure, when it is disposed).
+    /// Returns 0, EINVAL (empty or wrapping range, no access), EEXIST (overlap) or ENOSPC (table full).
+    /// An exact duplicate of an existing mapping is accepted and needs its own unmap.
+    /// </summary>
+    public int Map(ulong iova, ulong size, DmaAccess access, IDmaBacking backing)
+    {
+        int errno = MapCore(iova, size, access, backing);
+        if (errno != 0)
+        {
+            backing.Dispose();
+        }
+        else
+        {
+            MappingsChanged?.Invoke();
+        }
+
+        return errno;
+    }
+
+    private int MapCore(ulong iova, ulong size, DmaAccess access, IDmaBacking backing)
+    {
+        if (size == 0 || size - 1 > ulong.MaxValue - iova || access == DmaAccess.None)
+        {
+            return Errno.EINVAL;
+        }
+
+        ulong last = iova + (size - 1);
+        lock (_writeLock)
+        {
+            var regions = _regions;
+            int insertAt = 0;
+            foreach (var r in regions)
+            {
+                if (r.Iova <= last && iova <= r.Last)
+                {
+                    if (r.Iova == iova && r.Size == size && r.Access == access)
+                    {
+                        r.MapCount++;
+                        backing.Dispose();
+                        return 0;
+                    }
+
+                    LogOverlap(_logger, iova, size, r.Iova, r.Size);
+                    return Errno.EEXIST;
+                }
+
+                if (r.Iova < iova)
+                {
+                    insertAt++;
+                }
+            }
+
+            if (regions.Length >= MaxMappings)
+            {
+                return Errno.ENOSPC;
+            }
+
+            var next = new Region[regions.Length + 1];
+            Array.Copy(regions, next, insertAt);
+            next[insertAt] = new Region(iova, size, access, backing);
+            Array.Copy(regions, insertAt, next, insertAt + 1, regions.Length - insertAt);
+            _regions = next;
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// Removes the mapping that exactly matches (iova, size). Returns 0 or ENOENT. Waits for in-flight
+    /// transfers on it to finish before returning.
+    /// </summary>
+    public int Unmap(ulong iova, ulong size)
+    {
+        Region? victim = null;
+        lock (_writeLock)
+        {
+            var regions = _regions;
+            for (int i = 0; i < regions.Length; i++)
+            {
+                var r = regions[i];
+                if (r.Iova != iova || r.Size != size)
+                {
+                    continue;
+                }
+
+                if (--r.MapCount > 0)
+                {
+                    return 0;
+                }
+
+                var next = new Region[regions.Length - 1];
+                Array.Copy(regions, next, i);
+                Array.Copy(regions, i + 1, next, i, regions.Length - i - 1);
+                _regions = next;
+                victim = r;
+                break;
+            }
+        }
+
+        if (victim is null)
+        {
+            return Errno.ENOENT;
+        }
+
+        Retire(victim);
+        MappingsChanged?.Invoke();
+        return 0;
+    }
+
+    /// <summary>Removes every mapping (client gone, or VFIO_DMA_UNMAP_FLAG_ALL).</summary>
+    public void UnmapAll()
+    {
+        Region[] old;
+        lock (_writeLock)
+        {
+            old = _regions;
+            _regions = [];
+        }
+
+        foreach (var r in old)
+        {
+            Retire(r);
+        }
+
+        if (old.Length > 0)
+        {
+            MappingsChanged?.Invoke();
+        }
+    }
+
+    private void Retire(Region r)
+    {
+        r.Backing.Revoke();
+        if (!r.RetireAndDrain(DrainTimeout))
+        {
+            LogDrainTimeout(_logger, r.Iova, r.Size);
+        }
+
+        // Safe even if a straggler still copies: mmaps are SafeHandles and unmap on the last release.
+        r.Backing.Dispose();
+    }
+
+    /// <summary>Is [iova, iova+length) fully mapped for <paramref name="access"/>? Nothing moves.</summary>
+    public DmaResult Check(ulong iova, ulong length, DmaAccess access)
+    {
+        if (length == 0)
+        {
+            return DmaResult.Ok;
+        }
+
+        if (length - 1 > ulong.MaxValue - iova)
+        {
+            return DmaResult.InvalidRange;
+        }
+
+        var regions = _regions;
+        ulong cur = iova;
+        ulong remaining = length;
+        while (remaining > 0)
+        {
+            var r = Find(regions, cur);
+            if (r is null)
+            {
+                return DmaResult.Unmapped;
+            }
+
+            if ((r.Access & access) != access)
+            {
+                return DmaResult.AccessDenied;
+            }
+
+            ulong avail = r.Size - (cur - r.Iova);
+            ulong step = Math.Min(avail, remaining);
+            remaining -= step;
+            cur += step;
+        }
+
+        return DmaResult.Ok;
+    }
+
+    /// <summary>Splits a range into per-mapping segments (a range crossing two mappings yields two).</summary>
+    public DmaResult TryTranslate(ulong iova, ulong length, DmaAccess access, Span<DmaSegment> segments, out int count)
+    {
+        count = 0;
+        var check = Check(iova, length, access);
+        if (check != DmaResult.Ok)
+        {
+            return check;
+        }
+
+        var regions = _regions;
+        ulong cur = iova;
+        ulong remaining = length;
+        int needed = 0;
+        while (remaining > 0)
+        {
+            var r = Find(regions, cur);
+            if (r is null)
+            {
+                return DmaResult.Unmapped; // unmapped between Check and here
+            }
+
+            ulong step = Math.Min(r.Size - (cur - r.Iova), remaining);
+            if (needed < segments.Length)
+            {
+                segments[needed] = new DmaSegment(cur, step, r.Iova, r.Backing.Kind);
+            }
+
+            needed++;
+            remaining -= step;
+            cur += step;
+        }
+
+        count = needed;
+        return needed <= segments.Length ? DmaResult.Ok : DmaResult.SegmentsTooSmall;
+    }
+
+    /// <summary>
+    /// Device read from guest memory. The whole range is validated before any byte moves; a concurrent unmap
+    /// can still cut a transfer short (as an IOMMU fault would on hardware).
+    /// </summary>
+    public DmaResult Read(ulong iova, Span<byte> destination)
+    {
+        var check = Check(iova, (ulong)destination.Length, DmaAccess.Read);
+        if (check != DmaResult.Ok)
+        {
+            return check;
+        }
+
+        var regions = _regions;
+        ulong cur = iova;
+        int done = 0;
+        while (done < destination.Length)
+        {
+            var r = Find(regions, cur);
+            if (r is null || !r.TryAcquire())
+            {
+                return DmaResult.Unmapped;
+            }
+
+            try
+            {
+                ulong offset = cur - r.Iova;
+                int chunk = (int)Math.Min((ulong)(destination.Length - done), r.Size - offset);
+                var result = r.Backing.Read(offset, destination.Slice(done, chunk));
+                if (result != DmaResult.Ok)
+                {
+                    return result;
+                }
+
+                done += chunk;
+                cur += (ulong)chunk;
+            }
+            finally
+            {
+                r.Release();
+            }
+        }
+
+        Interlocked.Add(ref _bytesRead, done);
+        return DmaResult.Ok;
+    }
+
+    /// <summary>Device write into guest memory; validated like <see cref="Read"/>.</summary>
+    public DmaResult Write(ulong iova, ReadOnlySpan<byte> source)
+    {
+        var check = Check(iova, (ulong)source.Length, DmaAccess.Write);
+        if (check != DmaResult.Ok)
+        {
+            return check;
+        }
+
+        var regions = _regions;
+        ulong cur = iova;
+        int done = 0;
+        while (done < source.Length)
+        {
+            var r = Find(regions, cur);
+            if (r is null || !r.TryAcquire())
+            {
+                return DmaResult.Unmapped;
+            }
+
+            try
+            {
+                ulong offset = cur - r.Iova;
+                int chunk = (int)Math.Min((ulong)(source.Length - done), r.Size - offset);
+                var result = r.Backing.Write(offset, source.Slice(done, chunk));
+                if (result != DmaResult.Ok)
+                {
+                    return result;
+                }
+
+                done += chunk;
+                cur += (ulong)chunk;
+            }
+            finally
+            {
+                r.Release();
+            }
+        }
+
+        Interlocked.Add(ref _bytesWritten, done);
+        return DmaResult.Ok;
+    }
+
+    public void Dispose() => UnmapAll();
+
+    private static Region? Find(Region[] regions, ulong address)
+    {
+        int lo = 0;
+        int hi = regions.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            var r = regions[mid];
+            if (address < r.Iova)
+            {
+                hi = mid - 1;
+            }
+            else if (address > r.Last)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                return r;
+            }
+        }
+
+        return null;
+    }
+
+    [LoggerMessage(EventId = 2200, Level = LogLevel.Warning, Message = "DMA_MAP [0x{Iova:x}, +0x{Size:x}) overlaps existing mapping [0x{OtherIova:x}, +0x{OtherSize:x})")]
+    private static partial void LogOverlap(ILogger logger, ulong iova, ulong size, ulong otherIova, ulong otherSize);
+
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Unmap of [0x{Iova:x}, +0x{Size:x}) timed out waiting for in-flight DMA; proceeding")]
+    private static partial void LogDrainTimeout(ILogger logger, ulong iova, ulong size);
+
+    private sealed class Region(ulong iova, ulong size, DmaAccess access, IDmaBacking backing)
+    {
+        private int _users;
+        private volatile bool _retired;
+
+        public ulong Iova { get; } = iova;
+
+        public ulong Size { get; } = size;
+
+        public ulong Last { get; } = iova + (size - 1);
+
+        public DmaAccess Access { get; } = access;
+
+        public IDmaBacking Backing { get; } = backing;
+
+        public int MapCount { get; set; } = 1;
+
+        public bool TryAcquire()
+        {
+            Interlocked.Increment(ref _users);
+            if (_retired)
+            {
+                Interlocked.Decrement(ref _users);
+                return false;
+            }
+
+            return true;
+        }
+
+        public void Release() => Interlocked.Decrement(ref _users);
+
+        public bool RetireAndDrain(TimeSpan timeout)
+        {
+            _retired = true;
+            var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            var spin = default(SpinWait);
+            while (Volatile.Read(ref _users) > 0)
+            {
+                if (Environment.TickCount64 > deadline)
+                {
+                    return false;
+                }
+
+                spin.SpinOnce(sleep1Threshold: 20);
+            }
+
+            return true;
+        }
+    }
+}

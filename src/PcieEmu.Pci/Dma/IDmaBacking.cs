@@ -1,0 +1,23 @@
+namespace PcieEmu.Pci.Dma;
+
+/// <summary>
+/// The memory behind one mapping. Offsets are relative to the mapping's start and already bounds-checked
+/// by the controller. Implementations must be safe to call from several threads.
+/// </summary>
+public interface IDmaBacking : IDisposable
+{
+    /// <summary>Short name for logs and stats: "mmap", "message", "array".</summary>
+    string Kind { get; }
+
+    DmaResult Read(ulong offset, Span<byte> destination);
+
+    DmaResult Write(ulong offset, ReadOnlySpan<byte> source);
+
+    /// <summary>
+    /// The mapping is being removed: refuse new transfers and fail any that wait on the client, so the
+    /// unmap's drain cannot wait on a reply only the (blocked) unmapping thread could read.
+    /// </summary>
+    void Revoke()
+    {
+    }
+}

@@ -1,0 +1,55 @@
+using System.Buffers.Binary;
+
+namespace PcieEmu.Pci.Dma;
+
+/// <summary>
+/// What a device sees of the bus for DMA: reads and writes at bus addresses, each returning a
+/// <see cref="DmaResult"/>. The function's implementation gates everything on Bus Master Enable and refuses
+/// ranges inside its own BARs. Never call it while holding the function lock (message DMA may wait on the
+/// thread that needs that lock).
+/// </summary>
+public interface IDmaSpace
+{
+    DmaResult Read(ulong address, Span<byte> destination);
+
+    DmaResult Write(ulong address, ReadOnlySpan<byte> source);
+
+    /// <summary>Validates a range for a direction without moving data.</summary>
+    DmaResult Check(ulong address, ulong length, DmaAccess access);
+
+    DmaResult TryTranslate(ulong address, ulong length, DmaAccess access, Span<DmaSegment> segments, out int count);
+}
+
+/// <summary>Little-endian typed loads and stores (descriptor fields, positions).</summary>
+public static class DmaSpaceExtensions
+{
+    public static DmaResult ReadUInt32(this IDmaSpace dma, ulong address, out uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        var r = dma.Read(address, b);
+        value = r == DmaResult.Ok ? BinaryPrimitives.ReadUInt32LittleEndian(b) : 0;
+        return r;
+    }
+
+    public static DmaResult ReadUInt64(this IDmaSpace dma, ulong address, out ulong value)
+    {
+        Span<byte> b = stackalloc byte[8];
+        var r = dma.Read(address, b);
+        value = r == DmaResult.Ok ? BinaryPrimitives.ReadUInt64LittleEndian(b) : 0;
+        return r;
+    }
+
+    public static DmaResult WriteUInt32(this IDmaSpace dma, ulong address, uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, value);
+        return dma.Write(address, b);
+    }
+
+    public static DmaResult WriteUInt64(this IDmaSpace dma, ulong address, ulong value)
+    {
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        return dma.Write(address, b);
+    }
+}

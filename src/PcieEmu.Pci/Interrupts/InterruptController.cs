@@ -1,0 +1,425 @@
+using Microsoft.Extensions.Logging;
+using PcieEmu.Pci.Capabilities;
+using PcieEmu.Pci.Config;
+
+namespace PcieEmu.Pci.Interrupts;
+
+/// <summary>
+/// One interrupt API for devices, whatever the driver enabled:
+/// <list type="bullet">
+/// <item><see cref="Raise"/> is an edge event on a vector: one MSI/MSI-X message, or a pending bit while masked.</item>
+/// <item><see cref="SetIntxLevel"/> drives INTA#: signalled on assertion, then auto-masked until the client
+/// unmasks (vfio semantics: the client EOIs by UNMASK and we re-signal if the line is still asserted).</item>
+/// </list>
+/// The client side (<see cref="Assign"/>, <see cref="SetMasked"/>, <see cref="Inject"/>) comes from vfio-user
+/// SET_IRQS. Routing follows config space: MSI-X enabled wins over MSI, MSI over INTx. Vectors beyond the
+/// number enabled are folded modulo that number. Shares the function's lock.
+/// </summary>
+public sealed partial class InterruptController
+{
+    private readonly object _sync;
+    private readonly ConfigSpace _config;
+    private readonly ILogger _logger;
+    private readonly IInterruptSignal?[][] _signals;
+    private readonly bool[][] _clientMasked;
+    private readonly long[][] _delivered;
+    private MsiCapability? _msi;
+    private MsixCapability? _msix;
+    private ulong[] _msixPending = [];
+    private uint _msiPending;
+    private bool _intxLevel;
+    private bool _intxMasked;
+
+    public InterruptController(object sync, ConfigSpace config, ILogger logger)
+    {
+        _sync = sync;
+        _config = config;
+        _logger = logger;
+        _signals = new IInterruptSignal?[5][];
+        _clientMasked = new bool[5][];
+        _delivered = new long[5][];
+        Bind(null, null);
+    }
+
+    public InterruptMode Mode { get; private set; } = InterruptMode.Intx;
+
+    /// <summary>Raised (under the function lock) after each delivery; used by tracing and statistics.</summary>
+    public event Action<IrqIndex, int>? Delivered;
+
+    internal void Bind(MsiCapability? msi, MsixCapability? msix)
+    {
+        _msi = msi;
+        _msix = msix;
+        for (int i = 0; i < 5; i++)
+        {
+            int n = VectorCount((IrqIndex)i);
+            _signals[i] = new IInterruptSignal?[n];
+            _clientMasked[i] = new bool[n];
+            _delivered[i] = new long[n];
+        }
+
+        _msixPending = new ulong[((_msix?.Vectors ?? 0) + 63) / 64];
+    }
+
+    public int VectorCount(IrqIndex index) => index switch
+    {
+        IrqIndex.Intx => 1,
+        IrqIndex.Msi => _msi?.Vectors ?? 0,
+        IrqIndex.Msix => _msix?.Vectors ?? 0,
+        IrqIndex.Err => 1,
+        IrqIndex.Req => 1,
+        _ => 0,
+    };
+
+    // ---- device side ----
+
+    /// <summary>An edge event on <paramref name="vector"/> (see spec §5 of each card for which vector a cause uses).</summary>
+    public InterruptOutcome Raise(int vector)
+    {
+        lock (_sync)
+        {
+            switch (Mode)
+            {
+                case InterruptMode.Msix:
+                    {
+                        int v = Fold(vector, _msix!.Vectors);
+                        if (!MsixDeliverable(v))
+                        {
+                            _msixPending[v >> 6] |= 1UL << (v & 63);
+                            return InterruptOutcome.Pending;
+                        }
+
+                        Deliver(IrqIndex.Msix, v);
+                        return InterruptOutcome.Delivered;
+                    }
+
+                case InterruptMode.Msi:
+                    {
+                        int v = Fold(vector, _msi!.EnabledVectors);
+                        if (!MsiDeliverable(v))
+                        {
+                            _msiPending |= 1u << v;
+                            _msi.SetPendingBits(_msiPending);
+                            return InterruptOutcome.Pending;
+                        }
+
+                        Deliver(IrqIndex.Msi, v);
+                        return InterruptOutcome.Delivered;
+                    }
+
+                default:
+                    return InterruptOutcome.NotMessageMode;
+            }
+        }
+    }
+
+    /// <summary>The device's INTA# level. Status.Interrupt_Status follows it in every mode.</summary>
+    public void SetIntxLevel(bool asserted)
+    {
+        lock (_sync)
+        {
+            _intxLevel = asserted;
+            UpdateIntx();
+        }
+    }
+
+    public bool IntxLevel
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _intxLevel;
+            }
+        }
+    }
+
+    /// <summary>Signals the client's error eventfd (vfio ERR index): an uncorrectable error was detected.</summary>
+    public void SignalError()
+    {
+        lock (_sync)
+        {
+            Deliver(IrqIndex.Err, 0);
+        }
+    }
+
+    /// <summary>Signals the client's request eventfd (vfio REQ index): the device asks to be released.</summary>
+    public void SignalRequest()
+    {
+        lock (_sync)
+        {
+            Deliver(IrqIndex.Req, 0);
+        }
+    }
+
+    // ---- client side ----
+
+    /// <summary>
+    /// Wires signals for vectors [start, start+signals.Length) of <paramref name="index"/>; a null entry
+    /// de-assigns. Takes ownership of the signals (replaced ones are disposed). Pending vectors that become
+    /// deliverable are delivered.
+    /// </summary>
+    public void Assign(IrqIndex index, int start, ReadOnlySpan<IInterruptSignal?> signals)
+    {
+        lock (_sync)
+        {
+            var slots = _signals[(int)index];
+            if (start < 0 || start + signals.Length > slots.Length)
+            {
+                throw new ArgumentOutOfRangeException(nameof(start), $"{index} has {slots.Length} vectors");
+            }
+
+            for (int i = 0; i < signals.Length; i++)
+            {
+                var old = slots[start + i];
+                slots[start + i] = signals[i];
+                if (!ReferenceEquals(old, signals[i]))
+                {
+                    old?.Dispose();
+                }
+            }
+
+            FlushPending();
+            if (index == IrqIndex.Intx)
+            {
+                UpdateIntx();
+            }
+        }
+    }
+
+    /// <summary>Removes every signal of <paramref name="index"/> (SET_IRQS count 0: "disable the index").</summary>
+    public void DisableAll(IrqIndex index)
+    {
+        lock (_sync)
+        {
+            var slots = _signals[(int)index];
+            for (int i = 0; i < slots.Length; i++)
+            {
+                slots[i]?.Dispose();
+                slots[i] = null;
+            }
+
+            Array.Clear(_clientMasked[(int)index]);
+            if (index == IrqIndex.Intx)
+            {
+                _intxMasked = false;
+            }
+        }
+    }
+
+    /// <summary>Client mask/unmask. Unmasking INTx is the client's end-of-interrupt: re-signal if still asserted.</summary>
+    public void SetMasked(IrqIndex index, int start, int count, bool masked)
+    {
+        lock (_sync)
+        {
+            var m = _clientMasked[(int)index];
+            if (start < 0 || count < 0 || start + count > m.Length)
+            {
+                throw new ArgumentOutOfRangeException(nameof(start), $"{index} has {m.Length} vectors");
+            }
+
+            for (int i = start; i < start + count; i++)
+            {
+                m[i] = masked;
+            }
+
+            if (index == IrqIndex.Intx)
+            {
+                _intxMasked = masked;
+                UpdateIntx();
+            }
+            else
+            {
+                FlushPending();
+            }
+        }
+    }
+
+    /// <summary>Client-requested trigger (DATA_NONE/BOOL + TRIGGER): signals the vector as the device would.</summary>
+    public void Inject(IrqIndex index, int vector)
+    {
+        lock (_sync)
+        {
+            if (vector < 0 || vector >= _signals[(int)index].Length)
+            {
+                throw new ArgumentOutOfRangeException(nameof(vector));
+            }
+
+            Deliver(index, vector);
+        }
+    }
+
+    public bool IsClientMasked(IrqIndex index, int vector)
+    {
+        lock (_sync)
+        {
+            return _clientMasked[(int)index][vector];
+        }
+    }
+
+    public bool HasSignal(IrqIndex index, int vector)
+    {
+        lock (_sync)
+        {
+            return _signals[(int)index][vector] is not null;
+        }
+    }
+
+    /// <summary>Deliveries so far on one vector (for tests, statistics and the demo).</summary>
+    public long DeliveredCount(IrqIndex index, int vector)
+    {
+        lock (_sync)
+        {
+            return _delivered[(int)index][vector];
+        }
+    }
+
+    /// <summary>MSI-X Pending Bit Array qword <paramref name="qword"/>.</summary>
+    public ulong ReadPba(int qword)
+    {
+        lock (_sync)
+        {
+            return qword >= 0 && qword < _msixPending.Length ? _msixPending[qword] : 0;
+        }
+    }
+
+    public bool IsPending(IrqIndex index, int vector)
+    {
+        lock (_sync)
+        {
+            return index switch
+            {
+                IrqIndex.Msix => (_msixPending[vector >> 6] & (1UL << (vector & 63))) != 0,
+                IrqIndex.Msi => (_msiPending & (1u << vector)) != 0,
+                _ => false,
+            };
+        }
+    }
+
+    /// <summary>Config space changed (MSI/MSI-X control, MSI mask bits, Command.Interrupt_Disable).</summary>
+    public void ReevaluateRouting()
+    {
+        lock (_sync)
+        {
+            var mode = _msix is { Enabled: true } ? InterruptMode.Msix
+                : _msi is { Enabled: true } ? InterruptMode.Msi
+                : InterruptMode.Intx;
+            if (mode != Mode)
+            {
+                LogModeChanged(_logger, Mode, mode);
+                Mode = mode;
+            }
+
+            FlushPending();
+            UpdateIntx();
+        }
+    }
+
+    /// <summary>Function reset: pending bits, client masks and the INTx level return to idle. Wiring stays (the client owns it).</summary>
+    public void Reset()
+    {
+        lock (_sync)
+        {
+            Array.Clear(_msixPending);
+            _msiPending = 0;
+            _intxLevel = false;
+            _intxMasked = false;
+            foreach (var m in _clientMasked)
+            {
+                Array.Clear(m);
+            }
+
+            Mode = InterruptMode.Intx;
+            ReevaluateRouting();
+        }
+    }
+
+    /// <summary>The client is gone: drop (and close) every signal it gave us.</summary>
+    public void ReleaseClientSignals()
+    {
+        lock (_sync)
+        {
+            for (int i = 0; i < _signals.Length; i++)
+            {
+                DisableAll((IrqIndex)i);
+            }
+        }
+    }
+
+    private static int Fold(int vector, int enabled) => enabled <= 0 ? 0 : (int)((uint)vector % (uint)enabled);
+
+    private bool MsixDeliverable(int v) =>
+        !_msix!.FunctionMasked && !_clientMasked[(int)IrqIndex.Msix][v] && _signals[(int)IrqIndex.Msix][v] is not null;
+
+    private bool MsiDeliverable(int v) =>
+        !_msi!.IsMasked(v) && !_clientMasked[(int)IrqIndex.Msi][v] && _signals[(int)IrqIndex.Msi][v] is not null;
+
+    private void FlushPending()
+    {
+        if (Mode == InterruptMode.Msix)
+        {
+            for (int v = 0; v < _msix!.Vectors; v++)
+            {
+                ulong bit = 1UL << (v & 63);
+                if ((_msixPending[v >> 6] & bit) != 0 && MsixDeliverable(v))
+                {
+                    _msixPending[v >> 6] &= ~bit;
+                    Deliver(IrqIndex.Msix, v);
+                }
+            }
+        }
+        else if (Mode == InterruptMode.Msi && _msiPending != 0)
+        {
+            for (int v = 0; v < _msi!.Vectors; v++)
+            {
+                if ((_msiPending & (1u << v)) != 0 && MsiDeliverable(v))
+                {
+                    _msiPending &= ~(1u << v);
+                    Deliver(IrqIndex.Msi, v);
+                }
+            }
+
+            _msi.SetPendingBits(_msiPending);
+        }
+    }
+
+    private void UpdateIntx()
+    {
+        _config.SetBits16(PciConfigRegisters.Status, (ushort)PciStatus.InterruptStatus, _intxLevel);
+        bool disabled = (_config.Get16(PciConfigRegisters.Command) & (ushort)PciCommand.InterruptDisable) != 0;
+        bool effective = _intxLevel && Mode == InterruptMode.Intx && !disabled;
+        if (effective && !_intxMasked)
+        {
+            _intxMasked = true; // auto-masked until the client's UNMASK (its end of interrupt)
+            Deliver(IrqIndex.Intx, 0);
+        }
+    }
+
+    private void Deliver(IrqIndex index, int vector)
+    {
+        var signal = _signals[(int)index][vector];
+        if (signal is null)
+        {
+            LogNoSignal(_logger, index, vector);
+            return;
+        }
+
+        if (!signal.Signal())
+        {
+            LogSignalFailed(_logger, index, vector);
+            return;
+        }
+
+        _delivered[(int)index][vector]++;
+        Delivered?.Invoke(index, vector);
+    }
+
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Debug, Message = "Interrupt mode {Old} -> {New}")]
+    private static partial void LogModeChanged(ILogger logger, InterruptMode old, InterruptMode @new);
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "No signal wired for {Index} vector {Vector}; interrupt not delivered")]
+    private static partial void LogNoSignal(ILogger logger, IrqIndex index, int vector);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Signalling {Index} vector {Vector} failed (client fd gone?)")]
+    private static partial void LogSignalFailed(ILogger logger, IrqIndex index, int vector);
+}

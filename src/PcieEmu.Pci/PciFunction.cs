@@ -1,0 +1,588 @@
+using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
+using PcieEmu.Pci.Bars;
+using PcieEmu.Pci.Capabilities;
+using PcieEmu.Pci.Config;
+using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Interrupts;
+
+namespace PcieEmu.Pci;
+
+/// <summary>
+/// A PCI Express function as the bus sees it: configuration space with its semantics, BARs, interrupts and
+/// DMA. Transports (vfio-user, trace replay, tests) drive it through the bus-side methods; devices plug in
+/// through BAR handlers and reset callbacks and use <see cref="Interrupts"/> and <see cref="Dma"/>.
+/// It knows nothing about any transport. All bus-side methods serialise on <see cref="Sync"/>, which device
+/// workers also take when they touch registers (never while doing DMA).
+/// </summary>
+public sealed partial class PciFunction : ICapabilityHost, IDisposable
+{
+    private readonly ILogger _logger;
+    private readonly PciBar?[] _bars;
+    private readonly IReadOnlyList<PciCapability> _capabilities;
+    private readonly IReadOnlyList<PciExtendedCapability> _extendedCapabilities;
+    private readonly ConfigSpace.ConfigImage _resetImage;
+    private readonly List<Action<ResetKind>> _resetHandlers = [];
+    private readonly FunctionDmaSpace _dmaSpace;
+    private volatile BarWindow[] _decodedWindows = [];
+    private ResetKind? _requestedReset;
+    private PciCommand _lastCommand;
+
+    internal PciFunction(string name, ConfigSpace config, PciBar?[] bars, ExpansionRom? rom,
+        IReadOnlyList<PciCapability> capabilities, IReadOnlyList<PciExtendedCapability> extendedCapabilities,
+        ILoggerFactory loggerFactory, int maxDmaMappings)
+    {
+        Name = name;
+        Config = config;
+        _bars = bars;
+        Rom = rom;
+        _capabilities = capabilities;
+        _extendedCapabilities = extendedCapabilities;
+        _logger = loggerFactory.CreateLogger($"PcieEmu.Pci.Function.{name}");
+        Interrupts = new InterruptController(Sync, config, loggerFactory.CreateLogger("PcieEmu.Pci.Interrupts"));
+        DmaMappings = new DmaController(loggerFactory.CreateLogger("PcieEmu.Pci.Dma"), maxDmaMappings);
+        _dmaSpace = new FunctionDmaSpace(this);
+
+        foreach (var c in AllCapabilities)
+        {
+            c.Attach(this);
+        }
+
+        Interrupts.Bind(Capability<MsiCapability>(), Capability<MsixCapability>());
+        if (Capability<AerCapability>() is { } aer && Capability<PciExpressCapability>() is { } pcie)
+        {
+            aer.ErrorReported += pcie.ReportError;
+        }
+
+        _resetImage = config.Capture();
+        Statistics = new FunctionStatistics();
+    }
+
+    public string Name { get; }
+
+    /// <summary>The lock every bus access holds. Device workers take it to touch registers, never around DMA.</summary>
+    public object Sync { get; } = new();
+
+    public ConfigSpace Config { get; }
+
+    public ExpansionRom? Rom { get; }
+
+    public InterruptController Interrupts { get; }
+
+    /// <summary>The IOVA table the transport fills from the client's DMA_MAP/DMA_UNMAP.</summary>
+    public DmaController DmaMappings { get; }
+
+    /// <summary>The device's DMA view: gated on Bus Master Enable, refusing the function's own BARs.</summary>
+    public IDmaSpace Dma => _dmaSpace;
+
+    public FunctionStatistics Statistics { get; }
+
+    public IReadOnlyList<PciBar?> Bars => _bars;
+
+    public IEnumerable<PciCapabilityBase> AllCapabilities => _capabilities.Cast<PciCapabilityBase>().Concat(_extendedCapabilities);
+
+    public T? Capability<T>()
+        where T : PciCapabilityBase => AllCapabilities.OfType<T>().FirstOrDefault();
+
+    public PowerState PowerState => Capability<PowerManagementCapability>()?.State ?? PowerState.D0;
+
+    public PciCommand Command => (PciCommand)Config.Get16(PciConfigRegisters.Command);
+
+    /// <summary>Registers a device callback run (under the lock) on every function reset.</summary>
+    public void OnReset(Action<ResetKind> handler) => _resetHandlers.Add(handler);
+
+    // ---------------------------------------------------------------- configuration space
+
+    /// <summary>Reads any run of configuration bytes (the client may read the whole space at once).</summary>
+    public void ConfigRead(int offset, Span<byte> data)
+    {
+        lock (Sync)
+        {
+            int done = 0;
+            while (done < data.Length)
+            {
+                int at = offset + done;
+                int len = ChunkLength(at, data.Length - done);
+                uint v = Config.Read(at, len);
+                for (int i = 0; i < len; i++)
+                {
+                    data[done + i] = (byte)(v >> (8 * i));
+                }
+
+                done += len;
+            }
+
+            Statistics.ConfigReads++;
+        }
+    }
+
+    /// <summary>Writes configuration bytes through the masks, then applies their semantics.</summary>
+    public void ConfigWrite(int offset, ReadOnlySpan<byte> data)
+    {
+        lock (Sync)
+        {
+            int done = 0;
+            while (done < data.Length)
+            {
+                int at = offset + done;
+                int len = ChunkLength(at, data.Length - done);
+                uint v = 0;
+                for (int i = 0; i < len; i++)
+                {
+                    v |= (uint)data[done + i] << (8 * i);
+                }
+
+                uint old = Config.Write(at, len, v);
+                AfterConfigWrite(at, len, old);
+                done += len;
+            }
+
+            Statistics.ConfigWrites++;
+            if (_requestedReset is { } kind)
+            {
+                _requestedReset = null;
+                ResetLocked(kind);
+            }
+        }
+    }
+
+    private static int ChunkLength(int offset, int remaining)
+    {
+        int len = 4 - (offset & 3);
+        while (len > remaining)
+        {
+            len >>= 1;
+        }
+
+        while ((offset & (len - 1)) != 0)
+        {
+            len >>= 1;
+        }
+
+        return Math.Max(len, 1);
+    }
+
+    private void AfterConfigWrite(int offset, int length, uint old)
+    {
+        if (Touches(offset, length, PciConfigRegisters.Command, 2))
+        {
+            var now = Command;
+            if (((_lastCommand ^ now) & PciCommand.BusMaster) != 0)
+            {
+                LogBusMaster(_logger, Name, (now & PciCommand.BusMaster) != 0);
+            }
+
+            _lastCommand = now;
+            RecomputeDecodedWindows();
+            Interrupts.ReevaluateRouting();
+        }
+
+        if (Touches(offset, length, PciConfigRegisters.Bar0, 24) || Touches(offset, length, PciConfigRegisters.ExpansionRom, 4))
+        {
+            RecomputeDecodedWindows();
+        }
+
+        foreach (var c in AllCapabilities)
+        {
+            if (offset < c.Offset + c.Length && c.Offset < offset + length)
+            {
+                c.OnWritten(offset - c.Offset, length, old);
+            }
+        }
+    }
+
+    private static bool Touches(int offset, int length, int register, int registerLength) =>
+        offset < register + registerLength && register < offset + length;
+
+    void ICapabilityHost.RequestReset(ResetKind kind) => _requestedReset = kind;
+
+    // ---------------------------------------------------------------- BARs and ROM
+
+    /// <summary>
+    /// A read of <paramref name="data"/>.Length bytes at <paramref name="offset"/> of BAR <paramref name="bar"/>.
+    /// The transport has validated bar and range. Accesses the BAR cannot take are refused: they read all-ones.
+    /// </summary>
+    public void BarRead(int bar, ulong offset, Span<byte> data)
+    {
+        lock (Sync)
+        {
+            Statistics.BarReads++;
+            var b = _bars[bar] ?? throw new ArgumentOutOfRangeException(nameof(bar));
+            if (PowerState == PowerState.D3Hot)
+            {
+                data.Fill(0xFF);
+                LogD3Access(_logger, Name, "read", bar, offset);
+                return;
+            }
+
+            var msix = Capability<MsixCapability>();
+            if (msix is not null && (msix.InTable(bar, offset, data.Length) || msix.InPba(bar, offset, data.Length)))
+            {
+                ReadMsix(msix, bar, offset, data);
+                return;
+            }
+
+            if (b.Memory is not null)
+            {
+                if (!b.Memory.TryRead(offset, data))
+                {
+                    data.Fill(0xFF);
+                }
+
+                return;
+            }
+
+            int done = 0;
+            while (done < data.Length)
+            {
+                ulong at = offset + (ulong)done;
+                if (!b.AccessSizes.TryPickSplit(at, data.Length - done, out var size))
+                {
+                    LogRefusedAccess(_logger, Name, "read", bar, at, data.Length - done);
+                    data[done..].Fill(0xFF);
+                    return;
+                }
+
+                ulong v = b.Handler!.Read(at, size);
+                for (int i = 0; i < (int)size; i++)
+                {
+                    data[done + i] = (byte)(v >> (8 * i));
+                }
+
+                done += (int)size;
+            }
+        }
+    }
+
+    /// <summary>A write to BAR <paramref name="bar"/>; see <see cref="BarRead"/>. Refused accesses are dropped (logged).</summary>
+    public void BarWrite(int bar, ulong offset, ReadOnlySpan<byte> data)
+    {
+        lock (Sync)
+        {
+            Statistics.BarWrites++;
+            var b = _bars[bar] ?? throw new ArgumentOutOfRangeException(nameof(bar));
+            if (PowerState == PowerState.D3Hot)
+            {
+                LogD3Access(_logger, Name, "write", bar, offset);
+                return;
+            }
+
+            var msix = Capability<MsixCapability>();
+            if (msix is not null && msix.InTable(bar, offset, data.Length))
+            {
+                WriteMsixTable(msix, offset, data);
+                return;
+            }
+
+            if (msix is not null && msix.InPba(bar, offset, data.Length))
+            {
+                return; // PBA is read-only (PCI 3.0 §6.8.2.10)
+            }
+
+            if (b.Memory is not null)
+            {
+                b.Memory.TryWrite(offset, data);
+                return;
+            }
+
+            int done = 0;
+            while (done < data.Length)
+            {
+                ulong at = offset + (ulong)done;
+                if (!b.AccessSizes.TryPickSplit(at, data.Length - done, out var size))
+                {
+                    LogRefusedAccess(_logger, Name, "write", bar, at, data.Length - done);
+                    return;
+                }
+
+                ulong v = 0;
+                for (int i = 0; i < (int)size; i++)
+                {
+                    v |= (ulong)data[done + i] << (8 * i);
+                }
+
+                b.Handler!.Write(at, size, v);
+                done += (int)size;
+            }
+        }
+    }
+
+    public void RomRead(ulong offset, Span<byte> data)
+    {
+        if (Rom is null)
+        {
+            data.Fill(0xFF);
+            return;
+        }
+
+        Rom.Read(offset, data);
+    }
+
+    private void ReadMsix(MsixCapability msix, int bar, ulong offset, Span<byte> data)
+    {
+        int done = 0;
+        while (done < data.Length)
+        {
+            ulong at = offset + (ulong)done;
+            if (!AccessSizes.All.TryPickSplit(at, data.Length - done, out var size))
+            {
+                break;
+            }
+
+            ulong v;
+            if (msix.InPba(bar, at, (int)size))
+            {
+                ulong rel = at - msix.PbaOffset;
+                ulong qword = Interrupts.ReadPba((int)(rel / 8));
+                v = (qword >> (int)(8 * (rel % 8))) & size.Mask();
+            }
+            else
+            {
+                v = msix.ReadTable(at, size);
+            }
+
+            for (int i = 0; i < (int)size; i++)
+            {
+                data[done + i] = (byte)(v >> (8 * i));
+            }
+
+            done += (int)size;
+        }
+    }
+
+    private static void WriteMsixTable(MsixCapability msix, ulong offset, ReadOnlySpan<byte> data)
+    {
+        int done = 0;
+        while (done < data.Length && AccessSizes.All.TryPickSplit(offset + (ulong)done, data.Length - done, out var size))
+        {
+            ulong v = 0;
+            for (int i = 0; i < (int)size; i++)
+            {
+                v |= (ulong)data[done + i] << (8 * i);
+            }
+
+            msix.WriteTable(offset + (ulong)done, size, v);
+            done += (int)size;
+        }
+    }
+
+    // ---------------------------------------------------------------- reset
+
+    /// <summary>Resets the function (see <see cref="ResetKind"/>) and then the device, under the lock.</summary>
+    public void Reset(ResetKind kind)
+    {
+        lock (Sync)
+        {
+            ResetLocked(kind);
+        }
+    }
+
+    private void ResetLocked(ResetKind kind)
+    {
+        LogReset(_logger, Name, kind);
+        Statistics.Resets++;
+        if (kind is ResetKind.PowerOn or ResetKind.DeviceReset or ResetKind.FunctionLevel or ResetKind.PowerStateTransition)
+        {
+            Config.Restore(_resetImage);
+            foreach (var c in AllCapabilities)
+            {
+                c.OnReset();
+            }
+
+            foreach (var bar in _bars)
+            {
+                bar?.Memory?.Clear();
+            }
+
+            _lastCommand = Command;
+            RecomputeDecodedWindows();
+            Interrupts.Reset();
+        }
+
+        foreach (var handler in _resetHandlers)
+        {
+            handler(kind);
+        }
+    }
+
+    // ---------------------------------------------------------------- own-BAR windows for DMA refusal
+
+    private void RecomputeDecodedWindows()
+    {
+        var cmd = Command;
+        var windows = new List<BarWindow>();
+        foreach (var b in _bars)
+        {
+            if (b is null || !b.IsMemory || (cmd & PciCommand.MemorySpace) == 0)
+            {
+                continue;
+            }
+
+            int reg = PciConfigRegisters.BarOffset(b.Index);
+            ulong address = Config.Get32(reg) & ~0xFUL;
+            if (b.Is64Bit)
+            {
+                address |= (ulong)Config.Get32(reg + 4) << 32;
+            }
+
+            if (address != 0)
+            {
+                windows.Add(new BarWindow(address, b.Size));
+            }
+        }
+
+        _decodedWindows = [.. windows];
+    }
+
+    internal bool HitsOwnBar(ulong address, ulong length)
+    {
+        if (length == 0)
+        {
+            return false;
+        }
+
+        ulong last = length - 1 > ulong.MaxValue - address ? ulong.MaxValue : address + (length - 1);
+        foreach (var w in _decodedWindows)
+        {
+            if (address <= w.Last && w.Base <= last)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public void Dispose()
+    {
+        Interrupts.ReleaseClientSignals();
+        DmaMappings.Dispose();
+        foreach (var b in _bars)
+        {
+            b?.Memory?.Dispose();
+        }
+    }
+
+    private readonly record struct BarWindow(ulong Base, ulong Size)
+    {
+        public ulong Last => Base + (Size - 1);
+    }
+
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "{Function}: reset ({Kind})")]
+    private static partial void LogReset(ILogger logger, string function, ResetKind kind);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "{Function}: bus mastering {Enabled}")]
+    private static partial void LogBusMaster(ILogger logger, string function, bool enabled);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "{Function}: refused {Kind} of {Length} B at BAR{Bar}+0x{Offset:x}: no access width of this BAR fits")]
+    private static partial void LogRefusedAccess(ILogger logger, string function, string kind, int bar, ulong offset, int length);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "{Function}: BAR{Bar}+0x{Offset:x} {Kind} while in D3hot (dropped)")]
+    private static partial void LogD3Access(ILogger logger, string function, string kind, int bar, ulong offset);
+
+    /// <summary>The device-facing DMA view: gating first, then the IOVA table.</summary>
+    private sealed class FunctionDmaSpace(PciFunction function) : IDmaSpace
+    {
+        public DmaResult Read(ulong address, Span<byte> destination)
+        {
+            var gate = Gate(address, (ulong)destination.Length);
+            if (gate != DmaResult.Ok)
+            {
+                return gate;
+            }
+
+            var r = function.DmaMappings.Read(address, destination);
+            function.Statistics.NoteDma(r, destination.Length, isWrite: false);
+            return r;
+        }
+
+        public DmaResult Write(ulong address, ReadOnlySpan<byte> source)
+        {
+            var gate = Gate(address, (ulong)source.Length);
+            if (gate != DmaResult.Ok)
+            {
+                return gate;
+            }
+
+            var r = function.DmaMappings.Write(address, source);
+            function.Statistics.NoteDma(r, source.Length, isWrite: true);
+            return r;
+        }
+
+        public DmaResult Check(ulong address, ulong length, DmaAccess access)
+        {
+            var gate = Gate(address, length);
+            return gate != DmaResult.Ok ? gate : function.DmaMappings.Check(address, length, access);
+        }
+
+        public DmaResult TryTranslate(ulong address, ulong length, DmaAccess access, Span<DmaSegment> segments, out int count)
+        {
+            count = 0;
+            var gate = Gate(address, length);
+            return gate != DmaResult.Ok ? gate : function.DmaMappings.TryTranslate(address, length, access, segments, out count);
+        }
+
+        private DmaResult Gate(ulong address, ulong length)
+        {
+            if (Monitor.IsEntered(function.Sync))
+            {
+                throw new InvalidOperationException("DMA while holding the function lock: message DMA would deadlock against the bus thread");
+            }
+
+            if ((function.Config.Get16(PciConfigRegisters.Command) & (ushort)PciCommand.BusMaster) == 0)
+            {
+                function.Statistics.NoteDma(DmaResult.BusMasterDisabled, 0, false);
+                return DmaResult.BusMasterDisabled;
+            }
+
+            if (function.HitsOwnBar(address, length))
+            {
+                function.Statistics.NoteDma(DmaResult.OwnBar, 0, false);
+                return DmaResult.OwnBar;
+            }
+
+            return DmaResult.Ok;
+        }
+    }
+}
+
+/// <summary>Counters of what the function saw; read by tests, the harness and the demo table.</summary>
+public sealed class FunctionStatistics
+{
+    private long _dmaReadBytes;
+    private long _dmaWriteBytes;
+    private long _dmaFaults;
+
+    public long ConfigReads { get; internal set; }
+
+    public long ConfigWrites { get; internal set; }
+
+    public long BarReads { get; internal set; }
+
+    public long BarWrites { get; internal set; }
+
+    public long Resets { get; internal set; }
+
+    public long DmaReadBytes => Interlocked.Read(ref _dmaReadBytes);
+
+    public long DmaWriteBytes => Interlocked.Read(ref _dmaWriteBytes);
+
+    /// <summary>DMA attempts refused or failed (any result but Ok).</summary>
+    public long DmaFaults => Interlocked.Read(ref _dmaFaults);
+
+    internal void NoteDma(DmaResult result, int bytes, bool isWrite)
+    {
+        if (result != DmaResult.Ok)
+        {
+            Interlocked.Increment(ref _dmaFaults);
+        }
+        else if (isWrite)
+        {
+            Interlocked.Add(ref _dmaWriteBytes, bytes);
+        }
+        else
+        {
+            Interlocked.Add(ref _dmaReadBytes, bytes);
+        }
+    }
+}

@@ -1,0 +1,303 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PcieEmu.Pci.Bars;
+using PcieEmu.Pci.Capabilities;
+using PcieEmu.Pci.Config;
+using PcieEmu.Pci.Dma;
+
+namespace PcieEmu.Pci;
+
+/// <summary>
+/// Assembles a <see cref="PciFunction"/>: identity, BARs, ROM and capabilities. Capabilities are placed in
+/// the order added (standard ones from 0x40, extended ones from 0x100, each dword-aligned after the previous)
+/// and linked automatically. Everything is validated here, so a bad model fails at build time with a message.
+/// </summary>
+public sealed class PciFunctionBuilder(string name)
+{
+    private readonly BarSpec?[] _bars = new BarSpec?[6];
+    private readonly List<PciCapability> _capabilities = [];
+    private readonly List<PciExtendedCapability> _extended = [];
+    private PciIdentity? _identity;
+    private bool _extendedConfig;
+    private ExpansionRom? _rom;
+    private ILoggerFactory _loggerFactory = NullLoggerFactory.Instance;
+    private int _maxDmaMappings = DmaController.DefaultMaxMappings;
+
+    public PciFunctionBuilder Identity(PciIdentity identity)
+    {
+        _identity = identity;
+        return this;
+    }
+
+    /// <summary>4 KiB configuration space (PCI Express extended); required for extended capabilities.</summary>
+    public PciFunctionBuilder ExtendedConfigSpace(bool extended = true)
+    {
+        _extendedConfig = extended;
+        return this;
+    }
+
+    public PciFunctionBuilder Logging(ILoggerFactory loggerFactory)
+    {
+        _loggerFactory = loggerFactory;
+        return this;
+    }
+
+    public PciFunctionBuilder MaxDmaMappings(int count)
+    {
+        _maxDmaMappings = count;
+        return this;
+    }
+
+    /// <summary>A trapped memory BAR: every access goes to <paramref name="handler"/> in the widths it supports.</summary>
+    public PciFunctionBuilder MemoryBar(int index, string barName, ulong size, IMmioHandler handler, AccessSizes accessSizes,
+        bool is64Bit = false, bool prefetchable = false) =>
+        AddBar(new BarSpec(index, barName, is64Bit ? BarKind.Memory64 : BarKind.Memory32, prefetchable, size, handler, accessSizes, false, null));
+
+    /// <summary>An I/O BAR (trapped).</summary>
+    public PciFunctionBuilder IoBar(int index, string barName, ulong size, IMmioHandler handler, AccessSizes accessSizes) =>
+        AddBar(new BarSpec(index, barName, BarKind.Io, false, size, handler, accessSizes, false, null));
+
+    /// <summary>
+    /// A memory BAR backed by shared memory the client may map (guest accesses then skip the server).
+    /// <paramref name="mmapAreas"/> defaults to the whole BAR.
+    /// </summary>
+    public PciFunctionBuilder SharedMemoryBar(int index, string barName, ulong size, bool is64Bit = false, bool prefetchable = true,
+        IReadOnlyList<MmapArea>? mmapAreas = null) =>
+        AddBar(new BarSpec(index, barName, is64Bit ? BarKind.Memory64 : BarKind.Memory32, prefetchable, size, null, AccessSizes.All, true,
+            mmapAreas ?? [new MmapArea(0, size)]));
+
+    /// <summary>A memory BAR that holds only framework-owned structures (the MSI-X table and PBA).</summary>
+    public PciFunctionBuilder ReservedMemoryBar(int index, string barName, ulong size, bool is64Bit = false) =>
+        AddBar(new BarSpec(index, barName, is64Bit ? BarKind.Memory64 : BarKind.Memory32, false, size, new AllOnesHandler(), AccessSizes.All, false, null));
+
+    public PciFunctionBuilder ExpansionRom(byte[] image)
+    {
+        _rom = new ExpansionRom(image);
+        return this;
+    }
+
+    public PciFunctionBuilder Capability(PciCapability capability)
+    {
+        _capabilities.Add(capability);
+        return this;
+    }
+
+    public PciFunctionBuilder Capability(PciExtendedCapability capability)
+    {
+        _extended.Add(capability);
+        return this;
+    }
+
+    private PciFunctionBuilder AddBar(BarSpec spec)
+    {
+        bool is64 = spec.Kind == BarKind.Memory64;
+        if (spec.Index is < 0 or > 5 || (is64 && spec.Index == 5))
+        {
+            throw new PciConfigurationException($"{name}: BAR{spec.Index} is not a valid {(is64 ? "64-bit " : "")}BAR slot");
+        }
+
+        if (_bars[spec.Index] is not null || (is64 && _bars[spec.Index + 1] is not null) || (spec.Index > 0 && _bars[spec.Index - 1] is { Kind: BarKind.Memory64 }))
+        {
+            throw new PciConfigurationException($"{name}: BAR{spec.Index} is already taken");
+        }
+
+        ulong min = spec.Kind == BarKind.Io ? 4UL : 16UL;
+        if (spec.Size < min || (spec.Size & (spec.Size - 1)) != 0)
+        {
+            throw new PciConfigurationException($"{name}: BAR{spec.Index} size {spec.Size} must be a power of two ≥ {min}");
+        }
+
+        if (spec.Kind == BarKind.Io && spec.Size > 256)
+        {
+            throw new PciConfigurationException($"{name}: I/O BAR{spec.Index} larger than 256 bytes");
+        }
+
+        if (!is64 && spec.Size > 1UL << 31)
+        {
+            throw new PciConfigurationException($"{name}: 32-bit BAR{spec.Index} cannot be {spec.Size} bytes");
+        }
+
+        if (spec.Shared)
+        {
+            ulong page = (ulong)Environment.SystemPageSize;
+            if (spec.Size < page)
+            {
+                throw new PciConfigurationException($"{name}: shared-memory BAR{spec.Index} must be at least one page ({page} B)");
+            }
+
+            foreach (var a in spec.MmapAreas!)
+            {
+                if (a.Size == 0 || a.Offset % page != 0 || a.Size % page != 0 || a.Offset + a.Size > spec.Size)
+                {
+                    throw new PciConfigurationException($"{name}: BAR{spec.Index} mmap area [0x{a.Offset:x}, +0x{a.Size:x}) must be page-aligned and inside the BAR");
+                }
+            }
+        }
+
+        _bars[spec.Index] = spec;
+        return this;
+    }
+
+    public PciFunction Build()
+    {
+        var identity = _identity ?? throw new PciConfigurationException($"{name}: no identity");
+        if (_extended.Count > 0 && !_extendedConfig)
+        {
+            throw new PciConfigurationException($"{name}: extended capabilities need the 4 KiB configuration space");
+        }
+
+        var config = new ConfigSpace(_extendedConfig ? PciConfigRegisters.ExtendedSize : PciConfigRegisters.StandardSize);
+        bool anyIo = _bars.Any(b => b is { Kind: BarKind.Io });
+        bool anyMem = _bars.Any(b => b is not null && b.Kind != BarKind.Io) || _rom is not null;
+
+        config.Define(PciConfigRegisters.VendorId, 2, identity.VendorId);
+        config.Define(PciConfigRegisters.DeviceId, 2, identity.DeviceId);
+        uint commandWritable = (uint)(PciCommand.BusMaster | PciCommand.ParityErrorResponse | PciCommand.Serr | PciCommand.InterruptDisable)
+                               | (anyIo ? (uint)PciCommand.IoSpace : 0) | (anyMem ? (uint)PciCommand.MemorySpace : 0);
+        config.Define(PciConfigRegisters.Command, 2, 0, writable: commandWritable);
+        bool anyCaps = _capabilities.Count > 0;
+        config.Define(PciConfigRegisters.Status, 2, anyCaps ? (uint)PciStatus.CapabilitiesList : 0, w1c: (uint)PciStatus.W1cBits);
+        config.Define(PciConfigRegisters.Revision, 1, identity.Revision);
+        config.Define(PciConfigRegisters.ClassCode, 1, identity.ClassCode & 0xFF);
+        config.Define(PciConfigRegisters.ClassCode + 1, 2, (identity.ClassCode >> 8) & 0xFFFF);
+        config.Define(PciConfigRegisters.CacheLineSize, 1, 0, writable: 0xFF);
+        config.Define(PciConfigRegisters.SubsystemVendorId, 2, identity.SubsystemVendorId);
+        config.Define(PciConfigRegisters.SubsystemId, 2, identity.SubsystemId);
+        config.Define(PciConfigRegisters.InterruptLine, 1, 0, writable: 0xFF);
+        config.Define(PciConfigRegisters.InterruptPin, 1, 1); // INTA#
+
+        var bars = new PciBar?[6];
+        foreach (var spec in _bars)
+        {
+            if (spec is null)
+            {
+                continue;
+            }
+
+            var memory = spec.Shared ? new SharedMemory($"{name}-bar{spec.Index}", spec.Size) : null;
+            var bar = new PciBar(spec.Index, spec.Name, spec.Kind, spec.Prefetchable, spec.Size, spec.Handler, spec.AccessSizes,
+                memory, spec.MmapAreas ?? []);
+            bars[spec.Index] = bar;
+            int reg = PciConfigRegisters.BarOffset(spec.Index);
+            ulong addressMask = ~(spec.Size - 1);
+            uint lowMask = (uint)addressMask & (spec.Kind == BarKind.Io ? 0xFFFF_FFFCu : 0xFFFF_FFF0u);
+            config.Define(reg, 4, bar.TypeBits, writable: lowMask);
+            if (spec.Kind == BarKind.Memory64)
+            {
+                config.Define(reg + 4, 4, 0, writable: (uint)(addressMask >> 32));
+            }
+        }
+
+        if (_rom is not null)
+        {
+            config.Define(PciConfigRegisters.ExpansionRom, 4, 0, writable: ((uint)~(_rom.Size - 1) & 0xFFFF_F800u) | 1);
+        }
+
+        PlaceCapabilities(config);
+        ValidateMsix(bars);
+        return new PciFunction(name, config, bars, _rom, _capabilities, _extended, _loggerFactory, _maxDmaMappings);
+    }
+
+    private void PlaceCapabilities(ConfigSpace config)
+    {
+        int offset = PciConfigRegisters.HeaderEnd;
+        PciCapability? previous = null;
+        foreach (var cap in _capabilities)
+        {
+            if (offset + cap.Length > PciConfigRegisters.StandardSize)
+            {
+                throw new PciConfigurationException($"{name}: capabilities do not fit in 0x40–0xFF ({cap.Name} would end at 0x{offset + cap.Length:x})");
+            }
+
+            cap.Offset = offset;
+            config.Define(offset, 1, cap.Id);
+            config.Define(offset + 1, 1, 0);
+            if (previous is null)
+            {
+                config.Define(PciConfigRegisters.CapabilitiesPointer, 1, (uint)offset);
+            }
+            else
+            {
+                config.Define(previous.Offset + 1, 1, (uint)offset);
+            }
+
+            previous = cap;
+            offset = (offset + cap.Length + 3) & ~3;
+        }
+
+        int ext = PciConfigRegisters.FirstExtendedCapability;
+        PciExtendedCapability? prevExt = null;
+        foreach (var cap in _extended)
+        {
+            if (ext + cap.Length > PciConfigRegisters.ExtendedSize)
+            {
+                throw new PciConfigurationException($"{name}: extended capabilities do not fit in 0x100–0xFFF");
+            }
+
+            cap.Offset = ext;
+            config.Define(ext, 4, cap.Id | ((uint)cap.Version << 16));
+            if (prevExt is not null)
+            {
+                uint header = config.Get32(prevExt.Offset);
+                config.Define(prevExt.Offset, 4, (header & 0x000F_FFFF) | ((uint)ext << 20));
+            }
+
+            prevExt = cap;
+            ext = (ext + cap.Length + 3) & ~3;
+        }
+
+        // Capabilities declare their registers after the headers exist, with the function attached later.
+        var installer = new InstallHost(config);
+        foreach (var cap in _capabilities.Cast<PciCapabilityBase>().Concat(_extended))
+        {
+            cap.Attach(installer);
+            cap.Install(config);
+        }
+    }
+
+    private void ValidateMsix(PciBar?[] bars)
+    {
+        var msix = _capabilities.OfType<MsixCapability>().FirstOrDefault();
+        if (msix is null)
+        {
+            return;
+        }
+
+        foreach (var (bar, offset, size, what) in new[] { (msix.TableBar, (ulong)msix.TableOffset, msix.TableSize, "table"), (msix.PbaBar, (ulong)msix.PbaOffset, msix.PbaSize, "PBA") })
+        {
+            var b = bars[bar];
+            if (b is null || !b.IsMemory || offset + size > b.Size)
+            {
+                throw new PciConfigurationException($"{name}: MSI-X {what} [0x{offset:x}, +0x{size:x}) must lie inside memory BAR{bar}");
+            }
+        }
+
+        if (msix.TableBar == msix.PbaBar && msix.TableOffset < msix.PbaOffset + msix.PbaSize && msix.PbaOffset < msix.TableOffset + msix.TableSize)
+        {
+            throw new PciConfigurationException($"{name}: MSI-X table and PBA overlap");
+        }
+    }
+
+    private sealed record BarSpec(int Index, string Name, BarKind Kind, bool Prefetchable, ulong Size, IMmioHandler? Handler,
+        AccessSizes AccessSizes, bool Shared, IReadOnlyList<MmapArea>? MmapAreas);
+
+    private sealed class AllOnesHandler : IMmioHandler
+    {
+        public ulong Read(ulong offset, AccessSize size) => size.Mask();
+
+        public void Write(ulong offset, AccessSize size, ulong value)
+        {
+        }
+    }
+
+    private sealed class InstallHost(ConfigSpace config) : ICapabilityHost
+    {
+        public ConfigSpace Config => config;
+
+        public Interrupts.InterruptController Interrupts => throw new InvalidOperationException("not available while installing");
+
+        public void RequestReset(ResetKind kind) => throw new InvalidOperationException("not available while installing");
+    }
+}
+
+public sealed class PciConfigurationException(string message) : Exception(message);

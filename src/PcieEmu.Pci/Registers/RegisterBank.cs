@@ -1,0 +1,229 @@
+using Microsoft.Extensions.Logging;
+using PcieEmu.Pci.Bars;
+
+namespace PcieEmu.Pci.Registers;
+
+/// <summary>
+/// Applies register semantics generically so devices never do mask arithmetic: writable bits take the written
+/// value, W1C bits clear where 1 is written, read-only bits keep their value, write-only bits read 0,
+/// read-clear bits clear after a read. Narrow accesses touch only their byte lanes; an 8-byte access over two
+/// 32-bit registers becomes two accesses. Unclaimed offsets read all-ones and ignore writes (logged, rate-limited).
+/// </summary>
+public sealed partial class RegisterBank : IMmioHandler
+{
+    private readonly ILogger _logger;
+    private readonly List<RegisterDefinition> _registers = [];
+    private readonly int[] _indexByDword;
+    private ulong[] _values = [];
+    private long _unclaimedAccesses;
+
+    public RegisterBank(string name, ulong size, ILogger logger)
+    {
+        if (size == 0 || size > 1 << 24 || (size & 3) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, "register bank size must be a non-zero multiple of 4 up to 16 MiB");
+        }
+
+        Name = name;
+        Size = size;
+        _logger = logger;
+        _indexByDword = new int[size / 4];
+    }
+
+    public string Name { get; }
+
+    public ulong Size { get; }
+
+    public IReadOnlyList<RegisterDefinition> Registers => _registers;
+
+    public long UnclaimedAccesses => Interlocked.Read(ref _unclaimedAccesses);
+
+    public void Define(RegisterDefinition register)
+    {
+        if (register.Width is not (4 or 8))
+        {
+            throw new ArgumentException($"{register.Name}: width must be 4 or 8 bytes", nameof(register));
+        }
+
+        if (register.Offset % (uint)register.Width != 0 || register.Offset + (ulong)register.Width > Size)
+        {
+            throw new ArgumentException($"{register.Name}: offset 0x{register.Offset:x} misaligned or outside {Name}", nameof(register));
+        }
+
+        ulong width = register.WidthMask;
+        if (((register.ImplementedMask | register.WritableMask | register.W1cMask | register.ReadMask | register.ReadClearMask) & ~width) != 0)
+        {
+            throw new ArgumentException($"{register.Name}: masks exceed the register width", nameof(register));
+        }
+
+        if (((register.WritableMask | register.W1cMask) & register.WritableMask & register.W1cMask) != 0)
+        {
+            throw new ArgumentException($"{register.Name}: a bit cannot be both writable and W1C", nameof(register));
+        }
+
+        int first = (int)(register.Offset / 4);
+        int dwords = register.Width / 4;
+        for (int i = 0; i < dwords; i++)
+        {
+            if (_indexByDword[first + i] != 0)
+            {
+                var other = _registers[_indexByDword[first + i] - 1];
+                throw new ArgumentException($"{register.Name} overlaps {other.Name} at 0x{register.Offset:x}", nameof(register));
+            }
+        }
+
+        _registers.Add(register);
+        for (int i = 0; i < dwords; i++)
+        {
+            _indexByDword[first + i] = _registers.Count;
+        }
+
+        Array.Resize(ref _values, _registers.Count);
+        _values[^1] = register.ResetValue & register.WidthMask;
+    }
+
+    public void DefineAll(IEnumerable<RegisterDefinition> registers)
+    {
+        foreach (var r in registers)
+        {
+            Define(r);
+        }
+    }
+
+    /// <summary>Every register back to its reset value. No side effects run.</summary>
+    public void Reset()
+    {
+        for (int i = 0; i < _registers.Count; i++)
+        {
+            _values[i] = _registers[i].ResetValue & _registers[i].WidthMask;
+        }
+    }
+
+    /// <summary>Device-side read of the stored value (no read handler, no read-clear).</summary>
+    public ulong Get(uint offset) => _values[IndexOf(offset)];
+
+    /// <summary>Device-side store, ignoring masks (hardware sets status and read-only fields this way).</summary>
+    public void Set(uint offset, ulong value)
+    {
+        int i = IndexOf(offset);
+        _values[i] = value & _registers[i].WidthMask;
+    }
+
+    public void SetBits(uint offset, ulong bits) => Set(offset, Get(offset) | bits);
+
+    public void ClearBits(uint offset, ulong bits) => Set(offset, Get(offset) & ~bits);
+
+    /// <summary>Sets a register's reset value at configuration time (values that come from a model file).</summary>
+    public void SetResetValue(uint offset, ulong value)
+    {
+        int i = IndexOf(offset);
+        _registers[i] = _registers[i] with { ResetValue = value & _registers[i].WidthMask };
+        _values[i] = _registers[i].ResetValue;
+    }
+
+    public RegisterDefinition? Find(ulong offset)
+    {
+        if (offset >= Size)
+        {
+            return null;
+        }
+
+        int idx = _indexByDword[offset / 4];
+        return idx == 0 ? null : _registers[idx - 1];
+    }
+
+    public ulong Read(ulong offset, AccessSize size)
+    {
+        int bytes = (int)size;
+        var reg = Find(offset);
+        if (reg is not null && offset + (ulong)bytes <= reg.Offset + (ulong)reg.Width)
+        {
+            int i = _indexByDword[offset / 4] - 1;
+            ulong stored = _values[i];
+            ulong full = reg.OnRead is null ? stored & reg.ReadMask : reg.OnRead(reg, stored) & reg.ReadMask;
+            int shift = 8 * (int)(offset - reg.Offset);
+            ulong lanes = size.Mask() << shift;
+            if (reg.ReadClearMask != 0)
+            {
+                _values[i] = stored & ~(reg.ReadClearMask & lanes);
+            }
+
+            return (full >> shift) & size.Mask();
+        }
+
+        if (bytes > 1)
+        {
+            var half = (AccessSize)(bytes / 2);
+            ulong lo = Read(offset, half);
+            ulong hi = Read(offset + (ulong)(bytes / 2), half);
+            return lo | (hi << (4 * bytes));
+        }
+
+        NoteUnclaimed(offset, size, isWrite: false, 0);
+        return 0xFF;
+    }
+
+    public void Write(ulong offset, AccessSize size, ulong value)
+    {
+        int bytes = (int)size;
+        var reg = Find(offset);
+        if (reg is not null && offset + (ulong)bytes <= reg.Offset + (ulong)reg.Width)
+        {
+            int i = _indexByDword[offset / 4] - 1;
+            int shift = 8 * (int)(offset - reg.Offset);
+            ulong lanes = size.Mask() << shift;
+            ulong written = (value & size.Mask()) << shift;
+            ulong old = _values[i];
+            ulong wm = reg.WritableMask & lanes;
+            ulong now = (old & ~wm) | (written & wm);
+            now &= ~(written & reg.W1cMask & lanes);
+            _values[i] = now;
+
+            ulong reserved = written & ~reg.ImplementedMask;
+            if (reserved != 0)
+            {
+                LogReservedWrite(_logger, Name, reg.Name, reserved);
+            }
+
+            reg.OnWrite?.Invoke(new RegisterWrite(reg, old, now, written, lanes));
+            return;
+        }
+
+        if (bytes > 1)
+        {
+            var half = (AccessSize)(bytes / 2);
+            ulong halfMask = half.Mask();
+            Write(offset, half, value & halfMask);
+            Write(offset + (ulong)(bytes / 2), half, (value >> (4 * bytes)) & halfMask);
+            return;
+        }
+
+        NoteUnclaimed(offset, size, isWrite: true, value);
+    }
+
+    private int IndexOf(uint offset)
+    {
+        int idx = offset < Size ? _indexByDword[offset / 4] : 0;
+        if (idx == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"no register at 0x{offset:x} in {Name}");
+        }
+
+        return idx - 1;
+    }
+
+    private void NoteUnclaimed(ulong offset, AccessSize size, bool isWrite, ulong value)
+    {
+        long n = Interlocked.Increment(ref _unclaimedAccesses);
+        if (n <= 32 || (n & 4095) == 0)
+        {
+            LogUnclaimed(_logger, Name, isWrite ? "write" : "read", offset, (int)size, value, n);
+        }
+    }
+
+    [LoggerMessage(EventId = 2300, Level = LogLevel.Warning, Message = "{Bank}: {Kind} of unclaimed offset 0x{Offset:x} ({Size} B, value 0x{Value:x}); unclaimed accesses so far: {Count}")]
+    private static partial void LogUnclaimed(ILogger logger, string bank, string kind, ulong offset, int size, ulong value, long count);
+
+    [LoggerMessage(EventId = 2301, Level = LogLevel.Warning, Message = "{Bank}: write of 1s to reserved bits 0x{Bits:x} of {Register}")]
+    private static partial void LogReservedWrite(ILogger logger, string bank, string register, ulong bits);
+}
