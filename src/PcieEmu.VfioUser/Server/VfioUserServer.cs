@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using PcieEmu.Pci;
+using PcieEmu.VfioUser.Transport;
+
+namespace PcieEmu.VfioUser.Server;
+
+/// <summary>
+/// Serves one PCI function on a UNIX socket (mode 0600) to one client at a time. A second client while one
+/// is attached is refused. With <see cref="VfioUserServerOptions.Persist"/> the next client is accepted after
+/// a disconnect; otherwise the server ends with its first client.
+/// </summary>
+public sealed partial class VfioUserServer : IDisposable
+{
+    private readonly PciFunction _function;
+    private readonly VfioUserServerOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly object _sync = new();
+    private Socket? _listener;
+    private VfioUserConnection? _current;
+    private volatile bool _stopping;
+
+    public VfioUserServer(PciFunction function, string socketPath, VfioUserServerOptions options, ILoggerFactory loggerFactory)
+    {
+        _function = function;
+        SocketPath = Path.GetFullPath(socketPath);
+        _options = options;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("PcieEmu.VfioUser.Server");
+    }
+
+    public string SocketPath { get; }
+
+    public PciFunction Function => _function;
+
+    /// <summary>Sessions served so far (finished ones included).</summary>
+    public int SessionCount { get; private set; }
+
+    /// <summary>The attached session, if any.</summary>
+    public VfioUserConnection? Current
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _current;
+            }
+        }
+    }
+
+    /// <summary>The last session that ended (for statistics after a client left).</summary>
+    public VfioUserConnection? Last { get; private set; }
+
+    public event Action<VfioUserConnection>? SessionStarted;
+
+    public event Action<VfioUserConnection>? SessionEnded;
+
+    /// <summary>Binds and listens. The socket file is 0600 before anyone can connect.</summary>
+    public void Listen()
+    {
+        RemoveStaleSocket();
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
+            File.SetUnixFileMode(SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            listener.Listen(4);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        _listener = listener;
+        LogListening(_logger, SocketPath, _function.Name);
+    }
+
+    /// <summary>Accepts and serves clients until stopped (or, without Persist, until the first client leaves).</summary>
+    public void Run()
+    {
+        var listener = _listener ?? throw new InvalidOperationException("Listen() first");
+        Thread? sessionThread = null;
+        while (!_stopping)
+        {
+            Socket client;
+            try
+            {
+                client = listener.Accept();
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                break;
+            }
+
+            lock (_sync)
+            {
+                if (_current is not null)
+                {
+                    LogRefusedSecondClient(_logger, SocketPath);
+                    client.Dispose();
+                    continue;
+                }
+
+                var transport = new UnixSocketTransport(client, _options.MaxFdsPerMessage, $"unix:{SocketPath}#{SessionCount + 1}");
+                _current = new VfioUserConnection(transport, _function, _options, _loggerFactory);
+                SessionCount++;
+            }
+
+            var session = _current;
+            SessionStarted?.Invoke(session);
+            sessionThread = new Thread(() => Serve(session)) { IsBackground = true, Name = $"vfio-user-{SessionCount}" };
+            sessionThread.Start();
+            if (!_options.Persist)
+            {
+                sessionThread.Join();
+                break;
+            }
+        }
+
+        sessionThread?.Join();
+    }
+
+    /// <summary>Runs <see cref="Run"/> on a dedicated thread.</summary>
+    public Task RunAsync() => Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Serve(VfioUserConnection session)
+    {
+        try
+        {
+            session.Run();
+        }
+        catch (Exception e)
+        {
+            // A bug, not client input (handlers return errnos); keep the process alive and the evidence.
+            LogSessionCrashed(_logger, e, session.Description);
+        }
+        finally
+        {
+            session.Dispose();
+            lock (_sync)
+            {
+                _current = null;
+                Last = session;
+            }
+
+            SessionEnded?.Invoke(session);
+            if (!_options.Persist)
+            {
+                _listener?.Dispose();
+            }
+        }
+    }
+
+    private void RemoveStaleSocket()
+    {
+        if (!File.Exists(SocketPath) && !Directory.Exists(SocketPath))
+        {
+            return;
+        }
+
+        if ((File.GetAttributes(SocketPath) & FileAttributes.Directory) != 0)
+        {
+            throw new IOException($"{SocketPath} is a directory");
+        }
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(SocketPath));
+        }
+        catch (SocketException)
+        {
+            File.Delete(SocketPath); // nobody listens: a leftover from a previous run
+            return;
+        }
+
+        throw new IOException($"{SocketPath} is in use by another server");
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _listener?.Dispose();
+        Current?.Shutdown();
+        try
+        {
+            if (File.Exists(SocketPath))
+            {
+                File.Delete(SocketPath);
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 1050, Level = LogLevel.Information, Message = "Listening on {Path} for {Function}")]
+    private static partial void LogListening(ILogger logger, string path, string function);
+
+    [LoggerMessage(EventId = 1051, Level = LogLevel.Warning, Message = "Refused a second client on {Path}: one is already attached")]
+    private static partial void LogRefusedSecondClient(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 1052, Level = LogLevel.Critical, Message = "Session {Session} ended with an unexpected exception")]
+    private static partial void LogSessionCrashed(ILogger logger, Exception exception, string session);
+}

@@ -1,0 +1,125 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using PcieEmu.Interop;
+
+namespace PcieEmu.VfioUser.Transport;
+
+/// <summary>
+/// Two connected in-process endpoints for tests. Each Send is one chunk; fds are duplicated so each side
+/// owns its own. Like the kernel, a receive never runs past a chunk that carried fds.
+/// </summary>
+public sealed class InMemoryTransport : IMessageTransport
+{
+    private readonly Pipe _inbound;
+    private readonly Pipe _outbound;
+
+    private InMemoryTransport(Pipe inbound, Pipe outbound, string description)
+    {
+        _inbound = inbound;
+        _outbound = outbound;
+        Description = description;
+    }
+
+    public string Description { get; }
+
+    public static (InMemoryTransport Server, InMemoryTransport Client) CreatePair()
+    {
+        var toServer = new Pipe();
+        var toClient = new Pipe();
+        return (new InMemoryTransport(toServer, toClient, "in-memory(server)"), new InMemoryTransport(toClient, toServer, "in-memory(client)"));
+    }
+
+    public int Receive(Span<byte> buffer, List<SafeFileHandle> fds, out bool fdsTruncated)
+    {
+        fdsTruncated = false;
+        return _inbound.Read(buffer, fds);
+    }
+
+    public int Send(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail, ReadOnlySpan<SafeHandle> fds)
+    {
+        var copies = new List<SafeFileHandle>(fds.Length);
+        foreach (var fd in fds)
+        {
+            copies.Add(FileDescriptors.Duplicate(fd));
+        }
+
+        return _outbound.Write([.. head, .. tail], copies);
+    }
+
+    public void Shutdown()
+    {
+        _inbound.Close();
+        _outbound.Close();
+    }
+
+    public void Dispose() => Shutdown();
+
+    private sealed class Pipe
+    {
+        private readonly Queue<Chunk> _chunks = new();
+        private bool _closed;
+
+        public int Write(byte[] data, List<SafeFileHandle> fds)
+        {
+            lock (_chunks)
+            {
+                if (_closed)
+                {
+                    fds.ForEach(f => f.Dispose());
+                    return -Errno.EPIPE;
+                }
+
+                _chunks.Enqueue(new Chunk(data, fds));
+                Monitor.PulseAll(_chunks);
+                return 0;
+            }
+        }
+
+        public int Read(Span<byte> buffer, List<SafeFileHandle> fds)
+        {
+            lock (_chunks)
+            {
+                while (_chunks.Count == 0 && !_closed)
+                {
+                    Monitor.Wait(_chunks);
+                }
+
+                if (_chunks.Count == 0)
+                {
+                    return 0;
+                }
+
+                var chunk = _chunks.Peek();
+                int n = Math.Min(buffer.Length, chunk.Data.Length - chunk.Position);
+                chunk.Data.AsSpan(chunk.Position, n).CopyTo(buffer);
+                chunk.Position += n;
+                fds.AddRange(chunk.Fds);
+                chunk.Fds.Clear();
+                if (chunk.Position == chunk.Data.Length)
+                {
+                    _chunks.Dequeue();
+                }
+
+                return n;
+            }
+        }
+
+        public void Close()
+        {
+            lock (_chunks)
+            {
+                _closed = true;
+                Monitor.PulseAll(_chunks);
+            }
+        }
+
+        private sealed class Chunk(byte[] data, List<SafeFileHandle> fds)
+        {
+            public byte[] Data { get; } = data;
+
+            public List<SafeFileHandle> Fds { get; } = fds;
+
+            public int Position { get; set; }
+        }
+    }
+}
