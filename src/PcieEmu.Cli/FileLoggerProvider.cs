@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Logging;
+
+namespace PcieEmu.Cli;
+
+/// <summary>Appends log lines to a file (the server log a failed boot points to).</summary>
+internal sealed class FileLoggerProvider(string path) : ILoggerProvider
+{
+    private readonly StreamWriter _writer = new(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+
+    public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
+
+    public void Dispose() => _writer.Dispose();
+
+    private void Write(string line)
+    {
+        lock (_writer)
+        {
+            _writer.WriteLine(line);
+        }
+    }
+
+    private sealed class FileLogger(FileLoggerProvider owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            string line = $"{DateTime.Now:HH:mm:ss.fff} {logLevel,-11} {category}[{eventId.Id}] {formatter(state, exception)}";
+            owner.Write(exception is null ? line : line + Environment.NewLine + exception);
+        }
+    }
+}

@@ -1,0 +1,8 @@
+using System.CommandLine;
+using PcieEmu.Cli;
+using PcieEmu.Cli.Commands;
+
+var root = new RootCommand("PcieEmu: out-of-process PCI Express device emulator (vfio-user server for QEMU)");
+root.Options.Add(CliLogging.LevelOption);
+root.Subcommands.Add(CodegenCommand.Create());
+return await root.Parse(args).InvokeAsync();

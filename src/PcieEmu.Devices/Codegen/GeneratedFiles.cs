@@ -1,0 +1,46 @@
+using PcieEmu.Pci.Registers;
+
+namespace PcieEmu.Devices.Codegen;
+
+/// <summary>
+/// The files generated from the cards' register maps, relative to the repository root. One list serves
+/// `pcieemu codegen` (writes them) and the tests (fail when a committed copy is stale).
+/// </summary>
+public static class GeneratedFiles
+{
+    public sealed record Target(string RegisterMap, string CHeader, string CSharp, string Namespace, string TypePrefix);
+
+    public static IReadOnlyList<Target> Targets { get; } =
+    [
+        new("firmware-models/pcieemu-audio/registers.json",
+            "qemu/drivers/pcieemu_audio/pcieemu_audio_regs.h",
+            "src/PcieEmu.Devices/AudioCard/AudioRegister.g.cs",
+            "PcieEmu.Devices.AudioCard",
+            "Audio"),
+    ];
+
+    /// <summary>(path, expected content) of every generated file.</summary>
+    public static IEnumerable<(string Path, string Content)> Render(string repositoryRoot)
+    {
+        foreach (var t in Targets)
+        {
+            var map = RegisterMapDocument.Load(Path.Combine(repositoryRoot, t.RegisterMap));
+            yield return (t.CHeader, RegisterMapCodegen.CHeader(map, t.RegisterMap));
+            yield return (t.CSharp, RegisterMapCodegen.CSharpConstants(map, t.RegisterMap, t.Namespace, t.TypePrefix));
+        }
+    }
+
+    /// <summary>Walks up from <paramref name="start"/> to the directory holding PcieEmu.sln.</summary>
+    public static string? FindRepositoryRoot(string start)
+    {
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "PcieEmu.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        return null;
+    }
+}
