@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using PcieEmu.Harness.Logging;
 
 namespace PcieEmu.Cli;
 

@@ -4,5 +4,9 @@ using PcieEmu.Cli.Commands;
 
 var root = new RootCommand("PcieEmu: out-of-process PCI Express device emulator (vfio-user server for QEMU)");
 root.Options.Add(CliLogging.LevelOption);
+root.Subcommands.Add(SetupCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(BootCommand.Create());
+root.Subcommands.Add(ValidateCommand.Create());
 root.Subcommands.Add(CodegenCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -12,7 +12,7 @@ internal static class CodegenCommand
         var command = new Command("codegen", "Generate the driver header and C# register constants from firmware-models/*/registers.json") { check };
         command.SetAction(parse =>
         {
-            string? root = GeneratedFiles.FindRepositoryRoot(Environment.CurrentDirectory);
+            string? root = PcieEmu.Devices.Repository.FindRoot();
             if (root is null)
             {
                 Console.Error.WriteLine("codegen: run inside the PcieEmu repository (no PcieEmu.sln above the current directory)");

@@ -29,18 +29,4 @@ public static class GeneratedFiles
             yield return (t.CSharp, RegisterMapCodegen.CSharpConstants(map, t.RegisterMap, t.Namespace, t.TypePrefix));
         }
     }
-
-    /// <summary>Walks up from <paramref name="start"/> to the directory holding PcieEmu.sln.</summary>
-    public static string? FindRepositoryRoot(string start)
-    {
-        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "PcieEmu.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        return null;
-    }
 }

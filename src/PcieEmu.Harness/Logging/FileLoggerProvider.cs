@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 
-namespace PcieEmu.Cli;
+namespace PcieEmu.Harness.Logging;
 
 /// <summary>Appends log lines to a file (the server log a failed boot points to).</summary>
-internal sealed class FileLoggerProvider(string path) : ILoggerProvider
+public sealed class FileLoggerProvider(string path) : ILoggerProvider
 {
     private readonly StreamWriter _writer = new(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
 

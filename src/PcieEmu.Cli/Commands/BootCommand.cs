@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Diagnostics;
+using PcieEmu.Devices;
+using PcieEmu.Devices.Models;
+using PcieEmu.Harness;
+using PcieEmu.Harness.Provisioning;
+using PcieEmu.Harness.Qemu;
+
+namespace PcieEmu.Cli.Commands;
+
+/// <summary>
+/// `pcieemu boot [--model FILE]... [--exec CMD]... [--share DIR] [--timeout S]`: serve the cards, boot the
+/// guest with the driver loaded, run the commands (or give an interactive console), tear everything down.
+/// </summary>
+internal static class BootCommand
+{
+    public static Command Create()
+    {
+        var models = new Option<FileInfo[]>("--model") { Description = "Card model file; repeat for several cards (default: the default audio card)", AllowMultipleArgumentsPerToken = false };
+        var exec = new Option<string[]>("--exec") { Description = "Shell command line to run in the guest; repeatable. Without it: interactive console" };
+        var share = new Option<DirectoryInfo?>("--share") { Description = "Host folder mounted at /mnt/host in the guest (commands run there)" };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds for the whole session (boot and commands)", DefaultValueFactory = _ => 600 };
+        var accel = new Option<AcceleratorChoice>("--accel") { Description = "Auto (KVM only with kvm_intel/kvm_amd loaded), Tcg or Kvm", DefaultValueFactory = _ => AcceleratorChoice.Auto };
+        var noDriver = new Option<bool>("--no-driver") { Description = "Do not load the project's driver at boot" };
+        var unshared = new Option<bool>("--unshared-ram") { Description = "Guest RAM without an fd: all device DMA goes through DMA_READ/DMA_WRITE messages" };
+        var keep = new Option<bool>("--keep-logs") { Description = "Keep the work directory (logs, sockets) even on success" };
+        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, unshared, keep };
+        command.SetAction(async (parse, ct) =>
+        {
+            using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
+            string[] commands = parse.GetValue(exec) ?? [];
+            var modelPaths = (parse.GetValue(models) ?? []).Select(f => f.FullName).ToList();
+            try
+            {
+                if (modelPaths.Count == 0)
+                {
+                    modelPaths.Add(Repository.DefaultModelPath);
+                }
+
+                foreach (var m in modelPaths)
+                {
+                    CardModelLoader.Load(m); // fail fast, before provisioning and QEMU
+                }
+            }
+            catch (Exception e) when (e is CardModelException or DirectoryNotFoundException)
+            {
+                Console.Error.WriteLine($"boot: {e.Message}");
+                return 2;
+            }
+
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(timeout)));
+            var options = new GuestSessionOptions
+            {
+                ModelPaths = modelPaths,
+                ShareDirectory = parse.GetValue(share)?.FullName,
+                LoadDrivers = !parse.GetValue(noDriver),
+                SharedMemory = !parse.GetValue(unshared),
+                Accelerator = parse.GetValue(accel),
+                Console = commands.Length == 0 ? ConsoleMode.Terminal : ConsoleMode.File,
+                KeepWorkDirectory = parse.GetValue(keep),
+            };
+
+            GuestSession session;
+            try
+            {
+                session = await ProgressDisplay.RunAsync("provisioning", async p =>
+                {
+                    var s = await GuestSession.StartAsync(options, loggers, p, deadline.Token);
+                    return s;
+                });
+            }
+            catch (Exception e) when (e is GuestSessionException or ProvisioningException or OperationCanceledException)
+            {
+                Console.Error.WriteLine($"boot: {(e is OperationCanceledException ? "timed out or interrupted while starting" : e.Message)}");
+                return 1;
+            }
+
+            await using (session)
+            {
+                if (commands.Length == 0)
+                {
+                    Console.Error.WriteLine($"boot: guest console (cards: {string.Join(", ", session.Cards.Select(c => c.Card.Model.Name))}); 'exit' powers the guest off");
+                    await session.WaitForExitAsync(deadline.Token);
+                    return 0;
+                }
+
+                int status = 0;
+                foreach (var c in commands)
+                {
+                    var sw = Stopwatch.StartNew();
+                    try
+                    {
+                        var r = await session.RunAsync(c, TimeSpan.FromSeconds(parse.GetValue(timeout)), deadline.Token);
+                        Console.Out.Write(r.Output);
+                        Console.Out.Flush();
+                        Console.Error.WriteLine($"boot: `{c}` exited {r.ExitCode} in {sw.Elapsed.TotalSeconds:F2} s");
+                        if (r.ExitCode != 0 && status == 0)
+                        {
+                            status = r.ExitCode;
+                        }
+                    }
+                    catch (Exception e) when (e is GuestSessionException or OperationCanceledException)
+                    {
+                        session.MarkFailed();
+                        Console.Error.WriteLine($"boot: `{c}` failed: {(e is OperationCanceledException ? "session timeout" : e.Message)}");
+                        Console.Error.WriteLine(session.DescribeLogs(0));
+                        return 1;
+                    }
+                }
+
+                if (status != 0)
+                {
+                    session.MarkFailed();
+                    Console.Error.WriteLine(session.DescribeLogs(0));
+                }
+
+                return status;
+            }
+        });
+        return command;
+    }
+}

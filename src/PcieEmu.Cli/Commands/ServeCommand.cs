@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using PcieEmu.Devices;
+using PcieEmu.Devices.Models;
+using PcieEmu.VfioUser.Protocol;
+using PcieEmu.VfioUser.Server;
+
+namespace PcieEmu.Cli.Commands;
+
+/// <summary>`pcieemu serve --model FILE --socket PATH [--persist]`: serve one card over vfio-user.</summary>
+internal static partial class ServeCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<FileInfo?>("--model") { Description = "Card model file (default: firmware-models/pcieemu-audio/default.json)" };
+        var socket = new Option<string>("--socket") { Description = "UNIX socket path to listen on", Required = true };
+        var persist = new Option<bool>("--persist") { Description = "Accept the next client after one disconnects" };
+        var logFile = new Option<string?>("--log-file") { Description = "Also append the log to this file" };
+        var noMessageDma = new Option<bool>("--no-message-dma") { Description = "Do not serve DMA to fd-less mappings through DMA_READ/DMA_WRITE messages" };
+        var layout = new Option<DmaMessageLayout>("--dma-message-layout") { Description = "Wire layout of DMA_READ/DMA_WRITE: Qemu (QEMU 11.1) or Spec", DefaultValueFactory = _ => DmaMessageLayout.Qemu };
+        var command = new Command("serve", "Serve one card to a vfio-user client (QEMU -device vfio-user-pci)") { model, socket, persist, logFile, noMessageDma, layout };
+        command.SetAction(parse =>
+        {
+            using var loggers = CliLogging.Create(parse, file: parse.GetValue(logFile));
+            var logger = loggers.CreateLogger("PcieEmu.Cli.Serve");
+            IEmulatedCard card;
+            try
+            {
+                card = CardFactory.Load(parse.GetValue(model)?.FullName ?? Repository.DefaultModelPath, loggers);
+            }
+            catch (Exception e) when (e is CardModelException or DirectoryNotFoundException)
+            {
+                Console.Error.WriteLine($"serve: {e.Message}");
+                return 2;
+            }
+
+            using (card)
+            {
+                var options = new VfioUserServerOptions
+                {
+                    Persist = parse.GetValue(persist),
+                    MessageDma = !parse.GetValue(noMessageDma),
+                    DmaMessageLayout = parse.GetValue(layout),
+                };
+                using var server = new VfioUserServer(card.Function, parse.GetValue(socket)!, options, loggers);
+                try
+                {
+                    server.Listen();
+                }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"serve: cannot listen on {server.SocketPath}: {e.Message}");
+                    return 2;
+                }
+
+                LogReady(logger, card.Model.Name, server.SocketPath, (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds);
+                using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+                using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+                server.Run();
+                LogStopped(logger, server.SessionCount, card.Violations.Count);
+                return 0;
+
+                void Stop(PosixSignalContext context)
+                {
+                    context.Cancel = true;
+                    server.Dispose();
+                }
+            }
+        });
+        return command;
+    }
+
+    [LoggerMessage(EventId = 5000, Level = LogLevel.Information, Message = "Serving {Card} on {Socket}: ready {Milliseconds:F0} ms after process start")]
+    private static partial void LogReady(ILogger logger, string card, string socket, double milliseconds);
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Server stopped after {Sessions} session(s); driver-rule violations: {Violations}")]
+    private static partial void LogStopped(ILogger logger, int sessions, long violations);
+}

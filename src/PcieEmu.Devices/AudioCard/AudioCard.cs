@@ -1,0 +1,123 @@
+using Microsoft.Extensions.Logging;
+using PcieEmu.Devices.Common;
+using PcieEmu.Devices.Models;
+using PcieEmu.Pci;
+using PcieEmu.Pci.Bars;
+using PcieEmu.Pci.Capabilities;
+using PcieEmu.Pci.Config;
+using PcieEmu.Pci.Registers;
+
+namespace PcieEmu.Devices.AudioCard;
+
+/// <summary>
+/// The synthetic PCIe audio/capture card (firmware-models/pcieemu-audio/README.md, spec 1.0): identity,
+/// capabilities and BARs from the model file; BAR0 registers from registers.json; interrupts per spec §5;
+/// the diagnostic DMA engine per spec §6. It knows nothing about vfio-user: a transport drives
+/// <see cref="Function"/>.
+/// </summary>
+public sealed partial class AudioCard : IEmulatedCard
+{
+    private readonly ILogger _logger;
+    private readonly RegisterBank _registers;
+    private readonly DeviceWorker _worker;
+
+    public AudioCard(CardModel model, ILoggerFactory loggerFactory)
+    {
+        Model = model;
+        _logger = loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard");
+        _registers = new RegisterBank("pcieemu-audio BAR0", model.RegistersBar.Size, loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Registers"));
+        _registers.DefineAll(AudioRegisterMap.Document.CreateDefinitions(WriteHandlers(), ReadHandlers(), ModelResetValue));
+        Function = BuildFunction(model, loggerFactory);
+        Function.OnReset(OnFunctionReset);
+        _worker = new DeviceWorker("pcieemu-audio-engine", _logger);
+    }
+
+    public CardModel Model { get; }
+
+    public PciFunction Function { get; }
+
+    /// <summary>Driver-rule violations the card caught (spec §6.1).</summary>
+    public DriverRuleViolations Violations { get; } = new();
+
+    /// <summary>Interrupt events generated (what INTCNT counts, without its 32-bit wrap).</summary>
+    public long InterruptEvents => Interlocked.Read(ref _interruptEvents);
+
+    /// <summary>The card's SRAM (BAR per model), or null when the model has none.</summary>
+    public SharedMemory? Sram => Model.SramBar is { } b ? Function.Bars[b.Index]?.Memory : null;
+
+    private PciFunction BuildFunction(CardModel model, ILoggerFactory loggerFactory)
+    {
+        var id = model.Identity;
+        var b = new PciFunctionBuilder(model.Name)
+            .Identity(new PciIdentity(id.VendorId, id.DeviceId, id.SubsystemVendorId, id.SubsystemId, id.ClassCode, id.Revision))
+            .ExtendedConfigSpace()
+            .Logging(loggerFactory)
+            .MemoryBar(model.RegistersBar.Index, "registers", model.RegistersBar.Size, _registers, AccessSizes.All,
+                model.RegistersBar.Is64Bit, model.RegistersBar.Prefetchable)
+            .ReservedMemoryBar(model.MsixBar.Index, "msix", model.MsixBar.Size, model.MsixBar.Is64Bit);
+        if (model.SramBar is { } sram)
+        {
+            b.SharedMemoryBar(sram.Index, "sram", sram.Size, sram.Is64Bit, sram.Prefetchable, sram.Mmap ? null : []);
+        }
+
+        if (model.ExpansionRom is { } rom)
+        {
+            b.ExpansionRom(rom);
+        }
+
+        b.Capability(new PowerManagementCapability(model.NoSoftReset));
+        if (model.MsiVectors > 0)
+        {
+            b.Capability(new MsiCapability(model.MsiVectors, is64Bit: true, perVectorMask: true));
+        }
+
+        b.Capability(new PciExpressCapability(functionLevelReset: true));
+        b.Capability(new MsixCapability(model.MsixVectors, model.MsixBar.Index, 0, model.MsixBar.Index, (uint)(model.MsixBar.Size / 2)));
+        b.Capability(new AerCapability());
+        if (id.SerialNumber is { } serial)
+        {
+            b.Capability(new DeviceSerialNumberCapability(serial));
+        }
+
+        return b.Build();
+    }
+
+    private ulong ModelResetValue(string register) => register switch
+    {
+        "CAPS" => (uint)Model.PlaybackStreams | ((uint)Model.CaptureStreams << 8) | ((uint)Model.MsixVectors << 16),
+        "DMACAPS" => (uint)Model.Dma.AddressBits | ((uint)Model.Dma.AlignmentLog2 << 8),
+        "MAXSEG" => Model.Dma.MaxSegmentBytes,
+        _ => throw new RegisterMapException($"register {register} takes its reset value from the model, but the card has no rule for it"),
+    };
+
+    /// <summary>Reads a BAR0 register as the device holds it (tests and host-side assertions).</summary>
+    public ulong PeekRegister(AudioRegister register)
+    {
+        lock (Function.Sync)
+        {
+            return _registers.Get((uint)register);
+        }
+    }
+
+    private void OnFunctionReset(ResetKind kind)
+    {
+        // Function lock held. Config-space resets already cleared SRAM and interrupt state.
+        ResetEngines(kind == ResetKind.ClientLost ? "client lost" : kind.ToString());
+        if (kind != ResetKind.ClientLost)
+        {
+            _registers.Reset();
+            _interruptEvents = 0;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (Function.Sync)
+        {
+            _diagGeneration++;
+        }
+
+        _worker.Dispose();
+        Function.Dispose();
+    }
+}

@@ -1,0 +1,57 @@
+namespace PcieEmu.Devices.Models;
+
+/// <summary>A validated card variant (firmware-models/&lt;card&gt;/*.json).</summary>
+public sealed record CardModel
+{
+    public required string SourcePath { get; init; }
+
+    public required string Card { get; init; }
+
+    public required string Name { get; init; }
+
+    public required CardIdentity Identity { get; init; }
+
+    public required BarLayout RegistersBar { get; init; }
+
+    public required BarLayout MsixBar { get; init; }
+
+    public BarLayout? SramBar { get; init; }
+
+    public byte[]? ExpansionRom { get; init; }
+
+    public required int MsixVectors { get; init; }
+
+    public required int MsiVectors { get; init; }
+
+    public required DmaConstraints Dma { get; init; }
+
+    public bool NoSoftReset { get; init; } = true;
+
+    public required IReadOnlyList<StreamLayout> Streams { get; init; }
+
+    public int PlaybackStreams => Streams.Count(s => s.Direction == StreamDirection.Playback);
+
+    public int CaptureStreams => Streams.Count(s => s.Direction == StreamDirection.Capture);
+}
+
+public sealed record CardIdentity(ushort VendorId, ushort DeviceId, ushort SubsystemVendorId, ushort SubsystemId, uint ClassCode, byte Revision, ulong? SerialNumber);
+
+public sealed record BarLayout(int Index, ulong Size, bool Is64Bit, bool Prefetchable, bool Mmap);
+
+/// <summary>What the card's DMA engines accept (spec §6.1).</summary>
+public sealed record DmaConstraints(int AddressBits, uint Alignment, uint MaxSegmentBytes)
+{
+    public int AlignmentLog2 => System.Numerics.BitOperations.Log2(Alignment);
+
+    public ulong AddressLimit => AddressBits >= 64 ? ulong.MaxValue : (1UL << AddressBits) - 1;
+}
+
+public enum StreamDirection
+{
+    Playback,
+    Capture,
+}
+
+public sealed record StreamLayout(string Name, StreamDirection Direction, int MaxChannels, IReadOnlyList<string> Formats, IReadOnlyList<int> Rates);
+
+public sealed class CardModelException(string message) : Exception(message);

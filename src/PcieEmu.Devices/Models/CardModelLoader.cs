@@ -1,0 +1,241 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace PcieEmu.Devices.Models;
+
+/// <summary>
+/// Reads a model file: JSON syntax, then the schema (firmware-models/schema/card-model.schema.json, embedded),
+/// then the rules a schema cannot express (powers of two, BAR slot collisions, fit of the MSI-X table).
+/// Every problem is reported with the file and the JSON path; nothing half-valid is returned.
+/// </summary>
+public static class CardModelLoader
+{
+    private static readonly Lazy<JsonSchemaValidator> Schema = new(() =>
+    {
+        using var stream = typeof(CardModelLoader).Assembly.GetManifestResourceStream("PcieEmu.Devices.Models.card-model.schema.json")
+                           ?? throw new InvalidOperationException("card model schema resource missing");
+        using var doc = JsonDocument.Parse(stream);
+        return new JsonSchemaValidator(doc.RootElement);
+    });
+
+    /// <summary>The minimum register BAR size: the spec's register map (spec §3).</summary>
+    public const ulong MinRegistersBarSize = 16384;
+
+    public static CardModel Load(string path)
+    {
+        string full = Path.GetFullPath(path);
+        string text;
+        try
+        {
+            text = File.ReadAllText(full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CardModelException($"{path}: cannot read the model file: {e.Message}");
+        }
+
+        return Parse(text, full);
+    }
+
+    public static CardModel Parse(string json, string sourcePath)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            throw new CardModelException($"{sourcePath}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message}");
+        }
+
+        using (doc)
+        {
+            var errors = Schema.Value.Validate(doc.RootElement);
+            if (errors.Count > 0)
+            {
+                throw new CardModelException($"{sourcePath}: does not match the card model schema:\n  " + string.Join("\n  ", errors));
+            }
+
+            var root = doc.RootElement;
+            var problems = new List<string>();
+            var identity = root.GetProperty("identity");
+            ulong Field(string name, ulong max)
+            {
+                ulong v = Number(identity.GetProperty(name));
+                if (v > max)
+                {
+                    problems.Add($"$.identity.{name}: 0x{v:x} does not fit in {System.Numerics.BitOperations.PopCount(max)} bits");
+                }
+
+                return v;
+            }
+
+            var id = new CardIdentity(
+                (ushort)Field("vendorId", 0xFFFF),
+                (ushort)Field("deviceId", 0xFFFF),
+                (ushort)Field("subsystemVendorId", 0xFFFF),
+                (ushort)Field("subsystemId", 0xFFFF),
+                (uint)Field("classCode", 0xFF_FFFF),
+                (byte)Field("revision", 0xFF),
+                identity.TryGetProperty("serialNumber", out var sn) ? Number(sn) : null);
+            if (id.VendorId is 0 or 0xFFFF)
+            {
+                problems.Add($"$.identity.vendorId: 0x{id.VendorId:x4} is not a valid vendor ID");
+            }
+
+            var bars = root.GetProperty("bars");
+            var registers = Bar(bars.GetProperty("registers"), "$.bars.registers", problems);
+            var msix = Bar(bars.GetProperty("msix"), "$.bars.msix", problems);
+            var sram = bars.TryGetProperty("sram", out var s) ? Bar(s, "$.bars.sram", problems) : null;
+            if (registers.Size < MinRegistersBarSize)
+            {
+                problems.Add($"$.bars.registers.size: {registers.Size} is below the register map's {MinRegistersBarSize} bytes");
+            }
+
+            if (registers.Mmap || msix.Mmap)
+            {
+                problems.Add("$.bars: only the sram BAR can be offered for mmap");
+            }
+
+            CheckSlots([("registers", registers), ("msix", msix), ("sram", sram)], problems);
+
+            var irq = root.GetProperty("interrupts");
+            int msixVectors = (int)irq.GetProperty("msixVectors").GetInt64();
+            int msiVectors = irq.TryGetProperty("msiVectors", out var mv) ? (int)mv.GetInt64() : 0;
+            if ((ulong)msixVectors * 16 > msix.Size / 2)
+            {
+                problems.Add($"$.interrupts.msixVectors: {msixVectors} table entries do not fit in the first half of the {msix.Size}-byte MSI-X BAR (the PBA is at the half)");
+            }
+
+            var dmaElement = root.GetProperty("dma");
+            var dma = new DmaConstraints(
+                (int)dmaElement.GetProperty("addressBits").GetInt64(),
+                (uint)dmaElement.GetProperty("alignment").GetInt64(),
+                (uint)dmaElement.GetProperty("maxSegmentBytes").GetInt64());
+            if ((dma.Alignment & (dma.Alignment - 1)) != 0)
+            {
+                problems.Add($"$.dma.alignment: {dma.Alignment} is not a power of two");
+            }
+
+            if (dma.MaxSegmentBytes % dma.Alignment != 0)
+            {
+                problems.Add($"$.dma.maxSegmentBytes: {dma.MaxSegmentBytes} is not a multiple of the alignment {dma.Alignment}");
+            }
+
+            var streams = new List<StreamLayout>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            int i = 0;
+            foreach (var st in root.GetProperty("streams").EnumerateArray())
+            {
+                string name = st.GetProperty("name").GetString()!;
+                if (!names.Add(name))
+                {
+                    problems.Add($"$.streams[{i}].name: duplicate stream name \"{name}\"");
+                }
+
+                streams.Add(new StreamLayout(
+                    name,
+                    st.GetProperty("direction").GetString() == "playback" ? StreamDirection.Playback : StreamDirection.Capture,
+                    (int)st.GetProperty("maxChannels").GetInt64(),
+                    [.. st.GetProperty("formats").EnumerateArray().Select(f => f.GetString()!)],
+                    [.. st.GetProperty("rates").EnumerateArray().Select(r => (int)r.GetInt64())]));
+                i++;
+            }
+
+            if (streams.Count(x => x.Direction == StreamDirection.Playback) > 255 || streams.Count(x => x.Direction == StreamDirection.Capture) > 255)
+            {
+                problems.Add("$.streams: at most 255 streams per direction");
+            }
+
+            byte[]? rom = null;
+            if (root.TryGetProperty("expansionRom", out var romElement))
+            {
+                string romPath = Path.Combine(Path.GetDirectoryName(sourcePath) ?? ".", romElement.GetProperty("file").GetString()!);
+                try
+                {
+                    rom = File.ReadAllBytes(romPath);
+                    if (rom.Length is 0 or > 16 << 20)
+                    {
+                        problems.Add($"$.expansionRom.file: {romPath} must hold 1 byte .. 16 MiB");
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    problems.Add($"$.expansionRom.file: cannot read {romPath}: {e.Message}");
+                }
+            }
+
+            if (problems.Count > 0)
+            {
+                throw new CardModelException($"{sourcePath}: invalid model:\n  " + string.Join("\n  ", problems));
+            }
+
+            return new CardModel
+            {
+                SourcePath = sourcePath,
+                Card = root.GetProperty("card").GetString()!,
+                Name = root.GetProperty("name").GetString()!,
+                Identity = id,
+                RegistersBar = registers,
+                MsixBar = msix,
+                SramBar = sram,
+                ExpansionRom = rom,
+                MsixVectors = msixVectors,
+                MsiVectors = msiVectors,
+                Dma = dma,
+                NoSoftReset = !root.TryGetProperty("power", out var power) || !power.TryGetProperty("noSoftReset", out var nsr) || nsr.GetBoolean(),
+                Streams = streams,
+            };
+        }
+    }
+
+    private static BarLayout Bar(JsonElement e, string at, List<string> problems)
+    {
+        ulong size = (ulong)e.GetProperty("size").GetInt64();
+        if ((size & (size - 1)) != 0)
+        {
+            problems.Add($"{at}.size: {size} is not a power of two");
+        }
+
+        bool is64 = e.TryGetProperty("addressing", out var a) && a.GetInt32() == 64;
+        int index = (int)e.GetProperty("index").GetInt64();
+        if (is64 && index == 5)
+        {
+            problems.Add($"{at}.index: a 64-bit BAR needs two slots; 5 is the last");
+        }
+
+        return new BarLayout(index, size, is64,
+            e.TryGetProperty("prefetchable", out var p) && p.GetBoolean(),
+            e.TryGetProperty("mmap", out var m) && m.GetBoolean());
+    }
+
+    private static void CheckSlots(IEnumerable<(string Name, BarLayout? Bar)> bars, List<string> problems)
+    {
+        var taken = new Dictionary<int, string>();
+        foreach (var (name, bar) in bars)
+        {
+            if (bar is null)
+            {
+                continue;
+            }
+
+            foreach (int slot in bar.Is64Bit ? new[] { bar.Index, bar.Index + 1 } : [bar.Index])
+            {
+                if (taken.TryGetValue(slot, out var other))
+                {
+                    problems.Add($"$.bars.{name}: BAR slot {slot} is already used by {other}");
+                }
+                else
+                {
+                    taken[slot] = name;
+                }
+            }
+        }
+    }
+
+    private static ulong Number(JsonElement e) =>
+        e.ValueKind == JsonValueKind.String
+            ? ulong.Parse(e.GetString()!.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)
+            : e.GetUInt64();
+}

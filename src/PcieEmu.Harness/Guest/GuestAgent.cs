@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+
+namespace PcieEmu.Harness.Guest;
+
+/// <summary>The result of one command run in the guest.</summary>
+public sealed record GuestCommandResult(int ExitCode, string Output)
+{
+    public bool Succeeded => ExitCode == 0;
+}
+
+/// <summary>
+/// Host side of the guest command agent (qemu/guest/agent.sh) on a virtio-serial port. The host listens on
+/// the chardev's UNIX socket and QEMU connects at start, so there is no race. Line protocol:
+/// guest <c>@@READY &lt;uptime&gt; &lt;drivers&gt;</c>; host <c>&lt;id&gt; &lt;base64 script&gt;</c>; guest
+/// <c>@@RESULT &lt;id&gt; &lt;rc&gt; &lt;base64 output|-&gt;</c>; host <c>quit</c>.
+/// </summary>
+public sealed class GuestAgent : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly StreamReader _reader;
+    private readonly StreamWriter _writer;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private int _nextId;
+    private bool _broken;
+
+    private GuestAgent(Socket socket)
+    {
+        _socket = socket;
+        var stream = new NetworkStream(socket, ownsSocket: false);
+        _reader = new StreamReader(stream, Encoding.UTF8);
+        _writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+    }
+
+    /// <summary>Uptime and loaded drivers the guest reported when the agent came up.</summary>
+    public string ReadyLine { get; private set; } = "";
+
+    public IReadOnlyList<string> LoadedDrivers =>
+        ReadyLine.Split(' ') is { Length: >= 3 } parts && parts[2] != "-" ? parts[2].Split(',') : [];
+
+    /// <summary>Creates the listening socket QEMU's chardev connects to (before QEMU starts).</summary>
+    public static Socket Listen(string path)
+    {
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        return listener;
+    }
+
+    /// <summary>Accepts QEMU's connection and waits for the guest's @@READY.</summary>
+    public static async Task<GuestAgent> AcceptAsync(Socket listener, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        Socket socket;
+        try
+        {
+            socket = await listener.AcceptAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new GuestException($"QEMU did not connect to the agent socket within {timeout.TotalSeconds:F0} s");
+        }
+
+        var agent = new GuestAgent(socket);
+        try
+        {
+            while (true)
+            {
+                string? line;
+                try
+                {
+                    line = await agent._reader.ReadLineAsync(cts.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new GuestException($"the guest agent did not report ready within {timeout.TotalSeconds:F0} s");
+                }
+
+                if (line is null)
+                {
+                    throw new GuestException("the guest closed the agent channel before it was ready (guest crashed or powered off)");
+                }
+
+                if (line.StartsWith("@@READY", StringComparison.Ordinal))
+                {
+                    agent.ReadyLine = line;
+                    return agent;
+                }
+
+                if (line.StartsWith("@@ERROR", StringComparison.Ordinal))
+                {
+                    throw new GuestException($"guest agent: {line[8..]}");
+                }
+            }
+        }
+        catch
+        {
+            await agent.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Runs a shell script in the guest (cwd: the share when mounted) and returns its exit code and output.</summary>
+    public async Task<GuestCommandResult> RunAsync(string script, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_broken)
+            {
+                throw new GuestException("the agent channel is unusable after an earlier timeout or failure");
+            }
+
+            int id = ++_nextId;
+            string payload = Convert.ToBase64String(Encoding.UTF8.GetBytes(script));
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            cts.CancelAfter(timeout);
+            try
+            {
+                await _writer.WriteLineAsync($"{id} {payload}".AsMemory(), cts.Token);
+                while (true)
+                {
+                    string? line = await _reader.ReadLineAsync(cts.Token);
+                    if (line is null)
+                    {
+                        _broken = true;
+                        throw new GuestException($"the guest closed the agent channel while running: {FirstLine(script)} (guest crashed or powered off)");
+                    }
+
+                    var parts = line.Split(' ', 4);
+                    if (parts.Length == 4 && parts[0] == "@@RESULT" && parts[1] == id.ToString(CultureInfo.InvariantCulture))
+                    {
+                        int rc = int.Parse(parts[2], CultureInfo.InvariantCulture);
+                        string output = parts[3] == "-" ? "" : Encoding.UTF8.GetString(Convert.FromBase64String(parts[3]));
+                        return new GuestCommandResult(rc, output);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                _broken = true;
+                throw new GuestException($"guest command timed out after {timeout.TotalSeconds:F0} s: {FirstLine(script)}");
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Asks the agent to stop; the guest then powers off and QEMU exits.</summary>
+    public async Task QuitAsync()
+    {
+        try
+        {
+            await _writer.WriteLineAsync("quit now".AsMemory());
+        }
+        catch (IOException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private static string FirstLine(string script)
+    {
+        string first = script.Split('\n')[0];
+        return first.Length > 120 ? first[..120] + "…" : first;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _socket.Dispose();
+        _gate.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+public sealed class GuestException(string message) : Exception(message);

@@ -1,0 +1,47 @@
+using PcieEmu.Devices;
+using PcieEmu.Harness.Qemu;
+using PcieEmu.VfioUser.Server;
+
+namespace PcieEmu.Harness;
+
+/// <summary>How to boot a guest with cards: which models, what the guest loads, where files go.</summary>
+public sealed record GuestSessionOptions
+{
+    /// <summary>One card per model file, each behind its own pcie-root-port.</summary>
+    public IReadOnlyList<string> ModelPaths { get; init; } = [Repository.DefaultModelPath];
+
+    /// <summary>Host folder mounted in the guest at /mnt/host (default: a fresh folder in the work directory).</summary>
+    public string? ShareDirectory { get; init; }
+
+    /// <summary>insmod the project's driver(s) at boot.</summary>
+    public bool LoadDrivers { get; init; } = true;
+
+    /// <summary>Extra guest modules to modprobe at boot (e.g. snd-pcm).</summary>
+    public IReadOnlyList<string> Modules { get; init; } = [];
+
+    /// <summary>fd-backed shared guest RAM (default). Off: every DMA_MAP comes without an fd (message DMA).</summary>
+    public bool SharedMemory { get; init; } = true;
+
+    public int MemoryMiB { get; init; } = 512;
+
+    public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
+
+    public ConsoleMode Console { get; init; } = ConsoleMode.File;
+
+    /// <summary>From QEMU start to the agent's @@READY.</summary>
+    public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(180);
+
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Where sockets and logs go (default: a new /tmp/pcieemu-* folder).</summary>
+    public string? WorkDirectory { get; init; }
+
+    /// <summary>Keep the work directory after a clean shutdown (it is always kept after a failure).</summary>
+    public bool KeepWorkDirectory { get; init; }
+
+    public VfioUserServerOptions ServerOptions { get; init; } = new();
+
+    public IReadOnlyList<string> ExtraKernelArguments { get; init; } = [];
+
+    public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];
+}

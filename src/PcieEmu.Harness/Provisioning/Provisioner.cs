@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using PcieEmu.Devices;
+using PcieEmu.Harness.Processes;
+
+namespace PcieEmu.Harness.Provisioning;
+
+/// <summary>
+/// Runs qemu/provision/provision.sh (idempotent, cached, safe to run concurrently) and reads its manifest.
+/// Progress arrives as @@STEP lines; a failure as @@ERROR with the package or log to blame.
+/// </summary>
+public static class Provisioner
+{
+    public static string ScriptPath => Path.Combine(Repository.Root, "qemu", "provision", "provision.sh");
+
+    public static async Task<GuestArtifacts> EnsureAsync(IProgress<ProvisionStep>? progress = null, bool force = false,
+        string? cacheDirectory = null, CancellationToken cancellationToken = default)
+    {
+        string script = ScriptPath;
+        if (!File.Exists(script))
+        {
+            throw new ProvisioningException($"provisioning script {script} is missing");
+        }
+
+        var args = new List<string> { script };
+        if (force)
+        {
+            args.Add("--force");
+        }
+
+        if (cacheDirectory is not null)
+        {
+            args.Add("--cache");
+            args.Add(cacheDirectory);
+        }
+
+        string? manifest = null;
+        string? error = null;
+        var tail = new Queue<string>();
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        args.ForEach(psi.ArgumentList.Add);
+        using var process = ChildProcessLauncher.Start(psi);
+        using var kill = cancellationToken.Register(() => TryKill(process));
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        while (await process.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.StartsWith("@@STEP ", StringComparison.Ordinal) && TryParseStep(line[7..], out var step))
+            {
+                progress?.Report(step);
+            }
+            else if (line.StartsWith("@@ERROR ", StringComparison.Ordinal))
+            {
+                error = line[8..];
+            }
+            else if (line.StartsWith("@@MANIFEST ", StringComparison.Ordinal))
+            {
+                manifest = line[11..].Trim();
+            }
+            else
+            {
+                tail.Enqueue(line);
+                if (tail.Count > 20)
+                {
+                    tail.Dequeue();
+                }
+            }
+        }
+
+        await process.WaitForExitAsync(cancellationToken);
+        string err = await stderr;
+        if (process.ExitCode != 0 || manifest is null)
+        {
+            throw new ProvisioningException(
+                $"provisioning failed (exit {process.ExitCode}): {error ?? "no @@ERROR line"}" +
+                (tail.Count > 0 ? "\n  last output:\n    " + string.Join("\n    ", tail) : "") +
+                (err.Length > 0 ? "\n  stderr:\n    " + err.Trim().Replace("\n", "\n    ", StringComparison.Ordinal) : ""));
+        }
+
+        return GuestArtifacts.Parse(manifest);
+    }
+
+    private static bool TryParseStep(string text, out ProvisionStep step)
+    {
+        step = default;
+        int space = text.IndexOf(' ', StringComparison.Ordinal);
+        string fraction = space < 0 ? text : text[..space];
+        int slash = fraction.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0 || !int.TryParse(fraction[..slash], out int i) || !int.TryParse(fraction[(slash + 1)..], out int n))
+        {
+            return false;
+        }
+
+        step = new ProvisionStep(i, n, space < 0 ? "" : text[(space + 1)..]);
+        return true;
+    }
+
+    private static void TryKill(Process p)
+    {
+        try
+        {
+            p.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+}

@@ -1,0 +1,119 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace PcieEmu.Harness.Qemu;
+
+/// <summary>A minimal QMP client: capabilities handshake, then one command at a time; events are collected.</summary>
+public sealed class QmpClient : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly StreamReader _reader;
+    private readonly StreamWriter _writer;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    private QmpClient(Socket socket)
+    {
+        _socket = socket;
+        var stream = new NetworkStream(socket, ownsSocket: false);
+        _reader = new StreamReader(stream, Encoding.UTF8);
+        _writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+    }
+
+    public List<JsonNode> Events { get; } = [];
+
+    public static async Task<QmpClient> ConnectAsync(string path, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
+                var client = new QmpClient(socket);
+                await client.ReadMessageAsync(timeout, cancellationToken); // greeting
+                await client.ExecuteAsync("qmp_capabilities", null, timeout, cancellationToken);
+                return client;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                socket.Dispose();
+                await Task.Delay(50, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Runs a command; returns its "return" value or throws with QEMU's error description.</summary>
+    public async Task<JsonNode?> ExecuteAsync(string command, JsonObject? arguments = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var request = new JsonObject { ["execute"] = command };
+            if (arguments is not null)
+            {
+                request["arguments"] = arguments;
+            }
+
+            await _writer.WriteLineAsync(request.ToJsonString().AsMemory(), cancellationToken);
+            while (true)
+            {
+                var message = await ReadMessageAsync(timeout ?? TimeSpan.FromSeconds(30), cancellationToken);
+                if (message["event"] is not null)
+                {
+                    lock (Events)
+                    {
+                        Events.Add(message);
+                    }
+
+                    continue;
+                }
+
+                if (message["error"] is JsonNode error)
+                {
+                    throw new QmpException($"QMP {command} failed: {error["desc"]?.GetValue<string>() ?? error.ToJsonString()}");
+                }
+
+                return message["return"];
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Human monitor command through QMP (e.g. "info pci").</summary>
+    public async Task<string> HumanAsync(string commandLine, CancellationToken cancellationToken = default) =>
+        (await ExecuteAsync("human-monitor-command", new JsonObject { ["command-line"] = commandLine }, null, cancellationToken))?.GetValue<string>() ?? "";
+
+    private async Task<JsonNode> ReadMessageAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        string? line;
+        try
+        {
+            line = await _reader.ReadLineAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new QmpException($"QMP: no answer within {timeout.TotalSeconds:F0} s");
+        }
+
+        return line is null
+            ? throw new QmpException("QMP: QEMU closed the monitor connection")
+            : JsonNode.Parse(line) ?? throw new QmpException("QMP: empty message");
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _socket.Dispose();
+        _gate.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+public sealed class QmpException(string message) : Exception(message);
