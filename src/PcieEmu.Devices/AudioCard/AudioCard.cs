@@ -90,12 +90,13 @@ public sealed partial class AudioCard : IEmulatedCard
         _ => throw new RegisterMapException($"register {register} takes its reset value from the model, but the card has no rule for it"),
     };
 
-    /// <summary>Reads a BAR0 register as the device holds it (tests and host-side assertions).</summary>
+    /// <summary>Reads a BAR0 register as the bus would (read handlers included), for tests and host-side assertions.</summary>
     public ulong PeekRegister(AudioRegister register)
     {
         lock (Function.Sync)
         {
-            return _registers.Get((uint)register);
+            var definition = _registers.Find((uint)register) ?? throw new ArgumentOutOfRangeException(nameof(register));
+            return _registers.Read((uint)register, definition.Width == 8 ? AccessSize.Qword : AccessSize.Dword);
         }
     }
 
