@@ -21,7 +21,7 @@ public enum DmaMessageLayout
 public static class DmaTransfer
 {
     /// <summary>Byte offset of the data from the start of the message.</summary>
-    public static int DataOffset(DmaMessageLayout layout) => layout == DmaMessageLayout.Qemu ? 28 : 32;
+    public static int DataOffset(DmaMessageLayout layout) => 32;
 
     /// <summary>Size of a request message (and of a DMA_READ reply) carrying <paramref name="count"/> data bytes.</summary>
     /// <remarks>Both layouts come to 32 + count: QEMU's by struct padding (data at 28, 4 bytes of tail), the spec's exactly.</remarks>
@@ -30,15 +30,7 @@ public static class DmaTransfer
     public static void WriteHead(DmaMessageLayout layout, Span<byte> payload, ulong address, int count)
     {
         BinaryPrimitives.WriteUInt64LittleEndian(payload, address);
-        if (layout == DmaMessageLayout.Qemu)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(payload[8..], (uint)count);
-            BinaryPrimitives.WriteUInt32LittleEndian(payload[12..], 0);
-        }
-        else
-        {
-            BinaryPrimitives.WriteUInt64LittleEndian(payload[8..], (ulong)count);
-        }
+        BinaryPrimitives.WriteUInt64LittleEndian(payload[8..], (ulong)count);
     }
 
     public static bool TryReadHead(DmaMessageLayout layout, ReadOnlySpan<byte> payload, out ulong address, out ulong count)
@@ -50,7 +42,7 @@ public static class DmaTransfer
         }
 
         address = BinaryPrimitives.ReadUInt64LittleEndian(payload);
-        count = layout == DmaMessageLayout.Qemu ? BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]) : BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]);
+        count = BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]);
         return true;
     }
 }

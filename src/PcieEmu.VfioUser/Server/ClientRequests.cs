@@ -169,6 +169,11 @@ internal sealed partial class ClientRequests
 
             if (p.Command == VfioUserCommand.DmaRead)
             {
+                if (_logger.IsEnabled(LogLevel.Trace))
+                {
+                    LogReplyBytes(_logger, header.Id, header.Size, Convert.ToHexString(payload[..Math.Min(payload.Length, 48)]));
+                }
+
                 int dataAt = DmaTransfer.DataOffset(_layout) - MessageHeader.Length;
                 if (payload.Length < dataAt + p.Count)
                 {
@@ -227,6 +232,9 @@ internal sealed partial class ClientRequests
 
     [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "DMA_READ reply id {Id} carries {Length} payload bytes, expected at least {Expected}")]
     private static partial void LogShortReply(ILogger logger, ushort id, int length, int expected);
+
+    [LoggerMessage(EventId = 1305, Level = LogLevel.Trace, Message = "DMA_READ reply id {Id}, {Size} B; payload starts {Hex}")]
+    private static partial void LogReplyBytes(ILogger logger, ushort id, uint size, string hex);
 
     private sealed class Pending
     {
