@@ -54,6 +54,12 @@ public sealed partial class AudioCard
     {
         var (code, hash) = Transfer(job);
         Interlocked.Increment(ref _diagTransfers);
+        if (code is not (AudioDmaErr.None or AudioDmaErr.Transport))
+        {
+            // Before the status is published: whoever sees ERR in DIAG_DMA_STS also finds the violation.
+            Violations.Record($"Dma{code}", $"diagnostic {(job.Write ? "write" : "read")} of {job.Length} B at 0x{job.Address:x}");
+        }
+
         lock (Function.Sync)
         {
             if (job.Generation != _diagGeneration)
@@ -78,11 +84,6 @@ public sealed partial class AudioCard
                 _registers.Set((uint)AudioRegister.DiagDmaSts, AudioFields.DiagDmaSts.Err | ((ulong)code << AudioFields.DiagDmaSts.ErrcodeShift));
                 RaiseCause(AudioFields.Intsts.DmaErr, MiscVector);
             }
-        }
-
-        if (code is not (AudioDmaErr.None or AudioDmaErr.Transport))
-        {
-            Violations.Record($"Dma{code}", $"diagnostic {(job.Write ? "write" : "read")} of {job.Length} B at 0x{job.Address:x}");
         }
 
         LogDiagDone(_logger, code, hash);
@@ -173,6 +174,19 @@ public sealed partial class AudioCard
 
         _diagGeneration++;
         _diagBusy = false;
+    }
+
+    /// <summary>The client left: a running transfer ends with ERR/TRANSPORT (spec §7). Lock held.</summary>
+    private void AbortEnginesWithTransportError()
+    {
+        bool wasBusy = _diagBusy;
+        ResetEngines("client lost");
+        if (wasBusy)
+        {
+            _registers.ClearBits((uint)AudioRegister.DiagDmaCtl, AudioFields.DiagDmaCtl.Start);
+            _registers.Set((uint)AudioRegister.DiagDmaSts, AudioFields.DiagDmaSts.Err | ((ulong)AudioDmaErr.Transport << AudioFields.DiagDmaSts.ErrcodeShift));
+            _registers.SetBits((uint)AudioRegister.Intsts, AudioFields.Intsts.DmaErr);
+        }
     }
 
     private readonly record struct DiagJob(ulong Address, uint Length, uint Seed, bool Write, long Generation);

@@ -37,7 +37,9 @@ public sealed partial class AudioCard
     private void UpdateIntx()
     {
         bool level = (_registers.Get((uint)AudioRegister.Intsts) & _registers.Get((uint)AudioRegister.Inten)) != 0;
-        if (level && !_intxLevel && Function.Interrupts.Mode == InterruptMode.Intx)
+        bool canAssert = Function.Interrupts.Mode == InterruptMode.Intx
+                         && (Function.Command & PcieEmu.Pci.Config.PciCommand.InterruptDisable) == 0;
+        if (level && !_intxLevel && canAssert)
         {
             _interruptEvents++;
         }

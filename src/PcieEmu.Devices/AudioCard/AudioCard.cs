@@ -103,12 +103,16 @@ public sealed partial class AudioCard : IEmulatedCard
     private void OnFunctionReset(ResetKind kind)
     {
         // Function lock held. Config-space resets already cleared SRAM and interrupt state.
-        ResetEngines(kind == ResetKind.ClientLost ? "client lost" : kind.ToString());
-        if (kind != ResetKind.ClientLost)
+        if (kind == ResetKind.ClientLost)
         {
-            _registers.Reset();
-            _interruptEvents = 0;
+            // Registers survive (the client may come back), but no transfer can complete without guest memory.
+            AbortEnginesWithTransportError();
+            return;
         }
+
+        ResetEngines(kind.ToString());
+        _registers.Reset();
+        _interruptEvents = 0;
     }
 
     public void Dispose()

@@ -21,11 +21,16 @@ public sealed partial class DeviceWorker : IDisposable
         _thread.Start();
     }
 
+    /// <summary>Queues a job. After (or during) <see cref="Dispose"/> the job is dropped: the device is gone.</summary>
     public void Post(Action job)
     {
-        if (!_jobs.IsAddingCompleted)
+        try
         {
             _jobs.Add(job);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            // Adding completed (disposing) or the queue is disposed: a late register write must not throw.
         }
     }
 
@@ -48,8 +53,11 @@ public sealed partial class DeviceWorker : IDisposable
     public void Dispose()
     {
         _jobs.CompleteAdding();
-        _thread.Join(TimeSpan.FromSeconds(5));
-        _jobs.Dispose();
+        if (_thread.Join(TimeSpan.FromSeconds(5)))
+        {
+            // Only once the thread is gone: disposing under a running consumer would crash the process.
+            _jobs.Dispose();
+        }
     }
 
     [LoggerMessage(EventId = 3000, Level = LogLevel.Error, Message = "Device job on {Worker} failed")]

@@ -62,13 +62,15 @@ public static class CardModelLoader
             var identity = root.GetProperty("identity");
             ulong Field(string name, ulong max)
             {
-                ulong v = Number(identity.GetProperty(name));
-                if (v > max)
+                var element = identity.GetProperty(name);
+                ulong? v = Number(element);
+                if (v is not { } value || value > max)
                 {
-                    problems.Add($"$.identity.{name}: 0x{v:x} does not fit in {System.Numerics.BitOperations.PopCount(max)} bits");
+                    string shown = v is { } x ? $"0x{x:x}" : element.GetRawText();
+                    problems.Add($"$.identity.{name}: {shown} does not fit in {System.Numerics.BitOperations.PopCount(max)} bits");
                 }
 
-                return v;
+                return v ?? 0;
             }
 
             var id = new CardIdentity(
@@ -78,7 +80,7 @@ public static class CardModelLoader
                 (ushort)Field("subsystemId", 0xFFFF),
                 (uint)Field("classCode", 0xFF_FFFF),
                 (byte)Field("revision", 0xFF),
-                identity.TryGetProperty("serialNumber", out var sn) ? Number(sn) : null);
+                identity.TryGetProperty("serialNumber", out _) ? Field("serialNumber", ulong.MaxValue) : null);
             if (id.VendorId is 0 or 0xFFFF)
             {
                 problems.Add($"$.identity.vendorId: 0x{id.VendorId:x4} is not a valid vendor ID");
@@ -101,8 +103,8 @@ public static class CardModelLoader
             CheckSlots([("registers", registers), ("msix", msix), ("sram", sram)], problems);
 
             var irq = root.GetProperty("interrupts");
-            int msixVectors = (int)irq.GetProperty("msixVectors").GetInt64();
-            int msiVectors = irq.TryGetProperty("msiVectors", out var mv) ? (int)mv.GetInt64() : 0;
+            int msixVectors = (int)Integer(irq.GetProperty("msixVectors"));
+            int msiVectors = irq.TryGetProperty("msiVectors", out var mv) ? (int)Integer(mv) : 0;
             if ((ulong)msixVectors * 16 > msix.Size / 2)
             {
                 problems.Add($"$.interrupts.msixVectors: {msixVectors} table entries do not fit in the first half of the {msix.Size}-byte MSI-X BAR (the PBA is at the half)");
@@ -110,9 +112,9 @@ public static class CardModelLoader
 
             var dmaElement = root.GetProperty("dma");
             var dma = new DmaConstraints(
-                (int)dmaElement.GetProperty("addressBits").GetInt64(),
-                (uint)dmaElement.GetProperty("alignment").GetInt64(),
-                (uint)dmaElement.GetProperty("maxSegmentBytes").GetInt64());
+                (int)Integer(dmaElement.GetProperty("addressBits")),
+                (uint)Integer(dmaElement.GetProperty("alignment")),
+                (uint)Integer(dmaElement.GetProperty("maxSegmentBytes")));
             if ((dma.Alignment & (dma.Alignment - 1)) != 0)
             {
                 problems.Add($"$.dma.alignment: {dma.Alignment} is not a power of two");
@@ -137,9 +139,9 @@ public static class CardModelLoader
                 streams.Add(new StreamLayout(
                     name,
                     st.GetProperty("direction").GetString() == "playback" ? StreamDirection.Playback : StreamDirection.Capture,
-                    (int)st.GetProperty("maxChannels").GetInt64(),
+                    (int)Integer(st.GetProperty("maxChannels")),
                     [.. st.GetProperty("formats").EnumerateArray().Select(f => f.GetString()!)],
-                    [.. st.GetProperty("rates").EnumerateArray().Select(r => (int)r.GetInt64())]));
+                    [.. st.GetProperty("rates").EnumerateArray().Select(r => (int)Integer(r))]));
                 i++;
             }
 
@@ -160,8 +162,9 @@ public static class CardModelLoader
                         problems.Add($"$.expansionRom.file: {romPath} must hold 1 byte .. 16 MiB");
                     }
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
                 {
+                    // ArgumentException: a path the OS cannot name (e.g. one with a NUL) is a bad model, not a crash.
                     problems.Add($"$.expansionRom.file: cannot read {romPath}: {e.Message}");
                 }
             }
@@ -192,14 +195,14 @@ public static class CardModelLoader
 
     private static BarLayout Bar(JsonElement e, string at, List<string> problems)
     {
-        ulong size = (ulong)e.GetProperty("size").GetInt64();
+        ulong size = (ulong)Integer(e.GetProperty("size"));
         if ((size & (size - 1)) != 0)
         {
             problems.Add($"{at}.size: {size} is not a power of two");
         }
 
-        bool is64 = e.TryGetProperty("addressing", out var a) && a.GetInt32() == 64;
-        int index = (int)e.GetProperty("index").GetInt64();
+        bool is64 = e.TryGetProperty("addressing", out var a) && Integer(a) == 64;
+        int index = (int)Integer(e.GetProperty("index"));
         if (is64 && index == 5)
         {
             problems.Add($"{at}.index: a 64-bit BAR needs two slots; 5 is the last");
@@ -234,8 +237,28 @@ public static class CardModelLoader
         }
     }
 
-    private static ulong Number(JsonElement e) =>
-        e.ValueKind == JsonValueKind.String
-            ? ulong.Parse(e.GetString()!.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)
-            : e.GetUInt64();
+    /// <summary>
+    /// An ID: a "0x…" string (the schema allows 1..16 hex digits) or a JSON integer, in any JSON spelling
+    /// (4660, 4660.0, -0, 4.66e3). Null when it does not fit in 64 bits.
+    /// </summary>
+    private static ulong? Number(JsonElement e)
+    {
+        if (e.ValueKind == JsonValueKind.String)
+        {
+            return ulong.Parse(e.GetString()!.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+        }
+
+        if (e.TryGetUInt64(out ulong u))
+        {
+            return u;
+        }
+
+        return e.TryGetDecimal(out decimal d) && d >= 0 && d <= ulong.MaxValue ? (ulong)d : null;
+    }
+
+    /// <summary>
+    /// A number the schema already checked to be an integer in range (or one of an enum's values). JSON does not
+    /// distinguish 64, 64.0 and 6.4e1, so neither may the loader.
+    /// </summary>
+    private static long Integer(JsonElement e) => e.TryGetInt64(out long v) ? v : (long)e.GetDecimal();
 }

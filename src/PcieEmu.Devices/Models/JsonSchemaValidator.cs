@@ -48,12 +48,32 @@ public sealed class JsonSchemaValidator
                 throw new ArgumentException($"schema keyword '{p.Name}' at {at} is not supported by this validator");
             }
 
+            if (p.Name == "additionalProperties" && p.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                throw new ArgumentException($"at {at}: only boolean additionalProperties is supported");
+            }
+
+            if (p.Name is "items" && p.Value.ValueKind != JsonValueKind.Object)
+            {
+                throw new ArgumentException($"at {at}: items must be a schema object");
+            }
+
+            if (p.Name is "oneOf" or "anyOf" && p.Value.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.Object))
+            {
+                throw new ArgumentException($"at {at}: {p.Name} entries must be schema objects");
+            }
+
             switch (p.Name)
             {
                 case "properties":
                 case "$defs":
                     foreach (var child in p.Value.EnumerateObject())
                     {
+                        if (child.Value.ValueKind != JsonValueKind.Object)
+                        {
+                            throw new ArgumentException($"at {at}/{p.Name}/{child.Name}: boolean subschemas are not supported");
+                        }
+
                         CheckKeywords(child.Value, $"{at}/{p.Name}/{child.Name}");
                     }
 
@@ -178,12 +198,17 @@ public sealed class JsonSchemaValidator
 
         if (schema.TryGetProperty("uniqueItems", out var unique) && unique.ValueKind == JsonValueKind.True)
         {
-            var seen = new HashSet<string>();
+            // Equal as JSON values, not as text: 1 and 1.0, or objects with their members reordered, are duplicates.
+            var seen = new List<JsonElement>();
             foreach (var item in value.EnumerateArray())
             {
-                if (!seen.Add(item.GetRawText()))
+                if (seen.Any(s => JsonEquals(s, item)))
                 {
                     errors.Add($"{path}: duplicate item {item.GetRawText()}");
+                }
+                else
+                {
+                    seen.Add(item);
                 }
             }
         }
@@ -215,12 +240,13 @@ public sealed class JsonSchemaValidator
     private static void ValidateString(JsonElement schema, JsonElement value, string path, List<string> errors)
     {
         string s = value.GetString()!;
-        if (schema.TryGetProperty("minLength", out var min) && s.Length < min.GetInt32())
+        int length = s.EnumerateRunes().Count(); // JSON Schema counts code points, not UTF-16 units
+        if (schema.TryGetProperty("minLength", out var min) && length < min.GetInt32())
         {
             errors.Add($"{path}: shorter than {min.GetInt32()} characters");
         }
 
-        if (schema.TryGetProperty("maxLength", out var max) && s.Length > max.GetInt32())
+        if (schema.TryGetProperty("maxLength", out var max) && length > max.GetInt32())
         {
             errors.Add($"{path}: longer than {max.GetInt32()} characters");
         }
@@ -261,7 +287,7 @@ public sealed class JsonSchemaValidator
         "boolean" => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
         "null" => value.ValueKind == JsonValueKind.Null,
         "number" => value.ValueKind == JsonValueKind.Number,
-        "integer" => value.ValueKind == JsonValueKind.Number && (value.TryGetInt64(out _) || value.TryGetUInt64(out _)),
+        "integer" => IsInteger(value),
         _ => false,
     };
 
@@ -270,18 +296,32 @@ public sealed class JsonSchemaValidator
 
     private static string Kind(JsonElement value) => value.ValueKind switch
     {
-        JsonValueKind.Number => value.TryGetInt64(out _) ? "integer" : "number",
+        JsonValueKind.Number => IsInteger(value) ? "integer" : "number",
         JsonValueKind.True or JsonValueKind.False => "boolean",
         _ => value.ValueKind.ToString().ToLowerInvariant(),
     };
 
-    private static bool JsonEquals(JsonElement a, JsonElement b)
+    /// <summary>"integer" is any number with a zero fractional part (2020-12 validation §6.1.1): 3, 3.0 and 3e0 alike.</summary>
+    private static bool IsInteger(JsonElement value)
     {
-        if (a.ValueKind == JsonValueKind.Number && b.ValueKind == JsonValueKind.Number)
+        if (value.ValueKind != JsonValueKind.Number)
         {
-            return a.GetDouble() == b.GetDouble();
+            return false;
         }
 
-        return a.ValueKind == b.ValueKind && a.GetRawText() == b.GetRawText();
+        if (value.TryGetInt64(out _) || value.TryGetUInt64(out _))
+        {
+            return true;
+        }
+
+        if (value.TryGetDecimal(out decimal d))
+        {
+            return decimal.Truncate(d) == d;
+        }
+
+        return value.TryGetDouble(out double x) && double.IsFinite(x) && Math.Floor(x) == x;
     }
+
+    /// <summary>JSON value equality (const, enum, uniqueItems): numbers by value, strings unescaped, objects unordered.</summary>
+    private static bool JsonEquals(JsonElement a, JsonElement b) => JsonElement.DeepEquals(a, b);
 }
