@@ -25,6 +25,9 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     private readonly List<Action<ResetKind>> _resetHandlers = [];
     private readonly FunctionDmaSpace _dmaSpace;
     private volatile BarWindow[] _decodedWindows = [];
+    private readonly PciCapabilityBase[] _allCapabilities;
+    private readonly PowerManagementCapability? _powerManagement;
+    private readonly MsixCapability? _msix;
     private ResetKind? _requestedReset;
     private PciCommand _lastCommand;
 
@@ -38,17 +41,24 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         Rom = rom;
         _capabilities = capabilities;
         _extendedCapabilities = extendedCapabilities;
+        _allCapabilities = [.. capabilities, .. extendedCapabilities];
         _logger = loggerFactory.CreateLogger($"PcieEmu.Pci.Function.{name}");
         Interrupts = new InterruptController(Sync, config, loggerFactory.CreateLogger("PcieEmu.Pci.Interrupts"));
         DmaMappings = new DmaController(loggerFactory.CreateLogger("PcieEmu.Pci.Dma"), maxDmaMappings);
         _dmaSpace = new FunctionDmaSpace(this);
 
-        foreach (var c in AllCapabilities)
+        foreach (var c in _allCapabilities)
         {
             c.Attach(this);
         }
 
+        // Cached: the bus-access path must not search (or allocate) per access.
+        _powerManagement = Capability<PowerManagementCapability>();
+        _msix = Capability<MsixCapability>();
+
         Interrupts.Bind(Capability<MsiCapability>(), Capability<MsixCapability>());
+        Interrupts.MessagesAllowed = () => (Command & PciCommand.BusMaster) != 0 && PowerState == PowerState.D0;
+        Interrupts.IntxAllowed = () => PowerState == PowerState.D0;
         if (Capability<AerCapability>() is { } aer && Capability<PciExpressCapability>() is { } pcie)
         {
             aer.ErrorReported += pcie.ReportError;
@@ -79,12 +89,12 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     public IReadOnlyList<PciBar?> Bars => _bars;
 
-    public IEnumerable<PciCapabilityBase> AllCapabilities => _capabilities.Cast<PciCapabilityBase>().Concat(_extendedCapabilities);
+    public IReadOnlyList<PciCapabilityBase> AllCapabilities => _allCapabilities;
 
     public T? Capability<T>()
         where T : PciCapabilityBase => AllCapabilities.OfType<T>().FirstOrDefault();
 
-    public PowerState PowerState => Capability<PowerManagementCapability>()?.State ?? PowerState.D0;
+    public PowerState PowerState => _powerManagement?.State ?? PowerState.D0;
 
     public PciCommand Command => (PciCommand)Config.Get16(PciConfigRegisters.Command);
 
@@ -182,7 +192,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
             RecomputeDecodedWindows();
         }
 
-        foreach (var c in AllCapabilities)
+        foreach (var c in _allCapabilities)
         {
             if (offset < c.Offset + c.Length && c.Offset < offset + length)
             {
@@ -200,7 +210,8 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     /// <summary>
     /// A read of <paramref name="data"/>.Length bytes at <paramref name="offset"/> of BAR <paramref name="bar"/>.
-    /// The transport has validated bar and range. Accesses the BAR cannot take are refused: they read all-ones.
+    /// The transport has validated bar and range. Long accesses are split into pieces the BAR takes; MSI-X
+    /// table and PBA pieces are served by the framework. A piece no width fits is refused: it reads all-ones.
     /// </summary>
     public void BarRead(int bar, ulong offset, Span<byte> data)
     {
@@ -215,14 +226,8 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
                 return;
             }
 
-            var msix = Capability<MsixCapability>();
-            if (msix is not null && (msix.InTable(bar, offset, data.Length) || msix.InPba(bar, offset, data.Length)))
-            {
-                ReadMsix(msix, bar, offset, data);
-                return;
-            }
-
-            if (b.Memory is not null)
+            var msix = MsixIn(bar);
+            if (msix is null && b.Memory is not null)
             {
                 if (!b.Memory.TryRead(offset, data))
                 {
@@ -236,17 +241,28 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
             while (done < data.Length)
             {
                 ulong at = offset + (ulong)done;
-                if (!b.AccessSizes.TryPickSplit(at, data.Length - done, out var size))
+                bool framework = msix is not null && (msix.InTable(bar, at, 1) || msix.InPba(bar, at, 1));
+                var widths = framework || b.Memory is not null ? AccessSizes.All : b.AccessSizes;
+                if (!widths.TryPickSplit(at, data.Length - done, out var size))
                 {
                     LogRefusedAccess(_logger, Name, "read", bar, at, data.Length - done);
                     data[done..].Fill(0xFF);
                     return;
                 }
 
-                ulong v = b.Handler!.Read(at, size);
-                for (int i = 0; i < (int)size; i++)
+                var piece = data.Slice(done, (int)size);
+                if (framework)
                 {
-                    data[done + i] = (byte)(v >> (8 * i));
+                    ulong v = msix!.InPba(bar, at, 1) ? ReadPba(msix, at, size) : msix.ReadTable(at, size);
+                    Store(piece, v);
+                }
+                else if (b.Memory is not null)
+                {
+                    b.Memory.TryRead(at, piece);
+                }
+                else
+                {
+                    Store(piece, b.Handler!.Read(at, size));
                 }
 
                 done += (int)size;
@@ -254,7 +270,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         }
     }
 
-    /// <summary>A write to BAR <paramref name="bar"/>; see <see cref="BarRead"/>. Refused accesses are dropped (logged).</summary>
+    /// <summary>A write to BAR <paramref name="bar"/>; see <see cref="BarRead"/>. Refused pieces are dropped (logged).</summary>
     public void BarWrite(int bar, ulong offset, ReadOnlySpan<byte> data)
     {
         lock (Sync)
@@ -267,19 +283,8 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
                 return;
             }
 
-            var msix = Capability<MsixCapability>();
-            if (msix is not null && msix.InTable(bar, offset, data.Length))
-            {
-                WriteMsixTable(msix, offset, data);
-                return;
-            }
-
-            if (msix is not null && msix.InPba(bar, offset, data.Length))
-            {
-                return; // PBA is read-only (PCI 3.0 §6.8.2.10)
-            }
-
-            if (b.Memory is not null)
+            var msix = MsixIn(bar);
+            if (msix is null && b.Memory is not null)
             {
                 b.Memory.TryWrite(offset, data);
                 return;
@@ -289,22 +294,65 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
             while (done < data.Length)
             {
                 ulong at = offset + (ulong)done;
-                if (!b.AccessSizes.TryPickSplit(at, data.Length - done, out var size))
+                bool table = msix is not null && msix.InTable(bar, at, 1);
+                bool pba = msix is not null && msix.InPba(bar, at, 1);
+                var widths = table || pba || b.Memory is not null ? AccessSizes.All : b.AccessSizes;
+                if (!widths.TryPickSplit(at, data.Length - done, out var size))
                 {
                     LogRefusedAccess(_logger, Name, "write", bar, at, data.Length - done);
                     return;
                 }
 
-                ulong v = 0;
-                for (int i = 0; i < (int)size; i++)
+                var piece = data.Slice(done, (int)size);
+                if (table)
                 {
-                    v |= (ulong)data[done + i] << (8 * i);
+                    msix!.WriteTable(at, size, Load(piece));
+                }
+                else if (pba)
+                {
+                    // The PBA is read-only (PCI 3.0 §6.8.2.10).
+                }
+                else if (b.Memory is not null)
+                {
+                    b.Memory.TryWrite(at, piece);
+                }
+                else
+                {
+                    b.Handler!.Write(at, size, Load(piece));
                 }
 
-                b.Handler!.Write(at, size, v);
                 done += (int)size;
             }
         }
+    }
+
+    private MsixCapability? MsixIn(int bar) =>
+        _msix is { } m && (m.TableBar == bar || m.PbaBar == bar) ? m : null;
+
+    private ulong ReadPba(MsixCapability msix, ulong at, AccessSize size)
+    {
+        ulong rel = at - msix.PbaOffset;
+        ulong qword = Interrupts.ReadPba((int)(rel / 8));
+        return (qword >> (int)(8 * (rel % 8))) & size.Mask();
+    }
+
+    private static void Store(Span<byte> piece, ulong value)
+    {
+        for (int i = 0; i < piece.Length; i++)
+        {
+            piece[i] = (byte)(value >> (8 * i));
+        }
+    }
+
+    private static ulong Load(ReadOnlySpan<byte> piece)
+    {
+        ulong v = 0;
+        for (int i = 0; i < piece.Length; i++)
+        {
+            v |= (ulong)piece[i] << (8 * i);
+        }
+
+        return v;
     }
 
     public void RomRead(ulong offset, Span<byte> data)
@@ -316,54 +364,6 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         }
 
         Rom.Read(offset, data);
-    }
-
-    private void ReadMsix(MsixCapability msix, int bar, ulong offset, Span<byte> data)
-    {
-        int done = 0;
-        while (done < data.Length)
-        {
-            ulong at = offset + (ulong)done;
-            if (!AccessSizes.All.TryPickSplit(at, data.Length - done, out var size))
-            {
-                break;
-            }
-
-            ulong v;
-            if (msix.InPba(bar, at, (int)size))
-            {
-                ulong rel = at - msix.PbaOffset;
-                ulong qword = Interrupts.ReadPba((int)(rel / 8));
-                v = (qword >> (int)(8 * (rel % 8))) & size.Mask();
-            }
-            else
-            {
-                v = msix.ReadTable(at, size);
-            }
-
-            for (int i = 0; i < (int)size; i++)
-            {
-                data[done + i] = (byte)(v >> (8 * i));
-            }
-
-            done += (int)size;
-        }
-    }
-
-    private static void WriteMsixTable(MsixCapability msix, ulong offset, ReadOnlySpan<byte> data)
-    {
-        int done = 0;
-        while (done < data.Length && AccessSizes.All.TryPickSplit(offset + (ulong)done, data.Length - done, out var size))
-        {
-            ulong v = 0;
-            for (int i = 0; i < (int)size; i++)
-            {
-                v |= (ulong)data[done + i] << (8 * i);
-            }
-
-            msix.WriteTable(offset + (ulong)done, size, v);
-            done += (int)size;
-        }
     }
 
     // ---------------------------------------------------------------- reset
@@ -383,8 +383,13 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         Statistics.Resets++;
         if (kind is ResetKind.PowerOn or ResetKind.DeviceReset or ResetKind.FunctionLevel or ResetKind.PowerStateTransition)
         {
+            foreach (var c in _allCapabilities)
+            {
+                c.BeforeReset();
+            }
+
             Config.Restore(_resetImage);
-            foreach (var c in AllCapabilities)
+            foreach (var c in _allCapabilities)
             {
                 c.OnReset();
             }
@@ -407,6 +412,10 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     // ---------------------------------------------------------------- own-BAR windows for DMA refusal
 
+    /// <summary>
+    /// Address ranges the function decodes (memory BARs and an enabled ROM, with memory decode on). A BAR at
+    /// address 0 counts as unassigned: firmware never places one there.
+    /// </summary>
     private void RecomputeDecodedWindows()
     {
         var cmd = Command;
@@ -429,6 +438,12 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
             {
                 windows.Add(new BarWindow(address, b.Size));
             }
+        }
+
+        uint rom = Config.Get32(PciConfigRegisters.ExpansionRom);
+        if (Rom is not null && (cmd & PciCommand.MemorySpace) != 0 && (rom & 1) != 0 && (rom & ~0x7FFu) != 0)
+        {
+            windows.Add(new BarWindow(rom & ~0x7FFu, Rom.Size));
         }
 
         _decodedWindows = [.. windows];

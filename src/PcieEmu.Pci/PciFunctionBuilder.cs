@@ -265,7 +265,7 @@ public sealed class PciFunctionBuilder(string name)
 
         foreach (var (bar, offset, size, what) in new[] { (msix.TableBar, (ulong)msix.TableOffset, msix.TableSize, "table"), (msix.PbaBar, (ulong)msix.PbaOffset, msix.PbaSize, "PBA") })
         {
-            var b = bars[bar];
+            var b = bar is >= 0 and < 6 ? bars[bar] : null;
             if (b is null || !b.IsMemory || offset + size > b.Size)
             {
                 throw new PciConfigurationException($"{name}: MSI-X {what} [0x{offset:x}, +0x{size:x}) must lie inside memory BAR{bar}");

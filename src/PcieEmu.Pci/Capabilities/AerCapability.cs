@@ -21,6 +21,11 @@ public sealed class AerCapability : PciExtendedCapability
     /// <summary>Correctable error bits this function can report.</summary>
     public const uint CorrectableImplemented = 0x0000_F1C1;
 
+    /// <summary>Unsupported Request, reported in Device Status on its own bit as well (PCIe 4.0 §7.5.3.5).</summary>
+    public const int UnsupportedRequestBit = 20;
+
+    private uint[]? _sticky;
+
     public override ushort Id => 0x0001;
 
     public override byte Version => 2;
@@ -57,21 +62,29 @@ public sealed class AerCapability : PciExtendedCapability
         }
 
         uint status = Get32(UncorrectableStatus);
-        if (status == 0)
+        bool masked = (Get32(UncorrectableMask) & b) != 0;
+        uint control = Get32(CapabilitiesControl);
+        if (!masked && (status & (1u << (int)(control & 0x1F))) == 0)
         {
-            // First Error Pointer names the first unmasked error recorded.
-            Set32(CapabilitiesControl, (Get32(CapabilitiesControl) & ~0x1Fu) | (uint)bit);
+            // First Error Pointer names the first unmasked error recorded; it moves on only once software has
+            // cleared the status bit it points at (masked errors never update it, PCIe 4.0 §6.2.3.2.2).
+            Set32(CapabilitiesControl, (control & ~0x1Fu) | (uint)bit);
         }
 
         Set32(UncorrectableStatus, status | b);
-        if ((Get32(UncorrectableMask) & b) != 0)
-        {
-            return;
-        }
 
+        // Device Status records the error whatever the AER mask says (PCIe 4.0 §7.5.3.5); the mask only
+        // suppresses the report.
         bool fatal = (Get32(UncorrectableSeverity) & b) != 0;
-        Host.Interrupts.SignalError();
         ErrorReported?.Invoke(fatal ? PciExpressCapability.ErrorDetected.Fatal : PciExpressCapability.ErrorDetected.NonFatal);
+        if (bit == UnsupportedRequestBit)
+        {
+            ErrorReported?.Invoke(PciExpressCapability.ErrorDetected.UnsupportedRequest);
+        }
+        if (!masked)
+        {
+            Host.Interrupts.SignalError();
+        }
     }
 
     /// <summary>Records a correctable error (one bit of <see cref="CorrectableImplemented"/>).</summary>
@@ -84,10 +97,33 @@ public sealed class AerCapability : PciExtendedCapability
         }
 
         Set32(CorrectableStatus, Get32(CorrectableStatus) | b);
-        if ((Get32(CorrectableMask) & b) == 0)
+        ErrorReported?.Invoke(PciExpressCapability.ErrorDetected.Correctable); // regardless of the mask (PCIe 4.0 §7.5.3.5)
+    }
+
+    /// <summary>
+    /// The status registers, the First Error Pointer and the header log are sticky (RW1CS/ROS): they survive
+    /// FLR and hot reset so software can find out why a function was reset (PCIe 4.0 §7.8.4).
+    /// </summary>
+    protected internal override void BeforeReset() =>
+        _sticky = [Get32(UncorrectableStatus), Get32(CorrectableStatus), Get32(CapabilitiesControl) & 0x1F,
+            Get32(HeaderLog), Get32(HeaderLog + 4), Get32(HeaderLog + 8), Get32(HeaderLog + 12)];
+
+    protected internal override void OnReset()
+    {
+        if (_sticky is not { } s)
         {
-            ErrorReported?.Invoke(PciExpressCapability.ErrorDetected.Correctable);
+            return;
         }
+
+        Set32(UncorrectableStatus, s[0]);
+        Set32(CorrectableStatus, s[1]);
+        Set32(CapabilitiesControl, (Get32(CapabilitiesControl) & ~0x1Fu) | s[2]);
+        for (int i = 0; i < 4; i++)
+        {
+            Set32(HeaderLog + (4 * i), s[3 + i]);
+        }
+
+        _sticky = null;
     }
 
     /// <summary>Lets the function mirror reported errors into the PCI Express Device Status register.</summary>

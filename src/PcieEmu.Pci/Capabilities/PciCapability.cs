@@ -35,6 +35,11 @@ public abstract class PciCapabilityBase
     {
     }
 
+    /// <summary>Called before config space is restored to its reset image (to keep sticky bits).</summary>
+    protected internal virtual void BeforeReset()
+    {
+    }
+
     /// <summary>Called after config space was restored to its reset image.</summary>
     protected internal virtual void OnReset()
     {

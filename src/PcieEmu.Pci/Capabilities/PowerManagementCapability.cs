@@ -47,6 +47,11 @@ public sealed class PowerManagementCapability(bool noSoftReset = true) : PciCapa
         {
             Host.RequestReset(ResetKind.PowerStateTransition);
         }
+
+        if (previous != now)
+        {
+            Host.Interrupts.ReevaluateRouting(); // interrupts held in D3hot go out once back in D0
+        }
     }
 }
 

@@ -36,6 +36,7 @@ public sealed class ConfigSpace
     /// <summary>Guest-style read of 1, 2 or 4 bytes; bytes beyond the end read as 0xFF.</summary>
     public uint Read(int offset, int length)
     {
+        CheckLength(length);
         uint result = 0;
         for (int i = 0; i < length; i++)
         {
@@ -50,6 +51,7 @@ public sealed class ConfigSpace
     /// <summary>Guest-style write through the masks. Returns the previous value of the written bytes.</summary>
     public uint Write(int offset, int length, uint value)
     {
+        CheckLength(length);
         uint old = 0;
         for (int i = 0; i < length; i++)
         {
@@ -68,6 +70,14 @@ public sealed class ConfigSpace
         }
 
         return old;
+    }
+
+    private static void CheckLength(int length)
+    {
+        if (length is < 1 or > 4)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, "config accesses are 1 to 4 bytes; split longer ones");
+        }
     }
 
     // Device/framework-side accessors: ignore masks (hardware sets its own read-only state).

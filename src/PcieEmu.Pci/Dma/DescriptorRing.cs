@@ -33,7 +33,10 @@ public readonly struct DescriptorRing
 
     public int EntryCount { get; }
 
-    public ulong AddressOf(int index) => unchecked(BaseAddress + ((ulong)(uint)(index % EntryCount) * (ulong)EntrySize));
+    /// <summary>Entry <paramref name="index"/> modulo the ring size (negative indices wrap backwards).</summary>
+    public ulong AddressOf(long index) => unchecked(BaseAddress + ((ulong)Wrap(index) * (ulong)EntrySize));
+
+    private int Wrap(long index) => (int)(((index % EntryCount) + EntryCount) % EntryCount);
 
     /// <summary>Reads entry <paramref name="index"/> (taken modulo the ring size) into <paramref name="entry"/>.</summary>
     public DmaResult Read(IDmaSpace dma, int index, Span<byte> entry) => dma.Read(AddressOf(index), entry[..EntrySize]);
@@ -49,7 +52,7 @@ public readonly struct DescriptorRing
         Span<byte> entry = stackalloc byte[EntrySize];
         for (int i = 0; i < limit; i++)
         {
-            int index = (int)((uint)(startIndex + i) % (uint)EntryCount);
+            int index = Wrap((long)startIndex + i);
             var r = dma.Read(AddressOf(index), entry);
             if (r != DmaResult.Ok)
             {

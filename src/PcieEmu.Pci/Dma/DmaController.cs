@@ -420,6 +420,7 @@ public sealed partial class DmaController : IDisposable
         public bool RetireAndDrain(TimeSpan timeout)
         {
             _retired = true;
+            Interlocked.MemoryBarrier(); // pairs with TryAcquire's increment-then-check: no user can slip past the drain
             var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
             var spin = default(SpinWait);
             while (Volatile.Read(ref _users) > 0)

@@ -43,6 +43,15 @@ public sealed partial class InterruptController
 
     public InterruptMode Mode { get; private set; } = InterruptMode.Intx;
 
+    /// <summary>
+    /// May the function send messages now? MSI/MSI-X are memory writes: they need Bus Master Enable and D0
+    /// (PCI 3.0 §6.8, PCI PM 1.2 §5.3). While not, raised messages wait in the pending bits.
+    /// </summary>
+    internal Func<bool> MessagesAllowed { get; set; } = static () => true;
+
+    /// <summary>May INTA# assert now? Not in D3hot (PCI PM 1.2 §5.3).</summary>
+    internal Func<bool> IntxAllowed { get; set; } = static () => true;
+
     /// <summary>Raised (under the function lock) after each delivery; used by tracing and statistics.</summary>
     public event Action<IrqIndex, int>? Delivered;
 
@@ -83,7 +92,7 @@ public sealed partial class InterruptController
                 case InterruptMode.Msix:
                     {
                         int v = Fold(vector, _msix!.Vectors);
-                        if (!MsixDeliverable(v))
+                        if (!MessagesAllowed() || !MsixDeliverable(v))
                         {
                             _msixPending[v >> 6] |= 1UL << (v & 63);
                             return InterruptOutcome.Pending;
@@ -96,7 +105,7 @@ public sealed partial class InterruptController
                 case InterruptMode.Msi:
                     {
                         int v = Fold(vector, _msi!.EnabledVectors);
-                        if (!MsiDeliverable(v))
+                        if (!MessagesAllowed() || !MsiDeliverable(v))
                         {
                             _msiPending |= 1u << v;
                             _msi.SetPendingBits(_msiPending);
@@ -221,6 +230,11 @@ public sealed partial class InterruptController
             for (int i = start; i < start + count; i++)
             {
                 m[i] = masked;
+            }
+
+            if (count == 0)
+            {
+                return;
             }
 
             if (index == IrqIndex.Intx)
@@ -356,6 +370,11 @@ public sealed partial class InterruptController
 
     private void FlushPending()
     {
+        if (!MessagesAllowed())
+        {
+            return;
+        }
+
         if (Mode == InterruptMode.Msix)
         {
             for (int v = 0; v < _msix!.Vectors; v++)
@@ -387,10 +406,12 @@ public sealed partial class InterruptController
     {
         _config.SetBits16(PciConfigRegisters.Status, (ushort)PciStatus.InterruptStatus, _intxLevel);
         bool disabled = (_config.Get16(PciConfigRegisters.Command) & (ushort)PciCommand.InterruptDisable) != 0;
-        bool effective = _intxLevel && Mode == InterruptMode.Intx && !disabled;
-        if (effective && !_intxMasked)
+        bool effective = _intxLevel && Mode == InterruptMode.Intx && !disabled && IntxAllowed();
+        if (effective && !_intxMasked && _signals[(int)IrqIndex.Intx][0] is not null)
         {
-            _intxMasked = true; // auto-masked until the client's UNMASK (its end of interrupt)
+            // Auto-masked until the client's UNMASK (its end of interrupt). Only a signal actually sent masks:
+            // with no eventfd wired yet nothing reached the client, which would then never unmask.
+            _intxMasked = true;
             Deliver(IrqIndex.Intx, 0);
         }
     }

@@ -134,6 +134,28 @@ public sealed partial class RegisterBank : IMmioHandler
 
     public ulong Read(ulong offset, AccessSize size)
     {
+        bool hole = false;
+        ulong value = ReadCore(offset, size, ref hole);
+        if (hole)
+        {
+            NoteUnclaimed(offset, size, isWrite: false, 0);
+        }
+
+        return value;
+    }
+
+    public void Write(ulong offset, AccessSize size, ulong value)
+    {
+        bool hole = false;
+        WriteCore(offset, size, value, ref hole);
+        if (hole)
+        {
+            NoteUnclaimed(offset, size, isWrite: true, value);
+        }
+    }
+
+    private ulong ReadCore(ulong offset, AccessSize size, ref bool hole)
+    {
         int bytes = (int)size;
         var reg = Find(offset);
         if (reg is not null && offset + (ulong)bytes <= reg.Offset + (ulong)reg.Width)
@@ -154,16 +176,16 @@ public sealed partial class RegisterBank : IMmioHandler
         if (bytes > 1)
         {
             var half = (AccessSize)(bytes / 2);
-            ulong lo = Read(offset, half);
-            ulong hi = Read(offset + (ulong)(bytes / 2), half);
+            ulong lo = ReadCore(offset, half, ref hole);
+            ulong hi = ReadCore(offset + (ulong)(bytes / 2), half, ref hole);
             return lo | (hi << (4 * bytes));
         }
 
-        NoteUnclaimed(offset, size, isWrite: false, 0);
+        hole = true;
         return 0xFF;
     }
 
-    public void Write(ulong offset, AccessSize size, ulong value)
+    private void WriteCore(ulong offset, AccessSize size, ulong value, ref bool hole)
     {
         int bytes = (int)size;
         var reg = Find(offset);
@@ -193,12 +215,12 @@ public sealed partial class RegisterBank : IMmioHandler
         {
             var half = (AccessSize)(bytes / 2);
             ulong halfMask = half.Mask();
-            Write(offset, half, value & halfMask);
-            Write(offset + (ulong)(bytes / 2), half, (value >> (4 * bytes)) & halfMask);
+            WriteCore(offset, half, value & halfMask, ref hole);
+            WriteCore(offset + (ulong)(bytes / 2), half, (value >> (4 * bytes)) & halfMask, ref hole);
             return;
         }
 
-        NoteUnclaimed(offset, size, isWrite: true, value);
+        hole = true;
     }
 
     private int IndexOf(uint offset)

@@ -133,9 +133,16 @@ public sealed class RegisterMapDocument
     {
         string name = ctx.String(r, "name", at);
         ctx.Identifier(name, at + ".name");
-        uint offset = (uint)ctx.Number(r, "offset", at);
-        int width = (int)ctx.Number(r, "width", at);
-        if (width is not (32 or 64))
+        ulong offsetValue = ctx.Number(r, "offset", at);
+        if (offsetValue > uint.MaxValue)
+        {
+            ctx.Fail(at, $"{name}: offset 0x{offsetValue:x} misaligned or beyond barSize");
+        }
+
+        uint offset = (uint)offsetValue;
+        ulong widthValue = ctx.Number(r, "width", at);
+        int width = widthValue is 32 or 64 ? (int)widthValue : 0;
+        if (width == 0)
         {
             ctx.Fail(at, $"{name}: width must be 32 or 64");
         }
@@ -143,6 +150,11 @@ public sealed class RegisterMapDocument
         string resetText = ctx.String(r, "reset", at);
         bool fromModel = resetText == "model";
         ulong reset = fromModel ? 0 : ctx.ParseNumber(resetText, at + ".reset");
+        if (width == 32 && reset > uint.MaxValue)
+        {
+            ctx.Fail(at, $"{name}: reset 0x{reset:x} does not fit in {width} bits");
+        }
+
         var fields = new List<FieldSpec>();
         ulong used = 0;
         foreach (var f in ctx.Array(r, "fields", at).EnumerateArray())
@@ -169,6 +181,11 @@ public sealed class RegisterMapDocument
 
             used |= field.Mask;
             fields.Add(field);
+        }
+
+        if (!fromModel && (reset & ~used) != 0)
+        {
+            ctx.Fail(at, $"{name}: reset 0x{reset:x} sets bits 0x{reset & ~used:x} that no field defines");
         }
 
         return new RegisterSpec(name, offset, width, reset, fromModel, OptionalString(r, "doc"), fields,

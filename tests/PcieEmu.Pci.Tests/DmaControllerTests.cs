@@ -1,0 +1,433 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using PcieEmu.Interop;
+using PcieEmu.Pci.Dma;
+
+namespace PcieEmu.Pci.Tests;
+
+/// <summary>The IOVA table (style.md §3.3; libvfio-user dma.c contract).</summary>
+public class DmaControllerTests
+{
+    private static DmaController NewController(int max = DmaController.DefaultMaxMappings) => new(NullLogger.Instance, max);
+
+    // ------------------------------------------------------------------ map / unmap
+
+    [Fact]
+    public void Map_then_unmap_exact_match()
+    {
+        using var c = NewController();
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000)).Should().Be(0);
+        c.Count.Should().Be(1);
+        c.Mappings.Should().Equal(new DmaMappingInfo(0x1000, 0x1000, DmaAccess.ReadWrite, "array", 1));
+
+        c.Unmap(0x1000, 0x800).Should().Be(Errno.ENOENT, "a partial unmap matches nothing");
+        c.Unmap(0x1800, 0x800).Should().Be(Errno.ENOENT);
+        c.Unmap(0x1000, 0x1000).Should().Be(0);
+        c.Count.Should().Be(0);
+        c.Unmap(0x1000, 0x1000).Should().Be(Errno.ENOENT);
+    }
+
+    [Theory]
+    [InlineData(0x1000UL, 0x1000UL)] // identical range, different access (below)
+    [InlineData(0x0800UL, 0x1000UL)] // overlaps the start
+    [InlineData(0x1FFFUL, 0x0001UL)] // the last byte
+    [InlineData(0x0000UL, 0x4000UL)] // covers it
+    [InlineData(0x1400UL, 0x0100UL)] // inside it
+    public void Overlapping_map_is_EEXIST(ulong iova, ulong size)
+    {
+        using var c = NewController();
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
+        c.Map(iova, size, DmaAccess.Read, Functions.Ram((int)size)).Should().Be(Errno.EEXIST);
+        c.Count.Should().Be(1);
+    }
+
+    [Fact]
+    public void Adjacent_maps_do_not_overlap()
+    {
+        using var c = NewController();
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000)).Should().Be(0);
+        c.Map(0x2000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000)).Should().Be(0);
+        c.Map(0x0000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000)).Should().Be(0);
+        c.Mappings.Select(m => m.Iova).Should().Equal(0x0000, 0x1000, 0x2000);
+    }
+
+    [Fact]
+    public void Exact_duplicate_map_is_accepted_and_needs_two_unmaps()
+    {
+        using var c = NewController();
+        c.Map(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000, 0xAB)).Should().Be(0);
+        c.Map(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000, 0xCD)).Should().Be(0);
+        c.Count.Should().Be(1);
+        c.Mappings[0].MapCount.Should().Be(2);
+
+        c.Unmap(0x1000, 0x1000).Should().Be(0);
+        c.Count.Should().Be(1, "one reference remains");
+        var b = new byte[1];
+        c.Read(0x1000, b).Should().Be(DmaResult.Ok);
+
+        c.Unmap(0x1000, 0x1000).Should().Be(0);
+        c.Count.Should().Be(0);
+        c.Read(0x1000, b).Should().Be(DmaResult.Unmapped);
+    }
+
+    [Fact]
+    public void Empty_wrapping_or_accessless_ranges_are_EINVAL()
+    {
+        using var c = NewController();
+        c.Map(0x1000, 0, DmaAccess.Read, Functions.Ram(16)).Should().Be(Errno.EINVAL);
+        c.Map(ulong.MaxValue - 0xFFF, 0x2000, DmaAccess.Read, Functions.Ram(16)).Should().Be(Errno.EINVAL);
+        c.Map(0x1000, 0x1000, DmaAccess.None, Functions.Ram(16)).Should().Be(Errno.EINVAL);
+        c.Count.Should().Be(0);
+    }
+
+    [Fact]
+    public void A_range_ending_exactly_at_the_top_of_the_address_space_is_valid()
+    {
+        using var c = NewController();
+        c.Map(ulong.MaxValue - 0xFFF, 0x1000, DmaAccess.Read, Functions.Ram(0x1000, 7)).Should().Be(0);
+        var b = new byte[0x10];
+        c.Read(ulong.MaxValue - 0xF, b).Should().Be(DmaResult.Ok);
+        b.Should().OnlyContain(x => x == 7);
+        c.Read(ulong.MaxValue - 0xF, new byte[0x11]).Should().NotBe(DmaResult.Ok, "the range would wrap past 2^64");
+    }
+
+    [Fact]
+    public void Table_limit_is_ENOSPC_and_the_refused_backing_is_disposed()
+    {
+        using var c = NewController(max: 2);
+        c.Map(0x0000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000)).Should().Be(0);
+        c.Map(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000)).Should().Be(0);
+        var refused = new RecordingBacking(0x1000);
+
+        c.Map(0x2000, 0x1000, DmaAccess.Read, refused).Should().Be(Errno.ENOSPC);
+
+        refused.Disposed.Should().BeTrue("Map takes ownership of the backing even when it fails");
+        c.Map(0x0000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000)).Should().Be(0, "an exact duplicate does not need a new slot");
+    }
+
+    [Fact]
+    public void Max_mappings_must_be_positive()
+    {
+        var act = () => NewController(max: 0);
+        act.Should().Throw<ArgumentOutOfRangeException>();
+    }
+
+    [Fact]
+    public void UnmapAll_removes_and_disposes_every_mapping()
+    {
+        using var c = NewController();
+        var a = new RecordingBacking(0x1000);
+        var b = new RecordingBacking(0x1000);
+        c.Map(0x1000, 0x1000, DmaAccess.Read, a);
+        c.Map(0x8000, 0x1000, DmaAccess.Read, b);
+        int changes = 0;
+        c.MappingsChanged += () => changes++;
+
+        c.UnmapAll();
+
+        c.Count.Should().Be(0);
+        a.Disposed.Should().BeTrue();
+        b.Disposed.Should().BeTrue();
+        a.Revoked.Should().BeTrue();
+        changes.Should().Be(1);
+    }
+
+    [Fact]
+    public void MappingsChanged_fires_after_each_successful_map_and_unmap_only()
+    {
+        using var c = NewController();
+        int changes = 0;
+        c.MappingsChanged += () => changes++;
+        c.Map(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
+        c.Map(0x1000, 0x10, DmaAccess.Read, Functions.Ram(0x10));
+        c.Unmap(0x5000, 0x1000);
+        c.Unmap(0x1000, 0x1000);
+        changes.Should().Be(2);
+    }
+
+    // ------------------------------------------------------------------ read / write
+
+    [Fact]
+    public void Read_and_write_cross_two_adjacent_mappings()
+    {
+        using var c = NewController();
+        var low = Functions.Ram(0x1000);
+        var high = Functions.Ram(0x1000);
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, low);
+        c.Map(0x2000, 0x1000, DmaAccess.ReadWrite, high);
+        var data = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
+
+        c.Write(0x1FF0, data).Should().Be(DmaResult.Ok);
+
+        low.Memory[0xFF0..].Should().Equal(data[..16]);
+        high.Memory[..16].Should().Equal(data[16..]);
+        var back = new byte[32];
+        c.Read(0x1FF0, back).Should().Be(DmaResult.Ok);
+        back.Should().Equal(data);
+        c.BytesWritten.Should().Be(32);
+        c.BytesRead.Should().Be(32);
+    }
+
+    [Fact]
+    public void A_gap_is_Unmapped_and_no_byte_moves()
+    {
+        using var c = NewController();
+        var a = Functions.Ram(0x1000, 0x11);
+        var b = Functions.Ram(0x1000, 0x22);
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, a);
+        c.Map(0x3000, 0x1000, DmaAccess.ReadWrite, b);
+
+        var dest = Enumerable.Repeat((byte)0xCC, 0x20).ToArray();
+        c.Read(0x1FF0, dest).Should().Be(DmaResult.Unmapped);
+        dest.Should().OnlyContain(x => x == 0xCC, "no partial copy");
+
+        c.Write(0x1FF0, new byte[0x20]).Should().Be(DmaResult.Unmapped);
+        a.Memory.Should().OnlyContain(x => x == 0x11);
+
+        c.Write(0x2FF0, new byte[0x20]).Should().Be(DmaResult.Unmapped, "the gap comes first here");
+        b.Memory.Should().OnlyContain(x => x == 0x22);
+        c.BytesRead.Should().Be(0);
+        c.BytesWritten.Should().Be(0);
+    }
+
+    [Fact]
+    public void Read_only_mapping_refuses_writes_and_write_only_refuses_reads()
+    {
+        using var c = NewController();
+        var ro = Functions.Ram(0x1000, 0x5A);
+        c.Map(0x1000, 0x1000, DmaAccess.Read, ro);
+        c.Map(0x2000, 0x1000, DmaAccess.Write, Functions.Ram(0x1000));
+
+        c.Write(0x1000, new byte[4]).Should().Be(DmaResult.AccessDenied);
+        ro.Memory[0].Should().Be(0x5A);
+        c.Read(0x2000, new byte[4]).Should().Be(DmaResult.AccessDenied);
+        c.Write(0x1FFC, new byte[8]).Should().Be(DmaResult.AccessDenied, "the first half is read-only");
+        c.Check(0x1000, 0x2000, DmaAccess.ReadWrite).Should().Be(DmaResult.AccessDenied);
+        c.Check(0x1000, 0x1000, DmaAccess.Read).Should().Be(DmaResult.Ok);
+    }
+
+    [Fact]
+    public void Check_of_an_overflowing_range_is_InvalidRange_and_empty_is_Ok()
+    {
+        using var c = NewController();
+        c.Check(ulong.MaxValue, 2, DmaAccess.Read).Should().Be(DmaResult.InvalidRange);
+        c.Check(0x1234, 0, DmaAccess.Read).Should().Be(DmaResult.Ok);
+    }
+
+    // ------------------------------------------------------------------ translation (style.md §3.3.2)
+
+    [Fact]
+    public void TryTranslate_yields_one_segment_per_mapping()
+    {
+        using var c = NewController();
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
+        c.Map(0x2000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
+        var segs = new DmaSegment[4];
+
+        c.TryTranslate(0x1800, 0x1000, DmaAccess.Read, segs, out int n).Should().Be(DmaResult.Ok);
+
+        n.Should().Be(2);
+        segs[0].Should().Be(new DmaSegment(0x1800, 0x800, 0x1000, "array"));
+        segs[1].Should().Be(new DmaSegment(0x2000, 0x800, 0x2000, "array"));
+
+        c.TryTranslate(0x1100, 0x100, DmaAccess.Write, segs, out n).Should().Be(DmaResult.Ok);
+        n.Should().Be(1);
+        segs[0].Should().Be(new DmaSegment(0x1100, 0x100, 0x1000, "array"));
+    }
+
+    [Fact]
+    public void TryTranslate_reports_SegmentsTooSmall_with_the_number_needed()
+    {
+        using var c = NewController();
+        c.Map(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
+        c.Map(0x2000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
+        c.Map(0x3000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
+        var segs = new DmaSegment[1];
+
+        c.TryTranslate(0x1000, 0x3000, DmaAccess.Read, segs, out int n).Should().Be(DmaResult.SegmentsTooSmall);
+
+        n.Should().Be(3);
+        segs[0].Length.Should().Be(0x1000, "the segments that fit are still filled in");
+    }
+
+    [Fact]
+    public void TryTranslate_reports_Unmapped_and_AccessDenied()
+    {
+        using var c = NewController();
+        c.Map(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
+        var segs = new DmaSegment[2];
+        c.TryTranslate(0x1800, 0x1000, DmaAccess.Read, segs, out int n).Should().Be(DmaResult.Unmapped);
+        n.Should().Be(0);
+        c.TryTranslate(0x1000, 0x10, DmaAccess.Write, segs, out n).Should().Be(DmaResult.AccessDenied);
+        n.Should().Be(0);
+    }
+
+    // ------------------------------------------------------------------ unmap drains in-flight users
+
+    [Fact]
+    public async Task Unmap_waits_for_an_in_flight_transfer_and_revokes_the_backing_first()
+    {
+        using var c = NewController();
+        using var slow = new BlockingBacking(0x1000);
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, slow);
+
+        var transfer = OnOwnThread(() => c.Read(0x1000, new byte[16]));
+        slow.Entered.Wait(TimeSpan.FromSeconds(5)).Should().BeTrue("the transfer reached the backing");
+
+        var unmap = OnOwnThread(() => c.Unmap(0x1000, 0x1000));
+        slow.RevokeCalled.Wait(TimeSpan.FromSeconds(5)).Should().BeTrue("unmap revokes before it drains");
+        await Task.Delay(150);
+        unmap.IsCompleted.Should().BeFalse("the transfer is still copying");
+        slow.Disposed.Should().BeFalse("the memory must outlive its users");
+
+        slow.Release.Set();
+        (await transfer).Should().Be(DmaResult.Ok);
+        (await unmap).Should().Be(0);
+        slow.DisposedWhileBusy.Should().BeFalse();
+        slow.Disposed.Should().BeTrue();
+        c.Read(0x1000, new byte[16]).Should().Be(DmaResult.Unmapped);
+    }
+
+    [Fact]
+    public async Task Concurrent_reads_while_other_ranges_are_mapped_and_unmapped_are_safe()
+    {
+        using var c = NewController();
+        var stable = Functions.Ram(0x1000);
+        for (int i = 0; i < stable.Memory.Length; i++)
+        {
+            stable.Memory[i] = (byte)(i * 31);
+        }
+
+        c.Map(0x10_0000, 0x1000, DmaAccess.Read, stable);
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+
+        var readers = Enumerable.Range(0, 4).Select(t => OnOwnThread(() =>
+        {
+            var buf = new byte[64];
+            var rng = new Random(t);
+            while (!stop.IsCancellationRequested)
+            {
+                int off = rng.Next(0, 0x1000 - 64);
+                var r = c.Read(0x10_0000 + (ulong)off, buf);
+                if (r != DmaResult.Ok)
+                {
+                    errors.Enqueue($"read {r}");
+                    return 1;
+                }
+
+                for (int i = 0; i < buf.Length; i++)
+                {
+                    if (buf[i] != (byte)((off + i) * 31))
+                    {
+                        errors.Enqueue($"torn data at 0x{off + i:x}");
+                        return 1;
+                    }
+                }
+
+                // Reads of the churning ranges may or may not find them, but must never throw.
+                c.Read(0x20_0000 + ((ulong)rng.Next(0, 8) * 0x1000), buf);
+            }
+
+            return 0;
+        })).ToList();
+
+        var mapper = OnOwnThread(() =>
+        {
+            var rng = new Random(99);
+            while (!stop.IsCancellationRequested)
+            {
+                ulong iova = 0x20_0000 + ((ulong)rng.Next(0, 8) * 0x1000);
+                if (c.Map(iova, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000)) == 0)
+                {
+                    c.Write(iova, new byte[16]);
+                    c.Unmap(iova, 0x1000);
+                }
+            }
+
+            return 0;
+        });
+
+        await Task.WhenAll(readers.Append(mapper));
+        errors.Should().BeEmpty();
+        c.Count.Should().Be(1);
+    }
+
+    /// <summary>Runs on a dedicated thread so blocking tests do not depend on thread-pool injection.</summary>
+    private static Task<T> OnOwnThread<T>(Func<T> work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>Counts disposal and revocation; memory reads as zero.</summary>
+    private sealed class RecordingBacking(int size) : IDmaBacking
+    {
+        private readonly byte[] _memory = new byte[size];
+
+        public bool Disposed { get; private set; }
+
+        public bool Revoked { get; private set; }
+
+        public string Kind => "recording";
+
+        public DmaResult Read(ulong offset, Span<byte> destination)
+        {
+            _memory.AsSpan((int)offset, destination.Length).CopyTo(destination);
+            return DmaResult.Ok;
+        }
+
+        public DmaResult Write(ulong offset, ReadOnlySpan<byte> source)
+        {
+            source.CopyTo(_memory.AsSpan((int)offset));
+            return DmaResult.Ok;
+        }
+
+        public void Revoke() => Revoked = true;
+
+        public void Dispose() => Disposed = true;
+    }
+
+    /// <summary>A backing whose transfers block until the test releases them.</summary>
+    private sealed class BlockingBacking(int size) : IDmaBacking
+    {
+        private readonly byte[] _memory = new byte[size];
+        private int _busy;
+
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public ManualResetEventSlim RevokeCalled { get; } = new();
+
+        public bool Disposed { get; private set; }
+
+        public bool DisposedWhileBusy { get; private set; }
+
+        public string Kind => "blocking";
+
+        public DmaResult Read(ulong offset, Span<byte> destination)
+        {
+            Interlocked.Increment(ref _busy);
+            Entered.Set();
+            Release.Wait(TimeSpan.FromSeconds(10));
+            _memory.AsSpan((int)offset, destination.Length).CopyTo(destination);
+            Interlocked.Decrement(ref _busy);
+            return DmaResult.Ok;
+        }
+
+        public DmaResult Write(ulong offset, ReadOnlySpan<byte> source)
+        {
+            source.CopyTo(_memory.AsSpan((int)offset));
+            return DmaResult.Ok;
+        }
+
+        public void Revoke() => RevokeCalled.Set();
+
+        public void Dispose()
+        {
+            if (Volatile.Read(ref _busy) != 0)
+            {
+                DisposedWhileBusy = true;
+            }
+
+            Disposed = true;
+        }
+    }
+}

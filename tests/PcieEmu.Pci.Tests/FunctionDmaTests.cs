@@ -1,0 +1,253 @@
+using System.Buffers.Binary;
+using PcieEmu.Pci.Config;
+using PcieEmu.Pci.Dma;
+
+namespace PcieEmu.Pci.Tests;
+
+/// <summary>The device's DMA view through its function: gating (style.md §3.1.9–10) and bounded rings.</summary>
+public class FunctionDmaTests
+{
+    private const ulong Bar0Address = 0xFE00_0000;
+
+    [Fact]
+    public void Dma_is_refused_while_bus_master_enable_is_clear_audio_spec_6_1_rule_1()
+    {
+        using var f = Functions.Audio();
+        var ram = Functions.Ram(0x1000, 0x77);
+        f.DmaMappings.Map(0x1000, 0x1000, DmaAccess.ReadWrite, ram);
+        f.SetCommand(PciCommand.MemorySpace);
+
+        var buf = new byte[4];
+        f.Dma.Read(0x1000, buf).Should().Be(DmaResult.BusMasterDisabled);
+        buf.Should().OnlyContain(b => b == 0);
+        f.Dma.Write(0x1000, new byte[4]).Should().Be(DmaResult.BusMasterDisabled);
+        ram.Memory[0].Should().Be(0x77);
+        f.Dma.Check(0x1000, 4, DmaAccess.Read).Should().Be(DmaResult.BusMasterDisabled);
+        f.Dma.TryTranslate(0x1000, 4, DmaAccess.Read, new DmaSegment[1], out _).Should().Be(DmaResult.BusMasterDisabled);
+        f.Statistics.DmaFaults.Should().BeGreaterThan(0);
+
+        f.SetCommand(PciCommand.MemorySpace | PciCommand.BusMaster);
+        f.Dma.Read(0x1000, buf).Should().Be(DmaResult.Ok);
+        buf.Should().OnlyContain(b => b == 0x77);
+        f.Statistics.DmaReadBytes.Should().Be(4);
+    }
+
+    [Fact]
+    public void Dma_into_a_decoded_own_bar_is_refused_audio_spec_6_1_rule_3()
+    {
+        using var f = Functions.Audio();
+        f.DmaMappings.Map(Bar0Address, 0x10_0000, DmaAccess.ReadWrite, Functions.Ram(0x10_0000));
+        f.CfgWrite32(0x10, (uint)Bar0Address);
+        f.CfgWrite32(0x14, 0);
+        f.SetCommand(PciCommand.MemorySpace | PciCommand.BusMaster);
+        var buf = new byte[8];
+
+        f.Dma.Read(Bar0Address + 0x10, buf).Should().Be(DmaResult.OwnBar);
+        f.Dma.Write(Bar0Address + 0x3FFC, buf).Should().Be(DmaResult.OwnBar, "the range overlaps the BAR's last bytes");
+        f.Dma.Read(Bar0Address + 0x4000, buf).Should().Be(DmaResult.Ok, "just past the 16 KiB BAR");
+        f.Dma.Read(Bar0Address - 8, buf).Should().Be(DmaResult.Unmapped, "ends just below the BAR, so only the IOVA table decides");
+        f.Dma.Read(Bar0Address - 4, buf).Should().Be(DmaResult.OwnBar, "a range straddling the BAR start is refused before translation");
+    }
+
+    [Fact]
+    public void Own_bar_refusal_needs_memory_space_decoding()
+    {
+        using var f = Functions.Audio();
+        f.DmaMappings.Map(Bar0Address, 0x10_0000, DmaAccess.ReadWrite, Functions.Ram(0x10_0000));
+        f.CfgWrite32(0x10, (uint)Bar0Address);
+        f.SetCommand(PciCommand.BusMaster);
+        var buf = new byte[8];
+
+        f.Dma.Read(Bar0Address + 0x10, buf).Should().Be(DmaResult.Ok, "the BAR does not decode without Memory Space");
+
+        f.SetCommand(PciCommand.BusMaster | PciCommand.MemorySpace);
+        f.Dma.Read(Bar0Address + 0x10, buf).Should().Be(DmaResult.OwnBar);
+
+        f.CfgWrite32(0x10, 0xFD00_0000); // moved away
+        f.Dma.Read(Bar0Address + 0x10, buf).Should().Be(DmaResult.Ok);
+    }
+
+    [Fact]
+    public void Own_bar_uses_both_dwords_of_a_64bit_bar()
+    {
+        using var f = Functions.Audio();
+        const ulong high = 0x0000_0001_0000_0000;
+        f.DmaMappings.Map(high, 0x1_0000, DmaAccess.Read, Functions.Ram(0x1_0000));
+        f.DmaMappings.Map(0, 0x1_0000, DmaAccess.Read, Functions.Ram(0x1_0000));
+        f.CfgWrite32(0x10, 0);
+        f.CfgWrite32(0x14, 1);
+        f.SetCommand(PciCommand.BusMaster | PciCommand.MemorySpace);
+
+        f.Dma.Read(high + 0x100, new byte[4]).Should().Be(DmaResult.OwnBar);
+        f.Dma.Read(0x100, new byte[4]).Should().Be(DmaResult.Ok);
+    }
+
+    [Fact]
+    public void Dma_while_holding_the_function_lock_throws()
+    {
+        using var f = Functions.Audio();
+        f.SetCommand(PciCommand.BusMaster);
+        lock (f.Sync)
+        {
+            var act = () => f.Dma.Read(0x1000, new byte[4]);
+            act.Should().Throw<InvalidOperationException>();
+        }
+
+        f.Dma.Read(0x1000, new byte[4]).Should().Be(DmaResult.Unmapped, "outside the lock the call goes through");
+    }
+
+    [Fact]
+    public void Typed_helpers_are_little_endian()
+    {
+        using var f = Functions.Audio();
+        var ram = Functions.Ram(0x100);
+        f.DmaMappings.Map(0x1000, 0x100, DmaAccess.ReadWrite, ram);
+        f.SetCommand(PciCommand.BusMaster);
+
+        f.Dma.WriteUInt32(0x1000, 0x1122_3344).Should().Be(DmaResult.Ok);
+        f.Dma.WriteUInt64(0x1008, 0x0102_0304_0506_0708).Should().Be(DmaResult.Ok);
+
+        ram.Memory[..4].Should().Equal(0x44, 0x33, 0x22, 0x11);
+        ram.Memory[8..16].Should().Equal(0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01);
+
+        BinaryPrimitives.WriteUInt32LittleEndian(ram.Memory.AsSpan(0x20), 0xDEAD_BEEF);
+        BinaryPrimitives.WriteUInt64LittleEndian(ram.Memory.AsSpan(0x28), 0xFEDC_BA98_7654_3210);
+        f.Dma.ReadUInt32(0x1020, out uint v32).Should().Be(DmaResult.Ok);
+        f.Dma.ReadUInt64(0x1028, out ulong v64).Should().Be(DmaResult.Ok);
+        v32.Should().Be(0xDEAD_BEEF);
+        v64.Should().Be(0xFEDC_BA98_7654_3210);
+    }
+
+    [Fact]
+    public void Typed_reads_that_fail_return_zero_and_the_error()
+    {
+        using var f = Functions.Audio();
+        f.Dma.ReadUInt32(0x1000, out uint v).Should().Be(DmaResult.BusMasterDisabled);
+        v.Should().Be(0);
+        f.SetCommand(PciCommand.BusMaster);
+        f.Dma.ReadUInt64(0x1000, out ulong w).Should().Be(DmaResult.Unmapped);
+        w.Should().Be(0);
+    }
+
+    // ------------------------------------------------------------------ DescriptorRing (style.md §3.1.10)
+
+    private const ulong RingBase = 0x4000;
+    private const int EntrySize = 16;
+    private const int Entries = 8;
+
+    private static (PciFunction F, ArrayDmaBacking Ram) RingFunction(int mappedEntries = Entries)
+    {
+        var f = Functions.Audio();
+        var ram = Functions.Ram(mappedEntries * EntrySize);
+        for (int i = 0; i < mappedEntries; i++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(ram.Memory.AsSpan(i * EntrySize), 0xD000u + (uint)i);
+        }
+
+        f.DmaMappings.Map(RingBase, (ulong)(mappedEntries * EntrySize), DmaAccess.Read, ram);
+        f.SetCommand(PciCommand.BusMaster);
+        return (f, ram);
+    }
+
+    [Fact]
+    public void Ring_walk_never_visits_more_than_entry_count_even_if_the_visitor_always_continues()
+    {
+        var (f, _) = RingFunction();
+        using var fn = f;
+        var ring = new DescriptorRing(RingBase, EntrySize, Entries);
+        var seen = new List<(int Index, uint Tag)>();
+
+        var (visited, result) = ring.Walk(f.Dma, 5, int.MaxValue, ref seen, Record);
+
+        visited.Should().Be(Entries);
+        result.Should().Be(DmaResult.Ok);
+        seen.Select(s => s.Index).Should().Equal(5, 6, 7, 0, 1, 2, 3, 4);
+        seen.Should().OnlyContain(s => s.Tag == 0xD000u + (uint)s.Index, "each visit sees its own entry's bytes");
+    }
+
+    [Fact]
+    public void Ring_walk_honours_a_smaller_max_and_a_visitor_that_stops()
+    {
+        var (f, _) = RingFunction();
+        using var fn = f;
+        var ring = new DescriptorRing(RingBase, EntrySize, Entries);
+
+        var seen = new List<(int Index, uint Tag)>();
+        ring.Walk(f.Dma, 0, 3, ref seen, Record).Visited.Should().Be(3);
+        seen.Should().HaveCount(3);
+
+        int calls = 0;
+        var (visited, result) = ring.Walk(f.Dma, 6, 100, ref calls, (int index, ReadOnlySpan<byte> entry, ref int n) => ++n < 2);
+        visited.Should().Be(2, "the entry on which the visitor says stop counts as visited");
+        result.Should().Be(DmaResult.Ok);
+        calls.Should().Be(2);
+    }
+
+    [Fact]
+    public void Ring_walk_stops_at_the_first_dma_error()
+    {
+        var (f, _) = RingFunction(mappedEntries: 3);
+        using var fn = f;
+        var ring = new DescriptorRing(RingBase, EntrySize, Entries);
+        var seen = new List<(int Index, uint Tag)>();
+
+        var (visited, result) = ring.Walk(f.Dma, 1, Entries, ref seen, Record);
+
+        visited.Should().Be(2);
+        result.Should().Be(DmaResult.Unmapped);
+        seen.Select(s => s.Index).Should().Equal(1, 2);
+    }
+
+    [Fact]
+    public void Ring_walk_without_bus_master_visits_nothing()
+    {
+        var (f, _) = RingFunction();
+        using var fn = f;
+        f.SetCommand(PciCommand.None);
+        var ring = new DescriptorRing(RingBase, EntrySize, Entries);
+        var seen = new List<(int Index, uint Tag)>();
+
+        ring.Walk(f.Dma, 0, Entries, ref seen, Record).Should().Be((0, DmaResult.BusMasterDisabled));
+        seen.Should().BeEmpty();
+    }
+
+    [Fact]
+    public void Ring_addresses_wrap_modulo_the_entry_count_and_in_64bit_arithmetic()
+    {
+        var ring = new DescriptorRing(RingBase, EntrySize, Entries);
+        ring.AddressOf(0).Should().Be(RingBase);
+        ring.AddressOf(3).Should().Be(RingBase + 48);
+        ring.AddressOf(Entries + 3).Should().Be(RingBase + 48);
+
+        var top = new DescriptorRing(ulong.MaxValue - 15, 16, 4);
+        top.AddressOf(1).Should().Be(0, "guest-programmed address arithmetic wraps like hardware");
+    }
+
+    [Fact]
+    public void Ring_read_fetches_one_entry_by_index()
+    {
+        var (f, _) = RingFunction();
+        using var fn = f;
+        var ring = new DescriptorRing(RingBase, EntrySize, Entries);
+        var entry = new byte[EntrySize];
+        ring.Read(f.Dma, 10, entry).Should().Be(DmaResult.Ok);
+        BinaryPrimitives.ReadUInt32LittleEndian(entry).Should().Be(0xD002u);
+    }
+
+    [Theory]
+    [InlineData(0, 8)]
+    [InlineData(257, 8)]
+    [InlineData(16, 0)]
+    public void Ring_geometry_is_validated(int entrySize, int entryCount)
+    {
+        var act = () => new DescriptorRing(0, entrySize, entryCount);
+        act.Should().Throw<ArgumentOutOfRangeException>();
+    }
+
+    /// <summary>Records each visit and asks to continue (with a safety stop so a broken bound fails cleanly).</summary>
+    private static bool Record(int index, ReadOnlySpan<byte> entry, ref List<(int Index, uint Tag)> seen)
+    {
+        seen.Add((index, BinaryPrimitives.ReadUInt32LittleEndian(entry)));
+        return seen.Count < 100 * Entries;
+    }
+}
