@@ -250,6 +250,12 @@ public sealed class AudioCardDmaTests : IDisposable
         sts.Should().Be(Spec.StsError(errcode), $"{what}: DIAG_DMA_STS = ERR with ERRCODE {errcode}");
         (_h.Read32(Spec.DIAG_DMA_CTL) & Spec.CtlStart).Should().Be(0u, "START reads 0 after an error");
         (_h.Read32(Spec.INTSTS) & (Spec.IntDmaErr | Spec.IntDmaDone)).Should().Be(Spec.IntDmaErr);
+        if (what == "bus master disabled")
+        {
+            s[0].Count.Should().Be(0, "an MSI-X message is a memory write: it waits for Bus Master Enable (spec §5)");
+            _h.SetCommand(Spec.CmdMemory | Spec.CmdBusMaster);
+        }
+
         Poll.Until(() => s[0].Count == 1).Should().BeTrue("DMA_ERR is signalled on vector 0");
         _h.ViolationRules().Should().Equal(new[] { rule }, $"{what} breaks a spec §6.1 rule");
         if (untouched is not null)
