@@ -3,37 +3,31 @@ using System.Buffers.Binary;
 namespace PcieEmu.VfioUser.Protocol;
 
 /// <summary>
-/// Server→client DMA_READ/DMA_WRITE framing. Two layouts exist:
-/// <list type="bullet">
-/// <item><see cref="DmaMessageLayout.Qemu"/>: QEMU's unpacked <c>VFIOUserDMARW</c> — address u64 at payload 0,
-/// count u32 at 8, data at payload 12 (message byte 28), <c>sizeof</c> = 32 so a message is 32 + count bytes;
-/// QEMU answers DMA_WRITE with a bare header. Verified against QEMU 11.1 by the integration tests.</item>
-/// <item><see cref="DmaMessageLayout.Spec"/>: the spec's address u64, count u64, data at payload 16; the
-/// DMA_WRITE reply echoes address and count.</item>
-/// </list>
+/// Server→client DMA_READ/DMA_WRITE framing: address u64 at payload 0, count u64 at payload 8, data at
+/// payload 16 (message byte 32); a DMA_READ reply has the same shape with the data.
 /// </summary>
-public enum DmaMessageLayout
-{
-    Qemu,
-    Spec,
-}
-
+/// <remarks>
+/// Verified against QEMU 11.1.3 (Debian) with unshared guest RAM by the integration tests: a DMA_READ reply
+/// carried its data at byte 32, and a DMA_WRITE with data at byte 28 was refused with E2BIG (the data had
+/// landed in the count's upper half). QEMU's <c>VFIOUserDMARW</c> as read in some source versions (32-bit
+/// count, data at byte 28) does not describe the shipped binary. The two peers differ only in the DMA_WRITE
+/// reply: QEMU sends a bare header, the spec an echo of address and count; we accept both.
+/// </remarks>
 public static class DmaTransfer
 {
     /// <summary>Byte offset of the data from the start of the message.</summary>
-    public static int DataOffset(DmaMessageLayout layout) => 32;
+    public const int DataOffset = 32;
 
-    /// <summary>Size of a request message (and of a DMA_READ reply) carrying <paramref name="count"/> data bytes.</summary>
-    /// <remarks>Both layouts come to 32 + count: QEMU's by struct padding (data at 28, 4 bytes of tail), the spec's exactly.</remarks>
-    public static int MessageSize(int count, bool withData) => 32 + (withData ? count : 0);
+    /// <summary>Size of a request (or DMA_READ reply) message carrying <paramref name="count"/> data bytes.</summary>
+    public static int MessageSize(int count, bool withData) => DataOffset + (withData ? count : 0);
 
-    public static void WriteHead(DmaMessageLayout layout, Span<byte> payload, ulong address, int count)
+    public static void WriteHead(Span<byte> payload, ulong address, int count)
     {
         BinaryPrimitives.WriteUInt64LittleEndian(payload, address);
         BinaryPrimitives.WriteUInt64LittleEndian(payload[8..], (ulong)count);
     }
 
-    public static bool TryReadHead(DmaMessageLayout layout, ReadOnlySpan<byte> payload, out ulong address, out ulong count)
+    public static bool TryReadHead(ReadOnlySpan<byte> payload, out ulong address, out ulong count)
     {
         address = count = 0;
         if (payload.Length < 16)
@@ -45,4 +39,14 @@ public static class DmaTransfer
         count = BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]);
         return true;
     }
+}
+
+/// <summary>How a client answers a server's DMA_WRITE.</summary>
+public enum DmaWriteReply
+{
+    /// <summary>A bare 16-byte header, as QEMU 11.1 does.</summary>
+    BareHeader,
+
+    /// <summary>Header + address + count, as the spec (and libvfio-user) does.</summary>
+    Echo,
 }

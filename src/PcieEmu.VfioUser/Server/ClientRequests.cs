@@ -14,7 +14,6 @@ namespace PcieEmu.VfioUser.Server;
 internal sealed partial class ClientRequests
 {
     private readonly Func<ReadOnlyMemory<byte>, int> _send;
-    private readonly DmaMessageLayout _layout;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
     private readonly Dictionary<ushort, Pending> _pending = [];
@@ -22,10 +21,9 @@ internal sealed partial class ClientRequests
     private int _nextId;
     private bool _closed;
 
-    public ClientRequests(Func<ReadOnlyMemory<byte>, int> send, DmaMessageLayout layout, TimeSpan timeout, ILogger logger)
+    public ClientRequests(Func<ReadOnlyMemory<byte>, int> send, TimeSpan timeout, ILogger logger)
     {
         _send = send;
-        _layout = layout;
         _timeout = timeout;
         _logger = logger;
     }
@@ -111,10 +109,10 @@ internal sealed partial class ClientRequests
             var span = message.AsSpan(0, size);
             span.Clear();
             new MessageHeader(p.Id, command, (uint)size, VfioUserFlags.Command, 0).WriteTo(span);
-            DmaTransfer.WriteHead(_layout, span[MessageHeader.Length..], address, count);
+            DmaTransfer.WriteHead(span[MessageHeader.Length..], address, count);
             if (isWrite)
             {
-                data.CopyTo(span[DmaTransfer.DataOffset(_layout)..]);
+                data.CopyTo(span[DmaTransfer.DataOffset..]);
             }
 
             int err = _send(message.AsMemory(0, size));
@@ -174,7 +172,7 @@ internal sealed partial class ClientRequests
                     LogReplyBytes(_logger, header.Id, header.Size, Convert.ToHexString(payload[..Math.Min(payload.Length, 48)]));
                 }
 
-                int dataAt = DmaTransfer.DataOffset(_layout) - MessageHeader.Length;
+                int dataAt = DmaTransfer.DataOffset - MessageHeader.Length;
                 if (payload.Length < dataAt + p.Count)
                 {
                     LogShortReply(_logger, header.Id, payload.Length, dataAt + p.Count);

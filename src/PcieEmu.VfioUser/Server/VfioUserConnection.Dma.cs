@@ -39,6 +39,15 @@ public sealed partial class VfioUserConnection
         if (_fds.Count == 1)
         {
             using var fd = _fds.Take(0);
+
+            // A shared mapping past the end of the file maps, but touching those pages raises SIGBUS and kills the
+            // process: refuse ranges beyond the fd's size (seekable fds: memfds and files, all QEMU sends).
+            if (TryGetLength(fd, out ulong fileLength) && (map.Offset > fileLength || map.Size > fileLength - map.Offset))
+            {
+                LogMalformed(_clientLogger, h.Id, h.Command, $"[offset 0x{map.Offset:x}, +0x{map.Size:x}) runs past the end of its fd (0x{fileLength:x} B)");
+                return Errno.EINVAL;
+            }
+
             try
             {
                 // The mapping keeps the memory; the fd itself is closed right after (as libvfio-user does).
@@ -62,6 +71,20 @@ public sealed partial class VfioUserConnection
         }
 
         return errno;
+    }
+
+    private static bool TryGetLength(Microsoft.Win32.SafeHandles.SafeFileHandle fd, out ulong length)
+    {
+        length = 0;
+        try
+        {
+            length = (ulong)RandomAccess.GetLength(fd);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or NotSupportedException or UnauthorizedAccessException)
+        {
+            return false; // not a seekable file (mmap decides)
+        }
     }
 
     private int HandleDmaUnmap(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)

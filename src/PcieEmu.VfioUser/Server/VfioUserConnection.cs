@@ -41,7 +41,7 @@ public sealed partial class VfioUserConnection : IDisposable
         _clientLogger = loggerFactory.CreateLogger("PcieEmu.VfioUser.ClientMisbehaviour");
         _reader = new MessageReader(transport, options.MaxMessageSize, _logger);
         _reply = GC.AllocateUninitializedArray<byte>(options.MaxMessageSize, pinned: true);
-        _requests = new ClientRequests(SendRequest, options.DmaMessageLayout, options.ClientReplyTimeout,
+        _requests = new ClientRequests(SendRequest, options.ClientReplyTimeout,
             loggerFactory.CreateLogger("PcieEmu.VfioUser.ClientRequests"));
     }
 

@@ -95,9 +95,13 @@ public sealed partial class VfioUserServer : IDisposable
                 break;
             }
 
+            VfioUserConnection session;
             lock (_sync)
             {
-                if (_current is not null)
+                // Keep accepting while a session runs so that extra clients are refused at once rather than left
+                // waiting in the backlog; without Persist only the first client is ever served (its end closes the
+                // listener, which ends this loop).
+                if (_current is not null || (!_options.Persist && SessionCount > 0))
                 {
                     LogRefusedSecondClient(_logger, SocketPath);
                     client.Dispose();
@@ -105,19 +109,13 @@ public sealed partial class VfioUserServer : IDisposable
                 }
 
                 var transport = new UnixSocketTransport(client, _options.MaxFdsPerMessage, $"unix:{SocketPath}#{SessionCount + 1}");
-                _current = new VfioUserConnection(transport, _function, _options, _loggerFactory);
+                session = _current = new VfioUserConnection(transport, _function, _options, _loggerFactory);
                 SessionCount++;
             }
 
-            var session = _current;
             SessionStarted?.Invoke(session);
             sessionThread = new Thread(() => Serve(session)) { IsBackground = true, Name = $"vfio-user-{SessionCount}" };
             sessionThread.Start();
-            if (!_options.Persist)
-            {
-                sessionThread.Join();
-                break;
-            }
         }
 
         sessionThread?.Join();

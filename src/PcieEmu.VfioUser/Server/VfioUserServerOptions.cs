@@ -1,5 +1,3 @@
-using PcieEmu.VfioUser.Protocol;
-
 namespace PcieEmu.VfioUser.Server;
 
 /// <summary>Limits and behaviour of a vfio-user server. Defaults suit QEMU 11.1.</summary>
@@ -13,8 +11,6 @@ public sealed record VfioUserServerOptions
 
     /// <summary>Serve DMA to mappings without an fd with DMA_READ/DMA_WRITE messages to the client.</summary>
     public bool MessageDma { get; init; } = true;
-
-    public DmaMessageLayout DmaMessageLayout { get; init; } = DmaMessageLayout.Qemu;
 
     /// <summary>How long a server→client request waits for its reply.</summary>
     public TimeSpan ClientReplyTimeout { get; init; } = TimeSpan.FromSeconds(5);
