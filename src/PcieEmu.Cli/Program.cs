@@ -8,5 +8,6 @@ root.Subcommands.Add(SetupCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BootCommand.Create());
 root.Subcommands.Add(ValidateCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(CodegenCommand.Create());
 return await root.Parse(args).InvokeAsync();

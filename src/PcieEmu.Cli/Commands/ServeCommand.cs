@@ -4,7 +4,6 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices;
 using PcieEmu.Devices.Models;
-using PcieEmu.VfioUser.Protocol;
 using PcieEmu.VfioUser.Server;
 
 namespace PcieEmu.Cli.Commands;
@@ -19,8 +18,7 @@ internal static partial class ServeCommand
         var persist = new Option<bool>("--persist") { Description = "Accept the next client after one disconnects" };
         var logFile = new Option<string?>("--log-file") { Description = "Also append the log to this file" };
         var noMessageDma = new Option<bool>("--no-message-dma") { Description = "Do not serve DMA to fd-less mappings through DMA_READ/DMA_WRITE messages" };
-        var layout = new Option<DmaMessageLayout>("--dma-message-layout") { Description = "Wire layout of DMA_READ/DMA_WRITE: Qemu (QEMU 11.1) or Spec", DefaultValueFactory = _ => DmaMessageLayout.Qemu };
-        var command = new Command("serve", "Serve one card to a vfio-user client (QEMU -device vfio-user-pci)") { model, socket, persist, logFile, noMessageDma, layout };
+        var command = new Command("serve", "Serve one card to a vfio-user client (QEMU -device vfio-user-pci)") { model, socket, persist, logFile, noMessageDma };
         command.SetAction(parse =>
         {
             using var loggers = CliLogging.Create(parse, file: parse.GetValue(logFile));
@@ -42,7 +40,6 @@ internal static partial class ServeCommand
                 {
                     Persist = parse.GetValue(persist),
                     MessageDma = !parse.GetValue(noMessageDma),
-                    DmaMessageLayout = parse.GetValue(layout),
                 };
                 using var server = new VfioUserServer(card.Function, parse.GetValue(socket)!, options, loggers);
                 try
