@@ -270,50 +270,34 @@ public sealed partial class DmaController : IDisposable
     /// </summary>
     public DmaResult Read(ulong iova, Span<byte> destination)
     {
-        var check = Check(iova, (ulong)destination.Length, DmaAccess.Read);
-        if (check != DmaResult.Ok)
+        var op = new ReadChunks(destination);
+        var r = Transfer(iova, destination.Length, DmaAccess.Read, ref op);
+        if (r == DmaResult.Ok)
         {
-            return check;
+            Interlocked.Add(ref _bytesRead, destination.Length);
         }
 
-        var regions = _regions;
-        ulong cur = iova;
-        int done = 0;
-        while (done < destination.Length)
-        {
-            var r = Find(regions, cur);
-            if (r is null || !r.TryAcquire())
-            {
-                return DmaResult.Unmapped;
-            }
-
-            try
-            {
-                ulong offset = cur - r.Iova;
-                int chunk = (int)Math.Min((ulong)(destination.Length - done), r.Size - offset);
-                var result = r.Backing.Read(offset, destination.Slice(done, chunk));
-                if (result != DmaResult.Ok)
-                {
-                    return result;
-                }
-
-                done += chunk;
-                cur += (ulong)chunk;
-            }
-            finally
-            {
-                r.Release();
-            }
-        }
-
-        Interlocked.Add(ref _bytesRead, done);
-        return DmaResult.Ok;
+        return r;
     }
 
     /// <summary>Device write into guest memory; validated like <see cref="Read"/>.</summary>
     public DmaResult Write(ulong iova, ReadOnlySpan<byte> source)
     {
-        var check = Check(iova, (ulong)source.Length, DmaAccess.Write);
+        var op = new WriteChunks(source);
+        var r = Transfer(iova, source.Length, DmaAccess.Write, ref op);
+        if (r == DmaResult.Ok)
+        {
+            Interlocked.Add(ref _bytesWritten, source.Length);
+        }
+
+        return r;
+    }
+
+    /// <summary>Walks the mappings under [iova, iova+length), holding each one while its chunk moves.</summary>
+    private DmaResult Transfer<TChunks>(ulong iova, int length, DmaAccess access, ref TChunks chunks)
+        where TChunks : IChunkTransfer, allows ref struct
+    {
+        var check = Check(iova, (ulong)length, access);
         if (check != DmaResult.Ok)
         {
             return check;
@@ -322,7 +306,7 @@ public sealed partial class DmaController : IDisposable
         var regions = _regions;
         ulong cur = iova;
         int done = 0;
-        while (done < source.Length)
+        while (done < length)
         {
             var r = Find(regions, cur);
             if (r is null || !r.TryAcquire())
@@ -333,8 +317,8 @@ public sealed partial class DmaController : IDisposable
             try
             {
                 ulong offset = cur - r.Iova;
-                int chunk = (int)Math.Min((ulong)(source.Length - done), r.Size - offset);
-                var result = r.Backing.Write(offset, source.Slice(done, chunk));
+                int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
+                var result = chunks.Move(r.Backing, offset, done, chunk);
                 if (result != DmaResult.Ok)
                 {
                     return result;
@@ -349,8 +333,27 @@ public sealed partial class DmaController : IDisposable
             }
         }
 
-        Interlocked.Add(ref _bytesWritten, done);
         return DmaResult.Ok;
+    }
+
+    private interface IChunkTransfer
+    {
+        /// <summary>Moves bytes [at, at+count) of the caller's buffer to/from <paramref name="offset"/> of a backing.</summary>
+        DmaResult Move(IDmaBacking backing, ulong offset, int at, int count);
+    }
+
+    private readonly ref struct ReadChunks(Span<byte> destination) : IChunkTransfer
+    {
+        private readonly Span<byte> _destination = destination;
+
+        public DmaResult Move(IDmaBacking backing, ulong offset, int at, int count) => backing.Read(offset, _destination.Slice(at, count));
+    }
+
+    private readonly ref struct WriteChunks(ReadOnlySpan<byte> source) : IChunkTransfer
+    {
+        private readonly ReadOnlySpan<byte> _source = source;
+
+        public DmaResult Move(IDmaBacking backing, ulong offset, int at, int count) => backing.Write(offset, _source.Slice(at, count));
     }
 
     public void Dispose() => UnmapAll();

@@ -63,18 +63,26 @@ public sealed partial class VfioUserClient
         }
     }
 
-    private int ServeDmaRead(in MessageHeader request, ReadOnlySpan<byte> payload, byte[] buffer, out int replyPayload)
+    /// <summary>Validates a server DMA request's head: 0, EINVAL (malformed) or E2BIG (over our transfer limit).</summary>
+    private int ParseDmaRequest(in MessageHeader request, ReadOnlySpan<byte> payload, out ulong address, out ulong count)
     {
-        replyPayload = 0;
-        if (request.Size < DmaTransfer.MessageSize(0, withData: false)
-            || !DmaTransfer.TryReadHead(payload, out ulong address, out ulong count))
+        count = 0;
+        if (request.Size < DmaTransfer.MessageSize(0, withData: false) || !DmaTransfer.TryReadHead(payload, out address, out count))
         {
+            address = 0;
             return Errno.EINVAL;
         }
 
-        if (count > (ulong)MaxDataTransferSize)
+        return count > (ulong)MaxDataTransferSize ? Errno.E2BIG : 0;
+    }
+
+    private int ServeDmaRead(in MessageHeader request, ReadOnlySpan<byte> payload, byte[] buffer, out int replyPayload)
+    {
+        replyPayload = 0;
+        int head = ParseDmaRequest(request, payload, out ulong address, out ulong count);
+        if (head != 0)
         {
-            return Errno.E2BIG;
+            return head;
         }
 
         var memory = _options.GuestMemory;
@@ -102,15 +110,10 @@ public sealed partial class VfioUserClient
     private int ServeDmaWrite(in MessageHeader request, ReadOnlySpan<byte> payload, byte[] buffer, out int replyPayload)
     {
         replyPayload = 0;
-        if (request.Size < DmaTransfer.MessageSize(0, withData: false)
-            || !DmaTransfer.TryReadHead(payload, out ulong address, out ulong count))
+        int head = ParseDmaRequest(request, payload, out ulong address, out ulong count);
+        if (head != 0)
         {
-            return Errno.EINVAL;
-        }
-
-        if (count > (ulong)MaxDataTransferSize)
-        {
-            return Errno.E2BIG;
+            return head;
         }
 
         int dataAt = DmaTransfer.DataOffset - MessageHeader.Length;
