@@ -67,7 +67,10 @@ public sealed partial class GuestSession : IAsyncDisposable
         IProgress<ProvisionStep>? progress = null, CancellationToken cancellationToken = default)
     {
         var logger = loggers.CreateLogger("PcieEmu.Harness.GuestSession");
-        var artifacts = await Provisioner.EnsureAsync(progress, cancellationToken: cancellationToken);
+        int steps = 0;
+        var counting = progress is null ? null : new StepCounter(progress, n => steps = n);
+        var artifacts = await Provisioner.EnsureAsync(counting, cancellationToken: cancellationToken);
+        progress?.Report(new ProvisionStep(steps + 1, steps + 1, "starting the card server(s) and QEMU, waiting for the guest"));
         string work = options.WorkDirectory ?? Directory.CreateTempSubdirectory("pcieemu-").FullName;
         Directory.CreateDirectory(work);
         string share = options.ShareDirectory ?? Path.Combine(work, "share");
@@ -399,6 +402,16 @@ public sealed partial class GuestSession : IAsyncDisposable
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "QEMU pid {Pid} did not power off; killed")]
     private static partial void LogKilled(ILogger logger, int pid);
+}
+
+/// <summary>Passes provisioning steps through and remembers how many there were.</summary>
+internal sealed class StepCounter(IProgress<ProvisionStep> inner, Action<int> count) : IProgress<ProvisionStep>
+{
+    public void Report(ProvisionStep value)
+    {
+        count(value.Count);
+        inner.Report(value with { Count = value.Count + 1 });
+    }
 }
 
 public sealed class GuestSessionException(string message, Exception? inner = null) : Exception(message, inner);

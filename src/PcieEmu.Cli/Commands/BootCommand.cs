@@ -64,7 +64,7 @@ internal static class BootCommand
             GuestSession session;
             try
             {
-                session = await ProgressDisplay.RunAsync("provisioning", async p =>
+                session = await ProgressDisplay.RunAsync("boot", async p =>
                 {
                     var s = await GuestSession.StartAsync(options, loggers, p, deadline.Token);
                     return s;
