@@ -17,11 +17,11 @@ public class RegisterMapDocumentTests
         var map = LoadAudio();
         map.Device.Should().Be("pcieemu-audio");
         map.Prefix.Should().Be("PEA");
-        (map.SpecMajor, map.SpecMinor).Should().Be((1, 0));
+        (map.SpecMajor, map.SpecMinor).Should().Be((1, 1));
         map.Bar.Should().Be(0);
         map.BarSize.Should().Be(16 * 1024, "audio spec §3: BAR0 is 16 KiB");
-        map.Registers.Should().HaveCount(18);
-        map.Enums.Should().ContainSingle(e => e.Name == "DMA_ERR").Which.Values.Should().HaveCount(9);
+        map.Registers.Should().HaveCount(19);
+        map.Enums.Should().ContainSingle(e => e.Name == "DMA_ERR").Which.Values.Should().HaveCount(16, "spec §6.3 lists codes 0–15");
     }
 
     [Fact]
@@ -32,7 +32,7 @@ public class RegisterMapDocumentTests
         var intsts = map["INTSTS"].ToDefinition(0, null, null);
         intsts.W1cMask.Should().Be(0x7);
         intsts.WritableMask.Should().Be(0);
-        intsts.ReadMask.Should().Be(0x7);
+        intsts.ReadMask.Should().Be(0xFFFF_0007, "W1C causes and the read-only stream summary SIS (spec §4)");
 
         var gctl = map["GCTL"].ToDefinition(0, null, null);
         gctl.WritableMask.Should().Be(0x1);
@@ -56,7 +56,7 @@ public class RegisterMapDocumentTests
 
         map["CAPS"].ResetFromModel.Should().BeTrue();
         map["ID"].Reset.Should().Be(0x5045_4155);
-        map["INTSTS"].Access.Should().Be("W1C");
+        map["INTSTS"].Access.Should().Be("mixed(W1C,RO)");
         map["CAPS"].Field("NVEC").Mask.Should().Be(0x00FF_0000);
         map["CAPS"].Field("NVEC").Bits.Should().Be("23:16");
     }
@@ -92,7 +92,12 @@ public class RegisterMapDocumentTests
         var map = LoadAudio();
         var calls = new List<string>();
         var writes = AudioWriteHandlers(calls);
-        var reads = new Dictionary<string, RegisterReadHandler> { ["InterruptCount"] = (_, _) => 42 };
+        var reads = new Dictionary<string, RegisterReadHandler>
+        {
+            ["InterruptCount"] = (_, _) => 42,
+            ["InterruptStatusRead"] = (_, v) => v,
+            ["WallClock"] = (_, _) => 0,
+        };
 
         var defs = map.CreateDefinitions(writes, reads, name => name switch
         {
@@ -130,7 +135,9 @@ public class RegisterMapDocumentTests
     public void CreateDefinitions_fails_when_a_named_read_handler_is_not_supplied()
     {
         var map = LoadAudio();
-        var act = () => map.CreateDefinitions(AudioWriteHandlers([]), new Dictionary<string, RegisterReadHandler>(), _ => 0);
+        var reads = AudioReadHandlers();
+        reads.Remove("InterruptCount");
+        var act = () => map.CreateDefinitions(AudioWriteHandlers([]), reads, _ => 0);
         act.Should().Throw<RegisterMapException>().WithMessage("*INTCNT*InterruptCount*");
     }
 
@@ -243,6 +250,57 @@ public class RegisterMapDocumentTests
         act.Should().Throw<RegisterMapException>().WithMessage("*A: reset 0x3 sets bits 0x2 that no field defines*");
     }
 
+    [Fact]
+    public void Audio_map_has_the_stream_block_of_spec_9_1_with_its_channel_volume_array()
+    {
+        var map = LoadAudio();
+        var sd = map.Blocks.Should().ContainSingle(b => b.Name == "SD").Subject;
+        (sd.Base, sd.Stride, sd.Count).Should().Be((0x1000u, 0x100u, 16));
+        var chvol = sd.Registers.Single(r => r.Name == "CHVOL");
+        (chvol.Offset, chvol.Count, chvol.Stride).Should().Be((0x80u, 32, 4u));
+        chvol.Instances().Select(i => i.Offset).Should().Equal(Enumerable.Range(0, 32).Select(c => 0x80u + (uint)(4 * c)));
+        sd.Registers.Single(r => r.Name == "STS").Access.Should().Be("mixed(W1C,RO)");
+    }
+
+    [Fact]
+    public void Block_definitions_are_instantiated_at_their_absolute_offsets_with_indexed_names()
+    {
+        var map = LoadAudio();
+        var writes = new Dictionary<string, RegisterWriteHandler>
+        {
+            ["StreamControl"] = (in RegisterWrite _) => { },
+            ["StreamStatusWritten"] = (in RegisterWrite _) => { },
+            ["StreamProgrammed"] = (in RegisterWrite _) => { },
+            ["ChannelVolumeWritten"] = (in RegisterWrite _) => { },
+        };
+        var defs = map.CreateBlockDefinitions("SD", 3, writes, new Dictionary<string, RegisterReadHandler>(), _ => 0x1234);
+
+        defs.Single(d => d.Name == "SD3_CTL").Offset.Should().Be(0x1000u + (3 * 0x100) + 4);
+        defs.Single(d => d.Name == "SD3_CHVOL31").Offset.Should().Be(0x1000u + (3 * 0x100) + 0x80 + 124);
+        defs.Single(d => d.Name == "SD3_CAPS").ResetValue.Should().Be(0x1234);
+        var act = () => map.CreateBlockDefinitions("SD", 16, writes, new Dictionary<string, RegisterReadHandler>(), _ => 0);
+        act.Should().Throw<ArgumentOutOfRangeException>();
+    }
+
+    [Fact]
+    public void Blocks_must_fit_and_must_not_overlap_registers_or_each_other()
+    {
+        static string Doc(string blocks) => $$"""
+            { "device": "d", "prefix": "D", "specVersion": { "major": 1, "minor": 0 }, "bar": 0, "barSize": 4096,
+              "registers": [ { "name": "A", "offset": 0, "width": 32, "reset": "0", "fields": [ { "name": "F", "bits": "0", "access": "RW" } ] } ],
+              "blocks": [ {{blocks}} ] }
+            """;
+        const string regs = "\"registers\": [ { \"name\": \"R\", \"offset\": 0, \"width\": 32, \"reset\": \"0\", \"fields\": [ { \"name\": \"F\", \"bits\": \"0\", \"access\": \"RW\" } ] } ]";
+        var overlapRegister = () => RegisterMapDocument.Parse(Doc($$"""{ "name": "B", "base": 0, "stride": 16, "count": 2, {{regs}} }"""), "t.json");
+        overlapRegister.Should().Throw<RegisterMapException>().WithMessage("*B overlaps register A*");
+        var beyond = () => RegisterMapDocument.Parse(Doc($$"""{ "name": "B", "base": 2048, "stride": 1024, "count": 3, {{regs}} }"""), "t.json");
+        beyond.Should().Throw<RegisterMapException>().WithMessage("*inside barSize*");
+        var twice = () => RegisterMapDocument.Parse(Doc($$"""{ "name": "B", "base": 256, "stride": 16, "count": 4, {{regs}} }, { "name": "C", "base": 288, "stride": 16, "count": 1, {{regs}} }"""), "t.json");
+        twice.Should().Throw<RegisterMapException>().WithMessage("*C overlaps block B*");
+        var outsideStride = () => RegisterMapDocument.Parse(Doc("""{ "name": "B", "base": 256, "stride": 16, "count": 1, "registers": [ { "name": "R", "offset": 16, "width": 32, "reset": "0", "fields": [] } ] }"""), "t.json");
+        outsideStride.Should().Throw<RegisterMapException>().WithMessage("*beyond the block's stride*");
+    }
+
     // ------------------------------------------------------------------ code generation
 
     private const string DemoJson = """
@@ -283,7 +341,7 @@ public class RegisterMapDocumentTests
         lines.Should().Contain(Macro("DEMO_BIG_ADDR_HI_SHIFT", "32"));
         lines.Should().Contain(Macro("DEMO_MODE_FAST_ON", "2"));
         lines.Should().Contain("/* CTRL (32-bit, RW, reset 0x00000001): Control <x> & ends * / here. */");
-        lines.Should().Contain("/* BIG_ADDR (64-bit, mixed, reset model): Wide. */");
+        lines.Should().Contain("/* BIG_ADDR (64-bit, mixed(RW,RO), reset model): Wide. */");
         lines.Should().NotContain(l => l.StartsWith("#define DEMO_ID_VALUE", StringComparison.Ordinal), "a whole-register field is the register");
     }
 
@@ -344,7 +402,12 @@ public class RegisterMapDocumentTests
         ["DiagnosticDmaControl"] = (in RegisterWrite _) => calls.Add("DiagnosticDmaControl"),
     };
 
-    private static Dictionary<string, RegisterReadHandler> AudioReadHandlers() => new() { ["InterruptCount"] = (_, v) => v };
+    private static Dictionary<string, RegisterReadHandler> AudioReadHandlers() => new()
+    {
+        ["InterruptCount"] = (_, v) => v,
+        ["InterruptStatusRead"] = (_, v) => v,
+        ["WallClock"] = (_, v) => v,
+    };
 
     private sealed record ReadmeRow(uint Offset, string Name, int Width, string Access, string Reset);
 

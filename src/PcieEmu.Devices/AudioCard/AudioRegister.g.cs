@@ -3,7 +3,7 @@
 // </auto-generated>
 namespace PcieEmu.Devices.AudioCard;
 
-/// <summary>BAR0 register offsets of pcieemu-audio (spec 1.0 §4).</summary>
+/// <summary>BAR0 register offsets of pcieemu-audio (spec 1.1 §4).</summary>
 public enum AudioRegister : uint
 {
     /// <summary>RO, 32-bit: Magic 'PEAU'. Identifies the register layout.</summary>
@@ -18,7 +18,7 @@ public enum AudioRegister : uint
     Maxseg = 0x010,
     /// <summary>WO, 32-bit: Global control.</summary>
     Gctl = 0x020,
-    /// <summary>W1C, 32-bit: Interrupt causes. Write 1 to clear.</summary>
+    /// <summary>mixed(W1C,RO), 32-bit: Interrupt causes (write 1 to clear) and the stream summary.</summary>
     Intsts = 0x024,
     /// <summary>RW, 32-bit: Interrupt enables, same bit positions as INTSTS.</summary>
     Inten = 0x028,
@@ -42,9 +42,11 @@ public enum AudioRegister : uint
     DiagDmaSts = 0x05C,
     /// <summary>RO, 32-bit: FNV-1a (32-bit) hash of the bytes a diagnostic DMA read fetched.</summary>
     DiagDmaResult = 0x060,
+    /// <summary>RO, 64-bit: Device time in nanoseconds since the card was created; the clock streams run on (spec §11).</summary>
+    Wallclk = 0x070,
 }
 
-/// <summary>Field masks of pcieemu-audio's registers.</summary>
+/// <summary>Field masks of the registers in <see cref="AudioRegister"/>.</summary>
 public static class AudioFields
 {
     public static class Version
@@ -71,6 +73,8 @@ public static class AudioFields
         public const int AddrBitsShift = 0;
         public const ulong AlignLog2 = 0x0000FF00;
         public const int AlignLog2Shift = 8;
+        public const ulong BoundaryBits = 0x00FF0000;
+        public const int BoundaryBitsShift = 16;
     }
 
     public static class Gctl
@@ -87,6 +91,8 @@ public static class AudioFields
         public const int DmaDoneShift = 1;
         public const ulong DmaErr = 0x00000004;
         public const int DmaErrShift = 2;
+        public const ulong Sis = 0xFFFF0000;
+        public const int SisShift = 16;
     }
 
     public static class Inten
@@ -126,7 +132,122 @@ public static class AudioFields
     }
 }
 
-/// <summary>DIAG_DMA_STS.ERRCODE values</summary>
+/// <summary>Stream register block (spec §9.1): stream i at base + i * stride; playback streams first, then capture.</summary>
+public static class AudioSdBlock
+{
+    public const uint Base = 0x1000;
+    public const uint Stride = 0x100;
+    public const int Count = 16;
+
+    /// <summary>Absolute BAR offset of <paramref name="register"/> in instance <paramref name="index"/>.</summary>
+    public static uint Offset(int index, AudioSdRegister register) => Base + ((uint)index * Stride) + (uint)register;
+
+    public const int ChvolCount = 32;
+    public const uint ChvolStride = 4;
+}
+
+/// <summary>Offsets within the SD block (arrays: first element).</summary>
+public enum AudioSdRegister : uint
+{
+    /// <summary>RO, 32-bit: What the stream offers.</summary>
+    Caps = 0x000,
+    /// <summary>mixed(RW,WO), 32-bit: Stream control.</summary>
+    Ctl = 0x004,
+    /// <summary>mixed(W1C,RO), 32-bit: Stream status.</summary>
+    Sts = 0x008,
+    /// <summary>RW, 32-bit: Sample format.</summary>
+    Fmt = 0x00C,
+    /// <summary>RW, 64-bit: Descriptor list bus address.</summary>
+    Bdl = 0x010,
+    /// <summary>RW, 32-bit: Number of descriptors.</summary>
+    Bdln = 0x018,
+    /// <summary>RW, 32-bit: Cyclic buffer length in bytes.</summary>
+    Cbl = 0x01C,
+    /// <summary>RO, 32-bit: Position in the cyclic buffer (bytes).</summary>
+    Lpib = 0x020,
+    /// <summary>RO, 32-bit: IOC descriptors completed since RUN.</summary>
+    Bcnt = 0x024,
+    /// <summary>RW, 64-bit: Position buffer.</summary>
+    Posbuf = 0x028,
+    /// <summary>RO, 64-bit: Frames transferred since RUN.</summary>
+    Frames = 0x030,
+    /// <summary>RO, 64-bit: Frame count at the latest buffer wrap.</summary>
+    ZtsFrames = 0x038,
+    /// <summary>RO, 64-bit: Device time (ns) of the latest buffer wrap.</summary>
+    ZtsTime = 0x040,
+    /// <summary>RW, 32-bit: Channel volume (playback) or gain (capture), spec §12.</summary>
+    Chvol = 0x080,
+}
+
+/// <summary>Field masks of the registers in <see cref="AudioSdRegister"/>.</summary>
+public static class AudioSdFields
+{
+    public static class Caps
+    {
+        public const ulong Dir = 0x00000001;
+        public const int DirShift = 0;
+        public const ulong Maxch = 0x0000FF00;
+        public const int MaxchShift = 8;
+        public const ulong Formats = 0x000F0000;
+        public const int FormatsShift = 16;
+        public const ulong Rates = 0x0F000000;
+        public const int RatesShift = 24;
+    }
+
+    public static class Ctl
+    {
+        public const ulong Run = 0x00000001;
+        public const int RunShift = 0;
+        public const ulong Srst = 0x00000002;
+        public const int SrstShift = 1;
+        public const ulong Ioce = 0x00000004;
+        public const int IoceShift = 2;
+        public const ulong Erre = 0x00000008;
+        public const int ErreShift = 3;
+    }
+
+    public static class Sts
+    {
+        public const ulong Ioc = 0x00000001;
+        public const int IocShift = 0;
+        public const ulong Xrun = 0x00000002;
+        public const int XrunShift = 1;
+        public const ulong Err = 0x00000004;
+        public const int ErrShift = 2;
+        public const ulong Errcode = 0x0000FF00;
+        public const int ErrcodeShift = 8;
+        public const ulong Running = 0x00010000;
+        public const int RunningShift = 16;
+    }
+
+    public static class Fmt
+    {
+        public const ulong Format = 0x0000000F;
+        public const int FormatShift = 0;
+        public const ulong Rate = 0x000000F0;
+        public const int RateShift = 4;
+        public const ulong Channels = 0x00001F00;
+        public const int ChannelsShift = 8;
+    }
+
+    public static class Posbuf
+    {
+        public const ulong Enable = 0x0000000000000001;
+        public const int EnableShift = 0;
+        public const ulong Addr = 0xFFFFFFFFFFFFFFC0;
+        public const int AddrShift = 6;
+    }
+
+    public static class Chvol
+    {
+        public const ulong Level = 0x000000FF;
+        public const int LevelShift = 0;
+        public const ulong Mute = 0x00000100;
+        public const int MuteShift = 8;
+    }
+}
+
+/// <summary>ERRCODE values of DIAG_DMA_STS and SD_STS (spec §6.3)</summary>
 public enum AudioDmaErr
 {
     None = 0,
@@ -138,4 +259,29 @@ public enum AudioDmaErr
     Align = 6,
     Length = 7,
     Transport = 8,
+    DescReserved = 9,
+    Cbl = 10,
+    Format = 11,
+    NoBdl = 12,
+    Boundary = 13,
+    Frame = 14,
+    BdlLength = 15,
+}
+
+/// <summary>SD_FMT.FORMAT values (spec §9.2)</summary>
+public enum AudioFmt
+{
+    S16Le = 0,
+    S24Le = 1,
+    S32Le = 2,
+    FloatLe = 3,
+}
+
+/// <summary>SD_FMT.RATE values (spec §9.2)</summary>
+public enum AudioRate
+{
+    Hz44100 = 0,
+    Hz48000 = 1,
+    Hz96000 = 2,
+    Hz192000 = 3,
 }

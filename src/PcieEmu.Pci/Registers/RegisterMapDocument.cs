@@ -26,6 +26,9 @@ public sealed class RegisterMapDocument
 
     public required IReadOnlyList<EnumSpec> Enums { get; init; }
 
+    /// <summary>Register blocks repeated at a stride (one per stream, say); their offsets are block-relative.</summary>
+    public IReadOnlyList<BlockSpec> Blocks { get; init; } = [];
+
     public static RegisterMapDocument Load(string path)
     {
         string text;
@@ -66,32 +69,44 @@ public sealed class RegisterMapDocument
             int bar = (int)ctx.Number(root, "bar", "$");
             ulong barSize = ctx.Number(root, "barSize", "$");
 
-            var registers = new List<RegisterSpec>();
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            int i = 0;
-            foreach (var r in ctx.Array(root, "registers", "$").EnumerateArray())
+            var registers = ParseRegisterList(ctx, ctx.Array(root, "registers", "$"), "$.registers", barSize, "barSize");
+            var blocks = new List<BlockSpec>();
+            if (root.TryGetProperty("blocks", out var blockArray))
             {
-                string at = $"$.registers[{i++}]";
-                var reg = ParseRegister(ctx, r, at);
-                if (!names.Add(reg.Name))
+                int b = 0;
+                foreach (var bl in blockArray.EnumerateArray())
                 {
-                    ctx.Fail(at, $"duplicate register name {reg.Name}");
-                }
-
-                if (reg.Offset % (uint)(reg.WidthBits / 8) != 0 || reg.Offset + (ulong)(reg.WidthBits / 8) > barSize)
-                {
-                    ctx.Fail(at, $"{reg.Name}: offset 0x{reg.Offset:x} misaligned or beyond barSize");
-                }
-
-                foreach (var other in registers)
-                {
-                    if (reg.Offset < other.Offset + (uint)(other.WidthBits / 8) && other.Offset < reg.Offset + (uint)(reg.WidthBits / 8))
+                    string at = $"$.blocks[{b++}]";
+                    string name = ctx.String(bl, "name", at);
+                    ctx.Identifier(name, at + ".name");
+                    ulong baseOffset = ctx.Number(bl, "base", at);
+                    ulong stride = ctx.Number(bl, "stride", at);
+                    ulong count = ctx.Number(bl, "count", at);
+                    if (stride == 0 || count == 0 || count > 256 || stride % 8 != 0 || baseOffset % 8 != 0 || baseOffset + (stride * count) > barSize)
                     {
-                        ctx.Fail(at, $"{reg.Name} overlaps {other.Name}");
+                        ctx.Fail(at, $"{name}: base 0x{baseOffset:x}, stride 0x{stride:x}, count {count} must be 8-aligned, non-empty and inside barSize");
                     }
-                }
 
-                registers.Add(reg);
+                    var block = new BlockSpec(name, (uint)baseOffset, (uint)stride, (int)count, OptionalString(bl, "doc"),
+                        ParseRegisterList(ctx, ctx.Array(bl, "registers", at), at + ".registers", stride, "the block's stride"));
+                    foreach (var r in registers)
+                    {
+                        if (r.Offset < block.Base + (block.Stride * (ulong)block.Count) && block.Base < r.End)
+                        {
+                            ctx.Fail(at, $"{name} overlaps register {r.Name}");
+                        }
+                    }
+
+                    foreach (var other in blocks)
+                    {
+                        if (block.Base < other.End && other.Base < block.End)
+                        {
+                            ctx.Fail(at, $"{name} overlaps block {other.Name}");
+                        }
+                    }
+
+                    blocks.Add(block);
+                }
             }
 
             var enums = new List<EnumSpec>();
@@ -125,8 +140,55 @@ public sealed class RegisterMapDocument
                 BarSize = barSize,
                 Registers = registers,
                 Enums = enums,
+                Blocks = blocks,
             };
         }
+    }
+
+    /// <summary>Registers of one address space of <paramref name="limit"/> bytes: names unique, aligned, no overlaps.</summary>
+    private static List<RegisterSpec> ParseRegisterList(Ctx ctx, JsonElement array, string at, ulong limit, string limitName)
+    {
+        var registers = new List<RegisterSpec>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        int i = 0;
+        foreach (var r in array.EnumerateArray())
+        {
+            string here = $"{at}[{i++}]";
+            var reg = ParseRegister(ctx, r, here);
+            if (!names.Add(reg.Name))
+            {
+                ctx.Fail(here, $"duplicate register name {reg.Name}");
+            }
+
+            uint bytes = (uint)(reg.WidthBits / 8);
+            if (reg.Offset % bytes != 0 || reg.End > limit)
+            {
+                ctx.Fail(here, $"{reg.Name}: offset 0x{reg.Offset:x} misaligned or beyond {limitName} (0x{limit:x} B)");
+            }
+
+            if (reg.Count > 1 && (reg.Stride < bytes || reg.Stride % bytes != 0))
+            {
+                ctx.Fail(here, $"{reg.Name}: stride {reg.Stride} must be a multiple of the register width and at least it");
+            }
+
+            foreach (var other in registers)
+            {
+                foreach (var (_, a) in reg.Instances())
+                {
+                    foreach (var (_, o) in other.Instances())
+                    {
+                        if (a < o + (uint)(other.WidthBits / 8) && o < a + bytes)
+                        {
+                            ctx.Fail(here, $"{reg.Name} overlaps {other.Name}");
+                        }
+                    }
+                }
+            }
+
+            registers.Add(reg);
+        }
+
+        return registers;
     }
 
     private static RegisterSpec ParseRegister(Ctx ctx, JsonElement r, string at)
@@ -188,8 +250,15 @@ public sealed class RegisterMapDocument
             ctx.Fail(at, $"{name}: reset 0x{reset:x} sets bits 0x{reset & ~used:x} that no field defines");
         }
 
+        ulong count = r.TryGetProperty("count", out _) ? ctx.Number(r, "count", at) : 1;
+        ulong stride = r.TryGetProperty("stride", out _) ? ctx.Number(r, "stride", at) : 0;
+        if (count is 0 or > 256 || (count > 1 && stride == 0) || stride > 0x1000)
+        {
+            ctx.Fail(at, $"{name}: an array needs count 1..256 and a non-zero stride");
+        }
+
         return new RegisterSpec(name, offset, width, reset, fromModel, OptionalString(r, "doc"), fields,
-            OptionalString(r, "onWrite"), OptionalString(r, "onRead"));
+            OptionalString(r, "onWrite"), OptionalString(r, "onRead"), (int)count, (uint)stride);
     }
 
     private static (int Hi, int Lo) ParseBits(Ctx ctx, string bits, string at, string field)
@@ -223,12 +292,37 @@ public sealed class RegisterMapDocument
     public IReadOnlyList<RegisterDefinition> CreateDefinitions(
         IReadOnlyDictionary<string, RegisterWriteHandler> writeHandlers,
         IReadOnlyDictionary<string, RegisterReadHandler> readHandlers,
+        Func<string, ulong>? modelReset = null) =>
+        Bind(Registers, 0, "", writeHandlers, readHandlers, modelReset);
+
+    /// <summary>
+    /// Definitions of instance <paramref name="index"/> of block <paramref name="block"/> at absolute offsets, named
+    /// "&lt;BLOCK&gt;&lt;index&gt;_&lt;REG&gt;" (array elements get their element number appended). Handlers bind as for
+    /// <see cref="CreateDefinitions"/>; <paramref name="modelReset"/> receives the block-relative register name.
+    /// </summary>
+    public IReadOnlyList<RegisterDefinition> CreateBlockDefinitions(string block, int index,
+        IReadOnlyDictionary<string, RegisterWriteHandler> writeHandlers,
+        IReadOnlyDictionary<string, RegisterReadHandler> readHandlers,
         Func<string, ulong>? modelReset = null)
+    {
+        var spec = Blocks.FirstOrDefault(b => b.Name == block) ?? throw new RegisterMapException($"{Device}: no register block {block}");
+        if (index < 0 || index >= spec.Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"{Device}: block {block} has {spec.Count} instances");
+        }
+
+        return Bind(spec.Registers, spec.Base + ((uint)index * spec.Stride), $"{block}{index}_", writeHandlers, readHandlers, modelReset);
+    }
+
+    private List<RegisterDefinition> Bind(IReadOnlyList<RegisterSpec> registers, uint baseOffset, string prefix,
+        IReadOnlyDictionary<string, RegisterWriteHandler> writeHandlers,
+        IReadOnlyDictionary<string, RegisterReadHandler> readHandlers,
+        Func<string, ulong>? modelReset)
     {
         var usedWrites = new HashSet<string>();
         var usedReads = new HashSet<string>();
         var result = new List<RegisterDefinition>();
-        foreach (var r in Registers)
+        foreach (var r in registers)
         {
             RegisterWriteHandler? onWrite = null;
             RegisterReadHandler? onRead = null;
@@ -236,7 +330,7 @@ public sealed class RegisterMapDocument
             {
                 if (!writeHandlers.TryGetValue(r.OnWrite, out onWrite))
                 {
-                    throw new RegisterMapException($"{Device}: register {r.Name} names write side effect '{r.OnWrite}', which the device does not implement");
+                    throw new RegisterMapException($"{Device}: register {prefix}{r.Name} names write side effect '{r.OnWrite}', which the device does not implement");
                 }
 
                 usedWrites.Add(r.OnWrite);
@@ -246,16 +340,19 @@ public sealed class RegisterMapDocument
             {
                 if (!readHandlers.TryGetValue(r.OnRead, out onRead))
                 {
-                    throw new RegisterMapException($"{Device}: register {r.Name} names read handler '{r.OnRead}', which the device does not implement");
+                    throw new RegisterMapException($"{Device}: register {prefix}{r.Name} names read handler '{r.OnRead}', which the device does not implement");
                 }
 
                 usedReads.Add(r.OnRead);
             }
 
             ulong reset = r.ResetFromModel
-                ? (modelReset ?? throw new RegisterMapException($"{Device}: {r.Name} takes its reset value from the model, but none was supplied"))(r.Name)
+                ? (modelReset ?? throw new RegisterMapException($"{Device}: {prefix}{r.Name} takes its reset value from the model, but none was supplied"))(r.Name)
                 : r.Reset;
-            result.Add(r.ToDefinition(reset, onWrite, onRead));
+            foreach (var (name, offset) in r.Instances())
+            {
+                result.Add(r.ToDefinition(reset, onWrite, onRead) with { Name = prefix + name, Offset = baseOffset + offset });
+            }
         }
 
         var unusedWrites = writeHandlers.Keys.Where(k => !usedWrites.Contains(k)).ToList();
@@ -360,12 +457,28 @@ public sealed record RegisterSpec(
     string Doc,
     IReadOnlyList<FieldSpec> Fields,
     string OnWrite,
-    string OnRead)
+    string OnRead,
+    int Count = 1,
+    uint Stride = 0)
 {
+    /// <summary>One past the last byte any element occupies.</summary>
+    public ulong End => Offset + ((ulong)(Count - 1) * Stride) + (ulong)(WidthBits / 8);
+
+    /// <summary>(name, offset) of each element: the register itself, or NAME0..NAMEn-1 of an array.</summary>
+    public IEnumerable<(string Name, uint Offset)> Instances() =>
+        Count == 1 ? [(Name, Offset)] : Enumerable.Range(0, Count).Select(c => ($"{Name}{c}", Offset + ((uint)c * Stride)));
+
     public ulong MaskOf(string access) => Fields.Where(f => f.Access == access).Aggregate(0UL, (m, f) => m | f.Mask);
 
-    /// <summary>RO, RW, WO or W1C when all fields agree, otherwise "mixed".</summary>
-    public string Access => Fields.Select(f => f.Access).Distinct().Count() == 1 ? Fields[0].Access : "mixed";
+    /// <summary>RO, RW, WO or W1C when all fields agree, otherwise "mixed(…)" listing the classes in field order.</summary>
+    public string Access
+    {
+        get
+        {
+            var classes = Fields.Select(f => f.Access).Distinct().ToList();
+            return classes.Count == 1 ? classes[0] : $"mixed({string.Join(",", classes)})";
+        }
+    }
 
     public FieldSpec Field(string name) => Fields.First(f => f.Name == name);
 
@@ -397,6 +510,12 @@ public sealed record FieldSpec(string Name, int Hi, int Lo, string Access, strin
 }
 
 public sealed record EnumSpec(string Name, string Doc, IReadOnlyList<EnumValue> Values);
+
+/// <summary>A register block repeated <see cref="Count"/> times, <see cref="Stride"/> bytes apart, from <see cref="Base"/>.</summary>
+public sealed record BlockSpec(string Name, uint Base, uint Stride, int Count, string Doc, IReadOnlyList<RegisterSpec> Registers)
+{
+    public ulong End => Base + ((ulong)Stride * (ulong)Count);
+}
 
 public sealed record EnumValue(string Name, ulong Value, string Doc);
 
