@@ -1,0 +1,273 @@
+using System.Buffers.Binary;
+using System.Globalization;
+
+namespace PcieEmu.Devices.Audio.Routing;
+
+/// <summary>
+/// One channel of a tone: frequency <see cref="FrequencyHz"/> = <see cref="FrequencyNumerator"/> /
+/// 10^<see cref="FrequencyDecimals"/> exactly (the decimal written in the route), amplitude 0..1 of full scale.
+/// </summary>
+public readonly record struct ToneChannel(long FrequencyNumerator, int FrequencyDecimals, double Amplitude)
+{
+    public double FrequencyHz => FrequencyNumerator / Math.Pow(10, FrequencyDecimals);
+
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{FrequencyHz}@{Amplitude}");
+}
+
+/// <summary>
+/// Capture route "tone:F[@A][,F[@A]…]" (spec §13): a sine per channel, frequency F Hz (a decimal with at most 6
+/// fractional digits), amplitude A (0..1 of full scale, default 0.5); channels beyond the list repeat the last.
+/// <para>
+/// Spec §13: sample(n) = round-half-to-even(A × FS × sin(2π F n / RATE)) for frame n counted from RUN, FS = 32767
+/// (S16_LE), 2²³ − 1 (S24_LE, written sign-extended in its 32-bit container), 2³¹ − 1 (S32_LE); FLOAT_LE:
+/// (float)(A × sin(2π F n / RATE)).
+/// </para>
+/// <para>
+/// Exactly what is computed, in IEEE double: write F = P / 10^d (P, d integers from the route text, d ≤ 6) and
+/// m = 10^d × RATE. Then k = (P × n) mod m is computed exactly in integers, and the sine's argument is
+/// fl(fl(2π × k) / m) with 2π = 2.0 × Math.PI; the sample is Math.Round(fl(A × FS) × Math.Sin(argument)) (ties to
+/// even) for the integer formats and (float)(A × Math.Sin(argument)) for FLOAT_LE.
+/// </para>
+/// <para>
+/// Why that is the spec's value: F n / RATE = P n / m = ⌊P n / m⌋ + k / m, so 2π F n / RATE and 2π k / m differ by
+/// an integer multiple of 2π and their sines are equal as real numbers. The reduction is exact (integer arithmetic);
+/// the only rounding is in forming the reduced argument (&lt; 2π: two roundings, an error below 2 ulp(2π) ≈ 9e-16
+/// rad whatever n is) and in Math.Sin itself. Evaluating 2π F n / RATE literally in double would instead lose about
+/// log2(n) bits of the phase as the run gets long. The result depends only on (route, format, rate, n): the same
+/// frame gives the same bytes however reads are chunked, and frame n always equals frame n + m.
+/// </para>
+/// <para>
+/// <see cref="Read"/> does not allocate: k is computed once per channel per call (128-bit product) and then
+/// advanced by P mod m per frame.
+/// </para>
+/// </summary>
+public sealed class ToneSource : ICaptureSource
+{
+    /// <summary>Most channels a stream has (SD_FMT.CHANNELS is 5 bits, spec §9.1); longer lists are an error.</summary>
+    public const int MaxChannels = 32;
+
+    public const double DefaultAmplitude = 0.5;
+
+    /// <summary>Largest frequency accepted, Hz (keeps P below 10^15).</summary>
+    public const long MaxFrequencyHz = 1_000_000_000;
+
+    private const int MaxDecimals = 6;
+    private const double TwoPi = 2.0 * Math.PI;
+
+    private readonly ToneChannel[] _channels;
+    private Phase[] _phases = [];
+    private AudioFormat? _format;
+
+    /// <param name="spec">The part after "tone:", e.g. "440@0.5,660".</param>
+    /// <exception cref="FormatException">A bad spec; the message names the bad part.</exception>
+    public ToneSource(string spec)
+    {
+        if (!TryParse(spec, out var channels, out string? error))
+        {
+            throw new FormatException(error);
+        }
+
+        Spec = spec;
+        _channels = [.. channels];
+    }
+
+    public string Description => "tone:" + Spec;
+
+    /// <summary>The spec after "tone:".</summary>
+    public string Spec { get; }
+
+    /// <summary>The channels as listed (stream channels beyond them repeat the last).</summary>
+    public IReadOnlyList<ToneChannel> Channels => _channels;
+
+    /// <summary>Parses "F[@A][,F[@A]…]" (the part after "tone:").</summary>
+    public static bool TryParse(string? spec, out IReadOnlyList<ToneChannel> channels, out string? error)
+    {
+        channels = [];
+        error = null;
+        if (string.IsNullOrEmpty(spec))
+        {
+            error = "tone: no frequencies; expected tone:F[@A][,F[@A]...] (F in Hz, A 0..1), e.g. tone:440,660";
+            return false;
+        }
+
+        string[] items = spec.Split(',');
+        if (items.Length > MaxChannels)
+        {
+            error = $"tone: {items.Length} channels listed in '{spec}', at most {MaxChannels}";
+            return false;
+        }
+
+        var list = new ToneChannel[items.Length];
+        for (int i = 0; i < items.Length; i++)
+        {
+            string item = items[i];
+            string where = $"tone: channel {i} ('{item}' in '{spec}')";
+            if (item.Length == 0)
+            {
+                error = $"{where}: empty; expected F or F@A";
+                return false;
+            }
+
+            int at = item.IndexOf('@', StringComparison.Ordinal);
+            string f = at < 0 ? item : item[..at];
+            if (!TryParseFrequency(f, out long numerator, out int decimals, out string? why))
+            {
+                error = $"{where}: frequency '{f}' {why}";
+                return false;
+            }
+
+            double amplitude = DefaultAmplitude;
+            if (at >= 0)
+            {
+                string a = item[(at + 1)..];
+                if (a.Length == 0 || (!char.IsAsciiDigit(a[0]) && a[0] != '.')
+                    || !double.TryParse(a, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out amplitude))
+                {
+                    error = $"{where}: amplitude '{a}' is not a decimal number";
+                    return false;
+                }
+
+                if (amplitude > 1.0)
+                {
+                    error = $"{where}: amplitude '{a}' is outside 0..1 (a fraction of full scale)";
+                    return false;
+                }
+            }
+
+            list[i] = new ToneChannel(numerator, decimals, amplitude);
+        }
+
+        channels = list;
+        return true;
+    }
+
+    public string? Start(AudioFormat format)
+    {
+        if (format.Rate <= 0 || format.Channels <= 0)
+        {
+            return $"cannot make a tone of {format}";
+        }
+
+        if (_phases.Length < format.Channels)
+        {
+            _phases = new Phase[format.Channels];
+        }
+
+        double fullScale = format.Format switch
+        {
+            SampleFormat.S16Le => short.MaxValue,
+            SampleFormat.S24Le => (1 << 23) - 1,
+            SampleFormat.S32Le => int.MaxValue,
+            _ => 1.0,
+        };
+        for (int c = 0; c < format.Channels; c++)
+        {
+            var ch = _channels[Math.Min(c, _channels.Length - 1)];
+            long m = Pow10(ch.FrequencyDecimals) * format.Rate;
+            _phases[c] = new Phase(m, ch.FrequencyNumerator % m, ch.Amplitude, ch.Amplitude * fullScale);
+        }
+
+        _format = format;
+        return null;
+    }
+
+    public void Read(Span<byte> frames, long firstFrame)
+    {
+        var format = _format ?? throw new InvalidOperationException("ToneSource.Read before Start");
+        int frameBytes = format.FrameBytes;
+        if (frames.Length % frameBytes != 0)
+        {
+            throw new ArgumentException($"{frames.Length} bytes are not whole {frameBytes}-byte frames of {format}", nameof(frames));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(firstFrame);
+        int count = frames.Length / frameBytes;
+        int bytesPerSample = format.BytesPerSample;
+        for (int c = 0; c < format.Channels; c++)
+        {
+            Phase p = _phases[c];
+            long k = (long)((UInt128)(ulong)p.Step * (ulong)(firstFrame % p.Modulus) % (ulong)p.Modulus);
+            Span<byte> at = frames[(c * bytesPerSample)..];
+            for (int i = 0; i < count; i++, at = at.Length > frameBytes ? at[frameBytes..] : default)
+            {
+                double s = Math.Sin(TwoPi * k / p.Modulus);
+                switch (format.Format)
+                {
+                    case SampleFormat.S16Le:
+                        BinaryPrimitives.WriteInt16LittleEndian(at, (short)Math.Round(p.ScaledAmplitude * s, MidpointRounding.ToEven));
+                        break;
+                    case SampleFormat.FloatLe:
+                        BinaryPrimitives.WriteSingleLittleEndian(at, (float)(p.Amplitude * s));
+                        break;
+                    default: // S24 (sign-extended in 32 bits by construction) and S32
+                        BinaryPrimitives.WriteInt32LittleEndian(at, (int)Math.Round(p.ScaledAmplitude * s, MidpointRounding.ToEven));
+                        break;
+                }
+
+                k += p.Step;
+                if (k >= p.Modulus)
+                {
+                    k -= p.Modulus;
+                }
+            }
+        }
+    }
+
+    public void Stop()
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private static bool TryParseFrequency(string text, out long numerator, out int decimals, out string? why)
+    {
+        numerator = 0;
+        decimals = 0;
+        why = null;
+        int dot = text.IndexOf('.', StringComparison.Ordinal);
+        string whole = dot < 0 ? text : text[..dot];
+        string fraction = dot < 0 ? "" : text[(dot + 1)..];
+        if (whole.Length == 0 || !whole.All(char.IsAsciiDigit) || !fraction.All(char.IsAsciiDigit) || (dot >= 0 && fraction.Length == 0))
+        {
+            why = "is not a decimal number of Hz (digits with an optional fraction, no sign or exponent)";
+            return false;
+        }
+
+        if (fraction.Length > MaxDecimals)
+        {
+            why = $"has more than {MaxDecimals} decimals";
+            return false;
+        }
+
+        string digits = whole.TrimStart('0');
+        if (digits.Length > 10 || (digits.Length > 0 && long.Parse(digits, CultureInfo.InvariantCulture) > MaxFrequencyHz))
+        {
+            why = $"is above the {MaxFrequencyHz} Hz limit";
+            return false;
+        }
+
+        long w = digits.Length == 0 ? 0 : long.Parse(digits, CultureInfo.InvariantCulture);
+        long f = fraction.Length == 0 ? 0 : long.Parse(fraction, CultureInfo.InvariantCulture);
+        decimals = fraction.Length;
+        numerator = (w * Pow10(decimals)) + f;
+        return true;
+    }
+
+    private static long Pow10(int decimals)
+    {
+        long p = 1;
+        for (int i = 0; i < decimals; i++)
+        {
+            p *= 10;
+        }
+
+        return p;
+    }
+
+    /// <param name="Modulus">m = 10^d × RATE.</param>
+    /// <param name="Step">P mod m: how far k moves per frame.</param>
+    private readonly record struct Phase(long Modulus, long Step, double Amplitude, double ScaledAmplitude);
+}
