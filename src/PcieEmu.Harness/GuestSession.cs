@@ -86,7 +86,7 @@ public sealed partial class GuestSession : IAsyncDisposable
                 string log = Path.Combine(work, $"server-{i}.log");
                 var cardLoggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FileLoggerProvider(log)));
                 owned.Add(cardLoggers);
-                var card = CardFactory.Load(options.ModelPaths[i], cardLoggers);
+                var card = CardFactory.Load(options.ModelPaths[i], cardLoggers, new CardOptions { Routes = options.Routes });
                 var server = new VfioUserServer(card.Function, Path.Combine(work, $"vu{i}.sock"), options.ServerOptions, cardLoggers);
                 server.Listen();
                 cards.Add(new CardInstance(i, card, server, log, server.RunAsync()));

@@ -41,6 +41,9 @@ public sealed record GuestSessionOptions
 
     public VfioUserServerOptions ServerOptions { get; init; } = new();
 
+    /// <summary>Stream routes (spec §13) applied to every card, replacing the model files'.</summary>
+    public IReadOnlyDictionary<string, string> Routes { get; init; } = new Dictionary<string, string>();
+
     public IReadOnlyList<string> ExtraKernelArguments { get; init; } = [];
 
     public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];

@@ -524,22 +524,39 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
             return r;
         }
 
+        public DmaResult ReadLocal(ulong address, Span<byte> destination)
+        {
+            var gate = Gate(address, (ulong)destination.Length, mayHoldLock: true);
+            if (gate != DmaResult.Ok)
+            {
+                return gate;
+            }
+
+            var r = function.DmaMappings.ReadLocal(address, destination);
+            if (r != DmaResult.WouldBlock)
+            {
+                function.Statistics.NoteDma(r, destination.Length, isWrite: false);
+            }
+
+            return r;
+        }
+
         public DmaResult Check(ulong address, ulong length, DmaAccess access)
         {
-            var gate = Gate(address, length);
+            var gate = Gate(address, length, mayHoldLock: true);
             return gate != DmaResult.Ok ? gate : function.DmaMappings.Check(address, length, access);
         }
 
         public DmaResult TryTranslate(ulong address, ulong length, DmaAccess access, Span<DmaSegment> segments, out int count)
         {
             count = 0;
-            var gate = Gate(address, length);
+            var gate = Gate(address, length, mayHoldLock: true);
             return gate != DmaResult.Ok ? gate : function.DmaMappings.TryTranslate(address, length, access, segments, out count);
         }
 
-        private DmaResult Gate(ulong address, ulong length)
+        private DmaResult Gate(ulong address, ulong length, bool mayHoldLock = false)
         {
-            if (Monitor.IsEntered(function.Sync))
+            if (!mayHoldLock && Monitor.IsEntered(function.Sync))
             {
                 throw new InvalidOperationException("DMA while holding the function lock: message DMA would deadlock against the bus thread");
             }

@@ -60,9 +60,9 @@ public sealed class AudioCardResetTests : IDisposable
     private void RegistersShouldBeAtReset(string after)
     {
         _h.Read32(Spec.ID).Should().Be(0x50454155u, after);
-        _h.Read32(Spec.VERSION).Should().Be(0x00010000u, after);
+        _h.Read32(Spec.VERSION).Should().Be(0x00010001u, after);
         _h.Read32(Spec.CAPS).Should().Be(0x00040101u, after);
-        _h.Read32(Spec.DMACAPS).Should().Be(0x0728u, after);
+        _h.Read32(Spec.DMACAPS).Should().Be(0x20_0728u, after);
         _h.Read32(Spec.MAXSEG).Should().Be(65536u, after);
         foreach (ulong r in new[] { Spec.GCTL, Spec.INTSTS, Spec.INTEN, Spec.INTCNT, Spec.SCRATCH, Spec.DIAG_IRQ, Spec.DIAG_DMA_LEN, Spec.DIAG_DMA_SEED, Spec.DIAG_DMA_CTL, Spec.DIAG_DMA_STS, Spec.DIAG_DMA_RESULT })
         {

@@ -190,12 +190,42 @@ public sealed class ModelFilesTests
     }
 
     [Fact]
+    public void Spec_stream_register_table_agrees_with_the_SD_block_of_registers_json_section_9_1()
+    {
+        var block = PcieEmu.Pci.Registers.RegisterMapDocument.Load(Repo.RegistersJsonPath).Blocks.Single(b => b.Name == "SD");
+        var rows = TableRows(File.ReadAllText(Repo.SpecPath), "### 9.1 Stream registers");
+        rows.Select(c => c[1].Split('*')[0]).Should().Equal(block.Registers.Select(r => "SD_" + r.Name),
+            "README §9.1 and the SD block of registers.json must describe the same registers in the same order");
+        foreach (var c in rows)
+        {
+            var r = block.Registers.Single(x => "SD_" + x.Name == c[1].Split('*')[0]);
+            Hex(c[0].Split(' ')[0]).Should().Be(r.Offset, $"{c[1]}: offset");
+            int.Parse(c[2], CultureInfo.InvariantCulture).Should().Be(r.WidthBits, $"{c[1]}: width");
+            c[3].Should().Be(r.Access, $"{c[1]}: access");
+            if (r.Count > 1)
+            {
+                c[0].Should().Contain($"+ {r.Stride}·*c*", "an array row gives its stride");
+                c[1].Should().Contain($"0..{r.Count - 1}", "an array row gives its element range");
+            }
+
+            if (r.ResetFromModel)
+            {
+                c[4].Should().Be("model");
+            }
+            else
+            {
+                Hex(c[4]).Should().Be(r.Reset, $"{c[1]}: reset");
+            }
+        }
+    }
+
+    [Fact]
     public void Registers_json_describes_the_spec_version_and_bar_of_section_3()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Repo.RegistersJsonPath));
         var root = doc.RootElement;
         root.GetProperty("specVersion").GetProperty("major").GetInt32().Should().Be(1);
-        root.GetProperty("specVersion").GetProperty("minor").GetInt32().Should().Be(0);
+        root.GetProperty("specVersion").GetProperty("minor").GetInt32().Should().Be(1);
         root.GetProperty("bar").GetInt32().Should().Be(0);
         root.GetProperty("barSize").GetInt32().Should().Be(16 * 1024, "spec §3: BAR0 is 16 KiB");
     }

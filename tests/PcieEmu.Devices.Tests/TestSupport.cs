@@ -336,9 +336,9 @@ internal sealed class CardHarness : IDisposable
 {
     private readonly List<BlockingBacking> _blocking = [];
 
-    public CardHarness(CardModel? model = null)
+    public CardHarness(CardModel? model = null, PcieEmu.Devices.AudioCard.AudioCardOptions? options = null)
     {
-        Card = new AudioCardDevice(model ?? Repo.DefaultModel, NullLoggerFactory.Instance);
+        Card = new AudioCardDevice(model ?? Repo.DefaultModel, NullLoggerFactory.Instance, options);
     }
 
     public AudioCardDevice Card { get; }

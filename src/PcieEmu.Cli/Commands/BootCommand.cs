@@ -23,8 +23,9 @@ internal static class BootCommand
         var accel = new Option<AcceleratorChoice>("--accel") { Description = "Auto (KVM only with kvm_intel/kvm_amd loaded), Tcg or Kvm", DefaultValueFactory = _ => AcceleratorChoice.Auto };
         var noDriver = new Option<bool>("--no-driver") { Description = "Do not load the project's driver at boot" };
         var unshared = new Option<bool>("--unshared-ram") { Description = "Guest RAM without an fd: all device DMA goes through DMA_READ/DMA_WRITE messages" };
+        var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE for every card, repeatable (see serve --help)" };
         var keep = new Option<bool>("--keep-logs") { Description = "Keep the work directory (logs, sockets) even on success" };
-        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, unshared, keep };
+        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, unshared, routes, keep };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
@@ -48,6 +49,16 @@ internal static class BootCommand
                 return 2;
             }
 
+            try
+            {
+                CardOptions.ParseRoutes(parse.GetValue(routes) ?? []);
+            }
+            catch (CardModelException e)
+            {
+                Console.Error.WriteLine($"boot: {e.Message}");
+                return 2;
+            }
+
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
             deadline.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(timeout)));
             var options = new GuestSessionOptions
@@ -59,6 +70,7 @@ internal static class BootCommand
                 Accelerator = parse.GetValue(accel),
                 Console = commands.Length == 0 ? ConsoleMode.Terminal : ConsoleMode.File,
                 KeepWorkDirectory = parse.GetValue(keep),
+                Routes = CardOptions.ParseRoutes(parse.GetValue(routes) ?? []),
             };
 
             GuestSession session;

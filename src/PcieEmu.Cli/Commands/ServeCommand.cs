@@ -17,8 +17,9 @@ internal static partial class ServeCommand
         var socket = new Option<string>("--socket") { Description = "UNIX socket path to listen on", Required = true };
         var persist = new Option<bool>("--persist") { Description = "Accept the next client after one disconnects" };
         var logFile = new Option<string?>("--log-file") { Description = "Also append the log to this file" };
+        var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE, repeatable: where a playback stream's samples go (memory, wav:PATH, loopback, null) or a capture stream's come from (tone:F[@A],…, loopback:STREAM, wav:PATH, silence)" };
         var noMessageDma = new Option<bool>("--no-message-dma") { Description = "Do not serve DMA to fd-less mappings through DMA_READ/DMA_WRITE messages" };
-        var command = new Command("serve", "Serve one card to a vfio-user client (QEMU -device vfio-user-pci)") { model, socket, persist, logFile, noMessageDma };
+        var command = new Command("serve", "Serve one card to a vfio-user client (QEMU -device vfio-user-pci)") { model, socket, persist, logFile, routes, noMessageDma };
         command.SetAction(parse =>
         {
             using var loggers = CliLogging.Create(parse, file: parse.GetValue(logFile));
@@ -26,7 +27,8 @@ internal static partial class ServeCommand
             IEmulatedCard card;
             try
             {
-                card = CardFactory.Load(parse.GetValue(model)?.FullName ?? Repository.DefaultModelPath, loggers);
+                card = CardFactory.Load(parse.GetValue(model)?.FullName ?? Repository.DefaultModelPath, loggers,
+                    new CardOptions { Routes = CardOptions.ParseRoutes(parse.GetValue(routes) ?? []) });
             }
             catch (Exception e) when (e is CardModelException or DirectoryNotFoundException)
             {

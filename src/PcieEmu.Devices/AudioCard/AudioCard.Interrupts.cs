@@ -36,7 +36,8 @@ public sealed partial class AudioCard
     /// <summary>The one place the INTx level is computed: asserted while INTSTS &amp; INTEN ≠ 0.</summary>
     private void UpdateIntx()
     {
-        bool level = (_registers.Get((uint)AudioRegister.Intsts) & _registers.Get((uint)AudioRegister.Inten)) != 0;
+        bool level = (_registers.Get((uint)AudioRegister.Intsts) & _registers.Get((uint)AudioRegister.Inten) & ~AudioFields.Intsts.Sis) != 0
+                     || AnyStreamInterruptPending();
         bool canAssert = Function.Interrupts.Mode == InterruptMode.Intx
                          && (Function.Command & PcieEmu.Pci.Config.PciCommand.InterruptDisable) == 0;
         if (level && !_intxLevel && canAssert)

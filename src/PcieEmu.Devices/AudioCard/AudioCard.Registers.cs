@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using PcieEmu.Pci;
 using PcieEmu.Pci.Registers;
 
 namespace PcieEmu.Devices.AudioCard;
@@ -18,6 +19,8 @@ public sealed partial class AudioCard
     private Dictionary<string, RegisterReadHandler> ReadHandlers() => new()
     {
         ["InterruptCount"] = (_, _) => (uint)_interruptEvents,
+        ["InterruptStatusRead"] = InterruptStatusRead,
+        ["WallClock"] = (_, _) => (ulong)_clock.NowNanoseconds,
     };
 
     /// <summary>GCTL (spec §4, §7): RESET resets registers and engines and clears SRAM.</summary>
@@ -30,6 +33,7 @@ public sealed partial class AudioCard
 
         LogCardReset(_logger);
         ResetEngines("GCTL.RESET");
+        StopStreams(ResetKind.Device);
         _registers.Reset();
         _interruptEvents = 0;
         Sram?.Clear();

@@ -21,12 +21,13 @@ public sealed partial class AudioCard : IEmulatedCard
     private readonly RegisterBank _registers;
     private readonly DeviceWorker _worker;
 
-    public AudioCard(CardModel model, ILoggerFactory loggerFactory)
+    public AudioCard(CardModel model, ILoggerFactory loggerFactory, AudioCardOptions? options = null)
     {
         Model = model;
         _logger = loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard");
         _registers = new RegisterBank("pcieemu-audio BAR0", model.RegistersBar.Size, loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Registers"));
         _registers.DefineAll(AudioRegisterMap.Document.CreateDefinitions(WriteHandlers(), ReadHandlers(), ModelResetValue));
+        CreateStreams(options ?? new AudioCardOptions(), loggerFactory);
         Function = BuildFunction(model, loggerFactory);
         Function.OnReset(OnFunctionReset);
         _worker = new DeviceWorker("pcieemu-audio-engine", _logger);
@@ -85,7 +86,7 @@ public sealed partial class AudioCard : IEmulatedCard
     private ulong ModelResetValue(string register) => register switch
     {
         "CAPS" => (uint)Model.PlaybackStreams | ((uint)Model.CaptureStreams << 8) | ((uint)Model.MsixVectors << 16),
-        "DMACAPS" => (uint)Model.Dma.AddressBits | ((uint)Model.Dma.AlignmentLog2 << 8),
+        "DMACAPS" => (uint)Model.Dma.AddressBits | ((uint)Model.Dma.AlignmentLog2 << 8) | ((uint)Model.Dma.BoundaryBits << 16),
         "MAXSEG" => Model.Dma.MaxSegmentBytes,
         _ => throw new RegisterMapException($"register {register} takes its reset value from the model, but the card has no rule for it"),
     };
@@ -103,6 +104,7 @@ public sealed partial class AudioCard : IEmulatedCard
     private void OnFunctionReset(ResetKind kind)
     {
         // Function lock held. Config-space resets already cleared SRAM and interrupt state.
+        StopStreams(kind);
         if (kind == ResetKind.ClientLost)
         {
             // Registers survive (the client may come back), but no transfer can complete without guest memory.
@@ -123,6 +125,21 @@ public sealed partial class AudioCard : IEmulatedCard
         }
 
         _worker.Dispose();
+        _engine.Dispose();
+        lock (Function.Sync)
+        {
+            foreach (var s in _streams)
+            {
+                s.StopLocked("card disposed");
+            }
+        }
+
+        foreach (var s in _streams)
+        {
+            s.Sink?.Dispose();
+            s.Source?.Dispose();
+        }
+
         Function.Dispose();
     }
 }

@@ -27,6 +27,7 @@ public sealed record CardModel
 
     public bool NoSoftReset { get; init; } = true;
 
+    /// <summary>Streams in card order: playback streams first, then capture streams, each in file order (spec §9).</summary>
     public required IReadOnlyList<StreamLayout> Streams { get; init; }
 
     public int PlaybackStreams => Streams.Count(s => s.Direction == StreamDirection.Playback);
@@ -39,7 +40,7 @@ public sealed record CardIdentity(ushort VendorId, ushort DeviceId, ushort Subsy
 public sealed record BarLayout(int Index, ulong Size, bool Is64Bit, bool Prefetchable, bool Mmap);
 
 /// <summary>What the card's DMA engines accept (spec §6.1).</summary>
-public sealed record DmaConstraints(int AddressBits, uint Alignment, uint MaxSegmentBytes)
+public sealed record DmaConstraints(int AddressBits, uint Alignment, uint MaxSegmentBytes, int BoundaryBits = 32)
 {
     public int AlignmentLog2 => System.Numerics.BitOperations.Log2(Alignment);
 
@@ -52,6 +53,7 @@ public enum StreamDirection
     Capture,
 }
 
-public sealed record StreamLayout(string Name, StreamDirection Direction, int MaxChannels, IReadOnlyList<string> Formats, IReadOnlyList<int> Rates);
+/// <summary>A stream as the model file declares it; <see cref="Route"/> is its sink or source (spec §13), null for the default.</summary>
+public sealed record StreamLayout(string Name, StreamDirection Direction, int MaxChannels, IReadOnlyList<string> Formats, IReadOnlyList<int> Rates, string? Route = null);
 
 public sealed class CardModelException(string message) : Exception(message);

@@ -114,7 +114,8 @@ public static class CardModelLoader
             var dma = new DmaConstraints(
                 (int)Integer(dmaElement.GetProperty("addressBits")),
                 (uint)Integer(dmaElement.GetProperty("alignment")),
-                (uint)Integer(dmaElement.GetProperty("maxSegmentBytes")));
+                (uint)Integer(dmaElement.GetProperty("maxSegmentBytes")),
+                dmaElement.TryGetProperty("boundaryBits", out var bb) ? (int)Integer(bb) : 32);
             if ((dma.Alignment & (dma.Alignment - 1)) != 0)
             {
                 problems.Add($"$.dma.alignment: {dma.Alignment} is not a power of two");
@@ -141,9 +142,19 @@ public static class CardModelLoader
                     st.GetProperty("direction").GetString() == "playback" ? StreamDirection.Playback : StreamDirection.Capture,
                     (int)Integer(st.GetProperty("maxChannels")),
                     [.. st.GetProperty("formats").EnumerateArray().Select(f => f.GetString()!)],
-                    [.. st.GetProperty("rates").EnumerateArray().Select(r => (int)Integer(r))]));
+                    [.. st.GetProperty("rates").EnumerateArray().Select(r => (int)Integer(r))],
+                    st.TryGetProperty("route", out var route) ? route.GetString() : null));
                 i++;
             }
+
+            // Card order (spec §9): playback streams first, then capture streams, each in file order.
+            streams = [.. streams.Where(x => x.Direction == StreamDirection.Playback), .. streams.Where(x => x.Direction == StreamDirection.Capture)];
+            if (streams.Count > AudioCard.AudioSdBlock.Count)
+            {
+                problems.Add($"$.streams: {streams.Count} streams, the register map has room for {AudioCard.AudioSdBlock.Count}");
+            }
+
+            CheckRoutes(streams, problems);
 
             if (streams.Count(x => x.Direction == StreamDirection.Playback) > 255 || streams.Count(x => x.Direction == StreamDirection.Capture) > 255)
             {
@@ -190,6 +201,30 @@ public static class CardModelLoader
                 NoSoftReset = !root.TryGetProperty("power", out var power) || !power.TryGetProperty("noSoftReset", out var nsr) || nsr.GetBoolean(),
                 Streams = streams,
             };
+        }
+    }
+
+    /// <summary>Route syntax (spec §13) and loopback wiring: a capture stream may loop back only a playback stream whose sink is loopback.</summary>
+    private static void CheckRoutes(IReadOnlyList<StreamLayout> streams, List<string> problems)
+    {
+        foreach (var s in streams.Where(s => s.Route is not null))
+        {
+            bool playback = s.Direction == StreamDirection.Playback;
+            if (!Audio.Routing.AudioRoutes.TryValidate(s.Route!, playback, out string? error))
+            {
+                problems.Add($"$.streams[{s.Name}].route: {error}");
+                continue;
+            }
+
+            if (!playback && s.Route!.StartsWith("loopback:", StringComparison.Ordinal))
+            {
+                string target = s.Route["loopback:".Length..];
+                var source = streams.FirstOrDefault(x => x.Name == target);
+                if (source is null || source.Direction != StreamDirection.Playback || source.Route != "loopback")
+                {
+                    problems.Add($"$.streams[{s.Name}].route: \"{s.Route}\" needs a playback stream named {target} routed to \"loopback\"");
+                }
+            }
         }
     }
 

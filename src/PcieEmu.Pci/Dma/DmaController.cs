@@ -280,6 +280,42 @@ public sealed partial class DmaController : IDisposable
         return r;
     }
 
+    /// <summary>
+    /// Like <see cref="Read"/>, but only through local backings: <see cref="DmaResult.WouldBlock"/> (and nothing
+    /// moved) when any part of the range needs the client.
+    /// </summary>
+    public DmaResult ReadLocal(ulong iova, Span<byte> destination)
+    {
+        var check = Check(iova, (ulong)destination.Length, DmaAccess.Read);
+        if (check != DmaResult.Ok)
+        {
+            return check;
+        }
+
+        var regions = _regions;
+        ulong cur = iova;
+        ulong remaining = (ulong)destination.Length;
+        while (remaining > 0)
+        {
+            var r = Find(regions, cur);
+            if (r is null)
+            {
+                return DmaResult.Unmapped;
+            }
+
+            if (!r.Backing.IsLocal)
+            {
+                return DmaResult.WouldBlock;
+            }
+
+            ulong step = Math.Min(r.Size - (cur - r.Iova), remaining);
+            remaining -= step;
+            cur += step;
+        }
+
+        return Read(iova, destination);
+    }
+
     /// <summary>Device write into guest memory; validated like <see cref="Read"/>.</summary>
     public DmaResult Write(ulong iova, ReadOnlySpan<byte> source)
     {

@@ -35,6 +35,9 @@ public enum DmaResult
 
     /// <summary>Address arithmetic overflowed or the length is zero/too large.</summary>
     InvalidRange,
+
+    /// <summary>A local-only access met memory reachable only through the client (message DMA); retry off the bus thread.</summary>
+    WouldBlock,
 }
 
 /// <summary>One contiguous piece of a translated range.</summary>

@@ -9,6 +9,12 @@ public interface IDmaBacking : IDisposable
     /// <summary>Short name for logs and stats: "mmap", "message", "array".</summary>
     string Kind { get; }
 
+    /// <summary>
+    /// True when a transfer completes without the client's help (mmapped or in-process memory), so it is safe
+    /// even on the thread that serves the client.
+    /// </summary>
+    bool IsLocal => true;
+
     DmaResult Read(ulong offset, Span<byte> destination);
 
     DmaResult Write(ulong offset, ReadOnlySpan<byte> source);

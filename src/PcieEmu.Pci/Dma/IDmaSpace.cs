@@ -14,7 +14,14 @@ public interface IDmaSpace
 
     DmaResult Write(ulong address, ReadOnlySpan<byte> source);
 
-    /// <summary>Validates a range for a direction without moving data.</summary>
+    /// <summary>
+    /// A read that never needs the client: allowed on any thread, even under the function lock (it is how a
+    /// register side effect may inspect guest memory). <see cref="DmaResult.WouldBlock"/> when the range is
+    /// reachable only through message DMA; then retry with <see cref="Read"/> off the bus thread.
+    /// </summary>
+    DmaResult ReadLocal(ulong address, Span<byte> destination);
+
+    /// <summary>Validates a range for a direction without moving data (a table lookup: allowed under the lock).</summary>
     DmaResult Check(ulong address, ulong length, DmaAccess access);
 
     DmaResult TryTranslate(ulong address, ulong length, DmaAccess access, Span<DmaSegment> segments, out int count);

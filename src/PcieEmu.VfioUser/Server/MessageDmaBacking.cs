@@ -12,6 +12,8 @@ internal sealed class MessageDmaBacking(ClientRequests requests, ulong iova) : I
 
     public string Kind => "message";
 
+    public bool IsLocal => false;
+
     public DmaResult Read(ulong offset, Span<byte> destination) =>
         _revoked ? DmaResult.Unmapped : requests.DmaRead(this, iova + offset, destination);
 

@@ -1,0 +1,190 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using PcieEmu.Devices.Common;
+
+namespace PcieEmu.Devices.AudioCard.Streams;
+
+/// <summary>
+/// Runs a card's streams on its clock. On the real clock a dedicated thread wakes at every stream's next IOC
+/// boundary and at least every <see cref="Tick"/> while streams run (spec §11.1: frames move within about a
+/// millisecond of their due time). On a manual clock nothing runs by itself: <see cref="AdvanceTo"/> steps time
+/// through the same deadlines deterministically (unit tests, trace replay).
+/// </summary>
+internal sealed partial class StreamEngine : IDisposable
+{
+    public static readonly long Tick = 1_000_000;
+
+    private readonly IDeviceClock _clock;
+    private readonly Func<IReadOnlyList<IPumped>> _streams;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<Action> _jobs = new();
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly Thread? _thread;
+    private volatile bool _stopping;
+
+    public StreamEngine(IDeviceClock clock, Func<IReadOnlyList<IPumped>> streams, bool manual, ILogger logger)
+    {
+        _clock = clock;
+        _streams = streams;
+        _logger = logger;
+        if (!manual)
+        {
+            _thread = new Thread(Run) { IsBackground = true, Name = "pcieemu-audio-streams", Priority = ThreadPriority.AboveNormal };
+            _thread.Start();
+        }
+    }
+
+    /// <summary>What the engine drives: a stream's next deadline and its pump.</summary>
+    internal interface IPumped
+    {
+        long NextDeadline();
+
+        void Pump(long now);
+    }
+
+    /// <summary>Runs <paramref name="job"/> on the engine's thread (or at the next manual step).</summary>
+    public void Post(Action job)
+    {
+        _jobs.Enqueue(job);
+        Wake();
+    }
+
+    public void Wake() => _wake.Set();
+
+    /// <summary>Manual clock only: steps time to <paramref name="target"/> through every deadline on the way.</summary>
+    public void AdvanceTo(ManualDeviceClock clock, long target)
+    {
+        RunJobs();
+        PumpAll(clock.NowNanoseconds);
+        RunJobs();
+        while (clock.NowNanoseconds < target)
+        {
+            long now = clock.NowNanoseconds;
+            long next = Math.Clamp(NextDeadline(now), now + 1, target); // always progress, never past the target
+            clock.Set(next);
+            PumpAll(next);
+            RunJobs();
+        }
+    }
+
+    private long NextDeadline(long now)
+    {
+        long next = long.MaxValue;
+        bool any = false;
+        foreach (var s in _streams())
+        {
+            long d = s.NextDeadline();
+            if (d != long.MaxValue)
+            {
+                any = true;
+                next = Math.Min(next, d);
+            }
+        }
+
+        return any ? Math.Min(next, now + Tick) : long.MaxValue;
+    }
+
+    private void PumpAll(long now)
+    {
+        foreach (var s in _streams())
+        {
+            s.Pump(now);
+        }
+    }
+
+    private void RunJobs()
+    {
+        while (_jobs.TryDequeue(out var job))
+        {
+            try
+            {
+                job();
+            }
+            catch (Exception e)
+            {
+                LogJobFailed(_logger, e);
+            }
+        }
+    }
+
+    private void Run()
+    {
+        while (!_stopping)
+        {
+            try
+            {
+                RunJobs();
+                long now = _clock.NowNanoseconds;
+                PumpAll(now);
+                long next = NextDeadline(_clock.NowNanoseconds);
+                if (next == long.MaxValue)
+                {
+                    _wake.WaitOne();
+                    continue;
+                }
+
+                long wait = next - _clock.NowNanoseconds;
+                if (wait > 0)
+                {
+                    // Millisecond waits round up, so frames are never moved before they are due.
+                    _wake.WaitOne((int)Math.Min(int.MaxValue, (wait + 999_999) / 1_000_000));
+                }
+            }
+            catch (Exception e)
+            {
+                // A bug must not stop every stream for good; it is logged and the loop goes on.
+                LogJobFailed(_logger, e);
+                Thread.Sleep(1);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _wake.Set();
+        _thread?.Join(TimeSpan.FromSeconds(5));
+        _wake.Dispose();
+    }
+
+    [LoggerMessage(EventId = 3210, Level = LogLevel.Error, Message = "Stream engine job failed")]
+    private static partial void LogJobFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>What a stream did, for tests, benchmarks and the demo table.</summary>
+public sealed class StreamStatistics
+{
+    private const int LatenessSamples = 1 << 16;
+    private readonly long[] _lateness = new long[LatenessSamples];
+    private long _latenessCount;
+
+    public long Runs { get; internal set; }
+
+    public long Periods { get; internal set; }
+
+    public long Xruns { get; internal set; }
+
+    public long LostFrames { get; internal set; }
+
+    /// <summary>Interrupt lateness samples (ns after the boundary's due time), most recent 65536.</summary>
+    public IReadOnlyList<long> IocLateness
+    {
+        get
+        {
+            lock (_lateness)
+            {
+                long n = Math.Min(_latenessCount, LatenessSamples);
+                return [.. _lateness.AsSpan(0, (int)n).ToArray()];
+            }
+        }
+    }
+
+    internal void NoteIocLateness(long nanoseconds)
+    {
+        lock (_lateness)
+        {
+            _lateness[_latenessCount % LatenessSamples] = nanoseconds;
+            _latenessCount++;
+        }
+    }
+}

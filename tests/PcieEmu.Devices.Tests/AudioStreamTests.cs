@@ -1,0 +1,523 @@
+using System.Buffers.Binary;
+using PcieEmu.Devices.Audio;
+using PcieEmu.Devices.AudioCard;
+using PcieEmu.Devices.Common;
+using PcieEmu.Pci.Dma;
+
+namespace PcieEmu.Devices.Tests;
+
+/// <summary>
+/// A stream programmed and run like a driver would (spec §9–§13), in virtual time so every expectation is
+/// exact. Offsets come from the generated register constants (registers.json is the spec's data).
+/// </summary>
+internal sealed class StreamRig : IDisposable
+{
+    public const ulong BufferIova = 0x1000_0000;
+    public const ulong BdlIova = 0x2000_0000;
+    public const ulong PosIova = 0x3000_0000;
+    public const ulong CaptureBufferIova = 0x4000_0000;
+    public const ulong CaptureBdlIova = 0x5000_0000;
+
+    public StreamRig(IReadOnlyDictionary<string, string>? routes = null)
+    {
+        Clock = new ManualDeviceClock(1_000_000_000);
+        H = new CardHarness(null, new AudioCardOptions { Clock = Clock, ManualTime = true, Routes = routes ?? new Dictionary<string, string>() });
+        Msix = H.EnableMsix();
+    }
+
+    public CardHarness H { get; }
+
+    public ManualDeviceClock Clock { get; }
+
+    public CountingSignal[] Msix { get; }
+
+    public PcieEmu.Devices.AudioCard.AudioCard Card => H.Card;
+
+    public static uint Sd(int stream, AudioSdRegister register) => AudioSdBlock.Offset(stream, register);
+
+    public uint Read(int stream, AudioSdRegister r) => H.Read32(Sd(stream, r));
+
+    public ulong Read64(int stream, AudioSdRegister r) => H.Read64(Sd(stream, r));
+
+    public void Write(int stream, AudioSdRegister r, uint value) => H.Write32(Sd(stream, r), value);
+
+    public static uint Fmt(SampleFormat format, int rate, int channels) =>
+        (uint)format | ((uint)SampleFormats.RateCode(rate) << 4) | ((uint)(channels - 1) << 8);
+
+    /// <summary>
+    /// Maps a buffer of <paramref name="periods"/> periods and a descriptor list with one IOC descriptor per period,
+    /// and programs the stream (spec §8 steps 10–11). Returns the buffer (the "guest memory" behind it).
+    /// </summary>
+    public byte[] Program(int stream, AudioFormat format, int periods, int periodFrames, ulong bufferIova = BufferIova, ulong bdlIova = BdlIova,
+        Action<byte[]>? editDescriptors = null)
+    {
+        int periodBytes = periodFrames * format.FrameBytes;
+        var buffer = H.MapArray(bufferIova, periods * periodBytes);
+        var bdl = H.MapArray(bdlIova, 4096);
+        for (int p = 0; p < periods; p++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(bdl.AsSpan(16 * p), bufferIova + (ulong)(p * periodBytes));
+            BinaryPrimitives.WriteUInt32LittleEndian(bdl.AsSpan((16 * p) + 8), (uint)periodBytes);
+            BinaryPrimitives.WriteUInt32LittleEndian(bdl.AsSpan((16 * p) + 12), 1);
+        }
+
+        editDescriptors?.Invoke(bdl);
+        Write(stream, AudioSdRegister.Fmt, Fmt(format.Format, format.Rate, format.Channels));
+        H.Write64(Sd(stream, AudioSdRegister.Bdl), bdlIova);
+        Write(stream, AudioSdRegister.Bdln, (uint)periods);
+        Write(stream, AudioSdRegister.Cbl, (uint)(periods * periodBytes));
+        Write(stream, AudioSdRegister.Ctl, (uint)(AudioSdFields.Ctl.Ioce | AudioSdFields.Ctl.Erre));
+        return buffer;
+    }
+
+    public void Run(int stream) => Write(stream, AudioSdRegister.Ctl, Read(stream, AudioSdRegister.Ctl) | (uint)AudioSdFields.Ctl.Run);
+
+    public void Stop(int stream) => Write(stream, AudioSdRegister.Ctl, Read(stream, AudioSdRegister.Ctl) & ~(uint)AudioSdFields.Ctl.Run);
+
+    public void Advance(long nanoseconds) => Card.AdvanceTime(nanoseconds);
+
+    public int ErrCode(int stream) => (int)((Read(stream, AudioSdRegister.Sts) & AudioSdFields.Sts.Errcode) >> AudioSdFields.Sts.ErrcodeShift);
+
+    public byte[] Recorded(int stream, int run = 0) => Card.Streams[stream].Runs[run].Bytes;
+
+    public void Dispose() => H.Dispose();
+
+    /// <summary>A deterministic ramp of distinct sample values.</summary>
+    public static void FillRamp(byte[] buffer, int seed = 1)
+    {
+        for (int i = 0; i < buffer.Length; i++)
+        {
+            buffer[i] = (byte)((i * 7) + seed);
+        }
+    }
+}
+
+public sealed class AudioStreamTests
+{
+    private static readonly AudioFormat S16Stereo48k = new(SampleFormat.S16Le, 48000, 2);
+    private const int Playback = 0;
+    private const int Capture = 1;
+    private const long Ms = 1_000_000;
+
+    [Fact]
+    public void Playback_moves_exactly_the_frames_due_and_raises_one_ioc_per_period_spec_11_1()
+    {
+        using var rig = new StreamRig();
+        var buffer = rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        StreamRig.FillRamp(buffer);
+        rig.Run(Playback);
+        (rig.Read(Playback, AudioSdRegister.Sts) & AudioSdFields.Sts.Running).Should().NotBe(0, "the list is in local memory: RUNNING is visible at once");
+
+        rig.Advance(25 * Ms);
+
+        const int frames = 1200; // 25 ms at 48 kHz
+        rig.Read64(Playback, AudioSdRegister.Frames).Should().Be(frames);
+        rig.Read(Playback, AudioSdRegister.Lpib).Should().Be(frames * 4);
+        rig.Read(Playback, AudioSdRegister.Bcnt).Should().Be(2, "the period boundaries at 480 and 960 frames were crossed");
+        rig.Msix[1].Count.Should().Be(2, "stream 0's IOC events go to vector 1 (spec §5)");
+        rig.Recorded(Playback).Should().Equal(buffer.AsSpan(0, frames * 4).ToArray());
+        rig.Card.Violations.Count.Should().Be(0);
+    }
+
+    [Fact]
+    public void Playback_wraps_the_buffer_and_records_the_zero_timestamp_spec_11_2()
+    {
+        using var rig = new StreamRig();
+        var buffer = rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        StreamRig.FillRamp(buffer);
+        long t0 = rig.Clock.NowNanoseconds;
+        rig.Run(Playback);
+
+        rig.Advance(50 * Ms);
+
+        rig.Read64(Playback, AudioSdRegister.Frames).Should().Be(2400);
+        rig.Read64(Playback, AudioSdRegister.ZtsFrames).Should().Be(1920, "the wrap happened at the buffer's 1920 frames");
+        rig.Read64(Playback, AudioSdRegister.ZtsTime).Should().Be((ulong)(t0 + (40 * Ms)), "frame 1920 was due 40 ms after RUN");
+        rig.Read(Playback, AudioSdRegister.Bcnt).Should().Be(5);
+        rig.Recorded(Playback).Should().Equal([.. buffer, .. buffer.AsSpan(0, 480 * 4).ToArray()]);
+    }
+
+    [Fact]
+    public void Capture_from_a_tone_writes_the_spec_13_samples_into_the_buffer()
+    {
+        using var rig = new StreamRig();
+        var buffer = rig.Program(Capture, S16Stereo48k, periods: 2, periodFrames: 960);
+        rig.Run(Capture);
+
+        rig.Advance(20 * Ms);
+
+        rig.Read64(Capture, AudioSdRegister.Frames).Should().Be(960);
+        for (int n = 0; n < 960; n++)
+        {
+            short left = BinaryPrimitives.ReadInt16LittleEndian(buffer.AsSpan(4 * n));
+            short right = BinaryPrimitives.ReadInt16LittleEndian(buffer.AsSpan((4 * n) + 2));
+            left.Should().Be(Tone(440, n, 48000), $"frame {n} left (default source tone:440,660 at amplitude 0.5)");
+            right.Should().Be(Tone(660, n, 48000), $"frame {n} right");
+        }
+
+        rig.Recorded(Capture).Should().Equal(buffer.AsSpan(0, 960 * 4).ToArray(), "the card's record is what it wrote");
+        rig.Msix[2].Count.Should().Be(1, "stream 1's IOC goes to vector 2");
+    }
+
+    private static short Tone(double frequency, long n, int rate) =>
+        (short)Math.Round(0.5 * 32767 * Math.Sin(2 * Math.PI * frequency * n / rate), MidpointRounding.ToEven);
+
+    [Fact]
+    public void Channel_volume_and_mute_change_samples_exactly_as_spec_12_says()
+    {
+        using var rig = new StreamRig();
+        var buffer = rig.Program(Playback, S16Stereo48k, periods: 2, periodFrames: 480);
+        StreamRig.FillRamp(buffer);
+        rig.Write(Playback, AudioSdRegister.Chvol, 180); // channel 0: −6 dB
+        rig.H.Write32(StreamRig.Sd(Playback, AudioSdRegister.Chvol) + 4, 192 | (uint)AudioSdFields.Chvol.Mute); // channel 1 muted
+        rig.Run(Playback);
+
+        rig.Advance(10 * Ms);
+
+        var got = rig.Recorded(Playback);
+        double g = Math.Pow(10, (180 - 192) / 40.0);
+        for (int n = 0; n < 480; n++)
+        {
+            short x = BinaryPrimitives.ReadInt16LittleEndian(buffer.AsSpan(4 * n));
+            short expected = (short)Math.Clamp(Math.Round(x * g, MidpointRounding.ToEven), short.MinValue, short.MaxValue);
+            BinaryPrimitives.ReadInt16LittleEndian(got.AsSpan(4 * n)).Should().Be(expected, $"frame {n} channel 0 at −6 dB");
+            BinaryPrimitives.ReadInt16LittleEndian(got.AsSpan((4 * n) + 2)).Should().Be(0, "channel 1 is muted");
+        }
+    }
+
+    [Fact]
+    public void Playback_levels_above_0_dB_are_stored_as_0_dB_capture_gain_goes_to_plus_31_5()
+    {
+        using var rig = new StreamRig();
+        rig.Write(Playback, AudioSdRegister.Chvol, 250);
+        (rig.Read(Playback, AudioSdRegister.Chvol) & AudioSdFields.Chvol.Level).Should().Be(192);
+        rig.Write(Capture, AudioSdRegister.Chvol, 250);
+        (rig.Read(Capture, AudioSdRegister.Chvol) & AudioSdFields.Chvol.Level).Should().Be(250);
+    }
+
+    public static TheoryData<string, int, string> StartViolations() => new()
+    {
+        { "no descriptor list", 12, "StreamNoBdl" },
+        { "misaligned segment", 6, "StreamAlign" },
+        { "segment outside mapped memory", 1, "StreamUnmapped" },
+        { "segment not a whole number of frames", 14, "StreamFrame" },
+        { "CBL differs from the descriptors", 10, "StreamCbl" },
+        { "reserved descriptor flags", 9, "StreamDescReserved" },
+        { "segment crossing 4 GiB", 13, "StreamBoundary" },
+        { "three channels on a stereo stream", 11, "StreamFormat" },
+        { "300 descriptors", 15, "StreamBdlLength" },
+        { "segment above MAXSEG", 7, "StreamLength" },
+        { "descriptor list outside mapped memory", 1, "StreamUnmapped" },
+        { "bus mastering off", 3, "StreamBusMaster" },
+    };
+
+    [Theory]
+    [MemberData(nameof(StartViolations))]
+    public void A_broken_setup_is_refused_at_RUN_with_its_errcode_and_a_named_violation_spec_10(string what, int code, string rule)
+    {
+        using var rig = new StreamRig();
+        var format = S16Stereo48k;
+        Action<byte[]>? edit = what switch
+        {
+            "misaligned segment" => d => BinaryPrimitives.WriteUInt64LittleEndian(d, StreamRig.BufferIova + 4),
+            "segment outside mapped memory" => d => BinaryPrimitives.WriteUInt64LittleEndian(d, 0x7_0000_0000),
+            "segment not a whole number of frames" => d => BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(8), (480 * 4) - 2),
+            "reserved descriptor flags" => d => BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(12), 0x3),
+            "segment crossing 4 GiB" => d => BinaryPrimitives.WriteUInt64LittleEndian(d, 0x1_0000_0000 - 128),
+            _ => null,
+        };
+        if (what == "segment crossing 4 GiB")
+        {
+            rig.H.MapArray(0x1_0000_0000 - 4096, 8192);
+        }
+
+        rig.Program(Playback, format, periods: 2, periodFrames: 480, editDescriptors: edit);
+        switch (what)
+        {
+            case "no descriptor list":
+                rig.H.Write64(StreamRig.Sd(Playback, AudioSdRegister.Bdl), 0);
+                break;
+            case "CBL differs from the descriptors":
+                rig.Write(Playback, AudioSdRegister.Cbl, 480 * 4 * 3);
+                break;
+            case "three channels on a stereo stream":
+                rig.Write(Playback, AudioSdRegister.Fmt, StreamRig.Fmt(SampleFormat.S16Le, 48000, 3));
+                break;
+            case "300 descriptors":
+                rig.Write(Playback, AudioSdRegister.Bdln, 300);
+                break;
+            case "segment above MAXSEG":
+                rig.H.Write64(StreamRig.Sd(Playback, AudioSdRegister.Bdl), 0x6000_0000);
+                var big = rig.H.MapArray(0x6000_0000, 64);
+                BinaryPrimitives.WriteUInt64LittleEndian(big, StreamRig.BufferIova);
+                BinaryPrimitives.WriteUInt32LittleEndian(big.AsSpan(8), 65536 + 128);
+                rig.Write(Playback, AudioSdRegister.Bdln, 1);
+                rig.Write(Playback, AudioSdRegister.Cbl, 65536 + 128);
+                break;
+            case "descriptor list outside mapped memory":
+                rig.H.Write64(StreamRig.Sd(Playback, AudioSdRegister.Bdl), 0x9000_0000);
+                break;
+            case "bus mastering off":
+                rig.H.SetCommand(0x0002);
+                break;
+        }
+
+        int errVectorBefore = rig.Msix[1].Count;
+        rig.Run(Playback);
+
+        (rig.Read(Playback, AudioSdRegister.Ctl) & AudioSdFields.Ctl.Run).Should().Be(0, $"{what}: RUN reads 0 after a refused start (spec §9.3)");
+        uint sts = rig.Read(Playback, AudioSdRegister.Sts);
+        (sts & AudioSdFields.Sts.Err).Should().NotBe(0);
+        (sts & AudioSdFields.Sts.Running).Should().Be(0);
+        rig.ErrCode(Playback).Should().Be(code, what);
+        rig.Card.Violations.Snapshot().Select(v => v.Rule).Should().Equal(rule);
+        if (what != "bus mastering off")
+        {
+            rig.Msix[1].Count.Should().Be(errVectorBefore + 1, "ERRE: the refusal is an ERR event on the stream's vector");
+        }
+
+        rig.Advance(20 * Ms);
+        rig.Card.Streams[Playback].Runs.Should().BeEmpty("no byte moves after a refused start");
+    }
+
+    [Fact]
+    public void The_position_buffer_holds_lpib_bcnt_and_frames_after_each_ioc_spec_11_3()
+    {
+        using var rig = new StreamRig();
+        rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        var record = rig.H.MapArray(StreamRig.PosIova, 64);
+        rig.H.Write64(StreamRig.Sd(Playback, AudioSdRegister.Posbuf), StreamRig.PosIova | 1);
+        rig.Run(Playback);
+
+        rig.Advance(10 * Ms);
+
+        BinaryPrimitives.ReadUInt32LittleEndian(record).Should().Be(480 * 4, "LPIB at the first IOC");
+        BinaryPrimitives.ReadUInt32LittleEndian(record.AsSpan(4)).Should().Be(1, "BCNT");
+        BinaryPrimitives.ReadUInt64LittleEndian(record.AsSpan(8)).Should().Be(480, "FRAMES");
+    }
+
+    [Fact]
+    public void Falling_more_than_a_buffer_behind_raises_xrun_and_plays_silence_for_the_lost_frames_spec_11_4()
+    {
+        using var rig = new StreamRig();
+        var buffer = rig.Program(Playback, S16Stereo48k, periods: 2, periodFrames: 480);
+        StreamRig.FillRamp(buffer);
+        rig.Run(Playback);
+
+        rig.Clock.Advance(50 * Ms); // the host stalls: 2400 frames due at once against a 960-frame buffer
+        rig.Advance(0);
+
+        (rig.Read(Playback, AudioSdRegister.Sts) & AudioSdFields.Sts.Xrun).Should().NotBe(0);
+        rig.Read64(Playback, AudioSdRegister.Frames).Should().Be(2400, "the position still follows the clock");
+        var got = rig.Recorded(Playback);
+        got.Length.Should().Be(2400 * 4);
+        got.AsSpan(0, 1440 * 4).ToArray().Should().OnlyContain(b => b == 0, "the 1440 frames older than one buffer are lost: silence");
+        // Frames 1440..2399 are the last buffer's worth; frame 1440 sits at buffer frame 1440 mod 960 = 480.
+        got.AsSpan(1440 * 4).ToArray().Should().Equal([.. buffer.AsSpan(480 * 4).ToArray(), .. buffer.AsSpan(0, 480 * 4).ToArray()],
+            "the last buffer's worth is played from where the position is");
+        rig.Card.Violations.Count.Should().Be(0, "an xrun is a host event, not a driver violation");
+    }
+
+    [Fact]
+    public void Clearing_RUN_stops_at_once_and_nothing_moves_afterwards_spec_9_3()
+    {
+        using var rig = new StreamRig();
+        rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        rig.Run(Playback);
+        rig.Advance(10 * Ms);
+        rig.Stop(Playback);
+        (rig.Read(Playback, AudioSdRegister.Sts) & AudioSdFields.Sts.Running).Should().Be(0);
+        int interrupts = rig.Msix[1].Count;
+
+        rig.Advance(100 * Ms);
+
+        rig.Read64(Playback, AudioSdRegister.Frames).Should().Be(480);
+        rig.Recorded(Playback).Length.Should().Be(480 * 4);
+        rig.Msix[1].Count.Should().Be(interrupts);
+    }
+
+    [Fact]
+    public void A_new_RUN_restarts_positions_and_starts_a_new_recorded_run()
+    {
+        using var rig = new StreamRig();
+        rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        rig.Run(Playback);
+        rig.Advance(15 * Ms);
+        rig.Stop(Playback);
+        rig.Run(Playback);
+        rig.Advance(5 * Ms);
+
+        rig.Read64(Playback, AudioSdRegister.Frames).Should().Be(240);
+        rig.Card.Streams[Playback].Runs.Select(r => r.TotalFrames).Should().Equal(720, 240);
+    }
+
+    [Fact]
+    public void Reprogramming_a_running_stream_is_ignored_and_recorded()
+    {
+        using var rig = new StreamRig();
+        rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        rig.Run(Playback);
+
+        rig.Write(Playback, AudioSdRegister.Cbl, 4);
+
+        rig.Read(Playback, AudioSdRegister.Cbl).Should().Be(4 * 480 * 4);
+        rig.Card.Violations.Snapshot().Should().ContainSingle(v => v.Rule == "StreamReprogrammedWhileRunning");
+    }
+
+    [Fact]
+    public void Stream_reset_returns_the_block_to_reset_values()
+    {
+        using var rig = new StreamRig();
+        rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        rig.Write(Playback, AudioSdRegister.Chvol, 100);
+        rig.Run(Playback);
+        rig.Advance(12 * Ms);
+
+        rig.Write(Playback, AudioSdRegister.Ctl, (uint)AudioSdFields.Ctl.Srst);
+
+        rig.Read(Playback, AudioSdRegister.Ctl).Should().Be(0);
+        rig.Read(Playback, AudioSdRegister.Sts).Should().Be(0);
+        rig.Read(Playback, AudioSdRegister.Cbl).Should().Be(0);
+        rig.Read64(Playback, AudioSdRegister.Frames).Should().Be(0);
+        rig.Read(Playback, AudioSdRegister.Chvol).Should().Be(0xC0);
+    }
+
+    [Fact]
+    public void Intx_level_follows_enabled_stream_causes_and_intsts_sis_names_the_stream_spec_9_4()
+    {
+        var clock = new ManualDeviceClock(0);
+        using var h = new CardHarness(null, new AudioCardOptions { Clock = clock, ManualTime = true });
+        var intx = h.EnableIntx();
+        var buffer = h.MapArray(StreamRig.BufferIova, 2 * 480 * 4);
+        var bdl = h.MapArray(StreamRig.BdlIova, 64);
+        for (int p = 0; p < 2; p++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(bdl.AsSpan(16 * p), StreamRig.BufferIova + (ulong)(p * 480 * 4));
+            BinaryPrimitives.WriteUInt32LittleEndian(bdl.AsSpan((16 * p) + 8), 480 * 4);
+            BinaryPrimitives.WriteUInt32LittleEndian(bdl.AsSpan((16 * p) + 12), 1);
+        }
+
+        h.Write32(StreamRig.Sd(Capture, AudioSdRegister.Fmt), StreamRig.Fmt(SampleFormat.S16Le, 48000, 2));
+        h.Write64(StreamRig.Sd(Capture, AudioSdRegister.Bdl), StreamRig.BdlIova);
+        h.Write32(StreamRig.Sd(Capture, AudioSdRegister.Bdln), 2);
+        h.Write32(StreamRig.Sd(Capture, AudioSdRegister.Cbl), 2 * 480 * 4);
+        h.Write32(StreamRig.Sd(Capture, AudioSdRegister.Ctl), (uint)(AudioSdFields.Ctl.Ioce | AudioSdFields.Ctl.Run));
+
+        h.Card.AdvanceTime(10 * Ms);
+
+        intx.Count.Should().Be(1, "the IOC asserts INTA#");
+        (h.Read32(0x024) & 0xFFFF_0000).Should().Be(1u << (16 + Capture), "INTSTS.SIS bit 16+1");
+        h.Write32(StreamRig.Sd(Capture, AudioSdRegister.Sts), (uint)AudioSdFields.Sts.Ioc);
+        (h.Read32(0x024) & 0xFFFF_0000).Should().Be(0, "acknowledged");
+        h.F.Interrupts.IntxLevel.Should().BeFalse();
+        buffer.Should().NotBeEmpty();
+    }
+
+    [Fact]
+    public void Loopback_hands_the_played_samples_to_the_capture_stream_bit_exact_spec_13()
+    {
+        using var rig = new StreamRig(new Dictionary<string, string> { ["playback0"] = "loopback", ["capture0"] = "loopback:playback0" });
+        var played = rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        StreamRig.FillRamp(played, 3);
+        var captured = rig.Program(Capture, S16Stereo48k, periods: 4, periodFrames: 480, StreamRig.CaptureBufferIova, StreamRig.CaptureBdlIova);
+        rig.Run(Capture);
+        rig.Run(Playback);
+
+        rig.Advance(30 * Ms);
+
+        var loop = rig.Recorded(Capture);
+        var sent = rig.Recorded(Playback);
+        sent.Should().Equal(played.AsSpan(0, 1440 * 4).ToArray());
+        loop.Length.Should().Be(1440 * 4);
+        loop.AsSpan(0, 1440 * 4).ToArray().Should().Equal(sent, "capture pumped after playback sees the same tick's samples");
+        captured.AsSpan(0, 1440 * 4).ToArray().Should().Equal(sent);
+    }
+
+    [Fact]
+    public void Long_runs_do_not_drift_positions_follow_the_start_time_exactly()
+    {
+        using var rig = new StreamRig();
+        rig.Program(Playback, new AudioFormat(SampleFormat.S16Le, 44100, 1), periods: 4, periodFrames: 2048);
+        long t0 = rig.Clock.NowNanoseconds;
+        rig.Run(Playback);
+
+        const long duration = (61 * 1_000_000_000L) + 123_457; // 61 s and a bit
+        rig.Advance(duration);
+
+        long expected = (long)((Int128)duration * 44100 / 1_000_000_000);
+        rig.Read64(Playback, AudioSdRegister.Frames).Should().Be((ulong)expected, "frame f is due at T0 + f·10⁹/RATE, computed from T0");
+        rig.Card.Streams[Playback].Statistics.IocLateness.Should().OnlyContain(l => l == 0, "in virtual time the engine wakes at each boundary");
+        rig.Clock.NowNanoseconds.Should().Be(t0 + duration);
+    }
+
+    [Fact]
+    public void Two_identical_sessions_produce_identical_samples_and_interrupts()
+    {
+        byte[] Run(out int interrupts)
+        {
+            using var rig = new StreamRig();
+            var buffer = rig.Program(Playback, S16Stereo48k, periods: 3, periodFrames: 512);
+            StreamRig.FillRamp(buffer, 9);
+            rig.Write(Playback, AudioSdRegister.Chvol, 171);
+            rig.Run(Playback);
+            rig.Advance(137 * Ms);
+            interrupts = rig.Msix[1].Count;
+            return rig.Recorded(Playback);
+        }
+
+        var a = Run(out int ia);
+        var b = Run(out int ib);
+        a.Should().Equal(b);
+        ia.Should().Be(ib);
+    }
+
+    [Fact]
+    public void Message_backed_memory_is_validated_off_the_bus_thread_and_then_runs()
+    {
+        using var rig = new StreamRig();
+        rig.Program(Playback, S16Stereo48k, periods: 2, periodFrames: 480);
+        // Replace the list's mapping by one that is not local (as with message DMA).
+        rig.H.F.DmaMappings.Unmap(StreamRig.BdlIova, 4096).Should().Be(0);
+        var list = new byte[4096];
+        for (int p = 0; p < 2; p++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(list.AsSpan(16 * p), StreamRig.BufferIova + (ulong)(p * 480 * 4));
+            BinaryPrimitives.WriteUInt32LittleEndian(list.AsSpan((16 * p) + 8), 480 * 4);
+            BinaryPrimitives.WriteUInt32LittleEndian(list.AsSpan((16 * p) + 12), 1);
+        }
+
+        rig.H.F.DmaMappings.Map(StreamRig.BdlIova, 4096, DmaAccess.ReadWrite, new RemoteBacking(list)).Should().Be(0);
+        rig.Run(Playback);
+        (rig.Read(Playback, AudioSdRegister.Sts) & (AudioSdFields.Sts.Running | AudioSdFields.Sts.Err)).Should().Be(0, "not decided yet: the list needs the client");
+
+        rig.Advance(0);
+
+        (rig.Read(Playback, AudioSdRegister.Sts) & AudioSdFields.Sts.Running).Should().NotBe(0);
+        rig.Advance(10 * Ms);
+        rig.Read64(Playback, AudioSdRegister.Frames).Should().Be(480);
+    }
+
+    /// <summary>Memory only reachable through the client (stands in for message DMA).</summary>
+    private sealed class RemoteBacking(byte[] memory) : IDmaBacking
+    {
+        public string Kind => "remote";
+
+        public bool IsLocal => false;
+
+        public DmaResult Read(ulong offset, Span<byte> destination)
+        {
+            memory.AsSpan((int)offset, destination.Length).CopyTo(destination);
+            return DmaResult.Ok;
+        }
+
+        public DmaResult Write(ulong offset, ReadOnlySpan<byte> source)
+        {
+            source.CopyTo(memory.AsSpan((int)offset));
+            return DmaResult.Ok;
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
