@@ -71,6 +71,25 @@ public sealed partial class AudioCard
         _engine.AdvanceTo(clock, clock.NowNanoseconds + nanoseconds);
     }
 
+    /// <summary>
+    /// Real clock: waits until the engine thread has gone once round its loop (jobs, then every stream's pump)
+    /// after this call. Tests use it to know the engine has run.
+    /// </summary>
+    internal bool WaitForEngineLoop(TimeSpan timeout)
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            using var ran = new ManualResetEventSlim();
+            _engine.Post(ran.Set);
+            if (!ran.Wait(timeout))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>INTSTS read: stored causes plus SIS, stream i's pending enabled causes at bit 16+i (spec §9.4).</summary>
     private ulong InterruptStatusRead(RegisterDefinition register, ulong stored)
     {

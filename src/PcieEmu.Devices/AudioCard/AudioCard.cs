@@ -31,6 +31,7 @@ public sealed partial class AudioCard : IEmulatedCard
         Function = BuildFunction(model, loggerFactory);
         Function.OnReset(OnFunctionReset);
         _worker = new DeviceWorker("pcieemu-audio-engine", _logger);
+        _engine.Start();
     }
 
     public CardModel Model { get; }

@@ -30,9 +30,14 @@ internal sealed partial class StreamEngine : IDisposable
         if (!manual)
         {
             _thread = new Thread(Run) { IsBackground = true, Name = "pcieemu-audio-streams", Priority = ThreadPriority.AboveNormal };
-            _thread.Start();
         }
     }
+
+    /// <summary>
+    /// Starts the real-clock thread. Separate from construction because the streams it pumps need their card
+    /// fully built (its PCI function's lock) before the first pump.
+    /// </summary>
+    public void Start() => _thread?.Start();
 
     /// <summary>What the engine drives: a stream's next deadline and its pump.</summary>
     internal interface IPumped
@@ -143,7 +148,10 @@ internal sealed partial class StreamEngine : IDisposable
     {
         _stopping = true;
         _wake.Set();
-        _thread?.Join(TimeSpan.FromSeconds(5));
+        if (_thread is { IsAlive: true })
+        {
+            _thread.Join(TimeSpan.FromSeconds(5));
+        }
         _wake.Dispose();
     }
 
