@@ -87,7 +87,7 @@ public sealed class RoutingAllocationTests : IDisposable
     [InlineData(SampleFormat.FloatLe, 1)]
     public void Loopback_write_and_read_allocate_nothing_with_or_without_conversion(SampleFormat captureFormat, int captureChannels)
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         var playback = new AudioFormat(SampleFormat.S16Le, 48000, 2);
         var capture = new AudioFormat(captureFormat, 48000, captureChannels);
         using var sink = hub.CreateSink("p");

@@ -19,9 +19,29 @@ public sealed class RoutingLoopbackTests
     }
 
     [Fact]
+    public void A_reader_waits_for_the_jitter_buffer_then_reads_contiguously_and_primes_again_after_running_empty_spec_13()
+    {
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.FromMilliseconds(1)); // 48 frames at 48 kHz
+        using var sink = hub.CreateSink("playback0");
+        using var source = hub.CreateSource("playback0");
+        sink.Start(S16Stereo);
+        source.Start(S16Stereo).Should().BeNull();
+
+        sink.Write(Counter(1, 40));
+        Read(source, S16Stereo, 10).Should().OnlyContain(b => b == 0, "40 frames buffered, the jitter buffer wants 48");
+        sink.Write(Counter(41, 20));
+        Read(source, S16Stereo, 30).Should().Equal(Counter(1, 30), "60 frames buffered: reading starts with the oldest");
+        Read(source, S16Stereo, 30).Should().Equal(Counter(31, 30));
+        var tail = Read(source, S16Stereo, 10);
+        tail.Should().OnlyContain(b => b == 0, "ran empty");
+        sink.Write(Counter(61, 10));
+        Read(source, S16Stereo, 10).Should().OnlyContain(b => b == 0, "after running empty the reader primes again");
+    }
+
+    [Fact]
     public void Frames_pass_through_unchanged_in_the_same_format()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         using var sink = hub.CreateSink("playback0");
         using var source = hub.CreateSource("playback0");
         sink.Start(S16Stereo);
@@ -39,7 +59,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void A_short_read_gets_the_frames_there_then_zeros_and_counts_an_underflow()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         using var sink = hub.CreateSink("p");
         using var source = hub.CreateSource("p");
         sink.Start(S16Stereo);
@@ -60,7 +80,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void Each_reader_has_its_own_position_starting_at_what_is_produced_after_its_start()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         using var sink = hub.CreateSink("p");
         using var early = hub.CreateSource("p");
         using var late = hub.CreateSource("p");
@@ -86,7 +106,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void A_slow_reader_loses_its_oldest_frames_and_counts_them()
     {
-        var hub = new LoopbackHub(TimeSpan.FromMilliseconds(10)); // 480 frames at 48 kHz
+        var hub = new LoopbackHub(TimeSpan.FromMilliseconds(10), jitterBuffer: TimeSpan.Zero); // 480 frames at 48 kHz
         using var sink = hub.CreateSink("p");
         using var slow = hub.CreateSource("p");
         using var fast = hub.CreateSource("p");
@@ -109,7 +129,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void A_write_bigger_than_the_fifo_keeps_only_its_newest_part()
     {
-        var hub = new LoopbackHub(TimeSpan.FromMilliseconds(1)); // 48 frames
+        var hub = new LoopbackHub(TimeSpan.FromMilliseconds(1), jitterBuffer: TimeSpan.Zero); // 48 frames
         using var sink = hub.CreateSink("p");
         using var source = hub.CreateSource("p");
         sink.Start(S16Stereo);
@@ -123,7 +143,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void The_byte_cap_bounds_the_fifo()
     {
-        var hub = new LoopbackHub(TimeSpan.FromSeconds(10), maxBufferBytes: 4000);
+        var hub = new LoopbackHub(TimeSpan.FromSeconds(10), maxBufferBytes: 4000, jitterBuffer: TimeSpan.Zero);
         using var source = hub.CreateSource("p");
         source.Start(S16Stereo);
         source.CapacityFrames.Should().Be(1000);
@@ -132,7 +152,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void Formats_and_channel_counts_are_converted_per_spec_13()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         using var sink = hub.CreateSink("p");
         using var s32Mono = hub.CreateSource("p");
         using var float3 = hub.CreateSource("p");
@@ -159,7 +179,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void Float_to_integer_through_the_bus_clamps_and_rounds()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         using var sink = hub.CreateSink("p");
         using var source = hub.CreateSource("p");
         var f = new AudioFormat(SampleFormat.FloatLe, 44100, 1);
@@ -174,7 +194,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void Capture_start_against_a_running_playback_at_another_rate_is_refused()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         using var sink = hub.CreateSink("playback0");
         using var source = hub.CreateSource("playback0");
         sink.Start(S16Stereo with { Rate = 44100 });
@@ -188,7 +208,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void Capture_started_before_playback_reads_zeros_until_data_comes()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         using var source = hub.CreateSource("p");
         source.Start(S16Stereo).Should().BeNull();
         Read(source, S16Stereo, 10).Should().OnlyContain(b => b == 0);
@@ -204,7 +224,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void Playback_restarting_at_another_rate_delivers_nothing_to_a_running_reader()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         using var sink = hub.CreateSink("p");
         using var source = hub.CreateSource("p");
         source.Start(S16Stereo);
@@ -217,7 +237,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void Frames_buffered_before_the_playback_stops_are_still_read()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         using var sink = hub.CreateSink("p");
         using var source = hub.CreateSource("p");
         sink.Start(S16Stereo);
@@ -230,7 +250,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void One_live_sink_per_playback_stream()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         var sink = hub.CreateSink("p");
         hub.Invoking(h => h.CreateSink("p")).Should().Throw<InvalidOperationException>().WithMessage("*p already has*");
         hub.CreateSink("q").Dispose();
@@ -242,7 +262,7 @@ public sealed class RoutingLoopbackTests
     [Fact]
     public void Concurrent_playback_and_capture_lose_only_what_is_counted()
     {
-        var hub = new LoopbackHub(TimeSpan.FromMilliseconds(5));
+        var hub = new LoopbackHub(TimeSpan.FromMilliseconds(5), jitterBuffer: TimeSpan.Zero);
         var format = new AudioFormat(SampleFormat.S32Le, 48000, 1);
         using var sink = hub.CreateSink("p");
         using var source = hub.CreateSource("p");

@@ -80,7 +80,7 @@ public sealed class RoutingParserTests
     [Fact]
     public void Loopback_routes_connect_through_the_given_hub()
     {
-        var hub = new LoopbackHub();
+        var hub = new LoopbackHub(jitterBuffer: TimeSpan.Zero);
         var format = new PcieEmu.Devices.Audio.AudioFormat(PcieEmu.Devices.Audio.SampleFormat.S16Le, 48000, 1);
         using var sink = AudioRoutes.CreateSink("loopback", hub, "playback0");
         using var source = AudioRoutes.CreateSource("loopback:playback0", hub);

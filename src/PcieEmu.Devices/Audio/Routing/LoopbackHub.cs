@@ -28,20 +28,32 @@ public sealed class LoopbackHub
 {
     public static readonly TimeSpan DefaultBufferDuration = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How much a reader buffers before it starts consuming (spec §13). Playback and capture run on independent
+    /// start times and are pumped in ticks, so the capture side may ask for a frame a moment before the playback
+    /// side produced it; this margin keeps the samples contiguous.
+    /// </summary>
+    public static readonly TimeSpan DefaultJitterBuffer = TimeSpan.FromMilliseconds(10);
+
     public const long DefaultMaxBufferBytes = 32L << 20;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, LoopbackBus> _buses = new(StringComparer.Ordinal);
 
-    public LoopbackHub(TimeSpan? bufferDuration = null, long maxBufferBytes = DefaultMaxBufferBytes)
+    public LoopbackHub(TimeSpan? bufferDuration = null, long maxBufferBytes = DefaultMaxBufferBytes, TimeSpan? jitterBuffer = null)
     {
         BufferDuration = bufferDuration ?? DefaultBufferDuration;
+        JitterBuffer = jitterBuffer ?? DefaultJitterBuffer;
+        ArgumentOutOfRangeException.ThrowIfLessThan(JitterBuffer, TimeSpan.Zero, nameof(jitterBuffer));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(BufferDuration, TimeSpan.Zero, nameof(bufferDuration));
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBufferBytes, 1);
         MaxBufferBytes = maxBufferBytes;
     }
 
     public TimeSpan BufferDuration { get; }
+
+    /// <summary>What a reader holds before it starts consuming (<see cref="DefaultJitterBuffer"/>).</summary>
+    public TimeSpan JitterBuffer { get; }
 
     public long MaxBufferBytes { get; }
 
@@ -211,6 +223,9 @@ public sealed class LoopbackSource : ICaptureSource
         _hub = hub;
     }
 
+    private int _primeBytes;
+    private bool _priming;
+
     public string Description => "loopback:" + _bus.Name;
 
     public string PlaybackStream => _bus.Name;
@@ -286,6 +301,8 @@ public sealed class LoopbackSource : ICaptureSource
             _head = 0;
             _count = 0;
             _format = format;
+            _primeBytes = (int)Math.Min(capacity, (long)Math.Ceiling(_hub.JitterBuffer.TotalSeconds * format.Rate) * format.FrameBytes);
+            _priming = true;
             if (Array.IndexOf(_bus.Readers, this) < 0)
             {
                 _bus.Readers = [.. _bus.Readers, this];
@@ -309,6 +326,13 @@ public sealed class LoopbackSource : ICaptureSource
                 throw new ArgumentException($"{frames.Length} bytes are not whole {format.FrameBytes}-byte frames of {format}", nameof(frames));
             }
 
+            if (_priming && _count < _primeBytes)
+            {
+                frames.Clear(); // still filling the jitter buffer
+                return;
+            }
+
+            _priming = false;
             int n = Math.Min(_count, frames.Length);
             int first = Math.Min(n, _capacity - _head);
             _ring.AsSpan(_head, first).CopyTo(frames);
@@ -317,6 +341,7 @@ public sealed class LoopbackSource : ICaptureSource
             _count -= n;
             if (n < frames.Length)
             {
+                _priming = true; // ran empty: fill the jitter buffer again before consuming
                 frames[n..].Clear();
                 _underflowEvents++;
                 _underflowFrames += (frames.Length - n) / format.FrameBytes;
