@@ -37,9 +37,17 @@ static const char * const pea_dma_err_names[] = {
 	[PEA_DMA_ERR_ALIGN] = "ALIGN",
 	[PEA_DMA_ERR_LENGTH] = "LENGTH",
 	[PEA_DMA_ERR_TRANSPORT] = "TRANSPORT",
+	[PEA_DMA_ERR_DESC_RESERVED] = "DESC_RESERVED",
+	[PEA_DMA_ERR_CBL] = "CBL",
+	[PEA_DMA_ERR_FORMAT] = "FORMAT",
+	[PEA_DMA_ERR_NO_BDL] = "NO_BDL",
+	[PEA_DMA_ERR_BOUNDARY] = "BOUNDARY",
+	[PEA_DMA_ERR_FRAME] = "FRAME",
+	[PEA_DMA_ERR_BDL_LENGTH] = "BDL_LENGTH",
 };
 
-static const char *pea_dma_err_name(unsigned int code)
+/* ERRCODE name of DIAG_DMA_STS and SD_STS (spec §6.3). */
+const char *pea_dma_err_name(unsigned int code)
 {
 	if (code < ARRAY_SIZE(pea_dma_err_names) && pea_dma_err_names[code])
 		return pea_dma_err_names[code];
@@ -140,6 +148,7 @@ static void pea_diag_run(struct pea_dev *pea, bool write, u32 len, u32 seed, u32
 					 PEA_DIAG_TIMEOUT_MS);
 				pea_write(pea, PEA_REG_GCTL, PEA_GCTL_RESET);
 				pea_write(pea, PEA_REG_INTEN, pea->inten);
+				pea_snd_card_reset(pea);
 			}
 			return;
 		}

@@ -3,7 +3,7 @@
  * PcieEmu Audio: PCI probe/remove, interrupts, power management and the
  * core sysfs attributes.
  *
- * The card is specified in firmware-models/pcieemu-audio/README.md (spec 1.0).
+ * The card is specified in firmware-models/pcieemu-audio/README.md (spec 1.1).
  * Everything a model file can change (device ID, streams, vectors, DMA limits)
  * is read from the card; only the vendor and class code are matched.
  */
@@ -41,10 +41,18 @@ static const char * const pea_irq_mode_names[] = {
 	[PEA_IRQ_INTX] = "intx",
 };
 
+const char *pea_irq_mode_name(struct pea_dev *pea)
+{
+	return pea_irq_mode_names[pea->irq_mode];
+}
+
 /*
  * One handler for every vector (spec §5, §8 step 7). DMA causes arrive on
- * vector 0 and DIAG on the vector named by the DIAG_IRQ write, but all causes
- * share INTSTS, so any vector acknowledges whatever is pending.
+ * vector 0, DIAG on the vector named by the DIAG_IRQ write and stream i on
+ * vector 1 + i, but causes fold onto fewer vectors (MSI, INTx) and all of
+ * them are visible in INTSTS, so any vector handles whatever is pending:
+ * the global causes are acknowledged in INTSTS, the streams named by
+ * INTSTS.SIS in their own SD_STS.
  *
  * A message (MSI or MSI-X) on one of our vectors is always ours and is always
  * counted, even when another vector's handler already acknowledged the cause:
@@ -62,15 +70,17 @@ static irqreturn_t pea_irq(int irq, void *data)
 	sts = pea_read(pea, PEA_REG_INTSTS);
 	if (sts == ~0U)		/* not answering: D3hot or gone */
 		return IRQ_NONE;
-	if (pea->irq_mode == PEA_IRQ_INTX && !(sts & pea->inten))
+	if (pea->irq_mode == PEA_IRQ_INTX && !(sts & (pea->inten | PEA_INTSTS_SIS)))
 		return IRQ_NONE;
 
-	if (sts)
-		pea_write(pea, PEA_REG_INTSTS, sts);	/* W1C acknowledge */
+	if (sts & PEA_INTSTS_W1C)
+		pea_write(pea, PEA_REG_INTSTS, sts & PEA_INTSTS_W1C);	/* acknowledge */
 	atomic64_inc(&vec->count);
 
 	if (sts & (PEA_INTSTS_DMA_DONE | PEA_INTSTS_DMA_ERR))
 		pea_diag_irq(pea, sts);
+	if (sts & PEA_INTSTS_SIS)
+		pea_streams_irq(pea, FIELD_GET(PEA_INTSTS_SIS, sts));
 
 	return IRQ_HANDLED;
 }
@@ -89,7 +99,7 @@ static void pea_free_irqs(struct pea_dev *pea)
 	}
 }
 
-static void pea_sync_irqs(struct pea_dev *pea)
+void pea_sync_irqs(struct pea_dev *pea)
 {
 	unsigned int i;
 
@@ -220,6 +230,7 @@ static const struct attribute_group pea_core_group = {
 static const struct attribute_group *pea_groups[] = {
 	&pea_core_group,
 	&pea_diag_group,
+	&pea_card_group,
 	NULL,
 };
 
@@ -255,6 +266,11 @@ static int pea_identify(struct pea_dev *pea)
 	pea->card_nvec = FIELD_GET(PEA_CAPS_NVEC, caps);
 	pea->addr_bits = FIELD_GET(PEA_DMACAPS_ADDR_BITS, dmacaps);
 	pea->align_log2 = FIELD_GET(PEA_DMACAPS_ALIGN_LOG2, dmacaps);
+	pea->boundary_bits = FIELD_GET(PEA_DMACAPS_BOUNDARY_BITS, dmacaps);
+	if (pea->align_log2 >= 31) {
+		dev_err(&pea->pdev->dev, "DMACAPS.ALIGN_LOG2 %u is not usable\n", pea->align_log2);
+		return -ENODEV;
+	}
 	return 0;
 }
 
@@ -268,6 +284,7 @@ static int pea_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (!pea)
 		return -ENOMEM;
 	pea->pdev = pdev;
+	mutex_init(&pea->mixer_lock);
 	pci_set_drvdata(pdev, pea);
 
 	/* Spec §8 step 1. */
@@ -296,6 +313,10 @@ static int pea_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_clear_master;
 	}
 
+	ret = pea_streams_init(pea);
+	if (ret)
+		goto err_clear_master;
+
 	ret = pea_diag_init(pea);
 	if (ret)
 		goto err_clear_master;
@@ -314,12 +335,18 @@ static int pea_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_quiesce;
 	}
 
+	ret = pea_snd_create(pea);
+	if (ret)
+		goto err_groups;
+
 	dev_info(dev, "PcieEmu Audio spec %d.%d: %u playback, %u capture, %d vector(s) (%s)\n",
 		 (int)FIELD_GET(PEA_VERSION_MAJOR, pea->version),
 		 (int)FIELD_GET(PEA_VERSION_MINOR, pea->version),
 		 pea->nplay, pea->ncap, (int)pea->nvec, pea_irq_mode_names[pea->irq_mode]);
 	return 0;
 
+err_groups:
+	sysfs_remove_groups(&dev->kobj, pea_groups);
 err_quiesce:
 	pea_quiesce(pea);
 	pea_teardown_irqs(pea);
@@ -336,6 +363,9 @@ static void pea_remove(struct pci_dev *pdev)
 
 	/* Waits for sysfs readers and writers (a running dma_test) to leave. */
 	sysfs_remove_groups(&pdev->dev.kobj, pea_groups);
+
+	/* Stops running streams and waits until every ALSA file is closed. */
+	pea_snd_free(pea);
 
 	pea_quiesce(pea);
 	pea_teardown_irqs(pea);
@@ -357,6 +387,9 @@ static int pea_suspend(struct device *dev)
 {
 	struct pci_dev *pdev = to_pci_dev(dev);
 	struct pea_dev *pea = pci_get_drvdata(pdev);
+
+	/* Streams stop (ALSA suspend); registers are restored on resume. */
+	pea_snd_suspend(pea);
 
 	/* Let a running dma_test finish, then keep the card quiet. */
 	mutex_lock(&pea->diag.lock);
@@ -382,6 +415,7 @@ static int pea_resume(struct device *dev)
 	pci_restore_state(pdev);
 	pci_set_master(pdev);
 	pea_write(pea, PEA_REG_INTEN, pea->inten);
+	pea_snd_resume(pea);
 	return 0;
 }
 
@@ -426,6 +460,8 @@ static int __init pea_init(void)
 		       PEA_DRV_NAME, pea_irq_mode_param);
 		return -EINVAL;
 	}
+	if (pea_fault_param_init())
+		return -EINVAL;
 	return pci_register_driver(&pea_driver);
 }
 module_init(pea_init);
@@ -436,6 +472,6 @@ static void __exit pea_exit(void)
 }
 module_exit(pea_exit);
 
-MODULE_DESCRIPTION("PcieEmu synthetic PCIe audio card");
+MODULE_DESCRIPTION("PcieEmu synthetic PCIe audio card (ALSA driver)");
 MODULE_AUTHOR("PcieEmu");
 MODULE_LICENSE("GPL");
