@@ -7,6 +7,7 @@ root.Options.Add(CliLogging.LevelOption);
 root.Subcommands.Add(SetupCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BootCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ValidateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(CodegenCommand.Create());

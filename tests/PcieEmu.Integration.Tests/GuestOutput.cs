@@ -1,27 +1,10 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 
 namespace PcieEmu.Integration.Tests;
 
 /// <summary>Parsers for what guest tools print.</summary>
-internal static partial class GuestOutput
+internal static class GuestOutput
 {
-    /// <summary>Per-vector counts of the named IRQs in /proc/interrupts (single-CPU guest: first number column).</summary>
-    public static Dictionary<string, long> InterruptCounts(string procInterrupts)
-    {
-        var result = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var line in procInterrupts.Split('\n'))
-        {
-            var m = InterruptLine().Match(line);
-            if (m.Success)
-            {
-                result[m.Groups["name"].Value] = long.Parse(m.Groups["count"].Value, CultureInfo.InvariantCulture);
-            }
-        }
-
-        return result;
-    }
-
     public static ulong ParseHex(string text) => ulong.Parse(text.Trim().Replace("0x", "", StringComparison.OrdinalIgnoreCase), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 
     /// <summary>"16K" / "4K" / "1M" as lspci prints BAR sizes.</summary>
@@ -32,7 +15,4 @@ internal static partial class GuestOutput
         >= 1UL << 10 when bytes % (1UL << 10) == 0 => $"{bytes >> 10}K",
         _ => bytes.ToString(CultureInfo.InvariantCulture),
     };
-
-    [GeneratedRegex(@"^\s*\d+:\s+(?<count>\d+)\s+.*\s(?<name>\S+)\s*$")]
-    private static partial Regex InterruptLine();
 }

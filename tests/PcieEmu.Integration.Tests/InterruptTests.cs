@@ -6,7 +6,7 @@ namespace PcieEmu.Integration.Tests;
 /// <summary>Interrupts end to end: the diagnostic doorbell (spec §5) through the driver, QEMU and the guest kernel.</summary>
 public sealed class InterruptTests(DriverGuest guest) : IClassFixture<DriverGuest>
 {
-    private async Task<Dictionary<string, long>> ProcInterrupts() => GuestOutput.InterruptCounts(await guest.Run("cat /proc/interrupts"));
+    private async Task<Dictionary<string, long>> ProcInterrupts() => PcieEmu.Harness.Guest.ProcInterrupts.Parse(await guest.Run("cat /proc/interrupts"));
 
     /// <summary>
     /// Guest script: <paramref name="times"/> DIAG_IRQ writes of <paramref name="vector"/>, each after the previous

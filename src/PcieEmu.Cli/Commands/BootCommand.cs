@@ -3,7 +3,6 @@ using System.Diagnostics;
 using PcieEmu.Devices;
 using PcieEmu.Devices.Models;
 using PcieEmu.Harness;
-using PcieEmu.Harness.Provisioning;
 using PcieEmu.Harness.Qemu;
 
 namespace PcieEmu.Cli.Commands;
@@ -31,27 +30,20 @@ internal static class BootCommand
             using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
             string[] commands = parse.GetValue(exec) ?? [];
             var modelPaths = (parse.GetValue(models) ?? []).Select(f => f.FullName).ToList();
-            try
+            if (modelPaths.Count == 0)
             {
-                if (modelPaths.Count == 0)
-                {
-                    modelPaths.Add(Repository.DefaultModelPath);
-                }
-
-                foreach (var m in modelPaths)
-                {
-                    CardModelLoader.Load(m); // fail fast, before provisioning and QEMU
-                }
-            }
-            catch (Exception e) when (e is CardModelException or DirectoryNotFoundException)
-            {
-                Console.Error.WriteLine($"boot: {e.Message}");
-                return 2;
+                modelPaths.Add(Repository.DefaultModelPath);
             }
 
+            if (GuestStart.LoadModels("boot", modelPaths) is null)
+            {
+                return 2; // fail fast, before provisioning and QEMU
+            }
+
+            IReadOnlyDictionary<string, string> routeTable;
             try
             {
-                CardOptions.ParseRoutes(parse.GetValue(routes) ?? []);
+                routeTable = CardOptions.ParseRoutes(parse.GetValue(routes) ?? []);
             }
             catch (CardModelException e)
             {
@@ -70,21 +62,11 @@ internal static class BootCommand
                 Accelerator = parse.GetValue(accel),
                 Console = commands.Length == 0 ? ConsoleMode.Terminal : ConsoleMode.File,
                 KeepWorkDirectory = parse.GetValue(keep),
-                Routes = CardOptions.ParseRoutes(parse.GetValue(routes) ?? []),
+                Routes = routeTable,
             };
 
-            GuestSession session;
-            try
+            if (await GuestStart.StartAsync("boot", options, loggers, deadline.Token) is not { } session)
             {
-                session = await ProgressDisplay.RunAsync("boot", async p =>
-                {
-                    var s = await GuestSession.StartAsync(options, loggers, p, deadline.Token);
-                    return s;
-                });
-            }
-            catch (Exception e) when (e is GuestSessionException or ProvisioningException or OperationCanceledException)
-            {
-                Console.Error.WriteLine($"boot: {(e is OperationCanceledException ? "timed out or interrupted while starting" : e.Message)}");
                 return 1;
             }
 
