@@ -156,6 +156,23 @@ public sealed class AudioPlaybackTests(AudioGuest guest) : IClassFixture<AudioGu
         }
     }
 
+    [Fact]
+    public async Task A_large_buffer_is_granted_as_asked_and_plays_bit_exact()
+    {
+        // 16 periods of 64 KiB (the default card's MAXSEG, spec §10) = 1 MiB: far above any preallocated size, within the driver's 4 MiB.
+        var format = new AudioFormat(SampleFormat.S32Le, 192000, 2);
+        var samples = AudioFiles.Samples(format, 96000, seed: 5);
+        await File.WriteAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, "large.raw"), samples);
+
+        string output = await guest.Run(
+            $"{AudioFiles.Play("large.raw", format, periodFrames: 8192, periods: 16)} & sleep 0.3; cat /proc/asound/card0/pcm0p/sub0/hw_params; wait");
+
+        output.Should().Contain("period_size: 8192").And.Contain("buffer_size: 131072", "ALSA got the buffer aplay asked for");
+        var run = guest.Audio.Streams[Playback].Runs[^1];
+        run.Bytes.AsSpan(0, samples.Length).SequenceEqual(samples).Should().BeTrue(
+            $"first difference at byte {FrameSearch.FirstDifference(run.Bytes, samples)}");
+    }
+
     /// <summary>The demo against capture from the tone generator, not the loopback: it must say so.</summary>
     [Fact]
     public async Task Without_the_loopback_the_demo_reports_the_tone_missing_and_fails()

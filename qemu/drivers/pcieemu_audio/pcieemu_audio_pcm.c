@@ -39,7 +39,6 @@
 
 /* Largest buffer: one contiguous DMA allocation. */
 #define PEA_BUFFER_MAX		SZ_4M
-#define PEA_BUFFER_PREALLOC	SZ_64K
 /* Shortest period the driver offers: below ~1 ms the card's timing (spec §11.1) is too coarse. */
 #define PEA_PERIOD_US_MIN	1000
 /* How long trigger waits for the card to accept or refuse RUN (validation may need DMA). */
@@ -691,8 +690,12 @@ int pea_pcm_new(struct pea_stream *st)
 		 st->capture ? "Capture" : "Playback", st->index);
 	snd_pcm_set_ops(pcm, dir, &pea_pcm_ops);
 	st->pcm = pcm;	/* freed with the card */
-	ret = snd_pcm_set_managed_buffer_all(pcm, SNDRV_DMA_TYPE_DEV, dev,
-					     min_t(size_t, PEA_BUFFER_PREALLOC, bufmax), bufmax);
+	/*
+	 * No preallocation: the ALSA core caps the buffer at a preallocated
+	 * buffer's size, so preallocating 64 KiB would limit every stream to
+	 * 64 KiB (2048 frames of 8 ch S32). hw_params allocates up to bufmax.
+	 */
+	ret = snd_pcm_set_managed_buffer_all(pcm, SNDRV_DMA_TYPE_DEV, dev, 0, bufmax);
 	if (ret < 0)
 		dev_err(dev, "stream %u: cannot set up the PCM buffer: %d\n", st->index, ret);
 	return ret;
