@@ -455,7 +455,11 @@ public sealed class AudioStreamTests
 
         long expected = (long)((Int128)duration * 44100 / 1_000_000_000);
         rig.Read64(Playback, AudioSdRegister.Frames).Should().Be((ulong)expected, "frame f is due at T0 + f·10⁹/RATE, computed from T0");
-        rig.Card.Streams[Playback].Statistics.IocLateness.Should().OnlyContain(l => l == 0, "in virtual time the engine wakes at each boundary");
+        var stats = rig.Card.Streams[Playback].Statistics;
+        stats.IocLateness.Should().OnlyContain(l => l == 0, "in virtual time the engine wakes at each boundary");
+        stats.IocSamples.Should().BeGreaterThan(0);
+        stats.Periods.Should().Be(expected / 2048, "one IOC per 2048-frame period crossed");
+        stats.FramesMoved.Should().Be(expected);
         rig.Clock.NowNanoseconds.Should().Be(t0 + duration);
     }
 

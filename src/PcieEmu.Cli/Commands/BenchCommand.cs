@@ -15,6 +15,7 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Measurements");
         bench.Subcommands.Add(Rtt());
+        bench.Subcommands.Add(StreamBenchCommand.Create());
         return bench;
     }
 

@@ -524,6 +524,7 @@ public sealed partial class AudioCard
                 }
 
                 _frames = to;
+                Statistics.FramesMoved += to - from;
                 var regs = _card._registers;
                 long bytes = to * program.Format.FrameBytes;
                 regs.Set(Reg(AudioSdRegister.Frames), (ulong)to);
