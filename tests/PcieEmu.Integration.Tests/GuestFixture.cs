@@ -38,7 +38,7 @@ public abstract class GuestFixture : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_session is not null)
         {
