@@ -5,6 +5,7 @@ using PcieEmu.Pci.Capabilities;
 using PcieEmu.Pci.Config;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
+using PcieEmu.Pci.Tracing;
 
 namespace PcieEmu.Pci;
 
@@ -29,6 +30,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     private readonly PowerManagementCapability? _powerManagement;
     private readonly MsixCapability? _msix;
     private ResetKind? _requestedReset;
+    private FunctionTrace? _trace;
     private PciCommand _lastCommand;
 
     internal PciFunction(string name, ConfigSpace config, PciBar?[] bars, ExpansionRom? rom,
@@ -98,6 +100,25 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     public PciCommand Command => (PciCommand)Config.Get16(PciConfigRegisters.Command);
 
+    /// <summary>The trace this function records into or replays from, or null (the normal, zero-cost case).</summary>
+    public FunctionTrace? Trace => _trace;
+
+    /// <summary>
+    /// Starts tracing (src/PcieEmu.Tracing/TRACE-FORMAT.md): from now on every bus access, DMA set-up and interrupt set-up is a
+    /// unit, and the device's DMA and interrupts are recorded in it. Attach before any client traffic.
+    /// </summary>
+    public void AttachTrace(FunctionTrace trace)
+    {
+        if (Interlocked.CompareExchange(ref _trace, trace, null) is not null)
+        {
+            throw new InvalidOperationException($"{Name} already has a trace");
+        }
+
+        Interrupts.Trace = trace;
+        DmaMappings.Trace = trace;
+        Interrupts.Delivered += (index, vector) => trace.Note(new TraceRecord(TraceEventKind.Interrupt, a: (ulong)index, b: (ulong)vector));
+    }
+
     /// <summary>Registers a device callback run (under the lock) on every function reset.</summary>
     public void OnReset(Action<ResetKind> handler) => _resetHandlers.Add(handler);
 
@@ -105,6 +126,13 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     /// <summary>Reads any run of configuration bytes (the client may read the whole space at once).</summary>
     public void ConfigRead(int offset, Span<byte> data)
+    {
+        using var unit = _trace is { } t ? t.Begin(TraceEventKind.ConfigRead, (ulong)offset, (ulong)data.Length) : default;
+        ConfigReadLocked(offset, data);
+        unit.NoteReadData(data);
+    }
+
+    private void ConfigReadLocked(int offset, Span<byte> data)
     {
         lock (Sync)
         {
@@ -129,6 +157,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// <summary>Writes configuration bytes through the masks, then applies their semantics.</summary>
     public void ConfigWrite(int offset, ReadOnlySpan<byte> data)
     {
+        using var unit = _trace is { } t ? t.Begin(TraceEventKind.ConfigWrite, (ulong)offset, data: data) : default;
         lock (Sync)
         {
             int done = 0;
@@ -215,6 +244,13 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// </summary>
     public void BarRead(int bar, ulong offset, Span<byte> data)
     {
+        using var unit = _trace is { } t ? t.Begin(TraceEventKind.BarRead, (ulong)bar, offset, (ulong)data.Length) : default;
+        BarReadLocked(bar, offset, data);
+        unit.NoteReadData(data);
+    }
+
+    private void BarReadLocked(int bar, ulong offset, Span<byte> data)
+    {
         lock (Sync)
         {
             Statistics.BarReads++;
@@ -273,6 +309,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// <summary>A write to BAR <paramref name="bar"/>; see <see cref="BarRead"/>. Refused pieces are dropped (logged).</summary>
     public void BarWrite(int bar, ulong offset, ReadOnlySpan<byte> data)
     {
+        using var unit = _trace is { } t ? t.Begin(TraceEventKind.BarWrite, (ulong)bar, offset, data: data) : default;
         lock (Sync)
         {
             Statistics.BarWrites++;
@@ -357,13 +394,17 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     public void RomRead(ulong offset, Span<byte> data)
     {
+        using var unit = _trace is { } t ? t.Begin(TraceEventKind.RomRead, offset, (ulong)data.Length) : default;
         if (Rom is null)
         {
             data.Fill(0xFF);
-            return;
+        }
+        else
+        {
+            Rom.Read(offset, data);
         }
 
-        Rom.Read(offset, data);
+        unit.NoteReadData(data);
     }
 
     // ---------------------------------------------------------------- reset
@@ -371,6 +412,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// <summary>Resets the function (see <see cref="ResetKind"/>) and then the device, under the lock.</summary>
     public void Reset(ResetKind kind)
     {
+        using var unit = _trace is { } t ? t.Begin(TraceEventKind.Reset, (ulong)kind) : default;
         lock (Sync)
         {
             ResetLocked(kind);
@@ -492,40 +534,30 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "{Function}: refused {Kind} of {Length} B at BAR{Bar}+0x{Offset:x}: no access width of this BAR fits")]
     private static partial void LogRefusedAccess(ILogger logger, string function, string kind, int bar, ulong offset, int length);
 
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "{Function}: DMA at 0x{Address:x} needs message DMA, which a traced function cannot wait for; recording needs guest RAM shared with the server (memfd), so this and later such DMA fail")]
+    private static partial void LogTraceNeedsSharedMemory(ILogger logger, string function, ulong address);
+
     [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "{Function}: BAR{Bar}+0x{Offset:x} {Kind} while in D3hot (dropped)")]
     private static partial void LogD3Access(ILogger logger, string function, string kind, int bar, ulong offset);
 
     /// <summary>The device-facing DMA view: gating first, then the IOVA table.</summary>
     private sealed class FunctionDmaSpace(PciFunction function) : IDmaSpace
     {
-        public DmaResult Read(ulong address, Span<byte> destination)
-        {
-            var gate = Gate(address, (ulong)destination.Length);
-            if (gate != DmaResult.Ok)
-            {
-                return gate;
-            }
+        private int _traceNeedsSharedMemoryLogged;
 
-            var r = function.DmaMappings.Read(address, destination);
-            function.Statistics.NoteDma(r, destination.Length, isWrite: false);
-            return r;
-        }
+        public DmaResult Read(ulong address, Span<byte> destination) =>
+            function._trace is { } t ? Traced(t, address, destination, default, write: false, localOnly: false) : ReadUntraced(address, destination);
 
-        public DmaResult Write(ulong address, ReadOnlySpan<byte> source)
-        {
-            var gate = Gate(address, (ulong)source.Length);
-            if (gate != DmaResult.Ok)
-            {
-                return gate;
-            }
-
-            var r = function.DmaMappings.Write(address, source);
-            function.Statistics.NoteDma(r, source.Length, isWrite: true);
-            return r;
-        }
+        public DmaResult Write(ulong address, ReadOnlySpan<byte> source) =>
+            function._trace is { } t ? Traced(t, address, default, source, write: true, localOnly: false) : WriteUntraced(address, source);
 
         public DmaResult ReadLocal(ulong address, Span<byte> destination)
         {
+            if (function._trace is { } t)
+            {
+                return Traced(t, address, destination, default, write: false, localOnly: true);
+            }
+
             var gate = Gate(address, (ulong)destination.Length, mayHoldLock: true);
             if (gate != DmaResult.Ok)
             {
@@ -538,6 +570,73 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
                 function.Statistics.NoteDma(r, destination.Length, isWrite: false);
             }
 
+            return r;
+        }
+
+        private DmaResult ReadUntraced(ulong address, Span<byte> destination)
+        {
+            var gate = Gate(address, (ulong)destination.Length);
+            if (gate != DmaResult.Ok)
+            {
+                return gate;
+            }
+
+            var r = function.DmaMappings.Read(address, destination);
+            function.Statistics.NoteDma(r, destination.Length, isWrite: false);
+            return r;
+        }
+
+        private DmaResult WriteUntraced(ulong address, ReadOnlySpan<byte> source)
+        {
+            var gate = Gate(address, (ulong)source.Length);
+            if (gate != DmaResult.Ok)
+            {
+                return gate;
+            }
+
+            var r = function.DmaMappings.Write(address, source);
+            function.Statistics.NoteDma(r, source.Length, isWrite: true);
+            return r;
+        }
+
+        /// <summary>
+        /// DMA with a trace attached. Replay: the recorded outcome (and, for a read, the recorded bytes). Recording:
+        /// only local backings (see <see cref="FunctionTrace"/>), then the access and its bytes are noted.
+        /// </summary>
+        private DmaResult Traced(FunctionTrace trace, ulong address, Span<byte> readInto, ReadOnlySpan<byte> writeFrom, bool write, bool localOnly)
+        {
+            int length = write ? writeFrom.Length : readInto.Length;
+            var kind = write ? TraceEventKind.DmaWrite : TraceEventKind.DmaRead;
+            if (trace.Sink.Replaying)
+            {
+                return trace.ReplayDma(new TraceRecord(kind, a: address, b: (ulong)length, data: writeFrom), readInto);
+            }
+
+            var r = Gate(address, (ulong)length, mayHoldLock: localOnly);
+            if (r == DmaResult.Ok)
+            {
+                var access = write ? DmaAccess.Write : DmaAccess.Read;
+                r = function.DmaMappings.CheckLocal(address, (ulong)length, access);
+                if (r == DmaResult.Ok)
+                {
+                    r = write ? function.DmaMappings.Write(address, writeFrom) : function.DmaMappings.Read(address, readInto);
+                }
+                else if (r == DmaResult.WouldBlock && !localOnly)
+                {
+                    r = DmaResult.TransportError;
+                    if (Interlocked.Exchange(ref _traceNeedsSharedMemoryLogged, 1) == 0)
+                    {
+                        LogTraceNeedsSharedMemory(function._logger, function.Name, address);
+                    }
+                }
+
+                if (r != DmaResult.WouldBlock)
+                {
+                    function.Statistics.NoteDma(r, length, write);
+                }
+            }
+
+            trace.Note(new TraceRecord(kind, a: address, b: (ulong)length, c: (ulong)r, data: write ? writeFrom : r == DmaResult.Ok ? readInto : default));
             return r;
         }
 

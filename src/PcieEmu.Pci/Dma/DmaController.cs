@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using PcieEmu.Interop;
+using PcieEmu.Pci.Tracing;
 
 namespace PcieEmu.Pci.Dma;
 
@@ -35,6 +36,12 @@ public sealed partial class DmaController : IDisposable
 
     public int MaxMappings { get; }
 
+    /// <summary>Set by <see cref="PciFunction.AttachTrace"/>: map and unmap are then trace units.</summary>
+    public FunctionTrace? Trace { get; internal set; }
+
+    /// <summary>The DmaMap record's C field: the access bits, and <see cref="LocalBackingFlag"/> for a local backing.</summary>
+    public const ulong LocalBackingFlag = 0x100;
+
     public int Count => _regions.Length;
 
     public long BytesRead => Interlocked.Read(ref _bytesRead);
@@ -54,6 +61,7 @@ public sealed partial class DmaController : IDisposable
     /// </summary>
     public int Map(ulong iova, ulong size, DmaAccess access, IDmaBacking backing)
     {
+        using var unit = Trace is { } t ? t.Begin(TraceEventKind.DmaMap, iova, size, (ulong)access | (backing.IsLocal ? LocalBackingFlag : 0)) : default;
         int errno = MapCore(iova, size, access, backing);
         if (errno != 0)
         {
@@ -120,6 +128,7 @@ public sealed partial class DmaController : IDisposable
     /// </summary>
     public int Unmap(ulong iova, ulong size)
     {
+        using var unit = Trace is { } t ? t.Begin(TraceEventKind.DmaUnmap, iova, size) : default;
         Region? victim = null;
         lock (_writeLock)
         {
@@ -159,6 +168,7 @@ public sealed partial class DmaController : IDisposable
     /// <summary>Removes every mapping (client gone, or VFIO_DMA_UNMAP_FLAG_ALL).</summary>
     public void UnmapAll()
     {
+        using var unit = Trace is { } t ? t.Begin(TraceEventKind.DmaUnmapAll) : default;
         Region[] old;
         lock (_writeLock)
         {
@@ -286,7 +296,17 @@ public sealed partial class DmaController : IDisposable
     /// </summary>
     public DmaResult ReadLocal(ulong iova, Span<byte> destination)
     {
-        var check = Check(iova, (ulong)destination.Length, DmaAccess.Read);
+        var check = CheckLocal(iova, (ulong)destination.Length, DmaAccess.Read);
+        return check != DmaResult.Ok ? check : Read(iova, destination);
+    }
+
+    /// <summary>
+    /// <see cref="Check"/>, and then <see cref="DmaResult.WouldBlock"/> when any part of the range is backed by
+    /// memory only the client can reach (message DMA).
+    /// </summary>
+    public DmaResult CheckLocal(ulong iova, ulong length, DmaAccess access)
+    {
+        var check = Check(iova, length, access);
         if (check != DmaResult.Ok)
         {
             return check;
@@ -294,7 +314,7 @@ public sealed partial class DmaController : IDisposable
 
         var regions = _regions;
         ulong cur = iova;
-        ulong remaining = (ulong)destination.Length;
+        ulong remaining = length;
         while (remaining > 0)
         {
             var r = Find(regions, cur);
@@ -313,7 +333,7 @@ public sealed partial class DmaController : IDisposable
             cur += step;
         }
 
-        return Read(iova, destination);
+        return DmaResult.Ok;
     }
 
     /// <summary>Device write into guest memory; validated like <see cref="Read"/>.</summary>
