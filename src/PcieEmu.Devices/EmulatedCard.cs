@@ -13,6 +13,18 @@ public interface IEmulatedCard : IDisposable
     PciFunction Function { get; }
 
     DriverRuleViolations Violations { get; }
+
+    /// <summary>
+    /// Starts tracing the card into <paramref name="sink"/> (a recorder or a replay comparer): its function's
+    /// units, its DMA, interrupts, violations and sink data. Attach before any client traffic.
+    /// </summary>
+    Pci.Tracing.FunctionTrace AttachTrace(Pci.Tracing.ITraceSink sink);
+
+    /// <summary>External scheduling only: one step of the card's own scheduler at its clock's current time.</summary>
+    void RunEngineStep();
+
+    /// <summary>External scheduling only: the next job queued for the card's worker; false when none is queued.</summary>
+    bool RunWorkerJob();
 }
 
 /// <summary>Host-side settings of a card that are not part of its model file.</summary>
@@ -24,6 +36,9 @@ public sealed record CardOptions
     public Common.IDeviceClock? Clock { get; init; }
 
     public bool ManualTime { get; init; }
+
+    /// <summary>No device threads; the host drives the card's scheduler (trace replay). Needs a manual clock.</summary>
+    public bool ExternalScheduling { get; init; }
 
     /// <summary>Parses "NAME=SPEC" pairs (the CLI's --route).</summary>
     public static IReadOnlyDictionary<string, string> ParseRoutes(IEnumerable<string> pairs)
@@ -54,6 +69,7 @@ public static class CardFactory
             Routes = CheckRoutes(model, options?.Routes ?? new Dictionary<string, string>()),
             Clock = options?.Clock,
             ManualTime = options?.ManualTime ?? false,
+            ExternalScheduling = options?.ExternalScheduling ?? false,
         }),
         _ => throw new CardModelException($"{model.SourcePath}: unknown card \"{model.Card}\""),
     };

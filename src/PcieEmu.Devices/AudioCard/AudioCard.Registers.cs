@@ -20,7 +20,7 @@ public sealed partial class AudioCard
     {
         ["InterruptCount"] = (_, _) => (uint)_interruptEvents,
         ["InterruptStatusRead"] = InterruptStatusRead,
-        ["WallClock"] = (_, _) => (ulong)_clock.NowNanoseconds,
+        ["WallClock"] = (_, _) => (ulong)Now,
     };
 
     /// <summary>GCTL (spec §4, §7): RESET resets registers and engines and clears SRAM.</summary>

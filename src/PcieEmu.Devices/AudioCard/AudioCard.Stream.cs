@@ -8,6 +8,7 @@ using PcieEmu.Devices.AudioCard.Streams;
 using PcieEmu.Devices.Models;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Registers;
+using PcieEmu.Pci.Tracing;
 
 namespace PcieEmu.Devices.AudioCard;
 
@@ -259,7 +260,7 @@ public sealed partial class AudioCard
             }
 
             _program = program;
-            _t0 = _card._clock.NowNanoseconds;
+            _t0 = _card.Now;
             _frames = 0;
             int scratchBytes = MaxChunkFrames * program!.Format.FrameBytes;
             if (_scratch.Length < scratchBytes)
@@ -501,6 +502,7 @@ public sealed partial class AudioCard
                 }
 
                 Sink!.Write(frames);
+                _card.Function.Trace?.Note(new TraceRecord(TraceEventKind.SinkData, a: (ulong)Index, b: (ulong)frames.Length, c: Fnv1a64.Hash(frames)));
                 if (!RecordsItself)
                 {
                     Recorder.Append(frames);

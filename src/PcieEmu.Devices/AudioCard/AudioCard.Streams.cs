@@ -16,6 +16,12 @@ public sealed record AudioCardOptions
     /// <summary>No engine thread: time moves only through <see cref="AudioCard.AdvanceTime"/> (needs a <see cref="ManualDeviceClock"/>).</summary>
     public bool ManualTime { get; init; }
 
+    /// <summary>
+    /// No threads at all (implies <see cref="ManualTime"/>): the host runs the engine's steps and the worker's jobs
+    /// (<see cref="AudioCard.RunEngineStep"/>, <see cref="AudioCard.RunWorkerJob"/>), as trace replay does.
+    /// </summary>
+    public bool ExternalScheduling { get; init; }
+
     /// <summary>Per stream name, a route that replaces the model file's (e.g. from `pcieemu serve --route`).</summary>
     public IReadOnlyDictionary<string, string> Routes { get; init; } = new Dictionary<string, string>();
 }
@@ -38,7 +44,7 @@ public sealed partial class AudioCard
     private void CreateStreams(AudioCardOptions options, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory)
     {
         _clock = options.Clock ?? new MonotonicDeviceClock();
-        if (options.ManualTime && _clock is not ManualDeviceClock)
+        if ((options.ManualTime || options.ExternalScheduling) && _clock is not ManualDeviceClock)
         {
             throw new ArgumentException("ManualTime needs a ManualDeviceClock", nameof(options));
         }
@@ -61,7 +67,8 @@ public sealed partial class AudioCard
         }
 
         _streams = [.. streams];
-        _engine = new StreamEngine(_clock, () => _streams, options.ManualTime, loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Streams"));
+        _engine = new StreamEngine(_clock, () => _streams, options.ManualTime || options.ExternalScheduling,
+            loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Streams"), () => Function?.Trace);
     }
 
     /// <summary>Virtual time only: moves the card's clock forward, running the streams as time passes.</summary>

@@ -6,6 +6,7 @@ using PcieEmu.Pci.Bars;
 using PcieEmu.Pci.Capabilities;
 using PcieEmu.Pci.Config;
 using PcieEmu.Pci.Registers;
+using PcieEmu.Pci.Tracing;
 
 namespace PcieEmu.Devices.AudioCard;
 
@@ -30,9 +31,27 @@ public sealed partial class AudioCard : IEmulatedCard
         CreateStreams(options ?? new AudioCardOptions(), loggerFactory);
         Function = BuildFunction(model, loggerFactory);
         Function.OnReset(OnFunctionReset);
-        _worker = new DeviceWorker("pcieemu-audio-engine", _logger);
+        _worker = new DeviceWorker("pcieemu-audio-engine", _logger, () => Function.Trace, external: (options ?? new AudioCardOptions()).ExternalScheduling);
         _engine.Start();
     }
+
+    /// <summary>
+    /// The card's time: a trace unit's instant while one runs on this thread (so replay sees the same times),
+    /// else the clock.
+    /// </summary>
+    private long Now => Function.Trace is { InUnit: true } t ? t.UnitTime : _clock.NowNanoseconds;
+
+    public FunctionTrace AttachTrace(ITraceSink sink)
+    {
+        var trace = new FunctionTrace(sink, () => _clock.NowNanoseconds);
+        Function.AttachTrace(trace);
+        Violations.Recorded += v => trace.Note(new TraceRecord(TraceEventKind.Violation, text: v.Rule, detail: v.Detail));
+        return trace;
+    }
+
+    public void RunEngineStep() => _engine.Step();
+
+    public bool RunWorkerJob() => _worker.RunNext();
 
     public CardModel Model { get; }
 

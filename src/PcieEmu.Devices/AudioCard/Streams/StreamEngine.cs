@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices.Common;
+using PcieEmu.Pci.Tracing;
 
 namespace PcieEmu.Devices.AudioCard.Streams;
 
@@ -17,14 +18,16 @@ internal sealed partial class StreamEngine : IDisposable
     private readonly IDeviceClock _clock;
     private readonly Func<IReadOnlyList<IPumped>> _streams;
     private readonly ILogger _logger;
+    private readonly Func<FunctionTrace?> _trace;
     private readonly ConcurrentQueue<Action> _jobs = new();
     private readonly AutoResetEvent _wake = new(false);
     private readonly Thread? _thread;
     private volatile bool _stopping;
 
-    public StreamEngine(IDeviceClock clock, Func<IReadOnlyList<IPumped>> streams, bool manual, ILogger logger)
+    public StreamEngine(IDeviceClock clock, Func<IReadOnlyList<IPumped>> streams, bool manual, ILogger logger, Func<FunctionTrace?>? trace = null)
     {
         _clock = clock;
+        _trace = trace ?? (static () => null);
         _streams = streams;
         _logger = logger;
         if (!manual)
@@ -72,6 +75,24 @@ internal sealed partial class StreamEngine : IDisposable
         }
     }
 
+    /// <summary>
+    /// One step at one instant: queued jobs, then every stream's pump. With a trace the step is one unit, recorded
+    /// only if it did something (idle steps change nothing). The real-clock thread loops over this; replay calls it
+    /// at each recorded step's time.
+    /// </summary>
+    public void Step()
+    {
+        var trace = _trace();
+        using var unit = trace is not null ? trace.BeginDeferred(TraceEventKind.EngineStep) : default;
+        long now = unit.IsUnit ? trace!.UnitTime : _clock.NowNanoseconds;
+        if (RunJobs() > 0)
+        {
+            trace?.MarkSignificant();
+        }
+
+        PumpAll(now);
+    }
+
     private long NextDeadline(long now)
     {
         long next = long.MaxValue;
@@ -97,19 +118,23 @@ internal sealed partial class StreamEngine : IDisposable
         }
     }
 
-    private void RunJobs()
+    private int RunJobs()
     {
+        int ran = 0;
         while (_jobs.TryDequeue(out var job))
         {
+            ran++;
             try
             {
                 job();
             }
-            catch (Exception e)
+            catch (Exception e) when (e is not TraceDivergenceException)
             {
                 LogJobFailed(_logger, e);
             }
         }
+
+        return ran;
     }
 
     private void Run()
@@ -118,9 +143,7 @@ internal sealed partial class StreamEngine : IDisposable
         {
             try
             {
-                RunJobs();
-                long now = _clock.NowNanoseconds;
-                PumpAll(now);
+                Step();
                 long next = NextDeadline(_clock.NowNanoseconds);
                 if (next == long.MaxValue)
                 {
