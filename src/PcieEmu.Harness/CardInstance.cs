@@ -1,11 +1,15 @@
 using PcieEmu.Devices;
+using PcieEmu.Tracing.Format;
 using PcieEmu.VfioUser.Server;
 
 namespace PcieEmu.Harness;
 
 /// <summary>A card served in this process for a guest session: the device (for host-side assertions) and its server.</summary>
-public sealed class CardInstance(int index, IEmulatedCard card, VfioUserServer server, string logPath, Task serverTask) : IDisposable
+public sealed class CardInstance(int index, IEmulatedCard card, VfioUserServer server, string logPath, Task serverTask, TraceWriter? trace = null) : IDisposable
 {
+    /// <summary>The trace being recorded of this card (GuestSessionOptions.TraceDirectory), or null.</summary>
+    public TraceWriter? Trace { get; } = trace;
+
     public int Index { get; } = index;
 
     public IEmulatedCard Card { get; } = card;
@@ -23,6 +27,14 @@ public sealed class CardInstance(int index, IEmulatedCard card, VfioUserServer s
     {
         Server.Dispose();
         ServerTask.Wait(TimeSpan.FromSeconds(10));
-        Card.Dispose();
+        try
+        {
+            // The client is gone: the trace ends here, not with the card's own teardown.
+            Trace?.Complete();
+        }
+        finally
+        {
+            Card.Dispose();
+        }
     }
 }

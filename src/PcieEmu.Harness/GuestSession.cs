@@ -8,6 +8,7 @@ using PcieEmu.Harness.Logging;
 using PcieEmu.Harness.Processes;
 using PcieEmu.Harness.Provisioning;
 using PcieEmu.Harness.Qemu;
+using PcieEmu.Tracing.Recording;
 using PcieEmu.VfioUser.Server;
 
 namespace PcieEmu.Harness;
@@ -76,6 +77,11 @@ public sealed partial class GuestSession : IAsyncDisposable
         string share = options.ShareDirectory ?? Path.Combine(work, "share");
         Directory.CreateDirectory(share);
 
+        if (options.TraceDirectory is not null && !options.SharedMemory)
+        {
+            throw new ArgumentException("recording traces needs guest RAM shared with the server (SharedMemory): a traced card cannot wait on message DMA", nameof(options));
+        }
+
         var cards = new List<CardInstance>();
         var owned = new List<ILoggerFactory>();
         Socket? agentListener = null;
@@ -87,9 +93,12 @@ public sealed partial class GuestSession : IAsyncDisposable
                 var cardLoggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FileLoggerProvider(log)));
                 owned.Add(cardLoggers);
                 var card = CardFactory.Load(options.ModelPaths[i], cardLoggers, new CardOptions { Routes = options.Routes });
+                var trace = options.TraceDirectory is { } traces
+                    ? TraceRecording.Start(card, options.ModelPaths[i], options.Routes, TracePath(traces, i))
+                    : null;
                 var server = new VfioUserServer(card.Function, Path.Combine(work, $"vu{i}.sock"), options.ServerOptions, cardLoggers);
                 server.Listen();
-                cards.Add(new CardInstance(i, card, server, log, server.RunAsync()));
+                cards.Add(new CardInstance(i, card, server, log, server.RunAsync(), trace));
             }
 
             agentListener = GuestAgent.Listen(Path.Combine(work, "agent.sock"));
@@ -311,6 +320,13 @@ public sealed partial class GuestSession : IAsyncDisposable
         {
             return "?";
         }
+    }
+
+    /// <summary>Where card <paramref name="index"/>'s trace goes in a session with a trace directory.</summary>
+    public static string TracePath(string directory, int index)
+    {
+        Directory.CreateDirectory(directory);
+        return Path.Combine(directory, $"card{index}{TraceRecording.Extension}");
     }
 
     private static string Quote(string s) => s.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'' or '{' or '}') ? $"'{s.Replace("'", "'\\''", StringComparison.Ordinal)}'" : s;

@@ -44,6 +44,12 @@ public sealed record GuestSessionOptions
     /// <summary>Stream routes (spec §13) applied to every card, replacing the model files'.</summary>
     public IReadOnlyDictionary<string, string> Routes { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Record every card into DIR/card&lt;i&gt;.petrace (src/PcieEmu.Tracing/TRACE-FORMAT.md). Recording needs
+    /// <see cref="SharedMemory"/>: a traced card cannot wait on message DMA.
+    /// </summary>
+    public string? TraceDirectory { get; init; }
+
     public IReadOnlyList<string> ExtraKernelArguments { get; init; } = [];
 
     public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];

@@ -1,0 +1,78 @@
+using System.Globalization;
+using PcieEmu.Pci;
+using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Interrupts;
+using PcieEmu.Pci.Tracing;
+
+namespace PcieEmu.Tracing.Format;
+
+/// <summary>One line per record for people: `trace dump`, divergence reports and test messages all use it.</summary>
+public static class TraceEventText
+{
+    /// <summary>Seconds with nanosecond digits.</summary>
+    public static string Seconds(long nanoseconds) =>
+        (nanoseconds / 1e9).ToString("0.000000000", CultureInfo.InvariantCulture);
+
+    /// <summary>"  1234  12.345678901  BarWrite BAR0+0x104 = 02 00 00 00" (units carry the time, nested records indent).</summary>
+    public static string Line(TraceEvent e) =>
+        string.Create(CultureInfo.InvariantCulture, $"{e.Index,8}  {(e.IsUnit ? Seconds(e.Time) : ""),14}  {(e.IsUnit ? "" : "  ")}{Describe(e.ToRecord())}");
+
+    /// <summary>What a record says, without index and time.</summary>
+    public static string Describe(in TraceRecord r) => r.Kind switch
+    {
+        TraceEventKind.ConfigRead => Invariant($"ConfigRead +0x{r.A:x3} ({r.B} B)"),
+        TraceEventKind.ConfigWrite => Invariant($"ConfigWrite +0x{r.A:x3} = {Hex(r.Data)}"),
+        TraceEventKind.BarRead => Invariant($"BarRead BAR{r.A}+0x{r.B:x} ({r.C} B)"),
+        TraceEventKind.BarWrite => Invariant($"BarWrite BAR{r.A}+0x{r.B:x} = {Hex(r.Data)}"),
+        TraceEventKind.RomRead => Invariant($"RomRead +0x{r.A:x} ({r.B} B)"),
+        TraceEventKind.Reset => Invariant($"Reset {Name<ResetKind>(r.A)}"),
+        TraceEventKind.DmaMap => Invariant($"DmaMap 0x{r.A:x}+0x{r.B:x} {Name<DmaAccess>(r.C & 3)}{((r.C & DmaController.LocalBackingFlag) != 0 ? " shared" : " message")}"),
+        TraceEventKind.DmaUnmap => Invariant($"DmaUnmap 0x{r.A:x}+0x{r.B:x}"),
+        TraceEventKind.DmaUnmapAll => "DmaUnmapAll",
+        TraceEventKind.IrqAssign => Invariant($"IrqAssign {Name<IrqIndex>(r.A)} from {r.B}: {string.Join("", r.Data.ToArray().Select(b => b != 0 ? '1' : '0'))}"),
+        TraceEventKind.IrqDisable => Invariant($"IrqDisable {Name<IrqIndex>(r.A)}"),
+        TraceEventKind.IrqMask => Invariant($"Irq{((r.C >> 32) != 0 ? "Mask" : "Unmask")} {Name<IrqIndex>(r.A)} [{r.B}, +{r.C & 0xFFFF_FFFF})"),
+        TraceEventKind.IrqInject => Invariant($"IrqInject {Name<IrqIndex>(r.A)} vector {r.B}"),
+        TraceEventKind.IrqRelease => "IrqRelease",
+        TraceEventKind.EngineStep => "EngineStep",
+        TraceEventKind.WorkerJob => "WorkerJob",
+        TraceEventKind.ReadData => Invariant($"-> {Hex(r.Data)}"),
+        TraceEventKind.DmaRead => Invariant($"DmaRead 0x{r.A:x} ({r.B} B) {Name<DmaResult>(r.C)}{(r.Data.IsEmpty ? "" : ": " + Hex(r.Data))}"),
+        TraceEventKind.DmaWrite => Invariant($"DmaWrite 0x{r.A:x} ({r.Data.Length} B) {Name<DmaResult>(r.C)}: {Hex(r.Data)}"),
+        TraceEventKind.Interrupt => Invariant($"Interrupt {Name<IrqIndex>(r.A)} vector {r.B}"),
+        TraceEventKind.Violation => $"Violation {r.Text}: {r.Detail}",
+        TraceEventKind.SinkData => Invariant($"SinkData stream {r.A}: {r.B} B, fnv64 {r.C:x16}"),
+        TraceEventKind.End => Invariant($"End ({r.A} records)"),
+        _ => Invariant($"kind {(byte)r.Kind}"),
+    };
+
+    /// <summary>Up to 16 bytes in hex, then how many more.</summary>
+    public static string Hex(ReadOnlySpan<byte> data)
+    {
+        const int Shown = 16;
+        string head = Convert.ToHexString(data[..Math.Min(Shown, data.Length)]).ToLowerInvariant();
+        var spaced = string.Join(' ', Enumerable.Range(0, head.Length / 2).Select(i => head.Substring(i * 2, 2)));
+        return data.Length > Shown ? Invariant($"{spaced} … (+{data.Length - Shown} B)") : spaced;
+    }
+
+    private static string Name<T>(ulong value)
+        where T : struct, Enum
+    {
+        try
+        {
+            object typed = Convert.ChangeType(value, Enum.GetUnderlyingType(typeof(T)), CultureInfo.InvariantCulture);
+            if (Enum.IsDefined(typeof(T), typed))
+            {
+                return Enum.GetName(typeof(T), typed)!;
+            }
+        }
+        catch (OverflowException)
+        {
+            // A value no member can have (a corrupt or foreign trace): shown as a number below.
+        }
+
+        return Invariant($"{typeof(T).Name}({value})");
+    }
+
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

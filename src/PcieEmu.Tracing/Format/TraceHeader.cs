@@ -1,0 +1,42 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace PcieEmu.Tracing.Format;
+
+/// <summary>
+/// What a trace was recorded against (src/PcieEmu.Tracing/TRACE-FORMAT.md "Header"). The model file's text travels inside the
+/// trace, so a replay needs nothing else; its SHA-256 identifies the model when another file is given.
+/// </summary>
+public sealed record TraceHeader
+{
+    public required string Card { get; init; }
+
+    public required string ModelName { get; init; }
+
+    /// <summary>Lower-case hex SHA-256 of <see cref="ModelJson"/>'s UTF-8 bytes.</summary>
+    public required string ModelSha256 { get; init; }
+
+    public required string ModelJson { get; init; }
+
+    /// <summary>Route overrides the card ran with (stream name → route, spec §13).</summary>
+    public IReadOnlyDictionary<string, string> Routes { get; init; } = new Dictionary<string, string>();
+
+    public DateTimeOffset RecordedAt { get; init; }
+
+    /// <summary>Who wrote it (pcieemu version), for people reading a dump.</summary>
+    public string Recorder { get; init; } = "";
+
+    public static string Sha256Of(string modelJson) =>
+        Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(modelJson))).ToLowerInvariant();
+
+    internal byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
+
+    internal static TraceHeader? FromJson(ReadOnlySpan<byte> json) => JsonSerializer.Deserialize<TraceHeader>(json, Options);
+
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+}

@@ -1,0 +1,228 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Text;
+using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Tracing;
+
+namespace PcieEmu.Tracing.Format;
+
+/// <summary>
+/// Streams records into a trace file (src/PcieEmu.Tracing/TRACE-FORMAT.md). Records are encoded into a pooled chunk buffer on the
+/// caller's thread (the device's, inside a trace unit) and whole chunks go to a writer thread through a bounded
+/// queue: memory stays bounded (at most <see cref="QueuedChunks"/> chunks in flight; a full queue makes the device
+/// wait, never drops), and file I/O never runs inside a unit. <see cref="Complete"/> writes the End record.
+/// </summary>
+public sealed class TraceWriter : ITraceSink, IDisposable
+{
+    public const int QueuedChunks = 64;
+
+    private readonly Stream _stream;
+    private readonly BlockingCollection<(byte[] Buffer, int Length)> _chunks = new(QueuedChunks);
+    private readonly Thread _thread;
+    private byte[] _chunk;
+    private int _length;
+    private long _previousTime;
+    private long _records;
+    private long _bytes;
+    private Exception? _error;
+    private bool _completed;
+
+    public TraceWriter(string path, TraceHeader header)
+        : this(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16), header)
+    {
+        Path = path;
+    }
+
+    public TraceWriter(Stream stream, TraceHeader header)
+    {
+        _stream = stream;
+        Header = header;
+        byte[] json = header.ToJson();
+        Span<byte> preamble = stackalloc byte[TraceFormat.PreambleBytes];
+        TraceFormat.WritePreamble(preamble, json.Length);
+        _stream.Write(preamble);
+        _stream.Write(json);
+        Span<byte> crc = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(crc, Crc32.Compute(json));
+        _stream.Write(crc);
+        _bytes = TraceFormat.PreambleBytes + json.Length + 4;
+        _chunk = ArrayPool<byte>.Shared.Rent(TraceFormat.ChunkTargetBytes);
+        _thread = new Thread(WriteChunks) { IsBackground = true, Name = "pcieemu-trace-writer" };
+        _thread.Start();
+    }
+
+    public string? Path { get; }
+
+    public TraceHeader Header { get; }
+
+    public bool Replaying => false;
+
+    /// <summary>Records written so far.</summary>
+    public long Records => Interlocked.Read(ref _records);
+
+    /// <summary>Bytes handed to the file so far (header and complete chunks).</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    public void Write(in TraceRecord record)
+    {
+        if (_completed || _error is not null)
+        {
+            return;
+        }
+
+        var fields = TraceSchema.FieldsOf(record.Kind) ?? throw new ArgumentException($"unknown record kind {record.Kind}", nameof(record));
+        int textBytes = record.Text is null ? 0 : Encoding.UTF8.GetByteCount(record.Text);
+        int detailBytes = record.Detail is null ? 0 : Encoding.UTF8.GetByteCount(record.Detail);
+        int bound = 1 + (6 * TraceFormat.MaxVarintBytes) + record.Data.Length + textBytes + detailBytes;
+        if (_length > 0 && _length + bound > TraceFormat.ChunkTargetBytes)
+        {
+            FlushChunk();
+        }
+
+        if (bound > _chunk.Length)
+        {
+            ArrayPool<byte>.Shared.Return(_chunk);
+            _chunk = ArrayPool<byte>.Shared.Rent(bound);
+        }
+
+        var span = _chunk.AsSpan(_length);
+        int n = 0;
+        span[n++] = (byte)record.Kind;
+        if ((fields & TraceFields.Time) != 0)
+        {
+            long delta = record.Time - _previousTime;
+            if (delta < 0)
+            {
+                // Unit times are sampled under the trace gate from a monotonic clock; never expected.
+                delta = 0;
+            }
+
+            n += TraceFormat.WriteVarint(span[n..], (ulong)delta);
+            _previousTime += delta;
+        }
+
+        if ((fields & TraceFields.A) != 0)
+        {
+            n += TraceFormat.WriteVarint(span[n..], record.A);
+        }
+
+        if ((fields & TraceFields.B) != 0)
+        {
+            n += TraceFormat.WriteVarint(span[n..], record.B);
+        }
+
+        if ((fields & TraceFields.C) != 0)
+        {
+            n += TraceFormat.WriteVarint(span[n..], record.C);
+        }
+
+        if ((fields & TraceFields.Data) != 0)
+        {
+            n += TraceFormat.WriteVarint(span[n..], (ulong)record.Data.Length);
+            record.Data.CopyTo(span[n..]);
+            n += record.Data.Length;
+        }
+
+        if ((fields & TraceFields.Text) != 0)
+        {
+            n += WriteString(span[n..], record.Text, textBytes);
+        }
+
+        if ((fields & TraceFields.Detail) != 0)
+        {
+            n += WriteString(span[n..], record.Detail, detailBytes);
+        }
+
+        _length += n;
+        Interlocked.Increment(ref _records);
+    }
+
+    public DmaResult ReplayDma(in TraceRecord attempt, Span<byte> readInto) =>
+        throw new InvalidOperationException("a trace writer records; it does not replay");
+
+    /// <summary>Writes the End record and everything pending, and closes the file. Throws if writing failed.</summary>
+    public void Complete()
+    {
+        if (!_completed)
+        {
+            Write(new TraceRecord(TraceEventKind.End, a: (ulong)Records));
+            _completed = true;
+            FlushChunk();
+            _chunks.CompleteAdding();
+            _thread.Join();
+            _stream.Flush();
+            _stream.Dispose();
+            ArrayPool<byte>.Shared.Return(_chunk);
+        }
+
+        if (_error is not null)
+        {
+            throw new IOException($"writing the trace{(Path is null ? "" : " " + Path)} failed: {_error.Message}", _error);
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Complete();
+        }
+        catch (IOException)
+        {
+            // Complete() already reported it to whoever asked; Dispose must not throw.
+        }
+    }
+
+    private static int WriteString(Span<byte> destination, string? value, int bytes)
+    {
+        int n = TraceFormat.WriteVarint(destination, (ulong)bytes);
+        if (value is not null)
+        {
+            n += Encoding.UTF8.GetBytes(value, destination[n..]);
+        }
+
+        return n;
+    }
+
+    private void FlushChunk()
+    {
+        if (_length == 0)
+        {
+            return;
+        }
+
+        var full = _chunk;
+        int length = _length;
+        _chunk = ArrayPool<byte>.Shared.Rent(TraceFormat.ChunkTargetBytes);
+        _length = 0;
+        _chunks.Add((full, length));
+    }
+
+    private void WriteChunks()
+    {
+        Span<byte> header = stackalloc byte[TraceFormat.ChunkHeaderBytes];
+        foreach (var (buffer, length) in _chunks.GetConsumingEnumerable())
+        {
+            try
+            {
+                if (_error is null)
+                {
+                    BinaryPrimitives.WriteInt32LittleEndian(header, length);
+                    BinaryPrimitives.WriteUInt32LittleEndian(header[4..], Crc32.Compute(buffer.AsSpan(0, length)));
+                    _stream.Write(header);
+                    _stream.Write(buffer, 0, length);
+                    Interlocked.Add(ref _bytes, TraceFormat.ChunkHeaderBytes + length);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+            {
+                _error = e;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+}

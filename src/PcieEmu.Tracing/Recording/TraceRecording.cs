@@ -1,0 +1,35 @@
+using System.Reflection;
+using PcieEmu.Devices;
+using PcieEmu.Tracing.Format;
+
+namespace PcieEmu.Tracing.Recording;
+
+/// <summary>Starts recording a card into a trace file (`pcieemu serve --trace`, `pcieemu boot --trace`, the harness).</summary>
+public static class TraceRecording
+{
+    /// <summary>The extension trace files get when the tools name them.</summary>
+    public const string Extension = ".petrace";
+
+    /// <summary>
+    /// Attaches a <see cref="TraceWriter"/> for <paramref name="path"/> to <paramref name="card"/>, before any client
+    /// traffic. The header carries the model file's text and the routes, so the trace alone is enough to replay.
+    /// Call <see cref="TraceWriter.Complete"/> once the card's client has gone.
+    /// </summary>
+    public static TraceWriter Start(IEmulatedCard card, string modelPath, IReadOnlyDictionary<string, string> routes, string path)
+    {
+        string json = File.ReadAllText(modelPath);
+        var header = new TraceHeader
+        {
+            Card = card.Model.Card,
+            ModelName = card.Model.Name,
+            ModelSha256 = TraceHeader.Sha256Of(json),
+            ModelJson = json,
+            Routes = new Dictionary<string, string>(routes),
+            RecordedAt = DateTimeOffset.UtcNow,
+            Recorder = "pcieemu " + (typeof(TraceRecording).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?"),
+        };
+        var writer = new TraceWriter(path, header);
+        card.AttachTrace(writer);
+        return writer;
+    }
+}

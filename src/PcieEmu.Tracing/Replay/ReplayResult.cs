@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text;
+using PcieEmu.Tracing.Format;
+
+namespace PcieEmu.Tracing.Replay;
+
+/// <summary>How a replay ended: identical to the recording, or the first divergence with its surroundings.</summary>
+public sealed record ReplayResult
+{
+    public required string TracePath { get; init; }
+
+    public required string ModelName { get; init; }
+
+    public long Units { get; init; }
+
+    public long Records { get; init; }
+
+    /// <summary>DMA payload fed to the device (recorded reads) and compared (its writes), in bytes.</summary>
+    public long DmaBytes { get; init; }
+
+    /// <summary>Device time the trace spans (first to last unit).</summary>
+    public long VirtualNanoseconds { get; init; }
+
+    public TimeSpan Elapsed { get; init; }
+
+    public ReplayDivergence? Divergence { get; init; }
+
+    public bool Identical => Divergence is null;
+
+    /// <summary>Device time replayed per second of wall time.</summary>
+    public double SpeedUp => Elapsed.TotalSeconds > 0 ? VirtualNanoseconds / 1e9 / Elapsed.TotalSeconds : double.PositiveInfinity;
+
+    public string Summary() => string.Create(CultureInfo.InvariantCulture,
+        $"{TracePath}: {(Identical ? "identical" : "DIVERGED")} — {Records:N0} records, {Units:N0} units, {DmaBytes:N0} DMA bytes, " +
+        $"{VirtualNanoseconds / 1e9:0.000} s of device time in {Elapsed.TotalMilliseconds:0} ms ({SpeedUp:0.#}× real time)");
+}
+
+/// <summary>The first place the replayed card did something other than the recording.</summary>
+public sealed record ReplayDivergence
+{
+    /// <summary>Why, in words ("the device wrote other bytes into guest memory").</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>The recorded record where it happened (or the unit, when the replay did too little or too much).</summary>
+    public required TraceEvent At { get; init; }
+
+    /// <summary>The unit being replayed.</summary>
+    public required TraceEvent Unit { get; init; }
+
+    /// <summary>What the replayed card did instead, or null when it did nothing there.</summary>
+    public string? Replayed { get; init; }
+
+    /// <summary>Dump lines of the records before and after <see cref="At"/>.</summary>
+    public IReadOnlyList<string> Before { get; init; } = [];
+
+    public IReadOnlyList<string> After { get; init; } = [];
+
+    public string Report()
+    {
+        var s = new StringBuilder();
+        s.Append(CultureInfo.InvariantCulture, $"replay diverged at record {At.Index}, device time {TraceEventText.Seconds(Unit.Time)} s: {Reason}\n");
+        s.Append(CultureInfo.InvariantCulture, $"  in unit   {Unit.Index}: {TraceEventText.Describe(Unit.ToRecord())}\n");
+        s.Append(CultureInfo.InvariantCulture, $"  recorded  {At.Index}: {TraceEventText.Describe(At.ToRecord())}\n");
+        s.Append(CultureInfo.InvariantCulture, $"  replayed: {Replayed ?? "(nothing)"}\n");
+        s.Append("around it:\n");
+        foreach (var line in Before)
+        {
+            s.Append("   ").Append(line).Append('\n');
+        }
+
+        s.Append(" > ").Append(TraceEventText.Line(At)).Append('\n');
+        foreach (var line in After)
+        {
+            s.Append("   ").Append(line).Append('\n');
+        }
+
+        return s.ToString();
+    }
+}

@@ -1,0 +1,380 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using PcieEmu.Devices;
+using PcieEmu.Devices.Common;
+using PcieEmu.Devices.Models;
+using PcieEmu.Pci;
+using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Interrupts;
+using PcieEmu.Pci.Tracing;
+using PcieEmu.Tracing.Format;
+
+namespace PcieEmu.Tracing.Replay;
+
+/// <summary>What a replay runs against, beyond the trace itself.</summary>
+public sealed record ReplayOptions
+{
+    /// <summary>A model file to rebuild the card from instead of the one inside the trace; it must be the same model.</summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>Route overrides (stream → route), e.g. a capture WAV file at another path.</summary>
+    public IReadOnlyDictionary<string, string> Routes { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Records shown before and after a divergence.</summary>
+    public int Context { get; init; } = 6;
+
+    /// <summary>Called with the rebuilt card before the first unit (tests use it to change the device on purpose).</summary>
+    public Action<IEmulatedCard>? Prepare { get; init; }
+
+    /// <summary>Units replayed so far and the fraction of the file read, for a progress bar (every few thousand units).</summary>
+    public IProgress<(long Units, double Fraction)>? Progress { get; init; }
+}
+
+/// <summary>
+/// Replays a trace (src/PcieEmu.Tracing/TRACE-FORMAT.md "Replay"): rebuilds the card from the model, then runs
+/// each recorded unit in order at its recorded device time on a manual clock, with no device threads, feeding it
+/// the recorded DMA read data, and compares everything the card does with the recording. Deterministic: one
+/// thread, virtual time, recorded inputs.
+/// </summary>
+public static class TraceReplayer
+{
+    private const int MaxAccessBytes = 1 << 20;
+
+    /// <exception cref="TraceFormatException">The trace is corrupt or truncated, or was recorded with another model.</exception>
+    public static ReplayResult Replay(string tracePath, ReplayOptions options, ILoggerFactory loggers)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var reader = TraceReader.Open(tracePath);
+        var header = reader.Header;
+        var model = ModelFor(header, options.ModelPath, tracePath);
+        var clock = new ManualDeviceClock();
+        using var card = CardFactory.Create(model, loggers, new CardOptions
+        {
+            Routes = RoutesFor(header, model, options.Routes, tracePath),
+            Clock = clock,
+            ExternalScheduling = true,
+        });
+        var sink = new ReplaySink();
+        card.AttachTrace(sink);
+        options.Prepare?.Invoke(card);
+
+        var history = new Queue<TraceEvent>();
+        long units = 0, records = 0, dmaBytes = 0, firstTime = -1, lastTime = 0;
+        TraceEvent? next = reader.TryRead(out var first) ? first : null;
+        if (next is { IsUnit: false })
+        {
+            throw new TraceFormatException($"{tracePath}: record 0 ({next.Kind}) belongs to a unit, but no unit precedes it");
+        }
+
+        try
+        {
+            while (next is not null)
+            {
+                var unit = next;
+                var nested = new List<TraceEvent>();
+                next = null;
+                while (reader.TryRead(out var e))
+                {
+                    if (e.IsUnit)
+                    {
+                        next = e;
+                        break;
+                    }
+
+                    nested.Add(e);
+                }
+
+                clock.Set(unit.Time);
+                firstTime = firstTime < 0 ? unit.Time : firstTime;
+                lastTime = unit.Time;
+                sink.BeginUnit(unit, nested);
+                try
+                {
+                    Run(card, unit, nested, tracePath);
+                    sink.EndUnit();
+                }
+                catch (TraceDivergenceException e)
+                {
+                    return Result() with { Divergence = Describe(e, sink, unit, history, nested, next, reader, options.Context) };
+                }
+
+                units++;
+                records += 1 + nested.Count;
+                foreach (var n in nested)
+                {
+                    if (n.Kind is TraceEventKind.DmaRead or TraceEventKind.DmaWrite)
+                    {
+                        dmaBytes += n.Data.Length;
+                    }
+                }
+
+                Remember(history, unit, options.Context);
+                foreach (var n in nested)
+                {
+                    Remember(history, n, options.Context);
+                }
+
+                if (units % 4096 == 0)
+                {
+                    options.Progress?.Report((units, reader.Fraction));
+                }
+            }
+        }
+        finally
+        {
+            sink.Close();
+        }
+
+        return Result();
+
+        ReplayResult Result() => new()
+        {
+            TracePath = tracePath,
+            ModelName = model.Name,
+            Units = units,
+            Records = records,
+            DmaBytes = dmaBytes,
+            VirtualNanoseconds = firstTime < 0 ? 0 : lastTime - firstTime,
+            Elapsed = Stopwatch.GetElapsedTime(started),
+        };
+    }
+
+    /// <summary>The model inside the trace, or <paramref name="modelPath"/> if it is the same model.</summary>
+    private static CardModel ModelFor(TraceHeader header, string? modelPath, string tracePath)
+    {
+        CardModel model;
+        if (modelPath is null)
+        {
+            model = Parse(() => CardModelLoader.Parse(header.ModelJson, $"{tracePath} (embedded {header.ModelName})"), tracePath);
+        }
+        else
+        {
+            string json = File.ReadAllText(modelPath);
+            string sha = TraceHeader.Sha256Of(json);
+            model = Parse(() => CardModelLoader.Parse(json, modelPath), modelPath);
+            if (sha != header.ModelSha256)
+            {
+                throw new TraceFormatException(
+                    $"{tracePath} was recorded with model \"{header.ModelName}\" (sha256 {header.ModelSha256[..12]}…), but {modelPath} is model \"{model.Name}\" " +
+                    $"(sha256 {sha[..12]}…); replay it with the model it was recorded with (omit --model to use the copy inside the trace)");
+            }
+        }
+
+        if (model.Card != header.Card)
+        {
+            throw new TraceFormatException($"{tracePath} was recorded from a \"{header.Card}\" card; the model is a \"{model.Card}\"");
+        }
+
+        return model;
+    }
+
+    private static CardModel Parse(Func<CardModel> parse, string what)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (CardModelException e)
+        {
+            throw new TraceFormatException($"{what}: the model does not load: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The recorded routes, with overrides. Playback into a WAV file becomes "null": a replay writes no files (the
+    /// sink's bytes are compared through their SinkData hashes). A capture WAV file must exist here.
+    /// </summary>
+    private static Dictionary<string, string> RoutesFor(TraceHeader header, CardModel model, IReadOnlyDictionary<string, string> overrides, string tracePath)
+    {
+        var routes = new Dictionary<string, string>(header.Routes, StringComparer.Ordinal);
+        foreach (var (k, v) in overrides)
+        {
+            routes[k] = v;
+        }
+
+        foreach (var stream in model.Streams)
+        {
+            string? route = routes.TryGetValue(stream.Name, out var r) ? r : stream.Route;
+            if (route is null || !route.StartsWith("wav:", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (stream.Direction == StreamDirection.Playback)
+            {
+                routes[stream.Name] = "null";
+            }
+            else if (!overrides.ContainsKey(stream.Name) && !File.Exists(route[4..]))
+            {
+                throw new TraceFormatException(
+                    $"{tracePath}: capture stream {stream.Name} was recorded from {route}, which is not here; pass --route {stream.Name}=wav:FILE");
+            }
+        }
+
+        return routes;
+    }
+
+    /// <summary>Runs one recorded unit on the card, checking its parameters first (a corrupt trace must not crash the replay).</summary>
+    private static void Run(IEmulatedCard card, TraceEvent unit, List<TraceEvent> nested, string tracePath)
+    {
+        var f = card.Function;
+        switch (unit.Kind)
+        {
+            case TraceEventKind.ConfigRead:
+                f.ConfigRead(Offset(unit, unit.A, unit.B, (ulong)f.Config.Size, "configuration space", tracePath), new byte[unit.B]);
+                break;
+            case TraceEventKind.ConfigWrite:
+                f.ConfigWrite(Offset(unit, unit.A, (ulong)unit.Data.Length, (ulong)f.Config.Size, "configuration space", tracePath), unit.Data);
+                break;
+            case TraceEventKind.BarRead:
+                {
+                    var bar = Bar(f, unit, tracePath);
+                    Offset(unit, unit.B, unit.C, bar.Size, $"BAR{unit.A}", tracePath);
+                    if (bar.Memory is not null && nested.Count > 0 && nested[0].Kind == TraceEventKind.ReadData && nested[0].Data.Length == (int)unit.C)
+                    {
+                        // Guest-visible memory the guest may also change through its mmap: its content is input.
+                        bar.Memory.TryWrite(unit.B, nested[0].Data);
+                    }
+
+                    f.BarRead((int)unit.A, unit.B, new byte[unit.C]);
+                    break;
+                }
+
+            case TraceEventKind.BarWrite:
+                {
+                    var bar = Bar(f, unit, tracePath);
+                    Offset(unit, unit.B, (ulong)unit.Data.Length, bar.Size, $"BAR{unit.A}", tracePath);
+                    f.BarWrite((int)unit.A, unit.B, unit.Data);
+                    break;
+                }
+
+            case TraceEventKind.RomRead:
+                Offset(unit, unit.A, unit.B, f.Rom?.Size ?? MaxAccessBytes, "the expansion ROM", tracePath);
+                f.RomRead(unit.A, new byte[unit.B]);
+                break;
+            case TraceEventKind.Reset:
+                f.Reset(Defined<ResetKind>(unit, unit.A, tracePath));
+                break;
+            case TraceEventKind.DmaMap:
+                f.DmaMappings.Map(unit.A, unit.B, (DmaAccess)(unit.C & (ulong)DmaAccess.ReadWrite), new ReplayBacking((unit.C & DmaController.LocalBackingFlag) != 0));
+                break;
+            case TraceEventKind.DmaUnmap:
+                f.DmaMappings.Unmap(unit.A, unit.B);
+                break;
+            case TraceEventKind.DmaUnmapAll:
+                f.DmaMappings.UnmapAll();
+                break;
+            case TraceEventKind.IrqAssign:
+                {
+                    var index = Irq(f, unit, unit.B, (ulong)unit.Data.Length, tracePath);
+                    var signals = unit.Data.Select(b => b != 0 ? new ReplaySignal() : (IInterruptSignal?)null).ToArray();
+                    f.Interrupts.Assign(index, (int)unit.B, signals);
+                    break;
+                }
+
+            case TraceEventKind.IrqDisable:
+                f.Interrupts.DisableAll(Irq(f, unit, 0, 0, tracePath));
+                break;
+            case TraceEventKind.IrqMask:
+                {
+                    ulong count = unit.C & 0xFFFF_FFFF;
+                    f.Interrupts.SetMasked(Irq(f, unit, unit.B, count, tracePath), (int)unit.B, (int)count, (unit.C >> 32) != 0);
+                    break;
+                }
+
+            case TraceEventKind.IrqInject:
+                f.Interrupts.Inject(Irq(f, unit, unit.B, 1, tracePath), (int)unit.B);
+                break;
+            case TraceEventKind.IrqRelease:
+                f.Interrupts.ReleaseClientSignals();
+                break;
+            case TraceEventKind.EngineStep:
+                card.RunEngineStep();
+                break;
+            case TraceEventKind.WorkerJob:
+                if (!card.RunWorkerJob())
+                {
+                    throw new TraceDivergenceException("the recording ran a device worker job here; the replayed card had none queued");
+                }
+
+                break;
+            default:
+                throw new TraceFormatException($"{tracePath}: record {unit.Index}: {unit.Kind} is not a unit");
+        }
+    }
+
+    private static int Offset(TraceEvent unit, ulong offset, ulong length, ulong size, string what, string tracePath)
+    {
+        if (length == 0 || length > MaxAccessBytes || offset >= size || length > size - offset)
+        {
+            throw new TraceFormatException($"{tracePath}: record {unit.Index} ({unit.Kind}): {length} B at 0x{offset:x} is outside {what} (0x{size:x} B)");
+        }
+
+        return (int)Math.Min(offset, int.MaxValue);
+    }
+
+    private static Pci.Bars.PciBar Bar(PciFunction f, TraceEvent unit, string tracePath) =>
+        unit.A < (ulong)f.Bars.Count && f.Bars[(int)unit.A] is { } bar
+            ? bar
+            : throw new TraceFormatException($"{tracePath}: record {unit.Index} ({unit.Kind}): the card has no BAR{unit.A}");
+
+    private static IrqIndex Irq(PciFunction f, TraceEvent unit, ulong start, ulong count, string tracePath)
+    {
+        var index = Defined<IrqIndex>(unit, unit.A, tracePath);
+        int vectors = f.Interrupts.VectorCount(index);
+        if (start > (ulong)vectors || count > (ulong)vectors - start)
+        {
+            throw new TraceFormatException($"{tracePath}: record {unit.Index} ({unit.Kind}): vectors [{start}, +{count}) of {index}, which has {vectors}");
+        }
+
+        return index;
+    }
+
+    private static T Defined<T>(TraceEvent unit, ulong value, string tracePath)
+        where T : struct, Enum
+    {
+        if (value <= int.MaxValue && Enum.IsDefined(typeof(T), (int)value))
+        {
+            return (T)Enum.ToObject(typeof(T), (int)value);
+        }
+
+        throw new TraceFormatException($"{tracePath}: record {unit.Index} ({unit.Kind}): {value} is no {typeof(T).Name}");
+    }
+
+    private static void Remember(Queue<TraceEvent> history, TraceEvent e, int keep)
+    {
+        history.Enqueue(e);
+        while (history.Count > keep)
+        {
+            history.Dequeue();
+        }
+    }
+
+    private static ReplayDivergence Describe(TraceDivergenceException e, ReplaySink sink, TraceEvent unit, Queue<TraceEvent> history,
+        List<TraceEvent> nested, TraceEvent? next, TraceReader reader, int context)
+    {
+        var at = sink.DivergedAt ?? unit;
+        var around = history.Concat([unit]).Concat(nested).ToList();
+        int i = around.FindIndex(x => x.Index == at.Index);
+        var before = around.Take(i).TakeLast(context).Select(TraceEventText.Line).ToList();
+        var after = around.Skip(i + 1).Take(context).Select(TraceEventText.Line).ToList();
+        try
+        {
+            if (next is not null && after.Count < context)
+            {
+                after.Add(TraceEventText.Line(next));
+            }
+
+            while (after.Count < context && reader.TryRead(out var more))
+            {
+                after.Add(TraceEventText.Line(more));
+            }
+        }
+        catch (TraceFormatException f)
+        {
+            after.Add($"(the trace is unreadable after this: {f.Message})");
+        }
+
+        return new ReplayDivergence { Reason = e.Message, At = at, Unit = unit, Replayed = sink.Replayed, Before = before, After = after };
+    }
+}
