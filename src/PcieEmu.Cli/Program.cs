@@ -10,5 +10,6 @@ root.Subcommands.Add(BootCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ValidateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(CodegenCommand.Create());
 return await root.Parse(args).InvokeAsync();

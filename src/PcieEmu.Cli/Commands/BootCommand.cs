@@ -24,7 +24,8 @@ internal static class BootCommand
         var unshared = new Option<bool>("--unshared-ram") { Description = "Guest RAM without an fd: all device DMA goes through DMA_READ/DMA_WRITE messages" };
         var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE for every card, repeatable (see serve --help)" };
         var keep = new Option<bool>("--keep-logs") { Description = "Keep the work directory (logs, sockets) even on success" };
-        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, unshared, routes, keep };
+        var trace = new Option<DirectoryInfo?>("--trace") { Description = "Record each card's session into DIR/card<i>.petrace (for pcieemu replay; needs shared guest RAM)" };
+        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, unshared, routes, keep, trace };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
@@ -51,6 +52,12 @@ internal static class BootCommand
                 return 2;
             }
 
+            if (parse.GetValue(trace) is not null && parse.GetValue(unshared))
+            {
+                Console.Error.WriteLine("boot: --trace needs shared guest RAM (a traced card cannot wait on message DMA); drop --unshared-ram");
+                return 2;
+            }
+
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
             deadline.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(timeout)));
             var options = new GuestSessionOptions
@@ -63,6 +70,7 @@ internal static class BootCommand
                 Console = commands.Length == 0 ? ConsoleMode.Terminal : ConsoleMode.File,
                 KeepWorkDirectory = parse.GetValue(keep),
                 Routes = routeTable,
+                TraceDirectory = parse.GetValue(trace)?.FullName,
             };
 
             if (await GuestStart.StartAsync("boot", options, loggers, deadline.Token) is not { } session)
@@ -72,6 +80,11 @@ internal static class BootCommand
 
             await using (session)
             {
+                if (options.TraceDirectory is { } traces)
+                {
+                    Console.Error.WriteLine($"boot: recording {string.Join(", ", session.Cards.Select(c => GuestSession.TracePath(traces, c.Index)))}");
+                }
+
                 if (commands.Length == 0)
                 {
                     Console.Error.WriteLine($"boot: guest console (cards: {string.Join(", ", session.Cards.Select(c => c.Card.Model.Name))}); 'exit' powers the guest off");

@@ -4,6 +4,8 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices;
 using PcieEmu.Devices.Models;
+using PcieEmu.Tracing.Format;
+using PcieEmu.Tracing.Recording;
 using PcieEmu.VfioUser.Server;
 
 namespace PcieEmu.Cli.Commands;
@@ -19,18 +21,33 @@ internal static partial class ServeCommand
         var logFile = new Option<string?>("--log-file") { Description = "Also append the log to this file" };
         var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE, repeatable: where a playback stream's samples go (memory, wav:PATH, loopback, null) or a capture stream's come from (tone:F[@A],…, loopback:STREAM, wav:PATH, silence)" };
         var noMessageDma = new Option<bool>("--no-message-dma") { Description = "Do not serve DMA to fd-less mappings through DMA_READ/DMA_WRITE messages" };
-        var command = new Command("serve", "Serve one card to a vfio-user client (QEMU -device vfio-user-pci)") { model, socket, persist, logFile, routes, noMessageDma };
+        var trace = new Option<string?>("--trace") { Description = "Record the card's session into FILE (pcieemu replay FILE replays it; needs guest RAM shared with the server)" };
+        var command = new Command("serve", "Serve one card to a vfio-user client (QEMU -device vfio-user-pci)") { model, socket, persist, logFile, routes, noMessageDma, trace };
         command.SetAction(parse =>
         {
             using var loggers = CliLogging.Create(parse, file: parse.GetValue(logFile));
             var logger = loggers.CreateLogger("PcieEmu.Cli.Serve");
             IEmulatedCard card;
+            TraceWriter? recording = null;
+            string modelPath = parse.GetValue(model)?.FullName ?? Repository.DefaultModelPath;
             try
             {
-                card = CardFactory.Load(parse.GetValue(model)?.FullName ?? Repository.DefaultModelPath, loggers,
-                    new CardOptions { Routes = CardOptions.ParseRoutes(parse.GetValue(routes) ?? []) });
+                var routeTable = CardOptions.ParseRoutes(parse.GetValue(routes) ?? []);
+                card = CardFactory.Load(modelPath, loggers, new CardOptions { Routes = routeTable });
+                if (parse.GetValue(trace) is { } tracePath)
+                {
+                    try
+                    {
+                        recording = TraceRecording.Start(card, modelPath, routeTable, tracePath);
+                    }
+                    catch
+                    {
+                        card.Dispose();
+                        throw;
+                    }
+                }
             }
-            catch (Exception e) when (e is CardModelException or DirectoryNotFoundException)
+            catch (Exception e) when (e is CardModelException or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
             {
                 Console.Error.WriteLine($"serve: {e.Message}");
                 return 2;
@@ -59,6 +76,20 @@ internal static partial class ServeCommand
                 using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
                 server.Run();
                 LogStopped(logger, server.SessionCount, card.Violations.Count);
+                if (recording is not null)
+                {
+                    try
+                    {
+                        recording.Complete();
+                        LogTraceWritten(logger, recording.Path!, recording.Records, recording.Bytes);
+                    }
+                    catch (IOException e)
+                    {
+                        Console.Error.WriteLine($"serve: {e.Message}");
+                        return 1;
+                    }
+                }
+
                 return 0;
 
                 void Stop(PosixSignalContext context)
@@ -73,6 +104,9 @@ internal static partial class ServeCommand
 
     [LoggerMessage(EventId = 5000, Level = LogLevel.Information, Message = "Serving {Card} on {Socket}: ready {Milliseconds:F0} ms after process start")]
     private static partial void LogReady(ILogger logger, string card, string socket, double milliseconds);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Trace {Path}: {Records} records, {Bytes} bytes")]
+    private static partial void LogTraceWritten(ILogger logger, string path, long records, long bytes);
 
     [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Server stopped after {Sessions} session(s); driver-rule violations: {Violations}")]
     private static partial void LogStopped(ILogger logger, int sessions, long violations);
