@@ -56,6 +56,20 @@ public static class TraceReplayer
         });
         var sink = new ReplaySink();
         card.AttachTrace(sink);
+        try
+        {
+            return Run(card, sink, clock, reader, model, options, tracePath, started);
+        }
+        finally
+        {
+            // The card's teardown (it is disposed after this) is not part of the recording.
+            sink.Close();
+        }
+    }
+
+    private static ReplayResult Run(IEmulatedCard card, ReplaySink sink, ManualDeviceClock clock, TraceReader reader, CardModel model,
+        ReplayOptions options, string tracePath, long started)
+    {
         options.Prepare?.Invoke(card);
 
         var history = new Queue<TraceEvent>();
@@ -66,63 +80,56 @@ public static class TraceReplayer
             throw new TraceFormatException($"{tracePath}: record 0 ({next.Kind}) belongs to a unit, but no unit precedes it");
         }
 
-        try
+        while (next is not null)
         {
-            while (next is not null)
+            var unit = next;
+            var nested = new List<TraceEvent>();
+            next = null;
+            while (reader.TryRead(out var e))
             {
-                var unit = next;
-                var nested = new List<TraceEvent>();
-                next = null;
-                while (reader.TryRead(out var e))
+                if (e.IsUnit)
                 {
-                    if (e.IsUnit)
-                    {
-                        next = e;
-                        break;
-                    }
-
-                    nested.Add(e);
+                    next = e;
+                    break;
                 }
 
-                clock.Set(unit.Time);
-                firstTime = firstTime < 0 ? unit.Time : firstTime;
-                lastTime = unit.Time;
-                sink.BeginUnit(unit, nested);
-                try
-                {
-                    Run(card, unit, nested, tracePath);
-                    sink.EndUnit();
-                }
-                catch (TraceDivergenceException e)
-                {
-                    return Result() with { Divergence = Describe(e, sink, unit, history, nested, next, reader, options.Context) };
-                }
+                nested.Add(e);
+            }
 
-                units++;
-                records += 1 + nested.Count;
-                foreach (var n in nested)
-                {
-                    if (n.Kind is TraceEventKind.DmaRead or TraceEventKind.DmaWrite)
-                    {
-                        dmaBytes += n.Data.Length;
-                    }
-                }
+            clock.Set(unit.Time);
+            firstTime = firstTime < 0 ? unit.Time : firstTime;
+            lastTime = unit.Time;
+            sink.BeginUnit(unit, nested);
+            try
+            {
+                RunUnit(card, unit, nested, tracePath);
+                sink.EndUnit();
+            }
+            catch (TraceDivergenceException e)
+            {
+                return Result() with { Divergence = Describe(e, sink, unit, history, nested, next, reader, options.Context) };
+            }
 
-                Remember(history, unit, options.Context);
-                foreach (var n in nested)
+            units++;
+            records += 1 + nested.Count;
+            foreach (var n in nested)
+            {
+                if (n.Kind is TraceEventKind.DmaRead or TraceEventKind.DmaWrite)
                 {
-                    Remember(history, n, options.Context);
-                }
-
-                if (units % 4096 == 0)
-                {
-                    options.Progress?.Report((units, reader.Fraction));
+                    dmaBytes += n.Data.Length;
                 }
             }
-        }
-        finally
-        {
-            sink.Close();
+
+            Remember(history, unit, options.Context);
+            foreach (var n in nested)
+            {
+                Remember(history, n, options.Context);
+            }
+
+            if (units % 4096 == 0)
+            {
+                options.Progress?.Report((units, reader.Fraction));
+            }
         }
 
         return Result();
@@ -215,7 +222,7 @@ public static class TraceReplayer
     }
 
     /// <summary>Runs one recorded unit on the card, checking its parameters first (a corrupt trace must not crash the replay).</summary>
-    private static void Run(IEmulatedCard card, TraceEvent unit, List<TraceEvent> nested, string tracePath)
+    private static void RunUnit(IEmulatedCard card, TraceEvent unit, List<TraceEvent> nested, string tracePath)
     {
         var f = card.Function;
         switch (unit.Kind)
