@@ -12,4 +12,5 @@ root.Subcommands.Add(ValidateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(CodegenCommand.Create());
+root.Subcommands.Add(TraceCommand.Create());
 return await root.Parse(args).InvokeAsync();
