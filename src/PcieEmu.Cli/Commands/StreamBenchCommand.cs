@@ -26,7 +26,8 @@ internal static class StreamBenchCommand
         var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE overrides (default: every playback stream to null, captures as the model says)" };
         var accel = new Option<AcceleratorChoice>("--accel") { Description = "Auto, Tcg or Kvm", DefaultValueFactory = _ => AcceleratorChoice.Auto };
         var timeout = new Option<int>("--timeout") { Description = "Seconds for the whole run", DefaultValueFactory = _ => 900 };
-        var command = new Command("stream", "Server CPU, throughput and period-interrupt lateness with every stream of a card running") { model, seconds, idle, rate, format, routes, accel, timeout };
+        var trace = new Option<DirectoryInfo?>("--trace") { Description = "Record the card into DIR/card0.petrace while measuring (the cost of recording)" };
+        var command = new Command("stream", "Server CPU, throughput and period-interrupt lateness with every stream of a card running") { model, seconds, idle, rate, format, routes, accel, timeout, trace };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
@@ -72,7 +73,13 @@ internal static class StreamBenchCommand
             };
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
             deadline.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(timeout)));
-            var sessionOptions = new GuestSessionOptions { ModelPaths = [modelPath], Accelerator = parse.GetValue(accel), Routes = routeTable };
+            var sessionOptions = new GuestSessionOptions
+            {
+                ModelPaths = [modelPath],
+                Accelerator = parse.GetValue(accel),
+                Routes = routeTable,
+                TraceDirectory = parse.GetValue(trace)?.FullName,
+            };
             if (await GuestStart.StartAsync("bench stream", sessionOptions, loggers, deadline.Token) is not { } session)
             {
                 return 1;

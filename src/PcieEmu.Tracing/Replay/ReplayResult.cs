@@ -21,6 +21,7 @@ public sealed record ReplayResult
     /// <summary>Device time the trace spans (first to last unit).</summary>
     public long VirtualNanoseconds { get; init; }
 
+    /// <summary>Wall time of the replay loop (the card's construction excluded).</summary>
     public TimeSpan Elapsed { get; init; }
 
     public ReplayDivergence? Divergence { get; init; }
@@ -30,9 +31,16 @@ public sealed record ReplayResult
     /// <summary>Device time replayed per second of wall time.</summary>
     public double SpeedUp => Elapsed.TotalSeconds > 0 ? VirtualNanoseconds / 1e9 / Elapsed.TotalSeconds : double.PositiveInfinity;
 
+    /// <summary>Records replayed per second of wall time.</summary>
+    public double RecordsPerSecond => Elapsed.TotalSeconds > 0 ? Records / Elapsed.TotalSeconds : 0;
+
+    /// <summary>DMA payload replayed per second of wall time, in MB (10⁶ bytes).</summary>
+    public double DmaMegabytesPerSecond => Elapsed.TotalSeconds > 0 ? DmaBytes / 1e6 / Elapsed.TotalSeconds : 0;
+
     public string Summary() => string.Create(CultureInfo.InvariantCulture,
         $"{TracePath}: {(Identical ? "identical" : "DIVERGED")} — {Records:N0} records, {Units:N0} units, {DmaBytes:N0} DMA bytes, " +
-        $"{VirtualNanoseconds / 1e9:0.000} s of device time in {Elapsed.TotalMilliseconds:0} ms ({SpeedUp:0.#}× real time)");
+        $"{VirtualNanoseconds / 1e9:0.000} s of device time replayed in {Elapsed.TotalMilliseconds:0} ms ({SpeedUp:0.#}× real time, " +
+        $"{RecordsPerSecond:N0} records/s, {DmaMegabytesPerSecond:0.0} MB/s of DMA payload)");
 }
 
 /// <summary>The first place the replayed card did something other than the recording.</summary>

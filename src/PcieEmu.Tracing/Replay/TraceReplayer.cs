@@ -43,7 +43,6 @@ public static class TraceReplayer
     /// <exception cref="TraceFormatException">The trace is corrupt or truncated, or was recorded with another model.</exception>
     public static ReplayResult Replay(string tracePath, ReplayOptions options, ILoggerFactory loggers)
     {
-        var started = Stopwatch.GetTimestamp();
         using var reader = TraceReader.Open(tracePath);
         var header = reader.Header;
         var model = ModelFor(header, options.ModelPath, tracePath);
@@ -58,7 +57,7 @@ public static class TraceReplayer
         card.AttachTrace(sink);
         try
         {
-            return Run(card, sink, clock, reader, model, options, tracePath, started);
+            return Run(card, sink, clock, reader, model, options, tracePath);
         }
         finally
         {
@@ -68,10 +67,10 @@ public static class TraceReplayer
     }
 
     private static ReplayResult Run(IEmulatedCard card, ReplaySink sink, ManualDeviceClock clock, TraceReader reader, CardModel model,
-        ReplayOptions options, string tracePath, long started)
+        ReplayOptions options, string tracePath)
     {
         options.Prepare?.Invoke(card);
-
+        long started = Stopwatch.GetTimestamp();
         var history = new Queue<TraceEvent>();
         long units = 0, records = 0, dmaBytes = 0, firstTime = -1, lastTime = 0;
         TraceEvent? next = reader.TryRead(out var first) ? first : null;
