@@ -94,6 +94,9 @@ public sealed class RoutingToneTests
     [InlineData("440", 48000, 1_000_000_000_123L)]
     [InlineData("440.25@0.8", 44100, 987_654_321_987L)]
     [InlineData("19999.999999@1", 192000, long.MaxValue - 400_000)]
+    [InlineData("3", 48000, 123_456_789_011L)] // a 16000-frame cycle: tabulated (ToneSource.MaxTabulatedCycle)
+    [InlineData("660@0.9", 192000, 7)] // tabulated, 3200 frames
+    [InlineData("1000.5", 48000, 99_999_999_999L)] // fractional but a 32000-frame cycle: tabulated
     public void Late_frames_equal_the_formula_with_the_phase_reduced_exactly(string spec, int rate, long first)
     {
         // An independent reduction with BigInteger: F n / RATE = P n / (10^d RATE); k = P n mod m.

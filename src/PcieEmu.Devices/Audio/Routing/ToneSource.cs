@@ -41,6 +41,11 @@ public readonly record struct ToneChannel(long FrequencyNumerator, int Frequency
 /// <see cref="Read"/> does not allocate: k is computed once per channel per call (128-bit product) and then
 /// advanced by P mod m per frame.
 /// </para>
+/// <para>
+/// k takes only L = m / gcd(P, m) values, in a cycle (600 for 440 Hz at 48 kHz). When L is small the sines of
+/// the cycle are computed once, at <see cref="Start"/>, by the same expression, and read from a table: the same
+/// doubles, so the same bytes, without a Math.Sin per sample (which dominated the card's capture cost).
+/// </para>
 /// </summary>
 public sealed class ToneSource : ICaptureSource
 {
@@ -55,7 +60,11 @@ public sealed class ToneSource : ICaptureSource
     private const int MaxDecimals = 6;
     private const double TwoPi = 2.0 * Math.PI;
 
+    /// <summary>Longest k cycle whose sines are tabulated (larger cycles, e.g. fine fractional frequencies, call Math.Sin).</summary>
+    public const int MaxTabulatedCycle = 1 << 15;
+
     private readonly ToneChannel[] _channels;
+    private readonly Dictionary<(long Modulus, long Step), double[]> _sineTables = [];
     private Phase[] _phases = [];
     private AudioFormat? _format;
 
@@ -165,7 +174,8 @@ public sealed class ToneSource : ICaptureSource
         {
             var ch = _channels[Math.Min(c, _channels.Length - 1)];
             long m = Pow10(ch.FrequencyDecimals) * format.Rate;
-            _phases[c] = new Phase(m, ch.FrequencyNumerator % m, ch.Amplitude, ch.Amplitude * fullScale);
+            long step = ch.FrequencyNumerator % m;
+            _phases[c] = new Phase(m, step, ch.Amplitude, ch.Amplitude * fullScale, SineTable(m, step));
         }
 
         _format = format;
@@ -188,30 +198,57 @@ public sealed class ToneSource : ICaptureSource
         {
             Phase p = _phases[c];
             long k = (long)((UInt128)(ulong)p.Step * (ulong)(firstFrame % p.Modulus) % (ulong)p.Modulus);
-            Span<byte> at = frames[(c * bytesPerSample)..];
-            for (int i = 0; i < count; i++, at = at.Length > frameBytes ? at[frameBytes..] : default)
+            int j = p.Sines is { } sines ? (int)(firstFrame % sines.Length) : 0;
+            var channel = frames[(c * bytesPerSample)..];
+            switch (format.Format)
             {
-                double s = Math.Sin(TwoPi * k / p.Modulus);
-                switch (format.Format)
-                {
-                    case SampleFormat.S16Le:
-                        BinaryPrimitives.WriteInt16LittleEndian(at, (short)Math.Round(p.ScaledAmplitude * s, MidpointRounding.ToEven));
-                        break;
-                    case SampleFormat.FloatLe:
-                        BinaryPrimitives.WriteSingleLittleEndian(at, (float)(p.Amplitude * s));
-                        break;
-                    default: // S24 (sign-extended in 32 bits by construction) and S32
-                        BinaryPrimitives.WriteInt32LittleEndian(at, (int)Math.Round(p.ScaledAmplitude * s, MidpointRounding.ToEven));
-                        break;
-                }
+                case SampleFormat.S16Le:
+                    for (int i = 0; i < count; i++)
+                    {
+                        BinaryPrimitives.WriteInt16LittleEndian(channel[(i * frameBytes)..], (short)Math.Round(p.ScaledAmplitude * NextSine(p, ref k, ref j), MidpointRounding.ToEven));
+                    }
 
-                k += p.Step;
-                if (k >= p.Modulus)
-                {
-                    k -= p.Modulus;
-                }
+                    break;
+                case SampleFormat.FloatLe:
+                    for (int i = 0; i < count; i++)
+                    {
+                        BinaryPrimitives.WriteSingleLittleEndian(channel[(i * frameBytes)..], (float)(p.Amplitude * NextSine(p, ref k, ref j)));
+                    }
+
+                    break;
+                default: // S24 (sign-extended in 32 bits by construction) and S32
+                    for (int i = 0; i < count; i++)
+                    {
+                        BinaryPrimitives.WriteInt32LittleEndian(channel[(i * frameBytes)..], (int)Math.Round(p.ScaledAmplitude * NextSine(p, ref k, ref j), MidpointRounding.ToEven));
+                    }
+
+                    break;
             }
         }
+    }
+
+    /// <summary>
+    /// The next frame's sine: entry j of the channel's table when it has one (j then steps round the cycle), else
+    /// computed from k (which then steps to the next frame).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static double NextSine(in Phase p, ref long k, ref int j)
+    {
+        if (p.Sines is { } table)
+        {
+            double t = table[j];
+            j = j + 1 == table.Length ? 0 : j + 1;
+            return t;
+        }
+
+        double s = Sine(k, p.Modulus);
+        k += p.Step;
+        if (k >= p.Modulus)
+        {
+            k -= p.Modulus;
+        }
+
+        return s;
     }
 
     public void Stop()
@@ -269,5 +306,47 @@ public sealed class ToneSource : ICaptureSource
 
     /// <param name="Modulus">m = 10^d × RATE.</param>
     /// <param name="Step">P mod m: how far k moves per frame.</param>
-    private readonly record struct Phase(long Modulus, long Step, double Amplitude, double ScaledAmplitude);
+    /// <summary>The one expression every sample's sine comes from (spec §13 as computed, see the class comment).</summary>
+    private static double Sine(long k, long modulus) => Math.Sin(TwoPi * k / modulus);
+
+    /// <summary>sin of frame j's argument for j in one k cycle (k_j = j × step mod m), or null when the cycle is long.</summary>
+    private double[]? SineTable(long modulus, long step)
+    {
+        long cycle = modulus / Gcd(step, modulus);
+        if (cycle > MaxTabulatedCycle)
+        {
+            return null;
+        }
+
+        if (!_sineTables.TryGetValue((modulus, step), out var table))
+        {
+            table = new double[cycle];
+            long k = 0;
+            for (int j = 0; j < table.Length; j++)
+            {
+                table[j] = Sine(k, modulus);
+                k += step;
+                if (k >= modulus)
+                {
+                    k -= modulus;
+                }
+            }
+
+            _sineTables[(modulus, step)] = table;
+        }
+
+        return table;
+    }
+
+    private static long Gcd(long a, long b)
+    {
+        while (b != 0)
+        {
+            (a, b) = (b, a % b);
+        }
+
+        return a;
+    }
+
+    private readonly record struct Phase(long Modulus, long Step, double Amplitude, double ScaledAmplitude, double[]? Sines);
 }
