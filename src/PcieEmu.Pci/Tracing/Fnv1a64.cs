@@ -1,6 +1,12 @@
+using System.Buffers.Binary;
+
 namespace PcieEmu.Pci.Tracing;
 
-/// <summary>64-bit FNV-1a: the SinkData digest (a trace keeps sink bytes' hash, not the bytes).</summary>
+/// <summary>
+/// The SinkData digest: FNV-1a's 64-bit offset basis and prime applied to 8-byte little-endian words, then to
+/// the remaining bytes one at a time. A trace keeps the hash of what a sink received, not the bytes; word steps
+/// keep hashing at streaming rates cheap (byte-wise FNV cost the engine a tenth of its time on the pro card).
+/// </summary>
 public static class Fnv1a64
 {
     public const ulong OffsetBasis = 0xCBF29CE484222325;
@@ -9,6 +15,12 @@ public static class Fnv1a64
     public static ulong Hash(ReadOnlySpan<byte> data)
     {
         ulong hash = OffsetBasis;
+        while (data.Length >= 8)
+        {
+            hash = (hash ^ BinaryPrimitives.ReadUInt64LittleEndian(data)) * Prime;
+            data = data[8..];
+        }
+
         foreach (byte b in data)
         {
             hash = (hash ^ b) * Prime;
