@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using PcieEmu.Harness.Processes;
-
 namespace PcieEmu.Integration.Tests;
 
 /// <summary>`pcieemu demo`, the README's main job, run as a user runs it: a process, its exit code and its output.</summary>
@@ -12,7 +9,7 @@ public sealed class DemoCommandTests
         string output = Directory.CreateTempSubdirectory("pcieemu-demo-cli-").FullName;
         try
         {
-            var (exit, stdout, stderr) = await RunCli(TimeSpan.FromMinutes(15), "demo", "--seconds", "0.25", "--out", output);
+            var (exit, stdout, stderr) = await CliProcess.RunAsync(TimeSpan.FromMinutes(15), "demo", "--seconds", "0.25", "--out", output);
 
             exit.Should().Be(0, $"every sample matched\nstdout:\n{stdout}\nstderr:\n{stderr}");
             stdout.Should().Contain("demo: every sample matched");
@@ -38,36 +35,10 @@ public sealed class DemoCommandTests
         string bad = Path.Combine(Directory.CreateTempSubdirectory("pcieemu-demo-cli-").FullName, "broken.json");
         await File.WriteAllTextAsync(bad, "{ \"card\": ");
 
-        var (exit, _, stderr) = await RunCli(TimeSpan.FromMinutes(2), "demo", "--model", bad);
+        var (exit, _, stderr) = await CliProcess.RunAsync(TimeSpan.FromMinutes(2), "demo", "--model", bad);
 
         exit.Should().Be(2);
         stderr.Should().Contain("demo: ").And.Contain("broken.json");
         stderr.Should().NotContain("starting the card server", "nothing boots with a bad model");
-    }
-
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunCli(TimeSpan timeout, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pcieemu.dll"));
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = ChildProcessLauncher.Start(start);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            ChildProcessLauncher.Kill(process);
-            throw new TimeoutException($"pcieemu {string.Join(' ', args)} ran over {timeout}\nstdout:\n{await stdout}\nstderr:\n{await stderr}");
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
     }
 }
