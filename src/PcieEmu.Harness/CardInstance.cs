@@ -30,7 +30,10 @@ public sealed class CardInstance(int index, IEmulatedCard card, VfioUserServer s
         try
         {
             // The client is gone: the trace ends here, not with the card's own teardown.
-            Trace?.Complete();
+            if (Trace is not null)
+            {
+                Tracing.Recording.TraceRecording.Finish(Card, Trace);
+            }
         }
         finally
         {

@@ -80,7 +80,7 @@ internal static partial class ServeCommand
                 {
                     try
                     {
-                        recording.Complete();
+                        TraceRecording.Finish(card, recording);
                         LogTraceWritten(logger, recording.Path!, recording.Records, recording.Bytes);
                     }
                     catch (IOException e)

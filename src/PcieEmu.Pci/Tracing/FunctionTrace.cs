@@ -89,6 +89,23 @@ public sealed class FunctionTrace
         return new Scope(this);
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> between units (none runs meanwhile): how a recording ends, so the trace never
+    /// stops in the middle of a unit.
+    /// </summary>
+    public void RunBetweenUnits(Action action)
+    {
+        _gate.Enter();
+        try
+        {
+            action();
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
     /// <summary>The running deferred unit changed device state without a nested record: record it.</summary>
     public void MarkSignificant()
     {

@@ -20,6 +20,12 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     private readonly Stream _stream;
     private readonly BlockingCollection<(byte[] Buffer, int Length)> _chunks = new(QueuedChunks);
     private readonly Thread _thread;
+
+    /// <summary>
+    /// Records arrive under the function's trace gate, but <see cref="Complete"/> comes from whoever ends the
+    /// recording (a server shutting down) while a device thread may still be inside a unit.
+    /// </summary>
+    private readonly Lock _sync = new();
     private byte[] _chunk;
     private int _length;
     private long _previousTime;
@@ -65,6 +71,14 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     public long Bytes => Interlocked.Read(ref _bytes);
 
     public void Write(in TraceRecord record)
+    {
+        lock (_sync)
+        {
+            WriteLocked(record);
+        }
+    }
+
+    private void WriteLocked(in TraceRecord record)
     {
         if (_completed || _error is not null)
         {
@@ -144,11 +158,20 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     /// <summary>Writes the End record and everything pending, and closes the file. Throws if writing failed.</summary>
     public void Complete()
     {
-        if (!_completed)
+        bool first;
+        lock (_sync)
         {
-            Write(new TraceRecord(TraceEventKind.End, a: (ulong)Records));
-            _completed = true;
-            FlushChunk();
+            first = !_completed;
+            if (first)
+            {
+                WriteLocked(new TraceRecord(TraceEventKind.End, a: (ulong)Records));
+                _completed = true;
+                FlushChunk();
+            }
+        }
+
+        if (first)
+        {
             _chunks.CompleteAdding();
             _thread.Join();
             _stream.Flush();

@@ -13,7 +13,7 @@ public static class TraceRecording
     /// <summary>
     /// Attaches a <see cref="TraceWriter"/> for <paramref name="path"/> to <paramref name="card"/>, before any client
     /// traffic. The header carries the model file's text and the routes, so the trace alone is enough to replay.
-    /// Call <see cref="TraceWriter.Complete"/> once the card's client has gone.
+    /// End it with <see cref="Finish"/> once the card's client has gone.
     /// </summary>
     public static TraceWriter Start(IEmulatedCard card, string modelPath, IReadOnlyDictionary<string, string> routes, string path)
     {
@@ -31,5 +31,21 @@ public static class TraceRecording
         var writer = new TraceWriter(path, header);
         card.AttachTrace(writer);
         return writer;
+    }
+
+    /// <summary>
+    /// Ends the recording between two units (a device thread may still be running one) and completes the file;
+    /// whatever the card does afterwards is not recorded. Throws <see cref="IOException"/> if writing failed.
+    /// </summary>
+    public static void Finish(IEmulatedCard card, TraceWriter writer)
+    {
+        if (card.Function.Trace is { } trace)
+        {
+            trace.RunBetweenUnits(writer.Complete);
+        }
+        else
+        {
+            writer.Complete();
+        }
     }
 }

@@ -1,0 +1,126 @@
+using System.Buffers.Binary;
+using Microsoft.Extensions.Logging.Abstractions;
+using PcieEmu.Devices;
+using PcieEmu.Devices.AudioCard;
+using PcieEmu.Devices.Common;
+using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Tracing;
+using PcieEmu.Tracing.Format;
+using PcieEmu.Tracing.Recording;
+using PcieEmu.Tracing.Replay;
+
+namespace PcieEmu.Tracing.Tests.Replay;
+
+/// <summary>
+/// Recording a card driven in-process (no guest): the diagnostic DMA engine's worker jobs (which no ALSA session
+/// uses) are units that replay, and a recording ends between units.
+/// </summary>
+public sealed class InProcessRecordingTests
+{
+    private static readonly string DefaultModel = Path.Combine(Repository.Root, "firmware-models", "pcieemu-audio", "default.json");
+
+    [Fact]
+    public void Diagnostic_dma_jobs_record_as_worker_units_and_replay_identically()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("diag.petrace");
+        var clock = new ManualDeviceClock();
+        var memory = new byte[1 << 16];
+        using (var card = CardFactory.Load(DefaultModel, NullLoggerFactory.Instance, new CardOptions { Clock = clock, ExternalScheduling = true }))
+        {
+            var writer = TraceRecording.Start(card, DefaultModel, new Dictionary<string, string>(), path);
+            var f = card.Function;
+            f.ConfigWrite(4, [0x06, 0x00]); // memory decode and bus mastering
+            f.DmaMappings.Map(0x10_0000, (ulong)memory.Length, DmaAccess.ReadWrite, new ArrayDmaBacking(memory));
+            new Random(3).NextBytes(memory.AsSpan(0, 4096));
+            Write(f, AudioRegister.DiagDmaAddr, 0x10_0000, 8);
+            Write(f, AudioRegister.DiagDmaLen, 4096, 4);
+            clock.Advance(1_000);
+            Write(f, AudioRegister.DiagDmaCtl, AudioFields.DiagDmaCtl.Start, 4); // read 4 KiB and hash it
+            clock.Advance(5_000);
+            card.RunWorkerJob().Should().BeTrue();
+            Write(f, AudioRegister.DiagDmaAddr, 0x10_2000, 8);
+            Write(f, AudioRegister.DiagDmaSeed, 0xC0FFEE, 4);
+            Write(f, AudioRegister.DiagDmaCtl, AudioFields.DiagDmaCtl.Start | AudioFields.DiagDmaCtl.Dir, 4); // write the pattern
+            clock.Advance(5_000);
+            card.RunWorkerJob().Should().BeTrue();
+            Read(f, AudioRegister.DiagDmaSts);
+            Read(f, AudioRegister.DiagDmaResult);
+            TraceRecording.Finish(card, writer);
+        }
+
+        var events = TraceReader.ReadAll(path).ToList();
+        events.Count(e => e.Kind == TraceEventKind.WorkerJob).Should().Be(2);
+        events.Where(e => e.Kind == TraceEventKind.DmaRead).Should().ContainSingle().Which.Data.Should().Equal(memory.AsSpan(0, 4096).ToArray());
+        events.Where(e => e.Kind == TraceEventKind.DmaWrite).Should().ContainSingle().Which.Data.Should().Equal(memory.AsSpan(0x2000, 4096).ToArray());
+        events.Where(e => e.IsUnit).Select(e => e.Time).Should().BeInAscendingOrder();
+
+        var result = TraceReplayer.Replay(path, new ReplayOptions(), NullLoggerFactory.Instance);
+
+        result.Divergence.Should().BeNull(result.Divergence?.Report());
+        result.DmaBytes.Should().Be(8192);
+    }
+
+    [Fact]
+    public void A_worker_job_the_replayed_card_never_queued_is_a_divergence()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("job.petrace");
+        using (var card = CardFactory.Load(DefaultModel, NullLoggerFactory.Instance, new CardOptions { Clock = new ManualDeviceClock(), ExternalScheduling = true }))
+        {
+            var writer = TraceRecording.Start(card, DefaultModel, new Dictionary<string, string>(), path);
+            writer.Write(new TraceRecord(TraceEventKind.WorkerJob, 10)); // as if the recording card had a job the replay cannot know of
+            TraceRecording.Finish(card, writer);
+        }
+
+        var d = TraceReplayer.Replay(path, new ReplayOptions(), NullLoggerFactory.Instance).Divergence;
+
+        d.Should().NotBeNull();
+        d!.Reason.Should().Contain("worker job");
+    }
+
+    [Fact]
+    public async Task Finishing_waits_for_the_running_unit_so_the_trace_never_ends_inside_one()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("finish.petrace");
+        using var card = CardFactory.Load(DefaultModel, NullLoggerFactory.Instance, new CardOptions { Clock = new ManualDeviceClock(), ExternalScheduling = true });
+        var writer = TraceRecording.Start(card, DefaultModel, new Dictionary<string, string>(), path);
+        var trace = card.Function.Trace!;
+        using var inUnit = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var device = Task.Run(() =>
+        {
+            using var unit = trace.Begin(TraceEventKind.EngineStep);
+            inUnit.Set();
+            release.Wait();
+            trace.Note(new TraceRecord(TraceEventKind.Interrupt, a: 2, b: 1));
+        });
+        inUnit.Wait();
+
+        var finishing = Task.Run(() => TraceRecording.Finish(card, writer));
+        (await Task.WhenAny(finishing, Task.Delay(200))).Should().NotBe(finishing, "the unit is still running");
+        release.Set();
+        await device;
+        await finishing.WaitAsync(TimeSpan.FromSeconds(10));
+
+        TraceReader.ReadAll(path).Select(e => e.Kind).Should().Equal(TraceEventKind.EngineStep, TraceEventKind.Interrupt);
+    }
+
+    private static void Write(Pci.PciFunction f, AudioRegister register, ulong value, int width)
+    {
+        var data = new byte[width];
+        if (width == 8)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(data, value);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)value);
+        }
+
+        f.BarWrite(0, (ulong)register, data);
+    }
+
+    private static void Read(Pci.PciFunction f, AudioRegister register) => f.BarRead(0, (ulong)register, new byte[4]);
+}
