@@ -418,6 +418,7 @@ public sealed partial class AudioCard
                 return;
             }
 
+            _card.Function.Trace?.Note(new TraceRecord(TraceEventKind.StreamWork, a: (ulong)Index));
             gains = Volatile.Read(ref _gains);
             long todo = due - from;
             long lost = Math.Max(0, todo - program.BufferFrames);

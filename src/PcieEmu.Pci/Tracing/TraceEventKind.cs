@@ -42,8 +42,14 @@ public enum TraceEventKind : byte
     /// <summary>A driver-rule violation the device recorded (output).</summary>
     Violation = 36,
 
-    /// <summary>Samples a device handed to a host-side sink: length and FNV-1a 64 hash (output).</summary>
+    /// <summary>Samples a device handed to a host-side sink: length and hash (output).</summary>
     SinkData = 37,
+
+    /// <summary>
+    /// The device's engine starts moving one stream's frames (output): the DMA and sink records after it, up to the
+    /// next StreamWork or unit, are that stream's. Tools put them on the stream's timeline.
+    /// </summary>
+    StreamWork = 38,
 
     /// <summary>Last record of a complete trace: the number of records before it.</summary>
     End = 0xFF,
@@ -90,6 +96,7 @@ public static class TraceSchema
         TraceEventKind.Interrupt => TraceFields.A | TraceFields.B,
         TraceEventKind.Violation => TraceFields.Text | TraceFields.Detail,
         TraceEventKind.SinkData => TraceFields.A | TraceFields.B | TraceFields.C,
+        TraceEventKind.StreamWork => TraceFields.A,
         TraceEventKind.End => TraceFields.A,
         _ => null,
     };

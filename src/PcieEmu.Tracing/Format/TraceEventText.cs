@@ -41,7 +41,8 @@ public static class TraceEventText
         TraceEventKind.DmaWrite => Invariant($"DmaWrite 0x{r.A:x} ({r.Data.Length} B) {Name<DmaResult>(r.C)}: {Hex(r.Data)}"),
         TraceEventKind.Interrupt => Invariant($"Interrupt {Name<IrqIndex>(r.A)} vector {r.B}"),
         TraceEventKind.Violation => $"Violation {r.Text}: {r.Detail}",
-        TraceEventKind.SinkData => Invariant($"SinkData stream {r.A}: {r.B} B, fnv64 {r.C:x16}"),
+        TraceEventKind.SinkData => Invariant($"SinkData stream {r.A}: {r.B} B, hash {r.C:x16}"),
+        TraceEventKind.StreamWork => Invariant($"StreamWork stream {r.A}"),
         TraceEventKind.End => Invariant($"End ({r.A} records)"),
         _ => Invariant($"kind {(byte)r.Kind}"),
     };

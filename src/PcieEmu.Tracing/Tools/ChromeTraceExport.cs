@@ -17,9 +17,8 @@ namespace PcieEmu.Tracing.Tools;
 /// <para>
 /// Units happen at one device-clock instant, so they are complete events of duration 0; interrupts, sink
 /// deliveries and violations are instant events. A DMA belongs to a stream when its unit was an access to that
-/// stream's SD block, or when it is a successful read followed in its unit by the stream's SinkData (a playback
-/// stream hands each buffer read to its sink before the next stream runs). Every other DMA goes to "DMA other":
-/// writes and failed reads carry no record that names their stream, and guessing would mislead.
+/// stream's SD block (the descriptor list read at RUN), or when it follows the stream's StreamWork record (the
+/// engine moving that stream's frames). Every other DMA goes to "DMA other".
 /// </para>
 /// </summary>
 public static class ChromeTraceExport
@@ -50,6 +49,7 @@ public static class ChromeTraceExport
         private TraceEvent? _unit;
         private byte[]? _readData;
         private int? _unitStream;
+        private int? _workStream;
         private long _events;
 
         public Exporter(TraceHeader header, Stream output)
@@ -76,6 +76,7 @@ public static class ChromeTraceExport
                 EndUnit();
                 _unit = e;
                 _unitStream = e.Kind is TraceEventKind.BarRead or TraceEventKind.BarWrite ? _streams?.StreamOfMmio(e.A, e.B) : null;
+                _workStream = null;
                 return;
             }
 
@@ -86,6 +87,9 @@ public static class ChromeTraceExport
                     break;
                 case TraceEventKind.DmaRead or TraceEventKind.DmaWrite:
                     AddDma(e);
+                    break;
+                case TraceEventKind.StreamWork:
+                    _workStream = (int)Math.Min(e.A, int.MaxValue);
                     break;
                 case TraceEventKind.SinkData:
                     int stream = (int)Math.Min(e.A, int.MaxValue);
@@ -127,7 +131,7 @@ public static class ChromeTraceExport
 
         private void AddDma(TraceEvent e)
         {
-            if (_unitStream is { } s)
+            if ((_unitStream ?? _workStream) is { } s)
             {
                 Dma(e, ChromeTrack.StreamDma(s));
             }

@@ -193,6 +193,9 @@ public static class TraceDump
                 w.WriteString("rule", e.Text);
                 w.WriteString("detail", e.Detail);
                 break;
+            case TraceEventKind.StreamWork:
+                w.WriteNumber("stream", e.A);
+                break;
             case TraceEventKind.SinkData:
                 w.WriteNumber("stream", e.A);
                 w.WriteNumber("bytes", e.B);

@@ -12,7 +12,8 @@ public sealed record InterruptFigures(IrqIndex Index, ulong Vector, long Count, 
 public sealed record BarFigures(int Bar, long Reads, long Writes);
 
 /// <summary>One audio stream: accesses to its SD block, interrupts on its vector, samples handed to its sink.</summary>
-public sealed record StreamFigures(int Stream, string Name, long MmioReads, long MmioWrites, long Interrupts, long SinkRecords, long SinkBytes);
+/// <param name="DmaBytes">Bytes the engine moved by DMA for the stream (after its StreamWork records).</param>
+public sealed record StreamFigures(int Stream, string Name, long MmioReads, long MmioWrites, long Interrupts, long SinkRecords, long SinkBytes, long DmaBytes);
 
 /// <summary>
 /// What a trace contains, from one streaming pass (<see cref="Compute(string)"/>). Times are the device clock; the
@@ -103,6 +104,7 @@ internal sealed class TraceTally(AudioStreamMap? streams)
     private readonly SortedDictionary<int, StreamTally> _streams = [];
     private readonly SortedDictionary<string, long> _violations = new(StringComparer.Ordinal);
     private long _records, _units, _first, _last, _dmaReads, _dmaWrites, _bytesRead, _bytesWritten;
+    private int? _workStream;
 
     public void Add(TraceEvent e)
     {
@@ -117,6 +119,7 @@ internal sealed class TraceTally(AudioStreamMap? streams)
 
             _last = e.Time;
             _units++;
+            _workStream = null;
         }
 
         switch (e.Kind)
@@ -137,6 +140,9 @@ internal sealed class TraceTally(AudioStreamMap? streams)
                 break;
             case TraceEventKind.Violation:
                 _violations[e.Text ?? ""] = _violations.GetValueOrDefault(e.Text ?? "") + 1;
+                break;
+            case TraceEventKind.StreamWork:
+                _workStream = (int)Math.Min(e.A, int.MaxValue);
                 break;
             case TraceEventKind.SinkData:
                 var sink = Stream((int)Math.Min(e.A, int.MaxValue));
@@ -174,7 +180,7 @@ internal sealed class TraceTally(AudioStreamMap? streams)
             Streams =
             [
                 .. _streams.Select(s => new StreamFigures(s.Key, streams is not null && s.Key < streams.Count ? streams.Names[s.Key] : "",
-                    s.Value.MmioReads, s.Value.MmioWrites, s.Value.Interrupts, s.Value.SinkRecords, s.Value.SinkBytes)),
+                    s.Value.MmioReads, s.Value.MmioWrites, s.Value.Interrupts, s.Value.SinkRecords, s.Value.SinkBytes, s.Value.DmaBytes)),
             ],
             ViolationsByRule = new Dictionary<string, long>(_violations, StringComparer.Ordinal),
         };
@@ -209,11 +215,19 @@ internal sealed class TraceTally(AudioStreamMap? streams)
         {
             _dmaReads++;
             _bytesRead += (long)e.B;
+            if (_workStream is { } s)
+            {
+                Stream(s).DmaBytes += (long)e.B;
+            }
         }
         else
         {
             _dmaWrites++;
             _bytesWritten += e.Data.Length;
+            if (_workStream is { } s)
+            {
+                Stream(s).DmaBytes += e.Data.Length;
+            }
         }
     }
 
@@ -230,6 +244,6 @@ internal sealed class TraceTally(AudioStreamMap? streams)
 
     private sealed class StreamTally
     {
-        public long MmioReads, MmioWrites, Interrupts, SinkRecords, SinkBytes;
+        public long MmioReads, MmioWrites, Interrupts, SinkRecords, SinkBytes, DmaBytes;
     }
 }

@@ -25,8 +25,8 @@ public static class TraceStatsReport
         Section(output, "MMIO", ["bar", "reads", "writes"], s.Bars.Select(b => new[] { Num(b.Bar), Num(b.Reads), Num(b.Writes) }));
         Section(output, "interrupts", ["irq", "vector", "count", "per second"],
             s.Interrupts.Select(i => new[] { i.Index.ToString(), Num((long)i.Vector), Num(i.Count), Rate(i.PerSecond) }));
-        Section(output, "streams", ["stream", "name", "mmio reads", "mmio writes", "interrupts", "sink records", "sink bytes"],
-            s.Streams.Select(t => new[] { Num(t.Stream), t.Name, Num(t.MmioReads), Num(t.MmioWrites), Num(t.Interrupts), Num(t.SinkRecords), Num(t.SinkBytes) }));
+        Section(output, "streams", ["stream", "name", "mmio reads", "mmio writes", "interrupts", "dma bytes", "sink records", "sink bytes"],
+            s.Streams.Select(t => new[] { Num(t.Stream), t.Name, Num(t.MmioReads), Num(t.MmioWrites), Num(t.Interrupts), Num(t.DmaBytes), Num(t.SinkRecords), Num(t.SinkBytes) }));
         Section(output, "violations", ["rule", "count"], s.ViolationsByRule.Select(v => new[] { v.Key, Num(v.Value) }));
     }
 
@@ -101,6 +101,7 @@ public static class TraceStatsReport
             w.WriteNumber("interrupts", t.Interrupts);
             w.WriteNumber("sink_records", t.SinkRecords);
             w.WriteNumber("sink_bytes", t.SinkBytes);
+            w.WriteNumber("dma_bytes", t.DmaBytes);
             w.WriteEndObject();
         }
 

@@ -137,6 +137,20 @@ public class ChromeTraceExportToolsTests
         export.TrackOf(export.Single("DmaWrite")).Should().Be("DMA");
     }
 
+    [Fact]
+    public void A_capture_write_after_its_StreamWork_record_is_on_the_streams_DMA_track()
+    {
+        using var trace = new SyntheticTrace();
+        trace.Unit(TraceEventKind.EngineStep, 100).StreamWork(1).DmaWrite(0x2000, 32).Unit(TraceEventKind.EngineStep, 200).DmaWrite(0x3000, 16);
+        trace.Complete();
+        var export = Export(trace.Path, out _);
+
+        var writes = export.Named("DmaWrite").ToList();
+        writes.Should().HaveCount(2);
+        export.TrackOf(writes[0]).Should().Be("DMA stream 1 (capture0)");
+        export.TrackOf(writes[1]).Should().NotBe("DMA stream 1 (capture0)", "a new unit ends the stream's turn");
+    }
+
     private static ChromeExport Export(string path, out long events)
     {
         using var reader = TraceReader.Open(path);

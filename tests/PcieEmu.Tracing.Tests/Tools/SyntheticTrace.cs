@@ -77,6 +77,12 @@ public sealed class SyntheticTrace : IDisposable
         return this;
     }
 
+    public SyntheticTrace StreamWork(int stream)
+    {
+        _writer.Write(new TraceRecord(TraceEventKind.StreamWork, a: (ulong)stream));
+        return this;
+    }
+
     public SyntheticTrace Violation(string rule, string detail)
     {
         _writer.Write(new TraceRecord(TraceEventKind.Violation, text: rule, detail: detail));

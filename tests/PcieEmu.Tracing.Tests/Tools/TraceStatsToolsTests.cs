@@ -65,9 +65,23 @@ public class TraceStatsToolsTests
         s.InterruptCount.Should().Be(2);
         s.Bars.Should().Equal(new BarFigures(0, 2, 1), new BarFigures(2, 0, 1));
         s.Streams.Should().Equal(
-            new StreamFigures(0, "playback0", MmioReads: 0, MmioWrites: 1, Interrupts: 1, SinkRecords: 1, SinkBytes: 256),
-            new StreamFigures(1, "capture0", MmioReads: 1, MmioWrites: 0, Interrupts: 1, SinkRecords: 0, SinkBytes: 0));
+            new StreamFigures(0, "playback0", MmioReads: 0, MmioWrites: 1, Interrupts: 1, SinkRecords: 1, SinkBytes: 256, DmaBytes: 0),
+            new StreamFigures(1, "capture0", MmioReads: 1, MmioWrites: 0, Interrupts: 1, SinkRecords: 0, SinkBytes: 0, DmaBytes: 0));
         s.ViolationsByRule.Should().Equal(new Dictionary<string, long> { ["StreamUnmapped"] = 1 });
+    }
+
+    [Fact]
+    public void Engine_DMA_after_a_StreamWork_record_counts_for_that_stream_until_the_next_one_or_the_unit_ends()
+    {
+        using var trace = new SyntheticTrace();
+        trace.Unit(TraceEventKind.EngineStep, 100).StreamWork(0).DmaRead(0x1000, 64).Sink(0, 64, 1).StreamWork(1).DmaWrite(0x2000, 32).DmaWrite(0x3000, 16)
+            .Unit(TraceEventKind.EngineStep, 200).DmaWrite(0x4000, 8);
+        trace.Complete();
+
+        var s = TraceStatistics.Compute(trace.Path);
+
+        s.Streams.Select(t => (t.Stream, t.DmaBytes)).Should().Equal((0, 64L), (1, 48L));
+        s.DmaBytesWritten.Should().Be(56, "the last write follows no StreamWork in its unit: it counts, for no stream");
     }
 
     [Fact]
@@ -113,7 +127,7 @@ public class TraceStatsToolsTests
         lines.Should().Contain("DMA write   80 B in 2 transfers, 8.000 MB/s");
         lines.Should().Contain("DMA failed  Unmapped 1");
         lines.Should().Contain("  Msix  1       1      100000.000");
-        lines.Should().Contain("  0       playback0  0           1            1           1             256");
+        lines.Should().Contain("  0       playback0  0           1            1           0          1             256");
         lines.Should().Contain("  StreamUnmapped  1");
     }
 
