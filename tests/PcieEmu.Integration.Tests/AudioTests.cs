@@ -55,11 +55,12 @@ internal static class AudioFiles
         return data;
     }
 
-    public static string Play(string file, AudioFormat format, int periodFrames = 1024, int periods = 4) =>
-        AlsaCommands.Play(PlaybackDevice, file, format, periodFrames, periods);
+    /// <summary>aplay on stream 0; periods default to about 21 ms (1024 frames up to 48 kHz), so a loaded TCG host keeps up at 192 kHz too.</summary>
+    public static string Play(string file, AudioFormat format, int? periodFrames = null, int periods = 4) =>
+        AlsaCommands.Play(PlaybackDevice, file, format, periodFrames ?? AlsaCommands.PeriodFrames(format.Rate), periods);
 
-    public static string Record(string file, AudioFormat format, int frames, int periodFrames = 1024) =>
-        AlsaCommands.Record(CaptureDevice, file, format, frames, periodFrames);
+    public static string Record(string file, AudioFormat format, int frames, int? periodFrames = null) =>
+        AlsaCommands.Record(CaptureDevice, file, format, frames, periodFrames ?? AlsaCommands.PeriodFrames(format.Rate));
 
     public static IEnumerable<AudioFormat> DefaultModelFormats()
     {
