@@ -42,6 +42,14 @@ public struct pollfd
     public short revents;
 }
 
+/// <summary>struct timespec (16 bytes on LP64).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct timespec
+{
+    public long tv_sec;
+    public long tv_nsec;
+}
+
 /// <summary>CMSG_* macros for LP64.</summary>
 public static class Cmsg
 {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices.Common;
+using PcieEmu.Interop;
 using PcieEmu.Pci.Tracing;
 
 namespace PcieEmu.Devices.AudioCard.Streams;
@@ -20,7 +21,7 @@ internal sealed partial class StreamEngine : IDisposable
     private readonly ILogger _logger;
     private readonly Func<FunctionTrace?> _trace;
     private readonly ConcurrentQueue<Action> _jobs = new();
-    private readonly AutoResetEvent _wake = new(false);
+    private readonly PreciseWaiter _wake = new();
     private readonly Thread? _thread;
     private volatile bool _stopping;
 
@@ -57,7 +58,7 @@ internal sealed partial class StreamEngine : IDisposable
         Wake();
     }
 
-    public void Wake() => _wake.Set();
+    public void Wake() => _wake.Wake();
 
     /// <summary>Manual clock only: steps time to <paramref name="target"/> through every deadline on the way.</summary>
     public void AdvanceTo(ManualDeviceClock clock, long target)
@@ -147,15 +148,16 @@ internal sealed partial class StreamEngine : IDisposable
                 long next = NextDeadline(_clock.NowNanoseconds);
                 if (next == long.MaxValue)
                 {
-                    _wake.WaitOne();
+                    _wake.Wait(-1);
                     continue;
                 }
 
                 long wait = next - _clock.NowNanoseconds;
                 if (wait > 0)
                 {
-                    // Millisecond waits round up, so frames are never moved before they are due.
-                    _wake.WaitOne((int)Math.Min(int.MaxValue, (wait + 999_999) / 1_000_000));
+                    // To the nanosecond (ppoll on CLOCK_MONOTONIC, the clock the device reads): never early, and
+                    // not the up-to-a-millisecond late a WaitHandle timeout is.
+                    _wake.Wait(wait);
                 }
             }
             catch (Exception e)
@@ -170,7 +172,7 @@ internal sealed partial class StreamEngine : IDisposable
     public void Dispose()
     {
         _stopping = true;
-        _wake.Set();
+        _wake.Wake();
         if (_thread is { IsAlive: true })
         {
             _thread.Join(TimeSpan.FromSeconds(5));
