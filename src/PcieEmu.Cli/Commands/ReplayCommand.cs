@@ -16,7 +16,8 @@ internal static class ReplayCommand
         var model = new Option<FileInfo?>("--model") { Description = "Rebuild the card from this model file (default: the copy inside the trace); it must be the model the trace was recorded with" };
         var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE overriding the recorded route, e.g. a capture WAV file that now lives elsewhere" };
         var context = new Option<int>("--context") { Description = "Records shown before and after a divergence", DefaultValueFactory = _ => 6 };
-        var command = new Command("replay", "Replay a trace against the device model in virtual time; exit 0 when the device behaves exactly as recorded") { file, model, routes, context };
+        var truncated = new Option<bool>("--allow-truncated") { Description = "Replay a trace whose recorder was killed up to its last whole unit instead of refusing it" };
+        var command = new Command("replay", "Replay a trace against the device model in virtual time; exit 0 when the device behaves exactly as recorded") { file, model, routes, context, truncated };
         command.SetAction(async parse =>
         {
             using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
@@ -28,6 +29,7 @@ internal static class ReplayCommand
                     ModelPath = parse.GetValue(model)?.FullName,
                     Routes = CardOptions.ParseRoutes(parse.GetValue(routes) ?? []),
                     Context = Math.Clamp(parse.GetValue(context), 0, 1000),
+                    AllowTruncated = parse.GetValue(truncated),
                 };
             }
             catch (CardModelException e)

@@ -76,4 +76,8 @@ public static class TraceFormat
 }
 
 /// <summary>A trace file that cannot be read: what is wrong and where.</summary>
-public sealed class TraceFormatException(string message) : Exception(message);
+public sealed class TraceFormatException(string message, bool truncated = false) : Exception(message)
+{
+    /// <summary>The file simply stops (a recorder killed mid-session); everything before the cut was sound.</summary>
+    public bool Truncated { get; } = truncated;
+}

@@ -86,7 +86,7 @@ public sealed class TraceReader : IDisposable
 
         if (_at >= _chunkLength && !NextChunk())
         {
-            throw Bad($"truncated after {_index} records: no End record (the recording did not finish; was the server killed?)");
+            throw Bad($"truncated after {_index} records: no End record (the recording did not finish; was the server killed?)", truncated: true);
         }
 
         long index = _index;
@@ -236,7 +236,7 @@ public sealed class TraceReader : IDisposable
 
         if (got < head.Length)
         {
-            throw Bad($"truncated in a chunk header at byte {offset}, after {_index} records");
+            throw Bad($"truncated in a chunk header at byte {offset}, after {_index} records", truncated: true);
         }
 
         int length = BinaryPrimitives.ReadInt32LittleEndian(head);
@@ -253,7 +253,7 @@ public sealed class TraceReader : IDisposable
 
         if (!ReadExactly(_chunk.AsSpan(0, length)))
         {
-            throw Bad($"truncated inside the chunk at byte {offset} ({length} B announced), after {_index} records");
+            throw Bad($"truncated inside the chunk at byte {offset} ({length} B announced), after {_index} records", truncated: true);
         }
 
         if (Crc32.Compute(_chunk.AsSpan(0, length)) != crc)
@@ -314,5 +314,5 @@ public sealed class TraceReader : IDisposable
         return total;
     }
 
-    private TraceFormatException Bad(string what) => new($"{_name}: {what}");
+    private TraceFormatException Bad(string what, bool truncated = false) => new($"{_name}: {what}", truncated);
 }

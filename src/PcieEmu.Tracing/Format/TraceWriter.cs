@@ -17,6 +17,9 @@ public sealed class TraceWriter : ITraceSink, IDisposable
 {
     public const int QueuedChunks = 64;
 
+    /// <summary>How long a partly filled chunk may wait for more records before it is written anyway.</summary>
+    public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(200);
+
     private readonly Stream _stream;
     private readonly BlockingCollection<(byte[] Buffer, int Length)> _chunks = new(QueuedChunks);
     private readonly Thread _thread;
@@ -52,6 +55,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         Span<byte> crc = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(crc, Crc32.Compute(json));
         _stream.Write(crc);
+        _stream.Flush(); // a recorder killed at once still leaves a file that says what it is
         _bytes = TraceFormat.PreambleBytes + json.Length + 4;
         _chunk = ArrayPool<byte>.Shared.Rent(TraceFormat.ChunkTargetBytes);
         _thread = new Thread(WriteChunks) { IsBackground = true, Name = "pcieemu-trace-writer" };
@@ -224,28 +228,72 @@ public sealed class TraceWriter : ITraceSink, IDisposable
 
     private void WriteChunks()
     {
-        Span<byte> header = stackalloc byte[TraceFormat.ChunkHeaderBytes];
-        foreach (var (buffer, length) in _chunks.GetConsumingEnumerable())
+        while (!_chunks.IsCompleted)
         {
+            (byte[] Buffer, int Length) chunk;
             try
             {
-                if (_error is null)
+                if (!_chunks.TryTake(out chunk, FlushInterval))
                 {
-                    BinaryPrimitives.WriteInt32LittleEndian(header, length);
-                    BinaryPrimitives.WriteUInt32LittleEndian(header[4..], Crc32.Compute(buffer.AsSpan(0, length)));
-                    _stream.Write(header);
-                    _stream.Write(buffer, 0, length);
-                    Interlocked.Add(ref _bytes, TraceFormat.ChunkHeaderBytes + length);
+                    // Quiet for a while: write out the partly filled chunk, so a recorder killed now loses at most
+                    // this interval of its session instead of up to a whole chunk (all of a short session).
+                    if (TakePartialChunk() is not { } partial)
+                    {
+                        continue;
+                    }
+
+                    chunk = partial;
                 }
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+            catch (InvalidOperationException)
             {
-                _error = e;
+                break; // completed while waiting
             }
-            finally
+
+            WriteChunk(chunk.Buffer, chunk.Length);
+        }
+    }
+
+    /// <summary>The chunk being filled, if it holds anything, the recording is open and nothing is queued before it.</summary>
+    private (byte[] Buffer, int Length)? TakePartialChunk()
+    {
+        lock (_sync)
+        {
+            // Chunks are queued under this lock: an empty queue here means no earlier chunk is still unwritten.
+            if (_completed || _length == 0 || _chunks.Count > 0)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                return null;
             }
+
+            var partial = (_chunk, _length);
+            _chunk = ArrayPool<byte>.Shared.Rent(TraceFormat.ChunkTargetBytes);
+            _length = 0;
+            return partial;
+        }
+    }
+
+    private void WriteChunk(byte[] buffer, int length)
+    {
+        Span<byte> header = stackalloc byte[TraceFormat.ChunkHeaderBytes];
+        try
+        {
+            if (_error is null)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(header, length);
+                BinaryPrimitives.WriteUInt32LittleEndian(header[4..], Crc32.Compute(buffer.AsSpan(0, length)));
+                _stream.Write(header);
+                _stream.Write(buffer, 0, length);
+                _stream.Flush();
+                Interlocked.Add(ref _bytes, TraceFormat.ChunkHeaderBytes + length);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            _error = e;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

@@ -26,6 +26,9 @@ public sealed record ReplayResult
 
     public ReplayDivergence? Divergence { get; init; }
 
+    /// <summary>With <see cref="ReplayOptions.AllowTruncated"/>: where the file stopped (its last, possibly partial, unit was not replayed).</summary>
+    public string? Truncation { get; init; }
+
     public bool Identical => Divergence is null;
 
     /// <summary>Device time replayed per second of wall time.</summary>
@@ -40,7 +43,8 @@ public sealed record ReplayResult
     public string Summary() => string.Create(CultureInfo.InvariantCulture,
         $"{TracePath}: {(Identical ? "identical" : "DIVERGED")} — {Records:N0} records, {Units:N0} units, {DmaBytes:N0} DMA bytes, " +
         $"{VirtualNanoseconds / 1e9:0.000} s of device time replayed in {Elapsed.TotalMilliseconds:0} ms ({SpeedUp:0.#}× real time, " +
-        $"{RecordsPerSecond:N0} records/s, {DmaMegabytesPerSecond:0.0} MB/s of DMA payload)");
+        $"{RecordsPerSecond:N0} records/s, {DmaMegabytesPerSecond:0.0} MB/s of DMA payload)")
+        + (Truncation is null ? "" : $"; only up to the last whole unit before the cut ({Truncation})");
 }
 
 /// <summary>The first place the replayed card did something other than the recording.</summary>

@@ -20,6 +20,12 @@ public sealed record ReplayOptions
     /// <summary>Route overrides (stream → route), e.g. a capture WAV file at another path.</summary>
     public IReadOnlyDictionary<string, string> Routes { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Replay a trace that stops without its End record (a recorder killed mid-session) up to its last complete
+    /// unit, instead of refusing it.
+    /// </summary>
+    public bool AllowTruncated { get; init; }
+
     /// <summary>Records shown before and after a divergence.</summary>
     public int Context { get; init; } = 6;
 
@@ -73,7 +79,8 @@ public static class TraceReplayer
         long started = Stopwatch.GetTimestamp();
         var history = new Queue<TraceEvent>();
         long units = 0, records = 0, dmaBytes = 0, firstTime = -1, lastTime = 0;
-        TraceEvent? next = reader.TryRead(out var first) ? first : null;
+        string? truncation = null;
+        TraceEvent? next = TryRead(out var first) ? first : null;
         if (next is { IsUnit: false })
         {
             throw new TraceFormatException($"{tracePath}: record 0 ({next.Kind}) belongs to a unit, but no unit precedes it");
@@ -84,7 +91,7 @@ public static class TraceReplayer
             var unit = next;
             var nested = new List<TraceEvent>();
             next = null;
-            while (reader.TryRead(out var e))
+            while (TryRead(out var e))
             {
                 if (e.IsUnit)
                 {
@@ -93,6 +100,11 @@ public static class TraceReplayer
                 }
 
                 nested.Add(e);
+            }
+
+            if (truncation is not null)
+            {
+                break; // the cut may have taken part of this unit: only whole units are replayed
             }
 
             clock.Set(unit.Time);
@@ -142,7 +154,22 @@ public static class TraceReplayer
             DmaBytes = dmaBytes,
             VirtualNanoseconds = firstTime < 0 ? 0 : lastTime - firstTime,
             Elapsed = Stopwatch.GetElapsedTime(started),
+            Truncation = truncation,
         };
+
+        bool TryRead(out TraceEvent e)
+        {
+            try
+            {
+                return reader.TryRead(out e);
+            }
+            catch (TraceFormatException f) when (f.Truncated && options.AllowTruncated)
+            {
+                truncation = f.Message;
+                e = null!;
+                return false;
+            }
+        }
     }
 
     /// <summary>The model inside the trace, or <paramref name="modelPath"/> if it is the same model.</summary>

@@ -152,6 +152,32 @@ public sealed class TraceFormatTests
     }
 
     [Fact]
+    public async Task A_recorder_that_is_never_completed_still_leaves_its_records_on_disk_after_the_flush_interval()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("killed.petrace");
+        var writer = new TraceWriter(path, Header);
+        long headerBytes = writer.Bytes;
+        writer.Write(new TraceRecord(TraceEventKind.EngineStep, 5));
+        writer.Write(new TraceRecord(TraceEventKind.Interrupt, a: 2, b: 1));
+
+        for (int i = 0; i < 250 && new FileInfo(path).Length <= headerBytes; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        // As a killed process would leave it: read what is on disk now, the writer still open.
+        using var reader = TraceReader.Open(new MemoryStream(await File.ReadAllBytesAsync(path)), path);
+        reader.TryRead(out var step).Should().BeTrue("the partly filled chunk was written after " + TraceWriter.FlushInterval);
+        step.Kind.Should().Be(TraceEventKind.EngineStep);
+        reader.TryRead(out var irq).Should().BeTrue();
+        irq.Kind.Should().Be(TraceEventKind.Interrupt);
+        var act = () => reader.TryRead(out _);
+        act.Should().Throw<TraceFormatException>().Which.Truncated.Should().BeTrue();
+        writer.Complete();
+    }
+
+    [Fact]
     public void Data_after_the_end_record_is_refused()
     {
         using var temp = new TempFolder();

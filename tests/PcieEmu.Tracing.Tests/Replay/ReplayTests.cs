@@ -146,6 +146,25 @@ public sealed class ReplayTests
         act.Should().Throw<TraceFormatException>().WithMessage("*truncated*");
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void A_truncated_trace_replays_up_to_its_last_whole_unit_when_asked(int fraction)
+    {
+        using var temp = new TempFolder();
+        var bytes = File.ReadAllBytes(CommittedTraces.PathOf("volume"));
+        string cut = temp.File("cut.petrace");
+        File.WriteAllBytes(cut, bytes[..(bytes.Length * (fraction - 1) / fraction)]);
+        var full = Replay(CommittedTraces.PathOf("volume"));
+
+        var result = Replay(cut, new ReplayOptions { AllowTruncated = true });
+
+        result.Divergence.Should().BeNull(result.Divergence?.Report());
+        result.Truncation.Should().Contain("truncated");
+        result.Units.Should().BePositive().And.BeLessThan(full.Units, "only the units before the cut");
+        result.Summary().Should().Contain("only up to the last whole unit before the cut");
+    }
+
     [Fact]
     public void A_flipped_byte_is_refused_as_corrupt()
     {
