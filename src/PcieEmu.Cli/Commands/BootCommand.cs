@@ -111,7 +111,7 @@ internal static class BootCommand
                     {
                         session.MarkFailed();
                         Console.Error.WriteLine($"boot: `{c}` failed: {(e is OperationCanceledException ? "session timeout" : e.Message)}");
-                        Console.Error.WriteLine(session.DescribeLogs(0));
+                        Console.Error.WriteLine(session.DescribeLogs());
                         return 1;
                     }
                 }
@@ -119,7 +119,7 @@ internal static class BootCommand
                 if (status != 0)
                 {
                     session.MarkFailed();
-                    Console.Error.WriteLine(session.DescribeLogs(0));
+                    Console.Error.WriteLine(session.DescribeLogs());
                 }
 
                 return status;

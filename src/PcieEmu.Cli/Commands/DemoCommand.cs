@@ -80,7 +80,7 @@ internal static class DemoCommand
                 {
                     session.MarkFailed();
                     Console.Error.WriteLine($"demo: {(e is OperationCanceledException ? "timed out" : e.Message)}");
-                    Console.Error.WriteLine(session.DescribeLogs(0));
+                    Console.Error.WriteLine(session.DescribeLogs());
                     return 1;
                 }
 
@@ -88,7 +88,7 @@ internal static class DemoCommand
                 if (!report.AllMatched)
                 {
                     session.MarkFailed();
-                    Console.Error.WriteLine(session.DescribeLogs(0));
+                    Console.Error.WriteLine(session.DescribeLogs());
                     return 1;
                 }
 

@@ -96,7 +96,7 @@ internal static class StreamBenchCommand
                 {
                     session.MarkFailed();
                     Console.Error.WriteLine($"bench stream: {(e is OperationCanceledException ? "timed out" : e.Message)}");
-                    Console.Error.WriteLine(session.DescribeLogs(0));
+                    Console.Error.WriteLine(session.DescribeLogs());
                     return 1;
                 }
 
@@ -105,7 +105,7 @@ internal static class StreamBenchCommand
                 {
                     session.MarkFailed();
                     Console.Error.WriteLine($"bench stream: the guest's players exited {report.GuestExitCode} ({report.GuestOutput}); all streams ran throughout: {report.AllRanThroughout}");
-                    Console.Error.WriteLine(session.DescribeLogs(0));
+                    Console.Error.WriteLine(session.DescribeLogs());
                     return 1;
                 }
 
