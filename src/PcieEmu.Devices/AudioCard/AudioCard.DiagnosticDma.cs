@@ -112,7 +112,7 @@ public sealed partial class AudioCard
         var check = Function.Dma.Check(job.Address, job.Length, access);
         if (check != DmaResult.Ok)
         {
-            return (ErrorOf(check), 0);
+            return (AudioDmaErrors.Of(check), 0);
         }
 
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
@@ -142,7 +142,7 @@ public sealed partial class AudioCard
 
                 if (r != DmaResult.Ok)
                 {
-                    return (ErrorOf(r), 0);
+                    return (AudioDmaErrors.Of(r), 0);
                 }
             }
 
@@ -153,16 +153,6 @@ public sealed partial class AudioCard
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
-
-    private static AudioDmaErr ErrorOf(DmaResult result) => result switch
-    {
-        DmaResult.Ok => AudioDmaErr.None,
-        DmaResult.AccessDenied => AudioDmaErr.Denied,
-        DmaResult.BusMasterDisabled => AudioDmaErr.BusMaster,
-        DmaResult.OwnBar => AudioDmaErr.OwnBar,
-        DmaResult.TransportError => AudioDmaErr.Transport,
-        _ => AudioDmaErr.Unmapped,
-    };
 
     /// <summary>Stops the engines: a running transfer moves no more bytes and its result is dropped. Lock held.</summary>
     private void ResetEngines(string reason)

@@ -483,7 +483,7 @@ public sealed partial class AudioCard
 
                 if (r != DmaResult.Ok)
                 {
-                    Fail(generation, StreamProgram.ErrorOf(r), $"buffer DMA at frame {frame}: {r}");
+                    Fail(generation, AudioDmaErrors.Of(r), $"buffer DMA at frame {frame}: {r}");
                     return;
                 }
 
@@ -557,7 +557,7 @@ public sealed partial class AudioCard
                 var r = _card.Function.Dma.Write(program.PosBufAddress, record);
                 if (r != DmaResult.Ok)
                 {
-                    Fail(generation, StreamProgram.ErrorOf(r), $"position buffer at 0x{program.PosBufAddress:x}: {r}");
+                    Fail(generation, AudioDmaErrors.Of(r), $"position buffer at 0x{program.PosBufAddress:x}: {r}");
                     return;
                 }
             }

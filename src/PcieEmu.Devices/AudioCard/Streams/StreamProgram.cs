@@ -99,7 +99,7 @@ internal sealed class StreamProgram
         if (read != DmaResult.Ok)
         {
             detail = $"descriptor list at 0x{r.Bdl:x} ({listBytes} B): {read}";
-            return ErrorOf(read);
+            return AudioDmaErrors.Of(read);
         }
 
         var access = layout.Direction == StreamDirection.Playback ? DmaAccess.Read : DmaAccess.Write;
@@ -141,7 +141,7 @@ internal sealed class StreamProgram
             if (check != DmaResult.Ok)
             {
                 detail = $"position buffer at 0x{posAddress:x}: {check}";
-                return ErrorOf(check);
+                return AudioDmaErrors.Of(check);
             }
         }
 
@@ -184,7 +184,7 @@ internal sealed class StreamProgram
         if (check != DmaResult.Ok)
         {
             detail += $": {check}";
-            return ErrorOf(check);
+            return AudioDmaErrors.Of(check);
         }
 
         if ((flags & ~1u) != 0)
@@ -224,16 +224,6 @@ internal sealed class StreamProgram
         detail = "";
         return true;
     }
-
-    public static AudioDmaErr ErrorOf(DmaResult result) => result switch
-    {
-        DmaResult.Ok => AudioDmaErr.None,
-        DmaResult.AccessDenied => AudioDmaErr.Denied,
-        DmaResult.BusMasterDisabled => AudioDmaErr.BusMaster,
-        DmaResult.OwnBar => AudioDmaErr.OwnBar,
-        DmaResult.TransportError => AudioDmaErr.Transport,
-        _ => AudioDmaErr.Unmapped,
-    };
 
     /// <summary>DMA of <paramref name="data"/>.Length bytes at byte <paramref name="offset"/> of the cyclic buffer (wrapping).</summary>
     public DmaResult ReadBuffer(IDmaSpace space, long offset, Span<byte> data) => Move(space, offset, data, default, write: false);
