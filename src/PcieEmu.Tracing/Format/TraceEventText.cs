@@ -25,21 +25,21 @@ public static class TraceEventText
         TraceEventKind.BarRead => Invariant($"BarRead BAR{r.A}+0x{r.B:x} ({r.C} B)"),
         TraceEventKind.BarWrite => Invariant($"BarWrite BAR{r.A}+0x{r.B:x} = {Hex(r.Data)}"),
         TraceEventKind.RomRead => Invariant($"RomRead +0x{r.A:x} ({r.B} B)"),
-        TraceEventKind.Reset => Invariant($"Reset {Name<ResetKind>(r.A)}"),
-        TraceEventKind.DmaMap => Invariant($"DmaMap 0x{r.A:x}+0x{r.B:x} {Name<DmaAccess>(r.C & 3)}{((r.C & DmaController.LocalBackingFlag) != 0 ? " shared" : " message")}"),
+        TraceEventKind.Reset => Invariant($"Reset {TraceValueNames.Of<ResetKind>(r.A)}"),
+        TraceEventKind.DmaMap => Invariant($"DmaMap 0x{r.A:x}+0x{r.B:x} {TraceValueNames.Of<DmaAccess>(r.C & 3)}{((r.C & DmaController.LocalBackingFlag) != 0 ? " shared" : " message")}"),
         TraceEventKind.DmaUnmap => Invariant($"DmaUnmap 0x{r.A:x}+0x{r.B:x}"),
         TraceEventKind.DmaUnmapAll => "DmaUnmapAll",
-        TraceEventKind.IrqAssign => Invariant($"IrqAssign {Name<IrqIndex>(r.A)} from {r.B}: {string.Join("", r.Data.ToArray().Select(b => b != 0 ? '1' : '0'))}"),
-        TraceEventKind.IrqDisable => Invariant($"IrqDisable {Name<IrqIndex>(r.A)}"),
-        TraceEventKind.IrqMask => Invariant($"Irq{((r.C >> 32) != 0 ? "Mask" : "Unmask")} {Name<IrqIndex>(r.A)} [{r.B}, +{r.C & 0xFFFF_FFFF})"),
-        TraceEventKind.IrqInject => Invariant($"IrqInject {Name<IrqIndex>(r.A)} vector {r.B}"),
+        TraceEventKind.IrqAssign => Invariant($"IrqAssign {TraceValueNames.Of<IrqIndex>(r.A)} from {r.B}: {string.Join("", r.Data.ToArray().Select(b => b != 0 ? '1' : '0'))}"),
+        TraceEventKind.IrqDisable => Invariant($"IrqDisable {TraceValueNames.Of<IrqIndex>(r.A)}"),
+        TraceEventKind.IrqMask => Invariant($"Irq{((r.C >> 32) != 0 ? "Mask" : "Unmask")} {TraceValueNames.Of<IrqIndex>(r.A)} [{r.B}, +{r.C & 0xFFFF_FFFF})"),
+        TraceEventKind.IrqInject => Invariant($"IrqInject {TraceValueNames.Of<IrqIndex>(r.A)} vector {r.B}"),
         TraceEventKind.IrqRelease => "IrqRelease",
         TraceEventKind.EngineStep => "EngineStep",
         TraceEventKind.WorkerJob => "WorkerJob",
         TraceEventKind.ReadData => Invariant($"-> {Hex(r.Data)}"),
-        TraceEventKind.DmaRead => Invariant($"DmaRead 0x{r.A:x} ({r.B} B) {Name<DmaResult>(r.C)}{(r.Data.IsEmpty ? "" : ": " + Hex(r.Data))}"),
-        TraceEventKind.DmaWrite => Invariant($"DmaWrite 0x{r.A:x} ({r.Data.Length} B) {Name<DmaResult>(r.C)}: {Hex(r.Data)}"),
-        TraceEventKind.Interrupt => Invariant($"Interrupt {Name<IrqIndex>(r.A)} vector {r.B}"),
+        TraceEventKind.DmaRead => Invariant($"DmaRead 0x{r.A:x} ({r.B} B) {TraceValueNames.Of<DmaResult>(r.C)}{(r.Data.IsEmpty ? "" : ": " + Hex(r.Data))}"),
+        TraceEventKind.DmaWrite => Invariant($"DmaWrite 0x{r.A:x} ({r.Data.Length} B) {TraceValueNames.Of<DmaResult>(r.C)}: {Hex(r.Data)}"),
+        TraceEventKind.Interrupt => Invariant($"Interrupt {TraceValueNames.Of<IrqIndex>(r.A)} vector {r.B}"),
         TraceEventKind.Violation => $"Violation {r.Text}: {r.Detail}",
         TraceEventKind.SinkData => Invariant($"SinkData stream {r.A}: {r.B} B, hash {r.C:x16}"),
         TraceEventKind.StreamWork => Invariant($"StreamWork stream {r.A}"),
@@ -54,25 +54,6 @@ public static class TraceEventText
         string head = Convert.ToHexString(data[..Math.Min(Shown, data.Length)]).ToLowerInvariant();
         var spaced = string.Join(' ', Enumerable.Range(0, head.Length / 2).Select(i => head.Substring(i * 2, 2)));
         return data.Length > Shown ? Invariant($"{spaced} … (+{data.Length - Shown} B)") : spaced;
-    }
-
-    private static string Name<T>(ulong value)
-        where T : struct, Enum
-    {
-        try
-        {
-            object typed = Convert.ChangeType(value, Enum.GetUnderlyingType(typeof(T)), CultureInfo.InvariantCulture);
-            if (Enum.IsDefined(typeof(T), typed))
-            {
-                return Enum.GetName(typeof(T), typed)!;
-            }
-        }
-        catch (OverflowException)
-        {
-            // A value no member can have (a corrupt or foreign trace): shown as a number below.
-        }
-
-        return Invariant($"{typeof(T).Name}({value})");
     }
 
     private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

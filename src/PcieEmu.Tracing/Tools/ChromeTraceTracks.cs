@@ -1,4 +1,5 @@
 using PcieEmu.Pci.Interrupts;
+using PcieEmu.Tracing.Format;
 
 namespace PcieEmu.Tracing.Tools;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PcieEmu.Tracing.Tools;
+namespace PcieEmu.Tracing.Format;
 
 /// <summary>Enum member names for recorded numbers; a value no member has (a foreign or newer trace) stays a number.</summary>
 internal static class TraceValueNames
