@@ -43,7 +43,7 @@ public readonly record struct ToneChannel(long FrequencyNumerator, int Frequency
 /// </para>
 /// <para>
 /// k takes only L = m / gcd(P, m) values, in a cycle (600 for 440 Hz at 48 kHz). When L is small the sines of
-/// the cycle are computed once, at <see cref="Start"/>, by the same expression, and read from a table: the same
+/// the cycle are computed once, at the first <see cref="Read"/> after <see cref="Start"/>, by the same expression, and read from a table: the same
 /// doubles, so the same bytes, without a Math.Sin per sample (which dominated the card's capture cost).
 /// </para>
 /// </summary>
@@ -66,6 +66,7 @@ public sealed class ToneSource : ICaptureSource
     private readonly ToneChannel[] _channels;
     private readonly Dictionary<(long Modulus, long Step), double[]> _sineTables = [];
     private Phase[] _phases = [];
+    private bool _tablesPending;
     private AudioFormat? _format;
 
     /// <param name="spec">The part after "tone:", e.g. "440@0.5,660".</param>
@@ -175,10 +176,11 @@ public sealed class ToneSource : ICaptureSource
             var ch = _channels[Math.Min(c, _channels.Length - 1)];
             long m = Pow10(ch.FrequencyDecimals) * format.Rate;
             long step = ch.FrequencyNumerator % m;
-            _phases[c] = new Phase(m, step, ch.Amplitude, ch.Amplitude * fullScale, SineTable(m, step));
+            _phases[c] = new Phase(m, step, ch.Amplitude, ch.Amplitude * fullScale, null);
         }
 
         _format = format;
+        _tablesPending = true;
         return null;
     }
 
@@ -192,6 +194,17 @@ public sealed class ToneSource : ICaptureSource
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(firstFrame);
+        if (_tablesPending)
+        {
+            // Here, on the engine's thread, not in Start: Start runs inside the guest's RUN write (the MMIO path).
+            for (int c = 0; c < format.Channels; c++)
+            {
+                _phases[c] = _phases[c] with { Sines = SineTable(_phases[c].Modulus, _phases[c].Step) };
+            }
+
+            _tablesPending = false;
+        }
+
         int count = frames.Length / frameBytes;
         int bytesPerSample = format.BytesPerSample;
         for (int c = 0; c < format.Channels; c++)
