@@ -100,6 +100,31 @@ public sealed class AudioStreamTests
     private const long Ms = 1_000_000;
 
     [Fact]
+    public void A_wav_sink_is_opened_and_closed_by_the_engine_not_inside_the_guests_register_write_spec_13()
+    {
+        using var dir = new TempDir();
+        string path = Path.Combine(dir.Path, "out.wav");
+        using var rig = new StreamRig(new Dictionary<string, string> { ["playback0"] = "wav:" + path });
+        var buffer = rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        StreamRig.FillRamp(buffer);
+
+        rig.Run(Playback);
+
+        File.Exists(path).Should().BeFalse("the RUN write only queues the start: creating a file is I/O, not for the MMIO path");
+        (rig.Read(Playback, AudioSdRegister.Sts) & AudioSdFields.Sts.Running).Should().Be(0);
+        rig.Advance(10 * Ms);
+        File.Exists(path).Should().BeTrue("the engine started the sink");
+        (rig.Read(Playback, AudioSdRegister.Sts) & AudioSdFields.Sts.Running).Should().NotBe(0);
+
+        rig.Stop(Playback);
+        rig.Advance(1);
+
+        var written = PcieEmu.Devices.Audio.Wav.WavReader.ReadAllFrames(path, out var format);
+        format.Should().Be(S16Stereo48k);
+        written.Should().Equal(buffer.AsSpan(0, 480 * 4).ToArray(), "10 ms at 48 kHz, and the engine closed the file after the stop");
+    }
+
+    [Fact]
     public void Playback_moves_exactly_the_frames_due_and_raises_one_ioc_per_period_spec_11_1()
     {
         using var rig = new StreamRig();

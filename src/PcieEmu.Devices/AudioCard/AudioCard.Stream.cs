@@ -198,7 +198,7 @@ public sealed partial class AudioCard
             var regs = Snapshot();
             var code = StreamProgram.TryBuild(regs, Layout, _card.Model.Dma, _card.Function.Dma, localOnly: true, out var program, out bool wouldBlock, out string detail);
             _generation++;
-            if (wouldBlock)
+            if (wouldBlock || EndpointDoesIo)
             {
                 _state = State.Starting;
                 long generation = _generation;
@@ -206,50 +206,83 @@ public sealed partial class AudioCard
                 return;
             }
 
-            Apply(code, program, detail);
+            Apply(code, program, detail, code == AudioDmaErr.None ? StartEndpoint(program!.Format) : null);
         }
 
-        /// <summary>Engine thread: validation that needs message DMA.</summary>
+        private bool EndpointDoesIo => IsCapture ? Source!.DoesIo : Sink!.DoesIo;
+
+        /// <summary>
+        /// Engine thread, no function lock held: validation that needs message DMA, and endpoints that open or read
+        /// files. A start the guest took back meanwhile (RUN cleared, reset) stops its endpoint again.
+        /// </summary>
         private void FinishStart(StreamRegisters regs, long generation)
         {
             var code = StreamProgram.TryBuild(regs, Layout, _card.Model.Dma, _card.Function.Dma, localOnly: false, out var program, out _, out string detail);
+            string? endpointError = code == AudioDmaErr.None ? StartEndpoint(program!.Format) : null;
+            bool applied = false;
             lock (_card.Function.Sync)
             {
                 if (_generation == generation && _state == State.Starting)
                 {
                     _state = State.Idle;
-                    Apply(code, program, detail);
+                    Apply(code, program, detail, endpointError);
                     _card.UpdateIntx();
+                    applied = true;
+                }
+            }
+
+            if (!applied && code == AudioDmaErr.None && endpointError is null)
+            {
+                StopEndpoint();
+            }
+        }
+
+        /// <summary>Starts the sink or source; null, or why the source cannot serve the format.</summary>
+        private string? StartEndpoint(AudioFormat format)
+        {
+            lock (_endpointGate)
+            {
+                if (IsCapture)
+                {
+                    return Source!.Start(format);
+                }
+
+                Sink!.Start(format);
+                return null;
+            }
+        }
+
+        private void StopEndpoint()
+        {
+            lock (_endpointGate)
+            {
+                if (IsCapture)
+                {
+                    Source!.Stop();
+                }
+                else
+                {
+                    Sink!.Stop();
                 }
             }
         }
 
-        private void Apply(AudioDmaErr code, StreamProgram? program, string detail)
+        /// <param name="endpointError">What the endpoint said when it was started for this run (null: started).</param>
+        private void Apply(AudioDmaErr code, StreamProgram? program, string detail, string? endpointError)
         {
-            string? endpointError = null;
             if (code == AudioDmaErr.None)
             {
-                lock (_endpointGate)
-                {
-                    if (!RecordsItself)
-                    {
-                        Recorder.BeginRun(program!.Format);
-                    }
-
-                    if (IsCapture)
-                    {
-                        endpointError = Source!.Start(program!.Format);
-                    }
-                    else
-                    {
-                        Sink!.Start(program!.Format);
-                    }
-                }
-
                 if (endpointError is not null)
                 {
                     code = AudioDmaErr.Format;
                     detail = $"source {Source!.Description}: {endpointError}";
+                }
+                else if (!RecordsItself)
+                {
+                    lock (_endpointGate)
+                    {
+                        Recorder.BeginRun(program!.Format);
+                    }
                 }
             }
 
@@ -315,16 +348,15 @@ public sealed partial class AudioCard
             _card._registers.ClearBits(Reg(AudioSdRegister.Sts), AudioSdFields.Sts.Running);
             if (wasRunning)
             {
-                lock (_endpointGate)
+                if (EndpointDoesIo)
                 {
-                    if (IsCapture)
-                    {
-                        Source!.Stop();
-                    }
-                    else
-                    {
-                        Sink!.Stop();
-                    }
+                    // Closing a file is I/O: not inside the guest's register write. Engine jobs run in order, so
+                    // this stop comes before the endpoint's next start.
+                    _card._engine.Post(StopEndpoint);
+                }
+                else
+                {
+                    StopEndpoint();
                 }
 
                 LogStreamStopped(_card._logger, Index, reason, _frames);

@@ -1,13 +1,19 @@
 namespace PcieEmu.Devices.Audio.Routing;
 
 /// <summary>
-/// Where a playback stream's samples go, after its volume (audio card spec §13). Called on the card's engine
-/// thread, never under the function lock; must not block for long (it runs on the stream's clock).
+/// Where a playback stream's samples go, after its volume (audio card spec §13). Write is called on the card's
+/// engine thread, never under the function lock; it must not block for long (it runs on the stream's clock).
 /// </summary>
 public interface IPlaybackSink : IDisposable
 {
     /// <summary>The route as configured, e.g. "memory" or "wav:/tmp/out.wav".</summary>
     string Description { get; }
+
+    /// <summary>
+    /// Start and Stop do file I/O: the card then calls them on its engine thread, outside the function lock,
+    /// instead of inside the guest's RUN write. In-memory endpoints start inline.
+    /// </summary>
+    bool DoesIo => false;
 
     /// <summary>The stream started with <paramref name="format"/> (it may differ from the previous run).</summary>
     void Start(AudioFormat format);
@@ -23,6 +29,9 @@ public interface IPlaybackSink : IDisposable
 public interface ICaptureSource : IDisposable
 {
     string Description { get; }
+
+    /// <summary>As <see cref="IPlaybackSink.DoesIo"/>.</summary>
+    bool DoesIo => false;
 
     /// <summary>The stream starts with <paramref name="format"/>; null when the source can serve it, otherwise why not.</summary>
     string? Start(AudioFormat format);

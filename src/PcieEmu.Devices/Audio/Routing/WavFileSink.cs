@@ -36,6 +36,8 @@ public sealed class WavFileSink : IPlaybackSink
 
     public string Description => "wav:" + Path;
 
+    public bool DoesIo => true;
+
     /// <summary>The configured path (the first run's file).</summary>
     public string Path { get; }
 

@@ -36,6 +36,8 @@ public sealed class WavFileSource : ICaptureSource
 
     public string Description => "wav:" + Path;
 
+    public bool DoesIo => true;
+
     public string Path { get; }
 
     /// <summary>Most bytes the file's frames may take (as read, and converted to the stream's format).</summary>
