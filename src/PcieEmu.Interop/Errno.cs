@@ -7,6 +7,7 @@ public static class Errno
     public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int EIO = 5;
+    public const int ENXIO = 6;
     public const int E2BIG = 7;
     public const int EBADF = 9;
     public const int EAGAIN = 11;
@@ -34,6 +35,7 @@ public static class Errno
         ENOENT => nameof(ENOENT),
         EINTR => nameof(EINTR),
         EIO => nameof(EIO),
+        ENXIO => nameof(ENXIO),
         E2BIG => nameof(E2BIG),
         EBADF => nameof(EBADF),
         EAGAIN => nameof(EAGAIN),

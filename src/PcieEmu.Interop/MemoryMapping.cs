@@ -2,17 +2,42 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
+/// <summary>What a copy into or out of a <see cref="MemoryMapping"/> did.</summary>
+public enum MappingCopy
+{
+    Ok,
+
+    /// <summary>The range is not inside the mapping; nothing moved.</summary>
+    OutOfRange,
+
+    /// <summary>A write to a read-only mapping; nothing moved.</summary>
+    ReadOnly,
+
+    /// <summary>
+    /// A fault-checked mapping could not reach a page (the file behind it shrank): the copy stopped at the fault,
+    /// so part of it may have moved.
+    /// </summary>
+    Fault,
+}
+
 /// <summary>
 /// An mmap(2) of a file descriptor, owned by a SafeHandle so the unmap can never run under an active copy:
 /// every access brackets the pointer use with DangerousAddRef/DangerousRelease. The offset is page-aligned
 /// internally; the slack is hidden, so offset 0 of this object is the caller's offset in the file.
+/// <para>
+/// A shared mapping of a file that its owner can shrink is a trap: a load or store past the new end raises SIGBUS,
+/// and .NET turns that into a fatal AccessViolationException. A mapping made with <c>faultChecked</c> therefore
+/// never touches its pages with loads and stores; it copies with process_vm_readv/process_vm_writev on our own
+/// process, which report such a page as EFAULT (<see cref="MappingCopy.Fault"/>). One syscall per copy is the
+/// price; memory whose size is sealed (<see cref="MemFd.IsShrinkSealed"/>) does not need it.
+/// </para>
 /// </summary>
 public sealed unsafe class MemoryMapping : SafeHandle
 {
     private readonly nuint _mappedLength;
     private readonly nint _slack;
 
-    private MemoryMapping(nint baseAddress, nuint mappedLength, nint slack, ulong length, bool writable)
+    private MemoryMapping(nint baseAddress, nuint mappedLength, nint slack, ulong length, bool writable, bool faultChecked)
         : base(nint.Zero, ownsHandle: true)
     {
         SetHandle(baseAddress);
@@ -20,16 +45,20 @@ public sealed unsafe class MemoryMapping : SafeHandle
         _slack = slack;
         Length = length;
         Writable = writable;
+        FaultChecked = faultChecked;
     }
 
     public ulong Length { get; }
 
     public bool Writable { get; }
 
+    /// <summary>Copies go through the kernel and report faults instead of raising SIGBUS (see the type's remarks).</summary>
+    public bool FaultChecked { get; }
+
     public override bool IsInvalid => handle == nint.Zero || handle == -1;
 
     /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> at <paramref name="offset"/>, MAP_SHARED.</summary>
-    public static MemoryMapping Map(SafeHandle fd, ulong offset, ulong length, bool writable)
+    public static MemoryMapping Map(SafeHandle fd, ulong offset, ulong length, bool writable, bool faultChecked = false)
     {
         if (length == 0 || length > long.MaxValue || offset > long.MaxValue)
         {
@@ -52,23 +81,32 @@ public sealed unsafe class MemoryMapping : SafeHandle
             throw new IOException($"mmap(len={mapLength}, off=0x{alignedOffset:x}) failed: {Errno.Name(Libc.LastErrno)}");
         }
 
-        return new MemoryMapping(p, mapLength, (nint)slack, length, writable);
+        return new MemoryMapping(p, mapLength, (nint)slack, length, writable, faultChecked);
     }
 
-    /// <summary>Copies out of the mapping. False when the range is outside it (nothing copied).</summary>
-    public bool TryRead(ulong offset, Span<byte> destination)
+    /// <summary>Copies out of the mapping.</summary>
+    public MappingCopy Read(ulong offset, Span<byte> destination)
     {
         if (!InRange(offset, (ulong)destination.Length))
         {
-            return false;
+            return MappingCopy.OutOfRange;
         }
 
         bool added = false;
         DangerousAddRef(ref added);
         try
         {
-            new ReadOnlySpan<byte>((byte*)(handle + _slack) + offset, destination.Length).CopyTo(destination);
-            return true;
+            byte* at = (byte*)(handle + _slack) + offset;
+            if (FaultChecked)
+            {
+                fixed (byte* local = destination)
+                {
+                    return KernelCopy(local, at, destination.Length, toMapping: false);
+                }
+            }
+
+            new ReadOnlySpan<byte>(at, destination.Length).CopyTo(destination);
+            return MappingCopy.Ok;
         }
         finally
         {
@@ -76,34 +114,55 @@ public sealed unsafe class MemoryMapping : SafeHandle
         }
     }
 
-    /// <summary>Copies into the mapping. False when the range is outside it or the mapping is read-only.</summary>
-    public bool TryWrite(ulong offset, ReadOnlySpan<byte> source)
+    /// <summary>Copies into the mapping.</summary>
+    public MappingCopy Write(ulong offset, ReadOnlySpan<byte> source)
     {
-        if (!Writable || !InRange(offset, (ulong)source.Length))
+        if (!InRange(offset, (ulong)source.Length))
         {
-            return false;
+            return MappingCopy.OutOfRange;
+        }
+
+        if (!Writable)
+        {
+            return MappingCopy.ReadOnly;
         }
 
         bool added = false;
         DangerousAddRef(ref added);
         try
         {
-            source.CopyTo(new Span<byte>((byte*)(handle + _slack) + offset, source.Length));
-            return true;
+            byte* at = (byte*)(handle + _slack) + offset;
+            if (FaultChecked)
+            {
+                fixed (byte* local = source)
+                {
+                    return KernelCopy(local, at, source.Length, toMapping: true);
+                }
+            }
+
+            source.CopyTo(new Span<byte>(at, source.Length));
+            return MappingCopy.Ok;
         }
         finally
         {
             DangerousRelease();
         }
     }
+
+    /// <summary>Copies out of the mapping. False when the range is outside it or a page faulted.</summary>
+    public bool TryRead(ulong offset, Span<byte> destination) => Read(offset, destination) == MappingCopy.Ok;
+
+    /// <summary>Copies into the mapping. False when the range is outside it, the mapping is read-only or a page faulted.</summary>
+    public bool TryWrite(ulong offset, ReadOnlySpan<byte> source) => Write(offset, source) == MappingCopy.Ok;
 
     /// <summary>
     /// Runs <paramref name="action"/> over a span of the mapping while holding a reference, for callers that
-    /// need in-place access (vectorised copies). The span must not escape the callback.
+    /// need in-place access (vectorised copies). The span must not escape the callback. Refused (false) on a
+    /// fault-checked mapping, whose pages may not be touched directly.
     /// </summary>
     public bool TryAccess<TState>(ulong offset, int length, TState state, SpanAction<byte, TState> action)
     {
-        if (!InRange(offset, (ulong)length))
+        if (FaultChecked || !InRange(offset, (ulong)length))
         {
             return false;
         }
@@ -119,6 +178,23 @@ public sealed unsafe class MemoryMapping : SafeHandle
         {
             DangerousRelease();
         }
+    }
+
+    private static MappingCopy KernelCopy(byte* local, byte* mapped, int length, bool toMapping)
+    {
+        if (length == 0)
+        {
+            return MappingCopy.Ok;
+        }
+
+        var localVec = new iovec { iov_base = local, iov_len = (nuint)length };
+        var mappedVec = new iovec { iov_base = mapped, iov_len = (nuint)length };
+        nint moved = toMapping
+            ? Libc.process_vm_writev(Environment.ProcessId, &localVec, 1, &mappedVec, 1, 0)
+            : Libc.process_vm_readv(Environment.ProcessId, &localVec, 1, &mappedVec, 1, 0);
+
+        // A short count or EFAULT means a page could not be reached; nothing else fails on our own, valid range.
+        return moved == length ? MappingCopy.Ok : MappingCopy.Fault;
     }
 
     private bool InRange(ulong offset, ulong count) => offset <= Length && count <= Length - offset;

@@ -120,6 +120,26 @@ public sealed class AudioCardDmaTests : IDisposable
         _h.Read32(Spec.INTSTS).Should().Be(Spec.IntDmaDone | Spec.IntDiag);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Guest_memory_that_shrinks_under_a_mapping_fails_the_transfer_with_TRANSPORT(bool write)
+    {
+        // A client may DMA_MAP a file it can shrink (an unsealed memfd, file-backed RAM) and then ftruncate it: a
+        // plain load or store of the mmap past the new end raises SIGBUS and killed the whole server. Such mappings
+        // are fault-checked: the engine reports that the host could not complete the transfer.
+        _h.EnableMemoryAndBusMaster();
+        using var ram = PcieEmu.Interop.MemFd.Create("shrinking-ram", 65536);
+        var mapping = PcieEmu.Interop.MemoryMapping.Map(ram, 0, 65536, writable: true, faultChecked: true);
+        _h.F.DmaMappings.Map(Iova, 65536, DmaAccess.ReadWrite, new MappedDmaBacking(mapping)).Should().Be(0);
+        _h.RunDiag(Iova, 4096, write).Should().Be(Spec.StsDone, "the memory is there before it shrinks");
+
+        PcieEmu.Interop.Libc.ftruncate(ram, 0).Should().Be(0);
+
+        _h.RunDiag(Iova, 4096, write).Should().Be(Spec.StsError(Spec.ErrTransport));
+        _h.RunDiag(Iova, 4096, write).Should().Be(Spec.StsError(Spec.ErrTransport), "and the card keeps working");
+    }
+
     [Fact]
     public void Errors_raise_dma_err_on_vector_0()
     {

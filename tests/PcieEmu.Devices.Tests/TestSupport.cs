@@ -291,6 +291,7 @@ internal static class Spec
     public const int ErrAddrBits = 5;
     public const int ErrAlign = 6;
     public const int ErrLength = 7;
+    public const int ErrTransport = 8;
 
     // PCI type-0 header
     public const int CfgVendor = 0x00;

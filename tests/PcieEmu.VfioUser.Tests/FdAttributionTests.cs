@@ -151,7 +151,7 @@ public sealed class FdAttributionTests
     /// <summary>A 16 KiB memfd whose page n holds the byte <paramref name="value"/> + n.</summary>
     private static SafeFileHandle Filled(string name, byte value)
     {
-        var fd = MemFd.Create(name, 0x4000);
+        var fd = MemFd.Create(name, 0x4000, sealSize: true); // like QEMU's RAM: plain mmap copies
         using var view = MemoryMapping.Map(fd, 0, 0x4000, writable: true);
         for (int page = 0; page < 4; page++)
         {

@@ -26,7 +26,7 @@ public sealed class QemuHandshakeTests
         using var h = ServerHarness.Start(kind, negotiate: false);
         var c = h.Client;
         var dev = h.Device;
-        using var ram = MemFd.Create("guest-ram", (long)RamSize);
+        using var ram = MemFd.Create("guest-ram", (long)RamSize, sealSize: true); // QEMU seals its memfd RAM
         using var ramView = MemoryMapping.Map(ram, 0, RamSize, writable: true);
 
         // 1. VERSION: 214 bytes; the reply fits QEMU's 214-byte buffer and ends its JSON in a NUL.

@@ -2,16 +2,26 @@ using PcieEmu.Interop;
 
 namespace PcieEmu.Pci.Dma;
 
-/// <summary>Guest memory reached through an mmap of the fd that came with DMA_MAP.</summary>
+/// <summary>
+/// Guest memory reached through an mmap of the fd that came with DMA_MAP. When the client could shrink the file
+/// under us (no F_SEAL_SHRINK), the mapping is fault-checked: a page that vanished fails the transfer with
+/// <see cref="DmaResult.TransportError"/> (the host could not complete it) instead of killing the server.
+/// </summary>
 public sealed class MappedDmaBacking(MemoryMapping mapping) : IDmaBacking
 {
-    public string Kind => "mmap";
+    public string Kind => mapping.FaultChecked ? "mmap-checked" : "mmap";
 
-    public DmaResult Read(ulong offset, Span<byte> destination) =>
-        mapping.TryRead(offset, destination) ? DmaResult.Ok : DmaResult.InvalidRange;
+    public DmaResult Read(ulong offset, Span<byte> destination) => Result(mapping.Read(offset, destination));
 
-    public DmaResult Write(ulong offset, ReadOnlySpan<byte> source) =>
-        mapping.TryWrite(offset, source) ? DmaResult.Ok : DmaResult.AccessDenied;
+    public DmaResult Write(ulong offset, ReadOnlySpan<byte> source) => Result(mapping.Write(offset, source));
+
+    private static DmaResult Result(MappingCopy copy) => copy switch
+    {
+        MappingCopy.Ok => DmaResult.Ok,
+        MappingCopy.ReadOnly => DmaResult.AccessDenied,
+        MappingCopy.Fault => DmaResult.TransportError,
+        _ => DmaResult.InvalidRange,
+    };
 
     public void Dispose() => mapping.Dispose();
 }

@@ -48,10 +48,14 @@ public sealed partial class VfioUserConnection
                 return Errno.EINVAL;
             }
 
+            // Even within the size checked above, the client may shrink the file later (ftruncate) and a device access
+            // to a page past the new end would raise SIGBUS. QEMU seals its memfd RAM (F_SEAL_SHRINK): plain copies.
+            // Anything else (file-backed RAM, an unsealed memfd, another client) gets fault-checked copies.
+            bool faultChecked = !MemFd.IsShrinkSealed(fd);
             try
             {
                 // The mapping keeps the memory; the fd itself is closed right after (as libvfio-user does).
-                backing = new MappedDmaBacking(MemoryMapping.Map(fd, map.Offset, map.Size, writable: (access & DmaAccess.Write) != 0));
+                backing = new MappedDmaBacking(MemoryMapping.Map(fd, map.Offset, map.Size, writable: (access & DmaAccess.Write) != 0, faultChecked));
             }
             catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
             {
