@@ -67,6 +67,30 @@ public sealed class SessionLifecycleTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
+    public void The_device_learns_of_the_lost_client_before_its_memory_is_unmapped(TransportKind kind)
+    {
+        // Spec §7 of the audio card: a running stream ends with ERRCODE TRANSPORT when the client dies. That holds
+        // only if the ClientLost reset reaches the device while guest memory is still mapped; unmapping first let an
+        // engine step in between fail with UNMAPPED instead.
+        using var h = ServerHarness.Start(kind);
+        using var ram = MemFd.Create("ram", 1 << 20, sealSize: true);
+        h.Client.DmaMap(0, 1 << 20, DmaMapFlags.ReadWrite, ram);
+        h.Client.DmaMap(0xfffc0000, 0x40000, DmaMapFlags.Read);
+
+        h.Client.Dispose();
+        h.WaitForSessionEnd().Should().BeTrue();
+
+        lock (h.Device.Resets)
+        {
+            h.Device.Resets.Should().EndWith(ResetKind.ClientLost);
+            h.Device.MappingsAtReset[^1].Should().Be(2, "the device is told before its mappings go");
+        }
+
+        h.Function.DmaMappings.Count.Should().Be(0, "and then they go");
+    }
+
     [Fact]
     public void Fds_attached_to_a_request_that_takes_none_are_closed()
     {

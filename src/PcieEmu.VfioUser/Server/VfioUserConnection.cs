@@ -233,9 +233,13 @@ public sealed partial class VfioUserConnection : IDisposable
         _resampleWatcher?.Dispose();
         _resampleWatcher = null;
         _function.Interrupts.ReleaseClientSignals();
+
+        // The device learns first that its client is gone, while guest memory is still mapped: engines stop with
+        // "the host could not complete the transfer" (TRANSPORT), never with an UNMAPPED they would meet if a step
+        // ran between the unmap and the reset. Then the memory goes.
+        _function.Reset(ResetKind.ClientLost);
         int maps = _function.DmaMappings.Count;
         _function.DmaMappings.UnmapAll();
-        _function.Reset(ResetKind.ClientLost);
         LogReleased(_logger, Description, maps);
     }
 

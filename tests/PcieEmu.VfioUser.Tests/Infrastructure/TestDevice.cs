@@ -61,6 +61,7 @@ internal sealed class TestDevice : IDisposable
             lock (Resets)
             {
                 Resets.Add(kind);
+                MappingsAtReset.Add(Function.DmaMappings.Count);
             }
 
             if (kind != ResetKind.ClientLost)
@@ -76,6 +77,9 @@ internal sealed class TestDevice : IDisposable
 
     /// <summary>Every reset the function went through, in order.</summary>
     public List<ResetKind> Resets { get; } = [];
+
+    /// <summary>How many DMA mappings the function held when each reset in <see cref="Resets"/> reached the device.</summary>
+    public List<int> MappingsAtReset { get; } = [];
 
     public int MsixCapOffset => Function.Capability<MsixCapability>()!.Offset;
 
