@@ -52,12 +52,12 @@ public sealed partial class DmaController : IDisposable
     public event Action? MappingsChanged;
 
     public IReadOnlyList<DmaMappingInfo> Mappings =>
-        Array.ConvertAll(_regions, r => new DmaMappingInfo(r.Iova, r.Size, r.Access, r.Backing.Kind, r.MapCount));
+        Array.ConvertAll(_regions, r => new DmaMappingInfo(r.Iova, r.Size, r.Access, r.Backing.Kind));
 
     /// <summary>
     /// Adds a mapping and takes ownership of <paramref name="backing"/> (also on failure, when it is disposed).
-    /// Returns 0, EINVAL (empty or wrapping range, no access), EEXIST (overlap) or ENOSPC (table full).
-    /// An exact duplicate of an existing mapping is accepted and needs its own unmap.
+    /// Returns 0, EINVAL (empty or wrapping range, no access), EEXIST (overlap, an exact duplicate included, as the
+    /// protocol and the kernel's VFIO type1 map say) or ENOSPC (table full).
     /// </summary>
     public int Map(ulong iova, ulong size, DmaAccess access, IDmaBacking backing)
     {
@@ -91,13 +91,6 @@ public sealed partial class DmaController : IDisposable
             {
                 if (r.Iova <= last && iova <= r.Last)
                 {
-                    if (r.Iova == iova && r.Size == size && r.Access == access)
-                    {
-                        r.MapCount++;
-                        backing.Dispose();
-                        return 0;
-                    }
-
                     LogOverlap(_logger, iova, size, r.Iova, r.Size);
                     return Errno.EEXIST;
                 }
@@ -139,11 +132,6 @@ public sealed partial class DmaController : IDisposable
                 if (r.Iova != iova || r.Size != size)
                 {
                     continue;
-                }
-
-                if (--r.MapCount > 0)
-                {
-                    return 0;
                 }
 
                 var next = new Region[regions.Length - 1];
@@ -459,8 +447,6 @@ public sealed partial class DmaController : IDisposable
         public DmaAccess Access { get; } = access;
 
         public IDmaBacking Backing { get; } = backing;
-
-        public int MapCount { get; set; } = 1;
 
         public bool TryAcquire()
         {

@@ -44,4 +44,4 @@ public enum DmaResult
 public readonly record struct DmaSegment(ulong Iova, ulong Length, ulong MappingIova, string BackingKind);
 
 /// <summary>A mapping as the table holds it, for inspection (tests, stats, logs).</summary>
-public readonly record struct DmaMappingInfo(ulong Iova, ulong Size, DmaAccess Access, string BackingKind, int MapCount);
+public readonly record struct DmaMappingInfo(ulong Iova, ulong Size, DmaAccess Access, string BackingKind);
