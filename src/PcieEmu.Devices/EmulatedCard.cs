@@ -40,6 +40,9 @@ public sealed record CardOptions
     /// <summary>No device threads; the host drives the card's scheduler (trace replay). Needs a manual clock.</summary>
     public bool ExternalScheduling { get; init; }
 
+    /// <summary>Per stream, bytes of transferred samples the host keeps for reading back; 0 (default) keeps none.</summary>
+    public long KeepSampleBytes { get; init; }
+
     /// <summary>Parses "NAME=SPEC" pairs (the CLI's --route).</summary>
     public static IReadOnlyDictionary<string, string> ParseRoutes(IEnumerable<string> pairs)
     {
@@ -70,6 +73,7 @@ public static class CardFactory
             Clock = options?.Clock,
             ManualTime = options?.ManualTime ?? false,
             ExternalScheduling = options?.ExternalScheduling ?? false,
+            KeepSampleBytes = options?.KeepSampleBytes ?? 0,
         }),
         _ => throw new CardModelException($"{model.SourcePath}: unknown card \"{model.Card}\""),
     };

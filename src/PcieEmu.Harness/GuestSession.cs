@@ -92,7 +92,7 @@ public sealed partial class GuestSession : IAsyncDisposable
                 string log = Path.Combine(work, $"server-{i}.log");
                 var cardLoggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FileLoggerProvider(log)));
                 owned.Add(cardLoggers);
-                var card = CardFactory.Load(options.ModelPaths[i], cardLoggers, new CardOptions { Routes = options.Routes });
+                var card = CardFactory.Load(options.ModelPaths[i], cardLoggers, new CardOptions { Routes = options.Routes, KeepSampleBytes = options.KeepSampleBytes });
                 var trace = options.TraceDirectory is { } traces
                     ? TraceRecording.Start(card, options.ModelPaths[i], options.Routes, TracePath(traces, i))
                     : null;

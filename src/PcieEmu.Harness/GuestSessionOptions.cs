@@ -41,6 +41,14 @@ public sealed record GuestSessionOptions
 
     public VfioUserServerOptions ServerOptions { get; init; } = new();
 
+    /// <summary>
+    /// Per stream, bytes of transferred samples each card keeps so tests can assert on what the device played and
+    /// captured (AudioStream.Runs). On by default here (a test harness); 0 keeps nothing, as a plain `serve` does.
+    /// </summary>
+    public long KeepSampleBytes { get; init; } = DefaultKeepSampleBytes;
+
+    public const long DefaultKeepSampleBytes = 64L << 20;
+
     /// <summary>Stream routes (spec §13) applied to every card, replacing the model files'.</summary>
     public IReadOnlyDictionary<string, string> Routes { get; init; } = new Dictionary<string, string>();
 

@@ -18,10 +18,10 @@ internal sealed class StreamRig : IDisposable
     public const ulong CaptureBufferIova = 0x4000_0000;
     public const ulong CaptureBdlIova = 0x5000_0000;
 
-    public StreamRig(IReadOnlyDictionary<string, string>? routes = null)
+    public StreamRig(IReadOnlyDictionary<string, string>? routes = null, long keepSampleBytes = CardHarness.KeepSampleBytes)
     {
         Clock = new ManualDeviceClock(1_000_000_000);
-        H = new CardHarness(null, new AudioCardOptions { Clock = Clock, ManualTime = true, Routes = routes ?? new Dictionary<string, string>() });
+        H = new CardHarness(null, new AudioCardOptions { Clock = Clock, ManualTime = true, Routes = routes ?? new Dictionary<string, string>(), KeepSampleBytes = keepSampleBytes });
         Msix = H.EnableMsix();
     }
 
@@ -98,6 +98,42 @@ public sealed class AudioStreamTests
     private const int Playback = 0;
     private const int Capture = 1;
     private const long Ms = 1_000_000;
+
+    [Fact]
+    public void By_default_a_card_counts_what_its_streams_transfer_but_keeps_none_of_it()
+    {
+        // A plain `serve` kept up to 64 MiB per stream (256 MiB in a "memory" sink) whether or not anyone read it:
+        // 512 MiB for the pro card. Keeping samples is the harness's choice (AudioCardOptions.KeepSampleBytes).
+        using var rig = new StreamRig(keepSampleBytes: 0);
+        StreamRig.FillRamp(rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480));
+        rig.Program(Capture, S16Stereo48k, periods: 4, periodFrames: 480, StreamRig.CaptureBufferIova, StreamRig.CaptureBdlIova);
+
+        rig.Run(Playback);
+        rig.Run(Capture);
+        rig.Advance(100 * Ms);
+
+        foreach (int stream in new[] { Playback, Capture })
+        {
+            var run = rig.Card.Streams[stream].Runs.Should().ContainSingle().Which;
+            run.TotalFrames.Should().BeGreaterThan(4000, "the stream ran for 100 ms at 48 kHz");
+            run.KeptFrames.Should().Be(0, "nothing is kept unless asked for");
+        }
+    }
+
+    [Fact]
+    public void With_samples_kept_the_runs_hold_exactly_what_was_transferred()
+    {
+        using var rig = new StreamRig(keepSampleBytes: 1 << 20);
+        var buffer = rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        StreamRig.FillRamp(buffer);
+
+        rig.Run(Playback);
+        rig.Advance(10 * Ms);
+
+        var run = rig.Card.Streams[Playback].Runs.Should().ContainSingle().Which;
+        run.KeptFrames.Should().Be(run.TotalFrames).And.BeGreaterThan(0);
+        run.Bytes.Should().Equal(buffer.AsSpan(0, run.Bytes.Length).ToArray());
+    }
 
     [Fact]
     public void A_wav_sink_is_opened_and_closed_by_the_engine_not_inside_the_guests_register_write_spec_13()
@@ -411,7 +447,7 @@ public sealed class AudioStreamTests
     public void Intx_level_follows_enabled_stream_causes_and_intsts_sis_names_the_stream_spec_9_4()
     {
         var clock = new ManualDeviceClock(0);
-        using var h = new CardHarness(null, new AudioCardOptions { Clock = clock, ManualTime = true });
+        using var h = new CardHarness(null, new AudioCardOptions { Clock = clock, ManualTime = true, KeepSampleBytes = CardHarness.KeepSampleBytes });
         var intx = h.EnableIntx();
         var buffer = h.MapArray(StreamRig.BufferIova, 2 * 480 * 4);
         var bdl = h.MapArray(StreamRig.BdlIova, 64);

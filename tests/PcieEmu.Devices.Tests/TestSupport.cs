@@ -339,8 +339,11 @@ internal sealed class CardHarness : IDisposable
 
     public CardHarness(CardModel? model = null, PcieEmu.Devices.AudioCard.AudioCardOptions? options = null)
     {
-        Card = new AudioCardDevice(model ?? Repo.DefaultModel, NullLoggerFactory.Instance, options);
+        // A test harness reads back what streams transferred: keep samples unless a test says otherwise.
+        Card = new AudioCardDevice(model ?? Repo.DefaultModel, NullLoggerFactory.Instance, options ?? new PcieEmu.Devices.AudioCard.AudioCardOptions { KeepSampleBytes = KeepSampleBytes });
     }
+
+    public const long KeepSampleBytes = 64L << 20;
 
     public AudioCardDevice Card { get; }
 

@@ -35,9 +35,10 @@ public sealed partial class AudioCard
         private long _frames;
         private byte[] _scratch = [];
 
-        internal AudioStream(AudioCard card, int index, StreamLayout layout, IPlaybackSink? sink, ICaptureSource? source)
+        internal AudioStream(AudioCard card, int index, StreamLayout layout, IPlaybackSink? sink, ICaptureSource? source, long keepSampleBytes)
         {
             _card = card;
+            Recorder = new SampleRecorder(keepSampleBytes);
             Index = index;
             Layout = layout;
             Sink = sink;
@@ -69,7 +70,7 @@ public sealed partial class AudioCard
         public IReadOnlyList<RecordedRun> Runs => Sink is MemorySink memory ? memory.Runs : Recorder.Runs;
 
         /// <summary>Records capture samples and playback samples whose sink does not keep them itself.</summary>
-        internal SampleRecorder Recorder { get; } = new();
+        internal SampleRecorder Recorder { get; }
 
         private bool RecordsItself => Sink is MemorySink;
 

@@ -24,6 +24,13 @@ public sealed record AudioCardOptions
 
     /// <summary>Per stream name, a route that replaces the model file's (e.g. from `pcieemu serve --route`).</summary>
     public IReadOnlyDictionary<string, string> Routes { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Per stream, how many bytes of what it transferred the host keeps for reading back (<see cref="AudioStream.Runs"/>,
+    /// spec §13). 0, the default: frames are counted, never kept — a plain server must not grow by what it streams.
+    /// Test harnesses turn it on.
+    /// </summary>
+    public long KeepSampleBytes { get; init; }
 }
 
 public sealed partial class AudioCard
@@ -57,8 +64,8 @@ public sealed partial class AudioCard
             string route = options.Routes.TryGetValue(layout.Name, out var r) ? r
                 : layout.Route ?? (layout.Direction == StreamDirection.Playback ? AudioRoutes.DefaultSink : AudioRoutes.DefaultSource);
             var stream = layout.Direction == StreamDirection.Playback
-                ? new AudioStream(this, i, layout, AudioRoutes.CreateSink(route, _loopback, layout.Name), null)
-                : new AudioStream(this, i, layout, null, AudioRoutes.CreateSource(route, _loopback));
+                ? new AudioStream(this, i, layout, AudioRoutes.CreateSink(route, _loopback, layout.Name, options.KeepSampleBytes), null, options.KeepSampleBytes)
+                : new AudioStream(this, i, layout, null, AudioRoutes.CreateSource(route, _loopback), options.KeepSampleBytes);
             streams.Add(stream);
             var definitions = AudioRegisterMap.Document.CreateBlockDefinitions("SD", i, stream.WriteHandlers(),
                 new Dictionary<string, RegisterReadHandler>(),

@@ -13,14 +13,17 @@ public static class AudioRoutes
     private const string SinkKinds = "memory, wav:PATH, loopback or null";
     private const string SourceKinds = "tone:F[@A][,F[@A]...], loopback:STREAM, wav:PATH or silence";
 
-    /// <summary>The sink for playback stream <paramref name="streamName"/> routed by <paramref name="spec"/>.</summary>
+    /// <summary>
+    /// The sink for playback stream <paramref name="streamName"/> routed by <paramref name="spec"/>; a "memory" sink
+    /// keeps up to <paramref name="keepBytes"/> of what it is given.
+    /// </summary>
     /// <exception cref="FormatException">An invalid route; the message names the bad part.</exception>
-    public static IPlaybackSink CreateSink(string spec, LoopbackHub hub, string streamName)
+    public static IPlaybackSink CreateSink(string spec, LoopbackHub hub, string streamName, long keepBytes = MemorySink.DefaultCapBytes)
     {
         var (kind, argument) = ParseOrThrow(spec, forPlayback: true);
         return kind switch
         {
-            "memory" => new MemorySink(),
+            "memory" => new MemorySink(keepBytes),
             "null" => new NullSink(),
             "wav" => new WavFileSink(argument!),
             _ => (hub ?? throw new ArgumentNullException(nameof(hub))).CreateSink(streamName),
