@@ -2,6 +2,9 @@ using Microsoft.Extensions.Logging;
 using PcieEmu.Devices.Common;
 using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
+using PcieEmu.Pci.Observation;
+using PcieEmu.Pci.Scheduling;
+using PcieEmu.Pci.Timing;
 
 namespace PcieEmu.Devices;
 
@@ -14,17 +17,14 @@ public interface IEmulatedCard : IDisposable
 
     DriverRuleViolations Violations { get; }
 
+    /// <summary>The trace record kinds this card defines (a trace carries them, so any reader can decode them).</summary>
+    IReadOnlyList<DeviceRecordKind> RecordKinds { get; }
+
     /// <summary>
-    /// Starts tracing the card into <paramref name="sink"/> (a recorder or a replay comparer): its function's
-    /// units, its DMA, interrupts, violations and sink data. Attach before any client traffic.
+    /// Starts observing the card (a trace recorder or replayer): its function's units, DMA and interrupts, and the
+    /// card's own records (violations, samples handed to the host). Before any client traffic.
     /// </summary>
-    Pci.Tracing.FunctionTrace AttachTrace(Pci.Tracing.ITraceSink sink);
-
-    /// <summary>External scheduling only: one step of the card's own scheduler at its clock's current time.</summary>
-    void RunEngineStep();
-
-    /// <summary>External scheduling only: the next job queued for the card's worker; false when none is queued.</summary>
-    bool RunWorkerJob();
+    FunctionObservation Observe(IFunctionObserver observer);
 }
 
 /// <summary>Host-side settings of a card that are not part of its model file.</summary>
@@ -33,12 +33,10 @@ public sealed record CardOptions
     /// <summary>Stream name → route (spec §13), replacing the model file's.</summary>
     public IReadOnlyDictionary<string, string> Routes { get; init; } = new Dictionary<string, string>();
 
-    public Common.IDeviceClock? Clock { get; init; }
+    public IDeviceClock? Clock { get; init; }
 
-    public bool ManualTime { get; init; }
-
-    /// <summary>No device threads; the host drives the card's scheduler (trace replay). Needs a manual clock.</summary>
-    public bool ExternalScheduling { get; init; }
+    /// <summary>How the card's scheduler runs (Manual and External need a <see cref="ManualDeviceClock"/>).</summary>
+    public SchedulerMode Scheduling { get; init; } = SchedulerMode.RealTime;
 
     /// <summary>Per stream, bytes of transferred samples the host keeps for reading back; 0 (default) keeps none.</summary>
     public long KeepSampleBytes { get; init; }
@@ -71,8 +69,7 @@ public static class CardFactory
         {
             Routes = CheckRoutes(model, options?.Routes ?? new Dictionary<string, string>()),
             Clock = options?.Clock,
-            ManualTime = options?.ManualTime ?? false,
-            ExternalScheduling = options?.ExternalScheduling ?? false,
+            Scheduling = options?.Scheduling ?? SchedulerMode.RealTime,
             KeepSampleBytes = options?.KeepSampleBytes ?? 0,
         }),
         _ => throw new CardModelException($"{model.SourcePath}: unknown card \"{model.Card}\""),

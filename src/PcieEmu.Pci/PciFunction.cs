@@ -5,16 +5,20 @@ using PcieEmu.Pci.Capabilities;
 using PcieEmu.Pci.Config;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
+using PcieEmu.Pci.Scheduling;
+using PcieEmu.Pci.Timing;
 
 namespace PcieEmu.Pci;
 
 /// <summary>
 /// A PCI Express function as the bus sees it: configuration space with its semantics, BARs, interrupts and
 /// DMA. Transports (vfio-user, trace replay, tests) drive it through the bus-side methods; devices plug in
-/// through BAR handlers and reset callbacks and use <see cref="Interrupts"/> and <see cref="Dma"/>.
-/// It knows nothing about any transport. All bus-side methods serialise on <see cref="Sync"/>, which device
-/// workers also take when they touch registers (never while doing DMA).
+/// through BAR handlers and reset callbacks and use <see cref="Interrupts"/>, <see cref="Dma"/>, <see cref="Clock"/>
+/// and <see cref="Scheduler"/>. It knows nothing about any transport. All bus-side methods serialise on
+/// <see cref="Sync"/>, which the scheduler's work also takes when it touches registers (never while doing DMA).
+/// An observer (<see cref="Observe"/>: a trace recorder or replayer) is told of every stimulus and of what the
+/// device did in it; devices never see it. Threads and locks: src/THREADS.md.
 /// </summary>
 public sealed partial class PciFunction : ICapabilityHost, IDisposable
 {
@@ -30,12 +34,12 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     private readonly PowerManagementCapability? _powerManagement;
     private readonly MsixCapability? _msix;
     private ResetKind? _requestedReset;
-    private FunctionTrace? _trace;
+    private FunctionObservation? _observation;
     private PciCommand _lastCommand;
 
     internal PciFunction(string name, ConfigSpace config, PciBar?[] bars, ExpansionRom? rom,
         IReadOnlyList<PciCapability> capabilities, IReadOnlyList<PciExtendedCapability> extendedCapabilities,
-        ILoggerFactory loggerFactory, int maxDmaMappings)
+        ILoggerFactory loggerFactory, int maxDmaMappings, IDeviceClock clock, SchedulerMode schedulerMode)
     {
         Name = name;
         Config = config;
@@ -47,7 +51,9 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         _logger = loggerFactory.CreateLogger($"PcieEmu.Pci.Function.{name}");
         Interrupts = new InterruptController(Sync, config, loggerFactory.CreateLogger("PcieEmu.Pci.Interrupts"));
         DmaMappings = new DmaController(loggerFactory.CreateLogger("PcieEmu.Pci.Dma"), maxDmaMappings);
-        _dmaSpace = new FunctionDmaSpace(this);
+        _dmaSpace = new FunctionDmaSpace(this, loggerFactory.CreateLogger($"PcieEmu.Pci.Function.{name}"));
+        Clock = new FunctionClock(clock, () => _observation);
+        Scheduler = new DeviceScheduler(clock, schedulerMode, loggerFactory.CreateLogger("PcieEmu.Pci.Scheduler"), () => _observation);
 
         foreach (var c in _allCapabilities)
         {
@@ -87,6 +93,12 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// <summary>The device's DMA view: gated on Bus Master Enable, refusing the function's own BARs.</summary>
     public IDmaSpace Dma => _dmaSpace;
 
+    /// <summary>The device's time (its injected clock; inside an observed stimulus, that stimulus's instant).</summary>
+    public IDeviceClock Clock { get; }
+
+    /// <summary>The device's one scheduler: jobs off the bus path, and work at deadlines.</summary>
+    public DeviceScheduler Scheduler { get; }
+
     public FunctionStatistics Statistics { get; }
 
     public IReadOnlyList<PciBar?> Bars => _bars;
@@ -100,23 +112,26 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     public PciCommand Command => (PciCommand)Config.Get16(PciConfigRegisters.Command);
 
-    /// <summary>The trace this function records into or replays from, or null (the normal, zero-cost case).</summary>
-    public FunctionTrace? Trace => _trace;
+    /// <summary>How this function is observed, or null (the normal, zero-cost case).</summary>
+    public FunctionObservation? Observation => _observation;
 
     /// <summary>
-    /// Starts tracing (src/PcieEmu.Tracing/TRACE-FORMAT.md): from now on every bus access, DMA set-up and interrupt set-up is a
-    /// unit, and the device's DMA and interrupts are recorded in it. Attach before any client traffic.
+    /// Starts observing (src/PcieEmu.Tracing/TRACE-FORMAT.md): from now on every bus access, DMA and interrupt set-up
+    /// and scheduler step is a unit, and the device's DMA and interrupts are told to <paramref name="observer"/> in
+    /// it. Before any client traffic; one observer per function.
     /// </summary>
-    public void AttachTrace(FunctionTrace trace)
+    public FunctionObservation Observe(IFunctionObserver observer)
     {
-        if (Interlocked.CompareExchange(ref _trace, trace, null) is not null)
+        var observation = new FunctionObservation(observer, () => ((FunctionClock)Clock).Source.NowNanoseconds);
+        if (Interlocked.CompareExchange(ref _observation, observation, null) is not null)
         {
-            throw new InvalidOperationException($"{Name} already has a trace");
+            throw new InvalidOperationException($"{Name} is already observed");
         }
 
-        Interrupts.Trace = trace;
-        DmaMappings.Trace = trace;
-        Interrupts.Delivered += (index, vector) => trace.Note(new TraceRecord(TraceEventKind.Interrupt, a: (ulong)index, b: (ulong)vector));
+        Interrupts.Observation = observation;
+        DmaMappings.Observation = observation;
+        Interrupts.Delivered += (index, vector) => observation.Note(new TraceRecord(TraceEventKind.Interrupt, a: (ulong)index, b: (ulong)vector));
+        return observation;
     }
 
     /// <summary>Registers a device callback run (under the lock) on every function reset.</summary>
@@ -127,7 +142,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// <summary>Reads any run of configuration bytes (the client may read the whole space at once).</summary>
     public void ConfigRead(int offset, Span<byte> data)
     {
-        using var unit = _trace is { } t ? t.Begin(TraceEventKind.ConfigRead, (ulong)offset, (ulong)data.Length) : default;
+        using var unit = _observation is { } t ? t.Begin(TraceEventKind.ConfigRead, (ulong)offset, (ulong)data.Length) : default;
         ConfigReadLocked(offset, data);
         unit.NoteReadData(data);
     }
@@ -157,7 +172,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// <summary>Writes configuration bytes through the masks, then applies their semantics.</summary>
     public void ConfigWrite(int offset, ReadOnlySpan<byte> data)
     {
-        using var unit = _trace is { } t ? t.Begin(TraceEventKind.ConfigWrite, (ulong)offset, data: data) : default;
+        using var unit = _observation is { } t ? t.Begin(TraceEventKind.ConfigWrite, (ulong)offset, data: data) : default;
         lock (Sync)
         {
             int done = 0;
@@ -244,7 +259,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// </summary>
     public void BarRead(int bar, ulong offset, Span<byte> data)
     {
-        using var unit = _trace is { } t ? t.Begin(TraceEventKind.BarRead, (ulong)bar, offset, (ulong)data.Length) : default;
+        using var unit = _observation is { } t ? t.Begin(TraceEventKind.BarRead, (ulong)bar, offset, (ulong)data.Length) : default;
         BarReadLocked(bar, offset, data);
         unit.NoteReadData(data);
     }
@@ -309,7 +324,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// <summary>A write to BAR <paramref name="bar"/>; see <see cref="BarRead"/>. Refused pieces are dropped (logged).</summary>
     public void BarWrite(int bar, ulong offset, ReadOnlySpan<byte> data)
     {
-        using var unit = _trace is { } t ? t.Begin(TraceEventKind.BarWrite, (ulong)bar, offset, data: data) : default;
+        using var unit = _observation is { } t ? t.Begin(TraceEventKind.BarWrite, (ulong)bar, offset, data: data) : default;
         lock (Sync)
         {
             Statistics.BarWrites++;
@@ -394,7 +409,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     public void RomRead(ulong offset, Span<byte> data)
     {
-        using var unit = _trace is { } t ? t.Begin(TraceEventKind.RomRead, offset, (ulong)data.Length) : default;
+        using var unit = _observation is { } t ? t.Begin(TraceEventKind.RomRead, offset, (ulong)data.Length) : default;
         if (Rom is null)
         {
             data.Fill(0xFF);
@@ -412,7 +427,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// <summary>Resets the function (see <see cref="ResetKind"/>) and then the device, under the lock.</summary>
     public void Reset(ResetKind kind)
     {
-        using var unit = _trace is { } t ? t.Begin(TraceEventKind.Reset, (ulong)kind) : default;
+        using var unit = _observation is { } t ? t.Begin(TraceEventKind.Reset, (ulong)kind) : default;
         lock (Sync)
         {
             ResetLocked(kind);
@@ -512,6 +527,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     public void Dispose()
     {
+        Scheduler.Dispose();
         Interrupts.ReleaseClientSignals();
         DmaMappings.Dispose();
         foreach (var b in _bars)
@@ -534,186 +550,6 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "{Function}: refused {Kind} of {Length} B at BAR{Bar}+0x{Offset:x}: no access width of this BAR fits")]
     private static partial void LogRefusedAccess(ILogger logger, string function, string kind, int bar, ulong offset, int length);
 
-    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "{Function}: DMA at 0x{Address:x} needs message DMA, which a traced function cannot wait for; recording needs guest RAM shared with the server (memfd), so this and later such DMA fail")]
-    private static partial void LogTraceNeedsSharedMemory(ILogger logger, string function, ulong address);
-
     [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "{Function}: BAR{Bar}+0x{Offset:x} {Kind} while in D3hot (dropped)")]
     private static partial void LogD3Access(ILogger logger, string function, string kind, int bar, ulong offset);
-
-    /// <summary>The device-facing DMA view: gating first, then the IOVA table.</summary>
-    private sealed class FunctionDmaSpace(PciFunction function) : IDmaSpace
-    {
-        private int _traceNeedsSharedMemoryLogged;
-
-        public DmaResult Read(ulong address, Span<byte> destination) =>
-            function._trace is { } t ? Traced(t, address, destination, default, write: false, localOnly: false) : ReadUntraced(address, destination);
-
-        public DmaResult Write(ulong address, ReadOnlySpan<byte> source) =>
-            function._trace is { } t ? Traced(t, address, default, source, write: true, localOnly: false) : WriteUntraced(address, source);
-
-        public DmaResult ReadLocal(ulong address, Span<byte> destination)
-        {
-            if (function._trace is { } t)
-            {
-                return Traced(t, address, destination, default, write: false, localOnly: true);
-            }
-
-            var gate = Gate(address, (ulong)destination.Length, mayHoldLock: true);
-            if (gate != DmaResult.Ok)
-            {
-                return gate;
-            }
-
-            var r = function.DmaMappings.ReadLocal(address, destination);
-            if (r != DmaResult.WouldBlock)
-            {
-                function.Statistics.NoteDma(r, destination.Length, isWrite: false);
-            }
-
-            return r;
-        }
-
-        private DmaResult ReadUntraced(ulong address, Span<byte> destination)
-        {
-            var gate = Gate(address, (ulong)destination.Length);
-            if (gate != DmaResult.Ok)
-            {
-                return gate;
-            }
-
-            var r = function.DmaMappings.Read(address, destination);
-            function.Statistics.NoteDma(r, destination.Length, isWrite: false);
-            return r;
-        }
-
-        private DmaResult WriteUntraced(ulong address, ReadOnlySpan<byte> source)
-        {
-            var gate = Gate(address, (ulong)source.Length);
-            if (gate != DmaResult.Ok)
-            {
-                return gate;
-            }
-
-            var r = function.DmaMappings.Write(address, source);
-            function.Statistics.NoteDma(r, source.Length, isWrite: true);
-            return r;
-        }
-
-        /// <summary>
-        /// DMA with a trace attached. Replay: the recorded outcome (and, for a read, the recorded bytes). Recording:
-        /// only local backings (see <see cref="FunctionTrace"/>), then the access and its bytes are noted.
-        /// </summary>
-        private DmaResult Traced(FunctionTrace trace, ulong address, Span<byte> readInto, ReadOnlySpan<byte> writeFrom, bool write, bool localOnly)
-        {
-            int length = write ? writeFrom.Length : readInto.Length;
-            var kind = write ? TraceEventKind.DmaWrite : TraceEventKind.DmaRead;
-            if (trace.Sink.Replaying)
-            {
-                return trace.ReplayDma(new TraceRecord(kind, a: address, b: (ulong)length, data: writeFrom), readInto);
-            }
-
-            var r = Gate(address, (ulong)length, mayHoldLock: localOnly);
-            if (r == DmaResult.Ok)
-            {
-                var access = write ? DmaAccess.Write : DmaAccess.Read;
-                r = function.DmaMappings.CheckLocal(address, (ulong)length, access);
-                if (r == DmaResult.Ok)
-                {
-                    r = write ? function.DmaMappings.Write(address, writeFrom) : function.DmaMappings.Read(address, readInto);
-                }
-                else if (r == DmaResult.WouldBlock && !localOnly)
-                {
-                    r = DmaResult.TransportError;
-                    if (Interlocked.Exchange(ref _traceNeedsSharedMemoryLogged, 1) == 0)
-                    {
-                        LogTraceNeedsSharedMemory(function._logger, function.Name, address);
-                    }
-                }
-
-                if (r != DmaResult.WouldBlock)
-                {
-                    function.Statistics.NoteDma(r, length, write);
-                }
-            }
-
-            trace.Note(new TraceRecord(kind, a: address, b: (ulong)length, c: (ulong)r, data: write ? writeFrom : r == DmaResult.Ok ? readInto : default));
-            return r;
-        }
-
-        public DmaResult Check(ulong address, ulong length, DmaAccess access)
-        {
-            var gate = Gate(address, length, mayHoldLock: true);
-            return gate != DmaResult.Ok ? gate : function.DmaMappings.Check(address, length, access);
-        }
-
-        public DmaResult TryTranslate(ulong address, ulong length, DmaAccess access, Span<DmaSegment> segments, out int count)
-        {
-            count = 0;
-            var gate = Gate(address, length, mayHoldLock: true);
-            return gate != DmaResult.Ok ? gate : function.DmaMappings.TryTranslate(address, length, access, segments, out count);
-        }
-
-        private DmaResult Gate(ulong address, ulong length, bool mayHoldLock = false)
-        {
-            if (!mayHoldLock && Monitor.IsEntered(function.Sync))
-            {
-                throw new InvalidOperationException("DMA while holding the function lock: message DMA would deadlock against the bus thread");
-            }
-
-            if ((function.Config.Get16(PciConfigRegisters.Command) & (ushort)PciCommand.BusMaster) == 0)
-            {
-                function.Statistics.NoteDma(DmaResult.BusMasterDisabled, 0, false);
-                return DmaResult.BusMasterDisabled;
-            }
-
-            if (function.HitsOwnBar(address, length))
-            {
-                function.Statistics.NoteDma(DmaResult.OwnBar, 0, false);
-                return DmaResult.OwnBar;
-            }
-
-            return DmaResult.Ok;
-        }
-    }
-}
-
-/// <summary>Counters of what the function saw; read by tests, the harness and the demo table.</summary>
-public sealed class FunctionStatistics
-{
-    private long _dmaReadBytes;
-    private long _dmaWriteBytes;
-    private long _dmaFaults;
-
-    public long ConfigReads { get; internal set; }
-
-    public long ConfigWrites { get; internal set; }
-
-    public long BarReads { get; internal set; }
-
-    public long BarWrites { get; internal set; }
-
-    public long Resets { get; internal set; }
-
-    public long DmaReadBytes => Interlocked.Read(ref _dmaReadBytes);
-
-    public long DmaWriteBytes => Interlocked.Read(ref _dmaWriteBytes);
-
-    /// <summary>DMA attempts refused or failed (any result but Ok).</summary>
-    public long DmaFaults => Interlocked.Read(ref _dmaFaults);
-
-    internal void NoteDma(DmaResult result, int bytes, bool isWrite)
-    {
-        if (result != DmaResult.Ok)
-        {
-            Interlocked.Increment(ref _dmaFaults);
-        }
-        else if (isWrite)
-        {
-            Interlocked.Add(ref _dmaWriteBytes, bytes);
-        }
-        else
-        {
-            Interlocked.Add(ref _dmaReadBytes, bytes);
-        }
-    }
 }

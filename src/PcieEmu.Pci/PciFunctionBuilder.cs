@@ -4,6 +4,8 @@ using PcieEmu.Pci.Bars;
 using PcieEmu.Pci.Capabilities;
 using PcieEmu.Pci.Config;
 using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Scheduling;
+using PcieEmu.Pci.Timing;
 
 namespace PcieEmu.Pci;
 
@@ -22,6 +24,8 @@ public sealed class PciFunctionBuilder(string name)
     private ExpansionRom? _rom;
     private ILoggerFactory _loggerFactory = NullLoggerFactory.Instance;
     private int _maxDmaMappings = DmaController.DefaultMaxMappings;
+    private IDeviceClock? _clock;
+    private SchedulerMode _schedulerMode = SchedulerMode.RealTime;
 
     public PciFunctionBuilder Identity(PciIdentity identity)
     {
@@ -39,6 +43,17 @@ public sealed class PciFunctionBuilder(string name)
     public PciFunctionBuilder Logging(ILoggerFactory loggerFactory)
     {
         _loggerFactory = loggerFactory;
+        return this;
+    }
+
+    /// <summary>
+    /// The device's time (default: host monotonic time) and how its scheduler runs (default: its own thread in real
+    /// time). Manual and External need a <see cref="ManualDeviceClock"/>.
+    /// </summary>
+    public PciFunctionBuilder Timing(IDeviceClock clock, SchedulerMode mode = SchedulerMode.RealTime)
+    {
+        _clock = clock;
+        _schedulerMode = mode;
         return this;
     }
 
@@ -195,7 +210,8 @@ public sealed class PciFunctionBuilder(string name)
 
         PlaceCapabilities(config);
         ValidateMsix(bars);
-        return new PciFunction(name, config, bars, _rom, _capabilities, _extended, _loggerFactory, _maxDmaMappings);
+        return new PciFunction(name, config, bars, _rom, _capabilities, _extended, _loggerFactory, _maxDmaMappings,
+            _clock ?? new MonotonicDeviceClock(), _schedulerMode);
     }
 
     private void PlaceCapabilities(ConfigSpace config)

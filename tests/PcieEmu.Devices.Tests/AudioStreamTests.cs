@@ -1,3 +1,4 @@
+using PcieEmu.Pci.Timing;
 using System.Buffers.Binary;
 using PcieEmu.Devices.Audio;
 using PcieEmu.Devices.AudioCard;
@@ -21,7 +22,7 @@ internal sealed class StreamRig : IDisposable
     public StreamRig(IReadOnlyDictionary<string, string>? routes = null, long keepSampleBytes = CardHarness.KeepSampleBytes)
     {
         Clock = new ManualDeviceClock(1_000_000_000);
-        H = new CardHarness(null, new AudioCardOptions { Clock = Clock, ManualTime = true, Routes = routes ?? new Dictionary<string, string>(), KeepSampleBytes = keepSampleBytes });
+        H = new CardHarness(null, new AudioCardOptions { Clock = Clock, Scheduling = PcieEmu.Pci.Scheduling.SchedulerMode.Manual, Routes = routes ?? new Dictionary<string, string>(), KeepSampleBytes = keepSampleBytes });
         Msix = H.EnableMsix();
     }
 
@@ -447,7 +448,7 @@ public sealed class AudioStreamTests
     public void Intx_level_follows_enabled_stream_causes_and_intsts_sis_names_the_stream_spec_9_4()
     {
         var clock = new ManualDeviceClock(0);
-        using var h = new CardHarness(null, new AudioCardOptions { Clock = clock, ManualTime = true, KeepSampleBytes = CardHarness.KeepSampleBytes });
+        using var h = new CardHarness(null, new AudioCardOptions { Clock = clock, Scheduling = PcieEmu.Pci.Scheduling.SchedulerMode.Manual, KeepSampleBytes = CardHarness.KeepSampleBytes });
         var intx = h.EnableIntx();
         var buffer = h.MapArray(StreamRig.BufferIova, 2 * 480 * 4);
         var bdl = h.MapArray(StreamRig.BdlIova, 64);

@@ -103,7 +103,7 @@ internal static class FaultScenario
     }
 
     /// <summary>With the fault off the same card and driver move samples bit-exact again (no leftover state).</summary>
-    private static async Task ShouldTransferExactly(GuestFixture guest, AudioCard.AudioStream stream, string transfer, string file, AudioFormat format, byte[] samples)
+    private static async Task ShouldTransferExactly(GuestFixture guest, Devices.AudioCard.Streams.AudioStream stream, string transfer, string file, AudioFormat format, byte[] samples)
     {
         var run = await CardRuns.RunOnce(guest, stream.Index, transfer, format, Frames);
 

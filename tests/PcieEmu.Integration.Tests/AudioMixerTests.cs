@@ -32,7 +32,7 @@ internal static class AudioMixer
         string.Create(CultureInfo.InvariantCulture, $"amixer -c 0 cget name='{name}',index={stream}");
 
     /// <summary>Both controls of a stream back to 0 dB, unmuted, on every channel.</summary>
-    public static string Unity(AudioCard.AudioStream stream)
+    public static string Unity(Devices.AudioCard.Streams.AudioStream stream)
     {
         int channels = stream.Layout.MaxChannels;
         string levels = string.Join(',', Enumerable.Repeat("192", channels));

@@ -208,7 +208,7 @@ public sealed class AudioLoopbackTests(LoopbackGuest guest) : IClassFixture<Loop
         var produced = guest.Audio.Streams[1].Runs[^1].Bytes;
         produced.AsSpan(0, recorded.Length).SequenceEqual(recorded).Should().BeTrue(
             $"arecord's file is exactly what the card produced; first difference at byte {FrameSearch.FirstDifference(produced, recorded)}");
-        var source = (LoopbackSource)guest.Audio.Streams[1].Source!;
+        var source = (LoopbackSource)((PcieEmu.Devices.AudioCard.Streams.CaptureStream)guest.Audio.Streams[1]).Source;
         FrameSearch.Find(recorded, played, format.FrameBytes).Should().BeGreaterThanOrEqualTo(0,
             $"the played samples arrive in the recording unchanged and contiguous (loopback underflows {source.UnderflowEvents}, overflows {source.OverflowEvents})");
         guest.Audio.Violations.Count.Should().Be(violations);

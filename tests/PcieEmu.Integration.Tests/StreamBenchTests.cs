@@ -52,7 +52,7 @@ public sealed class StreamBenchTests(ProBenchGuest guest) : IClassFixture<ProBen
             "playback samples came by DMA (window edges aside)");
         report.DmaWriteBytes.Should().BeGreaterThanOrEqualTo(report.Streams.Where(s => s.Capture).Sum(s => s.Frames * s.Format.FrameBytes) - (1 << 20));
         report.Busy.Cpu.Should().BePositive();
-        report.Busy.ThreadSeconds.Keys.Should().Contain(k => k.StartsWith("pcieemu-audio", StringComparison.Ordinal), "the stream engine's CPU is shown apart");
+        report.Busy.ThreadSeconds.Keys.Should().Contain(k => k.StartsWith(PcieEmu.Pci.Scheduling.DeviceScheduler.ThreadName, StringComparison.Ordinal), "the card scheduler's CPU is shown apart");
         report.Violations.Should().Be(0);
     }
 }

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using PcieEmu.Devices;
 using PcieEmu.Devices.Audio;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 
 namespace PcieEmu.Integration.Tests;

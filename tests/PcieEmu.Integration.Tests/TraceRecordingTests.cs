@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using PcieEmu.Devices;
 using PcieEmu.Devices.Audio;
 using PcieEmu.Harness;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 using PcieEmu.Tracing.Replay;
 
@@ -58,8 +58,8 @@ public sealed class TraceRecordingTests
                 TraceEventKind.DmaMap, TraceEventKind.IrqAssign, TraceEventKind.ReadData], "every session probes the card");
             if (scenario != "probe")
             {
-                kinds.Should().Contain([TraceEventKind.EngineStep, TraceEventKind.DmaRead, TraceEventKind.Interrupt], "streams ran, read their descriptors and interrupted");
-                kinds.Should().Contain(scenario == "capture" ? TraceEventKind.DmaWrite : TraceEventKind.SinkData, "samples moved");
+                kinds.Should().Contain([TraceEventKind.SchedulerStep, TraceEventKind.Work, TraceEventKind.DmaRead, TraceEventKind.Interrupt], "streams ran, read their descriptors and interrupted");
+                kinds.Should().Contain(scenario == "capture" ? TraceEventKind.DmaWrite : Devices.AudioCard.AudioCardRecorder.SinkData.Kind, "samples moved");
             }
 
             if (Environment.GetEnvironmentVariable("PCIEEMU_UPDATE_TRACES") == "1")

@@ -214,52 +214,41 @@ public class DmaControllerTests
         c.Check(0x1234, 0, DmaAccess.Read).Should().Be(DmaResult.Ok);
     }
 
-    // ------------------------------------------------------------------ translation (style.md §3.3.2)
+    // ------------------------------------------------------------------ one range check per transfer
 
     [Fact]
-    public void TryTranslate_yields_one_segment_per_mapping()
+    public void A_transfer_across_contiguous_mappings_moves_through_each()
     {
         using var c = NewController();
-        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
-        c.Map(0x2000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
-        var segs = new DmaSegment[4];
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000, 0x11));
+        c.Map(0x2000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000, 0x22));
+        c.Map(0x3000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000, 0x33));
+        var buffer = new byte[0x2000];
 
-        c.TryTranslate(0x1800, 0x1000, DmaAccess.Read, segs, out int n).Should().Be(DmaResult.Ok);
+        c.Read(0x1800, buffer).Should().Be(DmaResult.Ok);
 
-        n.Should().Be(2);
-        segs[0].Should().Be(new DmaSegment(0x1800, 0x800, 0x1000, "array"));
-        segs[1].Should().Be(new DmaSegment(0x2000, 0x800, 0x2000, "array"));
-
-        c.TryTranslate(0x1100, 0x100, DmaAccess.Write, segs, out n).Should().Be(DmaResult.Ok);
-        n.Should().Be(1);
-        segs[0].Should().Be(new DmaSegment(0x1100, 0x100, 0x1000, "array"));
+        buffer.AsSpan(0, 0x800).ToArray().Should().OnlyContain(b => b == 0x11);
+        buffer.AsSpan(0x800, 0x1000).ToArray().Should().OnlyContain(b => b == 0x22);
+        buffer.AsSpan(0x1800).ToArray().Should().OnlyContain(b => b == 0x33);
+        c.Check(0x1800, 0x2000, DmaAccess.Write).Should().Be(DmaResult.Ok);
     }
 
     [Fact]
-    public void TryTranslate_reports_SegmentsTooSmall_with_the_number_needed()
+    public void A_gap_or_a_forbidden_direction_anywhere_in_the_range_moves_nothing()
     {
         using var c = NewController();
-        c.Map(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
-        c.Map(0x2000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
-        c.Map(0x3000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
-        var segs = new DmaSegment[1];
+        var first = Functions.Ram(0x1000, 0x11);
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, first);
+        c.Map(0x3000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
+        c.Map(0x4000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
+        var data = new byte[0x2000];
+        data.AsSpan().Fill(0xEE);
 
-        c.TryTranslate(0x1000, 0x3000, DmaAccess.Read, segs, out int n).Should().Be(DmaResult.SegmentsTooSmall);
-
-        n.Should().Be(3);
-        segs[0].Length.Should().Be(0x1000, "the segments that fit are still filled in");
-    }
-
-    [Fact]
-    public void TryTranslate_reports_Unmapped_and_AccessDenied()
-    {
-        using var c = NewController();
-        c.Map(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
-        var segs = new DmaSegment[2];
-        c.TryTranslate(0x1800, 0x1000, DmaAccess.Read, segs, out int n).Should().Be(DmaResult.Unmapped);
-        n.Should().Be(0);
-        c.TryTranslate(0x1000, 0x10, DmaAccess.Write, segs, out n).Should().Be(DmaResult.AccessDenied);
-        n.Should().Be(0);
+        c.Write(0x1800, data).Should().Be(DmaResult.Unmapped, "0x2000..0x2fff is not mapped");
+        c.Write(0x3800, data.AsSpan(0, 0x1000)).Should().Be(DmaResult.AccessDenied, "the second mapping is read-only");
+        first.Memory.Should().OnlyContain(b => b == 0x11, "the range is checked whole before any byte moves");
+        c.Check(0x1800, 0x1000, DmaAccess.Read).Should().Be(DmaResult.Unmapped);
+        c.Check(0x3800, 0x1000, DmaAccess.Write).Should().Be(DmaResult.AccessDenied);
     }
 
     // ------------------------------------------------------------------ unmap drains in-flight users

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 using PcieEmu.Tracing.Tools;
 

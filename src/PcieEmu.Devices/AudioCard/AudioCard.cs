@@ -1,57 +1,66 @@
 using Microsoft.Extensions.Logging;
+using PcieEmu.Devices.Audio.Routing;
+using PcieEmu.Devices.AudioCard.Interrupts;
+using PcieEmu.Devices.AudioCard.Streams;
 using PcieEmu.Devices.Common;
 using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Bars;
 using PcieEmu.Pci.Capabilities;
 using PcieEmu.Pci.Config;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Pci.Registers;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Scheduling;
+using PcieEmu.Pci.Timing;
 
 namespace PcieEmu.Devices.AudioCard;
 
 /// <summary>
-/// The synthetic PCIe audio/capture card (firmware-models/pcieemu-audio/README.md, spec 1.0): identity,
-/// capabilities and BARs from the model file; BAR0 registers from registers.json; interrupts per spec §5;
-/// the diagnostic DMA engine per spec §6. It knows nothing about vfio-user: a transport drives
-/// <see cref="Function"/>.
+/// The synthetic PCIe audio/capture card (firmware-models/pcieemu-audio/README.md): identity, capabilities and
+/// BARs from the model file; BAR0 registers from registers.json; the one interrupt recompute (spec §5,
+/// <see cref="CardInterrupts"/>); the diagnostic DMA engine (spec §6, <see cref="DiagnosticDmaEngine"/>); the
+/// streams (spec §9–§13, <see cref="PlaybackStream"/>, <see cref="CaptureStream"/>). It knows nothing about
+/// vfio-user (a transport drives <see cref="Function"/>) nor about tracing (an observer watches the function).
 /// </summary>
 public sealed partial class AudioCard : IEmulatedCard
 {
+    private const int MiscVector = 0;
+
     private readonly ILogger _logger;
     private readonly RegisterBank _registers;
-    private readonly DeviceWorker _worker;
+    private readonly CardInterrupts _interrupts;
+    private readonly CauseRegister _cardCauses;
+    private readonly DiagnosticDmaEngine _diagnostics;
+    private readonly CardStreamHost _streamHost;
+    private readonly AudioStream[] _streams;
+    private readonly ManualDeviceClock? _manualClock;
+    private int _diagVector;
 
     public AudioCard(CardModel model, ILoggerFactory loggerFactory, AudioCardOptions? options = null)
     {
+        options ??= new AudioCardOptions();
         Model = model;
+        _manualClock = options.Clock as ManualDeviceClock;
         _logger = loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard");
         _registers = new RegisterBank("pcieemu-audio BAR0", model.RegistersBar.Size, loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Registers"));
         _registers.DefineAll(AudioRegisterMap.Document.CreateDefinitions(WriteHandlers(), ReadHandlers(), ModelResetValue));
-        CreateStreams(options ?? new AudioCardOptions(), loggerFactory);
-        Function = BuildFunction(model, loggerFactory);
+        _interrupts = new CardInterrupts(() => Function!);
+        _cardCauses = new CauseRegister(_registers, (uint)AudioRegister.Intsts, () => _registers.Get((uint)AudioRegister.Inten),
+            cause => cause == AudioFields.Intsts.Diag ? _diagVector : MiscVector, _interrupts);
+        _interrupts.Add(_cardCauses);
+        _streamHost = new CardStreamHost(model.Dma, Violations, loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Streams"));
+        _streams = CreateStreams(options);
+        Function = BuildFunction(model, loggerFactory, options);
+        _streamHost.Function = Function;
+        _diagnostics = new DiagnosticDmaEngine(Function, _registers, _cardCauses, model.Dma, Violations, _logger);
         Function.OnReset(OnFunctionReset);
-        _worker = new DeviceWorker("pcieemu-audio-engine", _logger, () => Function.Trace, external: (options ?? new AudioCardOptions()).ExternalScheduling);
-        _engine.Start();
+        foreach (var s in _streams)
+        {
+            Function.Scheduler.Add(s);
+        }
+
+        Function.Scheduler.Start();
     }
-
-    /// <summary>
-    /// The card's time: a trace unit's instant while one runs on this thread (so replay sees the same times),
-    /// else the clock.
-    /// </summary>
-    private long Now => Function.Trace is { InUnit: true } t ? t.UnitTime : _clock.NowNanoseconds;
-
-    public FunctionTrace AttachTrace(ITraceSink sink)
-    {
-        var trace = new FunctionTrace(sink, () => _clock.NowNanoseconds);
-        Function.AttachTrace(trace);
-        Violations.Recorded += v => trace.Note(new TraceRecord(TraceEventKind.Violation, text: v.Rule, detail: v.Detail));
-        return trace;
-    }
-
-    public void RunEngineStep() => _engine.Step();
-
-    public bool RunWorkerJob() => _worker.RunNext();
 
     public CardModel Model { get; }
 
@@ -60,19 +69,99 @@ public sealed partial class AudioCard : IEmulatedCard
     /// <summary>Driver-rule violations the card caught (spec §6.1).</summary>
     public DriverRuleViolations Violations { get; } = new();
 
+    public IReadOnlyList<DeviceRecordKind> RecordKinds => AudioCardRecorder.Kinds;
+
+    /// <summary>The card's streams in card order (spec §9).</summary>
+    public IReadOnlyList<AudioStream> Streams => _streams;
+
+    public AudioStream Stream(string name) => _streams.FirstOrDefault(s => s.Layout.Name == name)
+        ?? throw new ArgumentException($"no stream named {name}", nameof(name));
+
+    /// <summary>The card's time (the function's clock).</summary>
+    public IDeviceClock Clock => Function.Clock;
+
     /// <summary>Interrupt events generated (what INTCNT counts, without its 32-bit wrap).</summary>
-    public long InterruptEvents => Interlocked.Read(ref _interruptEvents);
+    public long InterruptEvents => _interrupts.Events;
+
+    /// <summary>Diagnostic transfers completed (successfully or not).</summary>
+    public long DiagnosticTransfers => _diagnostics.Transfers;
 
     /// <summary>The card's SRAM (BAR per model), or null when the model has none.</summary>
     public SharedMemory? Sram => Model.SramBar is { } b ? Function.Bars[b.Index]?.Memory : null;
 
-    private PciFunction BuildFunction(CardModel model, ILoggerFactory loggerFactory)
+    public FunctionObservation Observe(IFunctionObserver observer)
+    {
+        var observation = Function.Observe(observer);
+        CommonRecordKinds.RecordViolations(Violations, observation);
+        _streamHost.Observer = new AudioCardRecorder(observation);
+        return observation;
+    }
+
+    /// <summary>Manual scheduling only: moves the card's clock forward, running the streams as time passes.</summary>
+    public void AdvanceTime(long nanoseconds)
+    {
+        var clock = _manualClock ?? throw new InvalidOperationException("the card runs on real time");
+        Function.Scheduler.AdvanceTo(clock.NowNanoseconds + nanoseconds);
+    }
+
+    /// <summary>
+    /// Real time: waits until the scheduler has gone once round its loop (jobs, then every stream) after this call.
+    /// Tests use it to know the card has run.
+    /// </summary>
+    internal bool WaitForEngineLoop(TimeSpan timeout)
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            using var ran = new ManualResetEventSlim();
+            Function.Scheduler.Post(ran.Set);
+            if (!ran.Wait(timeout))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Reads a BAR0 register as the bus would (read handlers included), for tests and host-side assertions.</summary>
+    public ulong PeekRegister(AudioRegister register)
+    {
+        lock (Function.Sync)
+        {
+            var definition = _registers.Find((uint)register) ?? throw new ArgumentOutOfRangeException(nameof(register));
+            return _registers.Read((uint)register, definition.Width == 8 ? AccessSize.Qword : AccessSize.Dword);
+        }
+    }
+
+    private AudioStream[] CreateStreams(AudioCardOptions options)
+    {
+        var loopback = new LoopbackHub();
+        var streams = new AudioStream[Model.Streams.Count];
+        for (int i = 0; i < streams.Length; i++)
+        {
+            var layout = Model.Streams[i];
+            string route = options.Routes.TryGetValue(layout.Name, out var r) ? r
+                : layout.Route ?? (layout.Direction == StreamDirection.Playback ? AudioRoutes.DefaultSink : AudioRoutes.DefaultSource);
+            AudioStream stream = layout.Direction == StreamDirection.Playback
+                ? new PlaybackStream(_streamHost, i, layout, _registers, _interrupts, AudioRoutes.CreateSink(route, loopback, layout.Name, options.KeepSampleBytes), options.KeepSampleBytes)
+                : new CaptureStream(_streamHost, i, layout, _registers, _interrupts, AudioRoutes.CreateSource(route, loopback), options.KeepSampleBytes);
+            streams[i] = stream;
+            _registers.DefineAll(AudioRegisterMap.Document.CreateBlockDefinitions("SD", i, stream.WriteHandlers(),
+                new Dictionary<string, RegisterReadHandler>(),
+                name => name == "CAPS" ? stream.Caps : throw new RegisterMapException($"SD.{name} has no model value")));
+        }
+
+        return streams;
+    }
+
+    private PciFunction BuildFunction(CardModel model, ILoggerFactory loggerFactory, AudioCardOptions options)
     {
         var id = model.Identity;
         var b = new PciFunctionBuilder(model.Name)
             .Identity(new PciIdentity(id.VendorId, id.DeviceId, id.SubsystemVendorId, id.SubsystemId, id.ClassCode, id.Revision))
             .ExtendedConfigSpace()
             .Logging(loggerFactory)
+            .Timing(options.Clock ?? new MonotonicDeviceClock(), options.Scheduling)
             .MemoryBar(model.RegistersBar.Index, "registers", model.RegistersBar.Size, _registers, AccessSizes.All,
                 model.RegistersBar.Is64Bit, model.RegistersBar.Prefetchable)
             .ReservedMemoryBar(model.MsixBar.Index, "msix", model.MsixBar.Size, model.MsixBar.Is64Bit);
@@ -111,14 +200,61 @@ public sealed partial class AudioCard : IEmulatedCard
         _ => throw new RegisterMapException($"register {register} takes its reset value from the model, but the card has no rule for it"),
     };
 
-    /// <summary>Reads a BAR0 register as the bus would (read handlers included), for tests and host-side assertions.</summary>
-    public ulong PeekRegister(AudioRegister register)
+    // ------------------------------------------------------------------ register side effects (function lock held, O(1))
+
+    private Dictionary<string, RegisterWriteHandler> WriteHandlers() => new()
     {
-        lock (Function.Sync)
+        ["GlobalControl"] = GlobalControl,
+        ["InterruptStatusWritten"] = (in RegisterWrite _) => _cardCauses.StatusChanged(),
+        ["InterruptEnableWritten"] = (in RegisterWrite write) => _cardCauses.EnablesChanged(write.OldValue),
+        ["DiagnosticInterrupt"] = DiagnosticInterrupt,
+        ["DiagnosticDmaControl"] = (in RegisterWrite write) => _diagnostics.ControlWritten(write),
+    };
+
+    private Dictionary<string, RegisterReadHandler> ReadHandlers() => new()
+    {
+        ["InterruptCount"] = (_, _) => (uint)_interrupts.Events,
+        ["InterruptStatusRead"] = InterruptStatusRead,
+        ["WallClock"] = (_, _) => (ulong)Function.Clock.NowNanoseconds,
+    };
+
+    /// <summary>GCTL (spec §4, §7): RESET resets registers and engines and clears SRAM.</summary>
+    private void GlobalControl(in RegisterWrite write)
+    {
+        if ((write.NewValue & AudioFields.Gctl.Reset) == 0)
         {
-            var definition = _registers.Find((uint)register) ?? throw new ArgumentOutOfRangeException(nameof(register));
-            return _registers.Read((uint)register, definition.Width == 8 ? AccessSize.Qword : AccessSize.Dword);
+            return;
         }
+
+        LogCardReset(_logger);
+        _diagnostics.Reset("GCTL.RESET");
+        StopStreams(ResetKind.Device);
+        _registers.Reset();
+        _interrupts.ResetCount();
+        Sram?.Clear();
+        _interrupts.Update();
+    }
+
+    /// <summary>DIAG_IRQ: set INTSTS.DIAG and send exactly one event on VECTOR if enabled (spec §5).</summary>
+    private void DiagnosticInterrupt(in RegisterWrite write)
+    {
+        _diagVector = (int)((write.Written & AudioFields.DiagIrq.Vector) >> AudioFields.DiagIrq.VectorShift);
+        _cardCauses.Raise(AudioFields.Intsts.Diag);
+    }
+
+    /// <summary>INTSTS read: stored causes plus SIS, stream i's pending enabled causes at bit 16+i (spec §9.4).</summary>
+    private ulong InterruptStatusRead(RegisterDefinition register, ulong stored)
+    {
+        ulong sis = 0;
+        foreach (var s in _streams)
+        {
+            if (s.InterruptPending)
+            {
+                sis |= 1UL << (16 + s.Index);
+            }
+        }
+
+        return (stored & ~AudioFields.Intsts.Sis) | sis;
     }
 
     private void OnFunctionReset(ResetKind kind)
@@ -128,24 +264,39 @@ public sealed partial class AudioCard : IEmulatedCard
         if (kind == ResetKind.ClientLost)
         {
             // Registers survive (the client may come back), but no transfer can complete without guest memory.
-            AbortEnginesWithTransportError();
+            _diagnostics.AbortWithTransportError();
             return;
         }
 
-        ResetEngines(kind.ToString());
+        _diagnostics.Reset(kind.ToString());
         _registers.Reset();
-        _interruptEvents = 0;
+        _interrupts.ResetCount();
+    }
+
+    private void StopStreams(ResetKind kind)
+    {
+        foreach (var s in _streams)
+        {
+            if (kind == ResetKind.ClientLost)
+            {
+                s.AbortLocked();
+            }
+            else
+            {
+                s.StopLocked(kind.ToString());
+                s.ResetGains();
+            }
+        }
     }
 
     public void Dispose()
     {
         lock (Function.Sync)
         {
-            _diagGeneration++;
+            _diagnostics.Reset("card disposed");
         }
 
-        _worker.Dispose();
-        _engine.Dispose();
+        Function.Scheduler.Dispose();
         lock (Function.Sync)
         {
             foreach (var s in _streams)
@@ -156,10 +307,13 @@ public sealed partial class AudioCard : IEmulatedCard
 
         foreach (var s in _streams)
         {
-            s.Sink?.Dispose();
-            s.Source?.Dispose();
+            (s as PlaybackStream)?.Sink.Dispose();
+            (s as CaptureStream)?.Source.Dispose();
         }
 
         Function.Dispose();
     }
+
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Information, Message = "GCTL.RESET: registers and engines reset")]
+    private static partial void LogCardReset(ILogger logger);
 }

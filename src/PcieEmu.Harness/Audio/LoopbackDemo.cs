@@ -1,3 +1,4 @@
+using PcieEmu.Devices.AudioCard.Streams;
 using System.Globalization;
 using PcieEmu.Devices.Audio;
 using PcieEmu.Devices.Audio.Routing;
@@ -191,7 +192,7 @@ public static class LoopbackDemo
     private static long Delta(Dictionary<string, long> before, Dictionary<string, long> after, string name) =>
         after.GetValueOrDefault(name) - before.GetValueOrDefault(name);
 
-    private static (AudioCard.AudioStream Playback, AudioCard.AudioStream Capture) FirstPair(AudioCard card) =>
+    private static (AudioStream Playback, AudioStream Capture) FirstPair(AudioCard card) =>
         (card.Streams.FirstOrDefault(s => !s.IsCapture) ?? throw new InvalidOperationException($"{card.Model.Name} has no playback stream"),
          card.Streams.FirstOrDefault(s => s.IsCapture) ?? throw new InvalidOperationException($"{card.Model.Name} has no capture stream"));
 
@@ -200,7 +201,7 @@ public static class LoopbackDemo
         int PlaybackRuns, int CaptureRuns, long PlaybackPeriods, long CapturePeriods, long PlaybackInterrupts, long CaptureInterrupts,
         long PlaybackXruns, long CaptureXruns, long DmaRead, long DmaWrite, long Violations)
     {
-        public static Snapshot Take(AudioCard card, AudioCard.AudioStream playback, AudioCard.AudioStream capture) => new(
+        public static Snapshot Take(AudioCard card, AudioStream playback, AudioStream capture) => new(
             playback.Runs.Count, capture.Runs.Count, playback.Statistics.Periods, capture.Statistics.Periods,
             card.Function.Interrupts.DeliveredCount(IrqIndex.Msix, playback.Vector), card.Function.Interrupts.DeliveredCount(IrqIndex.Msix, capture.Vector),
             playback.Statistics.Xruns, capture.Statistics.Xruns, card.Function.Statistics.DmaReadBytes, card.Function.Statistics.DmaWriteBytes,

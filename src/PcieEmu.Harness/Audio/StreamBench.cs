@@ -1,3 +1,4 @@
+using PcieEmu.Devices.AudioCard.Streams;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -11,7 +12,7 @@ namespace PcieEmu.Harness.Audio;
 /// <summary>
 /// `pcieemu bench stream`: every stream of the card runs at once (aplay from /dev/zero, arecord to /dev/null) at
 /// one rate and format, each with its most channels; once all run, a window of <see cref="StreamBenchOptions.Duration"/>
-/// measures this process's CPU time (the card's server lives here; per thread, so the stream engine and the
+/// measures this process's CPU time (the card's server lives here; per thread, so the card scheduler and the
 /// vfio-user loop show apart from the harness), what the card moved, and the device-side lateness of every
 /// period interrupt. An idle window first gives the baseline of a booted guest with nothing playing.
 /// </summary>
@@ -69,9 +70,9 @@ public static class StreamBench
     }
 
     /// <summary>What each stream runs: the requested format at its most channels, periods within MAXSEG.</summary>
-    public static IReadOnlyList<(AudioCard.AudioStream Stream, AudioFormat Format, int PeriodFrames)> Plan(AudioCard card, StreamBenchOptions options)
+    public static IReadOnlyList<(AudioStream Stream, AudioFormat Format, int PeriodFrames)> Plan(AudioCard card, StreamBenchOptions options)
     {
-        var plan = new List<(AudioCard.AudioStream, AudioFormat, int)>();
+        var plan = new List<(AudioStream, AudioFormat, int)>();
         foreach (var s in card.Streams)
         {
             if (!s.Layout.Rates.Contains(options.Rate) || !s.Layout.Formats.Contains(options.Format.AlsaName(), StringComparer.Ordinal))
@@ -92,7 +93,7 @@ public static class StreamBench
         return plan;
     }
 
-    private static string Script(IReadOnlyList<(AudioCard.AudioStream Stream, AudioFormat Format, int PeriodFrames)> plan, StreamBenchOptions options)
+    private static string Script(IReadOnlyList<(AudioStream Stream, AudioFormat Format, int PeriodFrames)> plan, StreamBenchOptions options)
     {
         // Streams run past the window so that none stops inside it; each is told how long, not killed.
         int seconds = (int)Math.Ceiling(options.Duration.TotalSeconds) + 10;
@@ -124,7 +125,7 @@ public static class StreamBench
 
     private readonly record struct Counters(long Frames, long Periods, long Xruns, long IocMark)
     {
-        public static Counters Take(AudioCard.AudioStream s) =>
+        public static Counters Take(AudioStream s) =>
             new(s.Statistics.FramesMoved, s.Statistics.Periods, s.Statistics.Xruns, s.Statistics.IocSamples);
     }
 }

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using PcieEmu.Interop;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 
 namespace PcieEmu.Pci.Dma;
 
@@ -36,8 +36,8 @@ public sealed partial class DmaController : IDisposable
 
     public int MaxMappings { get; }
 
-    /// <summary>Set by <see cref="PciFunction.AttachTrace"/>: map and unmap are then trace units.</summary>
-    public FunctionTrace? Trace { get; internal set; }
+    /// <summary>Set by <see cref="PciFunction.Observe"/>: map and unmap are then observed units.</summary>
+    internal FunctionObservation? Observation { get; set; }
 
     /// <summary>The DmaMap record's C field: the access bits, and <see cref="LocalBackingFlag"/> for a local backing.</summary>
     public const ulong LocalBackingFlag = 0x100;
@@ -61,7 +61,7 @@ public sealed partial class DmaController : IDisposable
     /// </summary>
     public int Map(ulong iova, ulong size, DmaAccess access, IDmaBacking backing)
     {
-        using var unit = Trace is { } t ? t.Begin(TraceEventKind.DmaMap, iova, size, (ulong)access | (backing.IsLocal ? LocalBackingFlag : 0)) : default;
+        using var unit = Observation is { } t ? t.Begin(TraceEventKind.DmaMap, iova, size, (ulong)access | (backing.IsLocal ? LocalBackingFlag : 0)) : default;
         int errno = MapCore(iova, size, access, backing);
         if (errno != 0)
         {
@@ -121,7 +121,7 @@ public sealed partial class DmaController : IDisposable
     /// </summary>
     public int Unmap(ulong iova, ulong size)
     {
-        using var unit = Trace is { } t ? t.Begin(TraceEventKind.DmaUnmap, iova, size) : default;
+        using var unit = Observation is { } t ? t.Begin(TraceEventKind.DmaUnmap, iova, size) : default;
         Region? victim = null;
         lock (_writeLock)
         {
@@ -156,7 +156,7 @@ public sealed partial class DmaController : IDisposable
     /// <summary>Removes every mapping (client gone, or VFIO_DMA_UNMAP_FLAG_ALL).</summary>
     public void UnmapAll()
     {
-        using var unit = Trace is { } t ? t.Begin(TraceEventKind.DmaUnmapAll) : default;
+        using var unit = Observation is { } t ? t.Begin(TraceEventKind.DmaUnmapAll) : default;
         Region[] old;
         lock (_writeLock)
         {
@@ -188,8 +188,48 @@ public sealed partial class DmaController : IDisposable
     }
 
     /// <summary>Is [iova, iova+length) fully mapped for <paramref name="access"/>? Nothing moves.</summary>
-    public DmaResult Check(ulong iova, ulong length, DmaAccess access)
+    public DmaResult Check(ulong iova, ulong length, DmaAccess access) =>
+        Resolve(_regions, iova, length, access, localOnly: false, out _, out _);
+
+    /// <summary>
+    /// Device read from guest memory. The whole range is validated before any byte moves (one walk of the table);
+    /// a concurrent unmap can still cut a transfer short (as an IOMMU fault would on hardware). With
+    /// <paramref name="localOnly"/>, a range any part of which only the client can reach (message DMA) is
+    /// <see cref="DmaResult.WouldBlock"/> and nothing moves.
+    /// </summary>
+    public DmaResult Read(ulong iova, Span<byte> destination, bool localOnly = false)
     {
+        var op = new ReadChunks(destination);
+        var r = Transfer(iova, destination.Length, DmaAccess.Read, localOnly, ref op);
+        if (r == DmaResult.Ok)
+        {
+            Interlocked.Add(ref _bytesRead, destination.Length);
+        }
+
+        return r;
+    }
+
+    /// <summary>Device write into guest memory; validated like <see cref="Read"/>.</summary>
+    public DmaResult Write(ulong iova, ReadOnlySpan<byte> source, bool localOnly = false)
+    {
+        var op = new WriteChunks(source);
+        var r = Transfer(iova, source.Length, DmaAccess.Write, localOnly, ref op);
+        if (r == DmaResult.Ok)
+        {
+            Interlocked.Add(ref _bytesWritten, source.Length);
+        }
+
+        return r;
+    }
+
+    /// <summary>
+    /// The one range check: finds the mappings under [iova, iova+length) — the first by binary search, the rest by
+    /// walking on while they are contiguous — and checks each allows <paramref name="access"/>. Ok with the index
+    /// range [<paramref name="first"/>, <paramref name="last"/>] of <paramref name="regions"/>.
+    /// </summary>
+    private static DmaResult Resolve(Region[] regions, ulong iova, ulong length, DmaAccess access, bool localOnly, out int first, out int last)
+    {
+        first = last = -1;
         if (length == 0)
         {
             return DmaResult.Ok;
@@ -200,162 +240,62 @@ public sealed partial class DmaController : IDisposable
             return DmaResult.InvalidRange;
         }
 
-        var regions = _regions;
+        int i = IndexOf(regions, iova);
+        if (i < 0)
+        {
+            return DmaResult.Unmapped;
+        }
+
+        first = i;
         ulong cur = iova;
         ulong remaining = length;
-        while (remaining > 0)
+        bool remote = false;
+        while (true)
         {
-            var r = Find(regions, cur);
-            if (r is null)
-            {
-                return DmaResult.Unmapped;
-            }
-
+            var r = regions[i];
             if ((r.Access & access) != access)
             {
                 return DmaResult.AccessDenied;
             }
 
+            remote |= !r.Backing.IsLocal;
             ulong avail = r.Size - (cur - r.Iova);
-            ulong step = Math.Min(avail, remaining);
-            remaining -= step;
-            cur += step;
-        }
-
-        return DmaResult.Ok;
-    }
-
-    /// <summary>Splits a range into per-mapping segments (a range crossing two mappings yields two).</summary>
-    public DmaResult TryTranslate(ulong iova, ulong length, DmaAccess access, Span<DmaSegment> segments, out int count)
-    {
-        count = 0;
-        var check = Check(iova, length, access);
-        if (check != DmaResult.Ok)
-        {
-            return check;
-        }
-
-        var regions = _regions;
-        ulong cur = iova;
-        ulong remaining = length;
-        int needed = 0;
-        while (remaining > 0)
-        {
-            var r = Find(regions, cur);
-            if (r is null)
+            if (remaining <= avail)
             {
-                return DmaResult.Unmapped; // unmapped between Check and here
+                break;
             }
 
-            ulong step = Math.Min(r.Size - (cur - r.Iova), remaining);
-            if (needed < segments.Length)
-            {
-                segments[needed] = new DmaSegment(cur, step, r.Iova, r.Backing.Kind);
-            }
-
-            needed++;
-            remaining -= step;
-            cur += step;
-        }
-
-        count = needed;
-        return needed <= segments.Length ? DmaResult.Ok : DmaResult.SegmentsTooSmall;
-    }
-
-    /// <summary>
-    /// Device read from guest memory. The whole range is validated before any byte moves; a concurrent unmap
-    /// can still cut a transfer short (as an IOMMU fault would on hardware).
-    /// </summary>
-    public DmaResult Read(ulong iova, Span<byte> destination)
-    {
-        var op = new ReadChunks(destination);
-        var r = Transfer(iova, destination.Length, DmaAccess.Read, ref op);
-        if (r == DmaResult.Ok)
-        {
-            Interlocked.Add(ref _bytesRead, destination.Length);
-        }
-
-        return r;
-    }
-
-    /// <summary>
-    /// Like <see cref="Read"/>, but only through local backings: <see cref="DmaResult.WouldBlock"/> (and nothing
-    /// moved) when any part of the range needs the client.
-    /// </summary>
-    public DmaResult ReadLocal(ulong iova, Span<byte> destination)
-    {
-        var check = CheckLocal(iova, (ulong)destination.Length, DmaAccess.Read);
-        return check != DmaResult.Ok ? check : Read(iova, destination);
-    }
-
-    /// <summary>
-    /// <see cref="Check"/>, and then <see cref="DmaResult.WouldBlock"/> when any part of the range is backed by
-    /// memory only the client can reach (message DMA).
-    /// </summary>
-    public DmaResult CheckLocal(ulong iova, ulong length, DmaAccess access)
-    {
-        var check = Check(iova, length, access);
-        if (check != DmaResult.Ok)
-        {
-            return check;
-        }
-
-        var regions = _regions;
-        ulong cur = iova;
-        ulong remaining = length;
-        while (remaining > 0)
-        {
-            var r = Find(regions, cur);
-            if (r is null)
+            remaining -= avail;
+            cur += avail;
+            if (++i == regions.Length || regions[i].Iova != cur)
             {
                 return DmaResult.Unmapped;
             }
-
-            if (!r.Backing.IsLocal)
-            {
-                return DmaResult.WouldBlock;
-            }
-
-            ulong step = Math.Min(r.Size - (cur - r.Iova), remaining);
-            remaining -= step;
-            cur += step;
         }
 
-        return DmaResult.Ok;
+        last = i;
+        return localOnly && remote ? DmaResult.WouldBlock : DmaResult.Ok;
     }
 
-    /// <summary>Device write into guest memory; validated like <see cref="Read"/>.</summary>
-    public DmaResult Write(ulong iova, ReadOnlySpan<byte> source)
-    {
-        var op = new WriteChunks(source);
-        var r = Transfer(iova, source.Length, DmaAccess.Write, ref op);
-        if (r == DmaResult.Ok)
-        {
-            Interlocked.Add(ref _bytesWritten, source.Length);
-        }
-
-        return r;
-    }
-
-    /// <summary>Walks the mappings under [iova, iova+length), holding each one while its chunk moves.</summary>
-    private DmaResult Transfer<TChunks>(ulong iova, int length, DmaAccess access, ref TChunks chunks)
+    /// <summary>Resolves the range once, then moves it mapping by mapping, holding each one while its chunk moves.</summary>
+    private DmaResult Transfer<TChunks>(ulong iova, int length, DmaAccess access, bool localOnly, ref TChunks chunks)
         where TChunks : IChunkTransfer, allows ref struct
     {
-        var check = Check(iova, (ulong)length, access);
-        if (check != DmaResult.Ok)
+        var regions = _regions;
+        var check = Resolve(regions, iova, (ulong)length, access, localOnly, out int first, out int last);
+        if (check != DmaResult.Ok || length == 0)
         {
             return check;
         }
 
-        var regions = _regions;
         ulong cur = iova;
         int done = 0;
-        while (done < length)
+        for (int i = first; i <= last; i++)
         {
-            var r = Find(regions, cur);
-            if (r is null || !r.TryAcquire())
+            var r = regions[i];
+            if (!r.TryAcquire())
             {
-                return DmaResult.Unmapped;
+                return DmaResult.Unmapped; // unmapped since the check: the rest faults, as on an IOMMU
             }
 
             try
@@ -402,7 +342,8 @@ public sealed partial class DmaController : IDisposable
 
     public void Dispose() => UnmapAll();
 
-    private static Region? Find(Region[] regions, ulong address)
+    /// <summary>The index of the mapping holding <paramref name="address"/>, or -1.</summary>
+    private static int IndexOf(Region[] regions, ulong address)
     {
         int lo = 0;
         int hi = regions.Length - 1;
@@ -420,11 +361,11 @@ public sealed partial class DmaController : IDisposable
             }
             else
             {
-                return r;
+                return mid;
             }
         }
 
-        return null;
+        return -1;
     }
 
     [LoggerMessage(EventId = 2200, Level = LogLevel.Warning, Message = "DMA_MAP [0x{Iova:x}, +0x{Size:x}) overlaps existing mapping [0x{OtherIova:x}, +0x{OtherSize:x})")]

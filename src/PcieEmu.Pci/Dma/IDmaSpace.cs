@@ -23,8 +23,6 @@ public interface IDmaSpace
 
     /// <summary>Validates a range for a direction without moving data (a table lookup: allowed under the lock).</summary>
     DmaResult Check(ulong address, ulong length, DmaAccess access);
-
-    DmaResult TryTranslate(ulong address, ulong length, DmaAccess access, Span<DmaSegment> segments, out int count);
 }
 
 /// <summary>Little-endian typed loads and stores (descriptor fields, positions).</summary>

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 using PcieEmu.Pci.Capabilities;
 using PcieEmu.Pci.Config;
 
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 
 namespace PcieEmu.Pci.Interrupts;
 
@@ -57,8 +57,8 @@ public sealed partial class InterruptController
     /// <summary>Raised (under the function lock) after each delivery; used by tracing and statistics.</summary>
     public event Action<IrqIndex, int>? Delivered;
 
-    /// <summary>Set by <see cref="PciFunction.AttachTrace"/>: the client-side methods are then trace units.</summary>
-    public FunctionTrace? Trace { get; internal set; }
+    /// <summary>Set by <see cref="PciFunction.Observe"/>: the client-side methods are then observed units.</summary>
+    internal FunctionObservation? Observation { get; set; }
 
     internal void Bind(MsiCapability? msi, MsixCapability? msix)
     {
@@ -181,7 +181,7 @@ public sealed partial class InterruptController
             present[i] = signals[i] is null ? (byte)0 : (byte)1;
         }
 
-        using var unit = Trace is { } t ? t.Begin(TraceEventKind.IrqAssign, (ulong)index, (ulong)start, data: present) : default;
+        using var unit = Observation is { } t ? t.Begin(TraceEventKind.IrqAssign, (ulong)index, (ulong)start, data: present) : default;
         lock (_sync)
         {
             var slots = _signals[(int)index];
@@ -211,7 +211,7 @@ public sealed partial class InterruptController
     /// <summary>Removes every signal of <paramref name="index"/> (SET_IRQS count 0: "disable the index").</summary>
     public void DisableAll(IrqIndex index)
     {
-        using var unit = Trace is { } t ? t.Begin(TraceEventKind.IrqDisable, (ulong)index) : default;
+        using var unit = Observation is { } t ? t.Begin(TraceEventKind.IrqDisable, (ulong)index) : default;
         lock (_sync)
         {
             var slots = _signals[(int)index];
@@ -232,7 +232,7 @@ public sealed partial class InterruptController
     /// <summary>Client mask/unmask. Unmasking INTx is the client's end-of-interrupt: re-signal if still asserted.</summary>
     public void SetMasked(IrqIndex index, int start, int count, bool masked)
     {
-        using var unit = Trace is { } t ? t.Begin(TraceEventKind.IrqMask, (ulong)index, (ulong)start, (uint)count | (masked ? 1UL << 32 : 0UL)) : default;
+        using var unit = Observation is { } t ? t.Begin(TraceEventKind.IrqMask, (ulong)index, (ulong)start, (uint)count | (masked ? 1UL << 32 : 0UL)) : default;
         lock (_sync)
         {
             var m = _clientMasked[(int)index];
@@ -266,7 +266,7 @@ public sealed partial class InterruptController
     /// <summary>Client-requested trigger (DATA_NONE/BOOL + TRIGGER): signals the vector as the device would.</summary>
     public void Inject(IrqIndex index, int vector)
     {
-        using var unit = Trace is { } t ? t.Begin(TraceEventKind.IrqInject, (ulong)index, (ulong)vector) : default;
+        using var unit = Observation is { } t ? t.Begin(TraceEventKind.IrqInject, (ulong)index, (ulong)vector) : default;
         lock (_sync)
         {
             if (vector < 0 || vector >= _signals[(int)index].Length)
@@ -366,7 +366,7 @@ public sealed partial class InterruptController
     /// <summary>The client is gone: drop (and close) every signal it gave us.</summary>
     public void ReleaseClientSignals()
     {
-        using var unit = Trace is { } t ? t.Begin(TraceEventKind.IrqRelease) : default;
+        using var unit = Observation is { } t ? t.Begin(TraceEventKind.IrqRelease) : default;
         lock (_sync)
         {
             for (int i = 0; i < _signals.Length; i++)

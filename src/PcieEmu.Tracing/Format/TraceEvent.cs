@@ -1,4 +1,4 @@
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 
 namespace PcieEmu.Tracing.Format;
 

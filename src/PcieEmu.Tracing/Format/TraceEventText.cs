@@ -2,7 +2,7 @@ using System.Globalization;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 
 namespace PcieEmu.Tracing.Format;
 
@@ -14,11 +14,11 @@ public static class TraceEventText
         (nanoseconds / 1e9).ToString("0.000000000", CultureInfo.InvariantCulture);
 
     /// <summary>"  1234  12.345678901  BarWrite BAR0+0x104 = 02 00 00 00" (units carry the time, nested records indent).</summary>
-    public static string Line(TraceEvent e) =>
-        string.Create(CultureInfo.InvariantCulture, $"{e.Index,8}  {(e.IsUnit ? Seconds(e.Time) : ""),14}  {(e.IsUnit ? "" : "  ")}{Describe(e.ToRecord())}");
+    public static string Line(TraceEvent e, RecordSchema? schema = null) =>
+        string.Create(CultureInfo.InvariantCulture, $"{e.Index,8}  {(e.IsUnit ? Seconds(e.Time) : ""),14}  {(e.IsUnit ? "" : "  ")}{Describe(e.ToRecord(), schema)}");
 
-    /// <summary>What a record says, without index and time.</summary>
-    public static string Describe(in TraceRecord r) => r.Kind switch
+    /// <summary>What a record says, without index and time (device kinds by the trace's <paramref name="schema"/>).</summary>
+    public static string Describe(in TraceRecord r, RecordSchema? schema = null) => r.Kind switch
     {
         TraceEventKind.ConfigRead => Invariant($"ConfigRead +0x{r.A:x3} ({r.B} B)"),
         TraceEventKind.ConfigWrite => Invariant($"ConfigWrite +0x{r.A:x3} = {Hex(r.Data)}"),
@@ -34,18 +34,34 @@ public static class TraceEventText
         TraceEventKind.IrqMask => Invariant($"Irq{((r.C >> 32) != 0 ? "Mask" : "Unmask")} {TraceValueNames.Of<IrqIndex>(r.A)} [{r.B}, +{r.C & 0xFFFF_FFFF})"),
         TraceEventKind.IrqInject => Invariant($"IrqInject {TraceValueNames.Of<IrqIndex>(r.A)} vector {r.B}"),
         TraceEventKind.IrqRelease => "IrqRelease",
-        TraceEventKind.EngineStep => "EngineStep",
-        TraceEventKind.WorkerJob => "WorkerJob",
+        TraceEventKind.SchedulerStep => "SchedulerStep",
         TraceEventKind.ReadData => Invariant($"-> {Hex(r.Data)}"),
         TraceEventKind.DmaRead => Invariant($"DmaRead 0x{r.A:x} ({r.B} B) {TraceValueNames.Of<DmaResult>(r.C)}{(r.Data.IsEmpty ? "" : ": " + Hex(r.Data))}"),
         TraceEventKind.DmaWrite => Invariant($"DmaWrite 0x{r.A:x} ({r.Data.Length} B) {TraceValueNames.Of<DmaResult>(r.C)}: {Hex(r.Data)}"),
         TraceEventKind.Interrupt => Invariant($"Interrupt {TraceValueNames.Of<IrqIndex>(r.A)} vector {r.B}"),
-        TraceEventKind.Violation => $"Violation {r.Text}: {r.Detail}",
-        TraceEventKind.SinkData => Invariant($"SinkData stream {r.A}: {r.B} B, hash {r.C:x16}"),
-        TraceEventKind.StreamWork => Invariant($"StreamWork stream {r.A}"),
+        TraceEventKind.Work => Invariant($"Work {r.A}"),
         TraceEventKind.End => Invariant($"End ({r.A} records)"),
-        _ => Invariant($"kind {(byte)r.Kind}"),
+        _ => DescribeDeviceRecord(r, schema),
     };
+
+    /// <summary>A device kind: the audio card's and the common ones read naturally, any other by its declared fields.</summary>
+    private static string DescribeDeviceRecord(in TraceRecord r, RecordSchema? schema)
+    {
+        string name = schema?.NameOf(r.Kind) ?? Invariant($"kind {(byte)r.Kind}");
+        var fields = schema?.FieldsOf(r.Kind) ?? TraceFields.None;
+        return name switch
+        {
+            "Violation" => $"Violation {r.Text}: {r.Detail}",
+            "SinkData" => Invariant($"SinkData stream {r.A}: {r.B} B, hash {r.C:x16}"),
+            _ => name
+                + ((fields & TraceFields.A) != 0 ? Invariant($" a=0x{r.A:x}") : "")
+                + ((fields & TraceFields.B) != 0 ? Invariant($" b=0x{r.B:x}") : "")
+                + ((fields & TraceFields.C) != 0 ? Invariant($" c=0x{r.C:x}") : "")
+                + ((fields & TraceFields.Data) != 0 ? " " + Hex(r.Data) : "")
+                + ((fields & TraceFields.Text) != 0 ? " " + r.Text : "")
+                + ((fields & TraceFields.Detail) != 0 ? ": " + r.Detail : ""),
+        };
+    }
 
     /// <summary>Up to 16 bytes in hex, then how many more.</summary>
     public static string Hex(ReadOnlySpan<byte> data)

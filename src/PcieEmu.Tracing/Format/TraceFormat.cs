@@ -8,7 +8,7 @@ public static class TraceFormat
     /// <summary>"PETRACE\n".</summary>
     public static ReadOnlySpan<byte> Magic => "PETRACE\n"u8;
 
-    public const ushort Version = 1;
+    public const ushort Version = 2;
 
     /// <summary>Magic, version, flags, header length.</summary>
     public const int PreambleBytes = 16;

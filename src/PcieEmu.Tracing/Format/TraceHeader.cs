@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using PcieEmu.Pci.Observation;
 
 namespace PcieEmu.Tracing.Format;
 
@@ -27,6 +28,12 @@ public sealed record TraceHeader
     /// <summary>Who wrote it (pcieemu version), for people reading a dump.</summary>
     public string Recorder { get; init; } = "";
 
+    /// <summary>The record kinds the card defined (number, name, fields): enough to decode them without the card.</summary>
+    public IReadOnlyList<DeviceRecordDeclaration> DeviceRecords { get; init; } = [];
+
+    /// <summary>The schema of this trace's records.</summary>
+    public RecordSchema Schema() => new(DeviceRecords.Select(d => d.ToKind()));
+
     public static string Sha256Of(string modelJson) =>
         Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(modelJson))).ToLowerInvariant();
 
@@ -39,4 +46,29 @@ public sealed record TraceHeader
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
+}
+
+/// <summary>A device record kind as a trace header declares it.</summary>
+public sealed record DeviceRecordDeclaration(int Kind, string Name, string[] Fields)
+{
+    public static DeviceRecordDeclaration Of(DeviceRecordKind kind) =>
+        new((byte)kind.Kind, kind.Name, [.. Enum.GetValues<TraceFields>().Where(f => f != TraceFields.None && (kind.Fields & f) != 0).Select(f => f.ToString())]);
+
+    public DeviceRecordKind ToKind()
+    {
+        if (Kind is < 0 or > 255 || string.IsNullOrEmpty(Name))
+        {
+            throw new TraceFormatException($"device record kind {Kind} \"{Name}\" is malformed");
+        }
+
+        var fields = TraceFields.None;
+        foreach (var f in Fields ?? [])
+        {
+            fields |= Enum.TryParse<TraceFields>(f, out var v) && v != TraceFields.None
+                ? v
+                : throw new TraceFormatException($"device record kind {Name}: unknown field \"{f}\"");
+        }
+
+        return new DeviceRecordKind((TraceEventKind)Kind, Name, fields);
+    }
 }

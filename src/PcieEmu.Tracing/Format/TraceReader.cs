@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 
 namespace PcieEmu.Tracing.Format;
 
@@ -27,9 +27,20 @@ public sealed class TraceReader : IDisposable
         _stream = stream;
         _name = name;
         Header = ReadHeader();
+        try
+        {
+            Schema = Header.Schema();
+        }
+        catch (TraceFormatException e)
+        {
+            throw Bad($"header: {e.Message}");
+        }
     }
 
     public TraceHeader Header { get; }
+
+    /// <summary>How this trace's records are read (the framework's kinds and the card's).</summary>
+    public RecordSchema Schema { get; }
 
     /// <summary>Records read so far.</summary>
     public long Count => _index;
@@ -93,7 +104,7 @@ public sealed class TraceReader : IDisposable
         var span = _chunk.AsSpan(0, _chunkLength);
         int start = _at;
         var kind = (TraceEventKind)span[_at++];
-        var fields = TraceSchema.FieldsOf(kind) ?? throw Bad($"record {index}: unknown kind {(byte)kind} at chunk offset {start}");
+        var fields = Schema.FieldsOf(kind) ?? throw Bad($"record {index}: unknown kind {(byte)kind} at chunk offset {start}");
         long time = _previousTime;
         ulong a = 0, b = 0, c = 0;
         byte[] data = [];

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Text;
 using PcieEmu.Pci.Dma;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 
 namespace PcieEmu.Tracing.Format;
 
@@ -13,7 +13,7 @@ namespace PcieEmu.Tracing.Format;
 /// queue: memory stays bounded (at most <see cref="QueuedChunks"/> chunks in flight; a full queue makes the device
 /// wait, never drops), and file I/O never runs inside a unit. <see cref="Complete"/> writes the End record.
 /// </summary>
-public sealed class TraceWriter : ITraceSink, IDisposable
+public sealed class TraceWriter : IFunctionObserver, IDisposable
 {
     public const int QueuedChunks = 64;
 
@@ -29,6 +29,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     /// recording (a server shutting down) while a device thread may still be inside a unit.
     /// </summary>
     private readonly Lock _sync = new();
+    private readonly RecordSchema _schema;
     private byte[] _chunk;
     private int _length;
     private long _previousTime;
@@ -47,6 +48,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     {
         _stream = stream;
         Header = header;
+        _schema = header.Schema();
         byte[] json = header.ToJson();
         Span<byte> preamble = stackalloc byte[TraceFormat.PreambleBytes];
         TraceFormat.WritePreamble(preamble, json.Length);
@@ -66,7 +68,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
 
     public TraceHeader Header { get; }
 
-    public bool Replaying => false;
+    public bool SuppliesDma => false;
 
     /// <summary>Records written so far.</summary>
     public long Records => Interlocked.Read(ref _records);
@@ -89,7 +91,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
             return;
         }
 
-        var fields = TraceSchema.FieldsOf(record.Kind) ?? throw new ArgumentException($"unknown record kind {record.Kind}", nameof(record));
+        var fields = _schema.FieldsOf(record.Kind) ?? throw new ArgumentException($"record kind {(byte)record.Kind} is not declared in the trace header", nameof(record));
         int textBytes = record.Text is null ? 0 : Encoding.UTF8.GetByteCount(record.Text);
         int detailBytes = record.Detail is null ? 0 : Encoding.UTF8.GetByteCount(record.Detail);
         int bound = 1 + (6 * TraceFormat.MaxVarintBytes) + record.Data.Length + textBytes + detailBytes;
@@ -156,7 +158,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         Interlocked.Increment(ref _records);
     }
 
-    public DmaResult ReplayDma(in TraceRecord attempt, Span<byte> readInto) =>
+    public DmaResult SupplyDma(in TraceRecord attempt, Span<byte> readInto) =>
         throw new InvalidOperationException("a trace writer records; it does not replay");
 
     /// <summary>Writes the End record and everything pending, and closes the file. Throws if writing failed.</summary>

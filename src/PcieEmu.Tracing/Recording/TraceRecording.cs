@@ -27,9 +27,10 @@ public static class TraceRecording
             Routes = new Dictionary<string, string>(routes),
             RecordedAt = DateTimeOffset.UtcNow,
             Recorder = "pcieemu " + (typeof(TraceRecording).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?"),
+            DeviceRecords = [.. card.RecordKinds.Select(DeviceRecordDeclaration.Of)],
         };
         var writer = new TraceWriter(path, header);
-        card.AttachTrace(writer);
+        card.Observe(writer);
         return writer;
     }
 
@@ -39,9 +40,9 @@ public static class TraceRecording
     /// </summary>
     public static void Finish(IEmulatedCard card, TraceWriter writer)
     {
-        if (card.Function.Trace is { } trace)
+        if (card.Function.Observation is { } observation)
         {
-            trace.RunBetweenUnits(writer.Complete);
+            observation.RunBetweenUnits(writer.Complete);
         }
         else
         {

@@ -1,5 +1,5 @@
 using PcieEmu.Pci.Dma;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 
 namespace PcieEmu.Tracing.Replay;
@@ -9,14 +9,14 @@ namespace PcieEmu.Tracing.Replay;
 /// arrive here and are compared, in order, with what the recording has for that unit; recorded DMA reads are
 /// answered with the recorded bytes. The first difference throws <see cref="TraceDivergenceException"/>.
 /// </summary>
-internal sealed class ReplaySink : ITraceSink
+internal sealed class ReplaySink(RecordSchema schema) : IFunctionObserver
 {
     private TraceEvent? _unit;
     private IReadOnlyList<TraceEvent> _expected = [];
     private bool _unitSeen;
     private int _next;
 
-    public bool Replaying => true;
+    public bool SuppliesDma => true;
 
     /// <summary>Where the last difference was found (the recorded record, or the unit when the replay did too little).</summary>
     public TraceEvent? DivergedAt { get; private set; }
@@ -80,7 +80,7 @@ internal sealed class ReplaySink : ITraceSink
         _next++;
     }
 
-    public DmaResult ReplayDma(in TraceRecord attempt, Span<byte> readInto)
+    public DmaResult SupplyDma(in TraceRecord attempt, Span<byte> readInto)
     {
         if (_closed)
         {
@@ -138,9 +138,9 @@ internal sealed class ReplaySink : ITraceSink
         return expected;
     }
 
-    private static bool Same(in TraceRecord actual, TraceEvent expected)
+    private bool Same(in TraceRecord actual, TraceEvent expected)
     {
-        var fields = TraceSchema.FieldsOf(actual.Kind) ?? TraceFields.None;
+        var fields = schema.FieldsOf(actual.Kind) ?? TraceFields.None;
         return ((fields & TraceFields.Time) == 0 || actual.Time == expected.Time)
             && ((fields & TraceFields.A) == 0 || actual.A == expected.A)
             && ((fields & TraceFields.B) == 0 || actual.B == expected.B)
@@ -150,7 +150,7 @@ internal sealed class ReplaySink : ITraceSink
             && ((fields & TraceFields.Detail) == 0 || actual.Detail == expected.Detail);
     }
 
-    private void Diverge(TraceEvent at, in TraceRecord actual, string why) => Diverge(at, TraceEventText.Describe(actual), why);
+    private void Diverge(TraceEvent at, in TraceRecord actual, string why) => Diverge(at, TraceEventText.Describe(actual, schema), why);
 
     private void Diverge(TraceEvent at, string? replayed, string why)
     {

@@ -1,3 +1,4 @@
+using PcieEmu.Pci.Timing;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices;
@@ -6,7 +7,8 @@ using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
+using PcieEmu.Pci.Scheduling;
 using PcieEmu.Tracing.Format;
 
 namespace PcieEmu.Tracing.Replay;
@@ -57,10 +59,11 @@ public static class TraceReplayer
         {
             Routes = RoutesFor(header, model, options.Routes, tracePath),
             Clock = clock,
-            ExternalScheduling = true,
+            Scheduling = SchedulerMode.External,
         });
-        var sink = new ReplaySink();
-        card.AttachTrace(sink);
+        CheckDeviceKinds(card, reader, tracePath);
+        var sink = new ReplaySink(reader.Schema);
+        card.Observe(sink);
         try
         {
             return Run(card, sink, clock, reader, model, options, tracePath);
@@ -168,6 +171,21 @@ public static class TraceReplayer
                 truncation = f.Message;
                 e = null!;
                 return false;
+            }
+        }
+    }
+
+    /// <summary>The card must define the device record kinds the trace has, with the same numbers and fields.</summary>
+    private static void CheckDeviceKinds(IEmulatedCard card, TraceReader reader, string tracePath)
+    {
+        foreach (var recorded in reader.Schema.DeviceKinds)
+        {
+            var ours = card.RecordKinds.FirstOrDefault(k => k.Kind == recorded.Kind);
+            if (ours is null || ours.Name != recorded.Name || ours.Fields != recorded.Fields)
+            {
+                throw new TraceFormatException(
+                    $"{tracePath}: record kind {(byte)recorded.Kind} is {recorded.Name} ({recorded.Fields}) in the trace, but " +
+                    (ours is null ? "this card does not define it" : $"{ours.Name} ({ours.Fields}) for this card"));
             }
         }
     }
@@ -321,15 +339,8 @@ public static class TraceReplayer
             case TraceEventKind.IrqRelease:
                 f.Interrupts.ReleaseClientSignals();
                 break;
-            case TraceEventKind.EngineStep:
-                card.RunEngineStep();
-                break;
-            case TraceEventKind.WorkerJob:
-                if (!card.RunWorkerJob())
-                {
-                    throw new TraceDivergenceException("the recording ran a device worker job here; the replayed card had none queued");
-                }
-
+            case TraceEventKind.SchedulerStep:
+                f.Scheduler.Step();
                 break;
             default:
                 throw new TraceFormatException($"{tracePath}: record {unit.Index}: {unit.Kind} is not a unit");
@@ -389,18 +400,18 @@ public static class TraceReplayer
         var at = sink.DivergedAt ?? unit;
         var around = history.Concat([unit]).Concat(nested).ToList();
         int i = around.FindIndex(x => x.Index == at.Index);
-        var before = around.Take(i).TakeLast(context).Select(TraceEventText.Line).ToList();
-        var after = around.Skip(i + 1).Take(context).Select(TraceEventText.Line).ToList();
+        var before = around.Take(i).TakeLast(context).Select(e => TraceEventText.Line(e, reader.Schema)).ToList();
+        var after = around.Skip(i + 1).Take(context).Select(e => TraceEventText.Line(e, reader.Schema)).ToList();
         try
         {
             if (next is not null && after.Count < context)
             {
-                after.Add(TraceEventText.Line(next));
+                after.Add(TraceEventText.Line(next, reader.Schema));
             }
 
             while (after.Count < context && reader.TryRead(out var more))
             {
-                after.Add(TraceEventText.Line(more));
+                after.Add(TraceEventText.Line(more, reader.Schema));
             }
         }
         catch (TraceFormatException f)

@@ -5,7 +5,7 @@ using System.Text.Json;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 
 namespace PcieEmu.Tracing.Tools;
@@ -26,7 +26,7 @@ public static class ChromeTraceExport
     /// <summary>Writes the whole trace to <paramref name="output"/>; returns the number of events (metadata excluded).</summary>
     public static long Write(TraceReader reader, Stream output)
     {
-        using var exporter = new Exporter(reader.Header, output);
+        using var exporter = new Exporter(reader.Header, reader.Schema, output);
         while (reader.TryRead(out var e))
         {
             exporter.Add(e);
@@ -52,8 +52,11 @@ public static class ChromeTraceExport
         private int? _workStream;
         private long _events;
 
-        public Exporter(TraceHeader header, Stream output)
+        private RecordSchema Schema { get; }
+
+        public Exporter(TraceHeader header, RecordSchema schema, Stream output)
         {
+            Schema = schema;
             _streams = AudioStreamMap.For(header);
             _w = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
             _w.WriteStartObject();
@@ -88,10 +91,10 @@ public static class ChromeTraceExport
                 case TraceEventKind.DmaRead or TraceEventKind.DmaWrite:
                     AddDma(e);
                     break;
-                case TraceEventKind.StreamWork:
+                case TraceEventKind.Work:
                     _workStream = (int)Math.Min(e.A, int.MaxValue);
                     break;
-                case TraceEventKind.SinkData:
+                case var sinkKind when Schema.Is(sinkKind, "SinkData"):
                     int stream = (int)Math.Min(e.A, int.MaxValue);
                     ClaimPendingReads(ChromeTrack.StreamDma(stream));
                     Begin('i', ChromeTrack.StreamDma(stream), "sink", e.Time);
@@ -108,7 +111,7 @@ public static class ChromeTraceExport
 
                     End();
                     break;
-                case TraceEventKind.Violation:
+                case var violationKind when Schema.Is(violationKind, "Violation"):
                     Begin('i', ChromeTrack.Violations, e.Text ?? "violation", e.Time);
                     _w.WriteString("detail", e.Detail);
                     End();
@@ -209,16 +212,13 @@ public static class ChromeTraceExport
                     }
 
                     break;
-                case TraceEventKind.EngineStep:
+                case TraceEventKind.SchedulerStep:
                     Begin('X', ChromeTrack.Engine, "step", u.Time);
-                    break;
-                case TraceEventKind.WorkerJob:
-                    Begin('X', ChromeTrack.Worker, "job", u.Time);
                     break;
                 default:
                     // Interrupt set-up by the client: rare, and its text line says everything.
                     Begin('X', ChromeTrack.IrqSetup, u.Kind.ToString(), u.Time);
-                    _w.WriteString("what", TraceEventText.Describe(u.ToRecord()));
+                    _w.WriteString("what", TraceEventText.Describe(u.ToRecord(), Schema));
                     break;
             }
 

@@ -6,7 +6,7 @@ using System.Text.Json;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 
 namespace PcieEmu.Tracing.Tools;
@@ -45,7 +45,7 @@ public static class TraceDump
         output.WriteLine($"recorded at   {h.RecordedAt.ToString("O", CultureInfo.InvariantCulture)}");
         output.WriteLine($"recorder      {(h.Recorder.Length == 0 ? "(unknown)" : h.Recorder)}");
         output.WriteLine();
-        return Select(reader, filter ?? TraceDumpFilter.All, (e, _) => output.WriteLine(TraceEventText.Line(e)));
+        return Select(reader, filter ?? TraceDumpFilter.All, (e, _) => output.WriteLine(TraceEventText.Line(e, reader.Schema)));
     }
 
     /// <summary>Writes the header object and one object per selected record, one per line; returns the records written.</summary>
@@ -54,7 +54,7 @@ public static class TraceDump
         var streams = AudioStreamMap.For(reader.Header);
         using var line = new JsonLineWriter(output);
         line.Write(w => WriteHeader(w, reader.Header));
-        return Select(reader, filter ?? TraceDumpFilter.All, (e, unit) => line.Write(w => WriteRecord(w, e, unit, streams)));
+        return Select(reader, filter ?? TraceDumpFilter.All, (e, unit) => line.Write(w => WriteRecord(w, e, unit, streams, reader.Schema)));
     }
 
     private static long Select(TraceReader reader, TraceDumpFilter filter, Action<TraceEvent, long> write)
@@ -97,22 +97,22 @@ public static class TraceDump
     }
 
     /// <param name="unit">Index of the unit a nested record belongs to (-1 before the first unit).</param>
-    private static void WriteRecord(Utf8JsonWriter w, TraceEvent e, long unit, AudioStreamMap? streams)
+    private static void WriteRecord(Utf8JsonWriter w, TraceEvent e, long unit, AudioStreamMap? streams, RecordSchema schema)
     {
         w.WriteStartObject();
         w.WriteNumber("index", e.Index);
-        w.WriteString("kind", e.Kind.ToString());
+        w.WriteString("kind", schema.NameOf(e.Kind));
         w.WriteNumber("time_ns", e.Time);
         if (!e.IsUnit)
         {
             w.WriteNumber("unit", unit);
         }
 
-        WriteFields(w, e, streams);
+        WriteFields(w, e, streams, schema);
         w.WriteEndObject();
     }
 
-    private static void WriteFields(Utf8JsonWriter w, TraceEvent e, AudioStreamMap? streams)
+    private static void WriteFields(Utf8JsonWriter w, TraceEvent e, AudioStreamMap? streams, RecordSchema schema)
     {
         switch (e.Kind)
         {
@@ -189,20 +189,20 @@ public static class TraceDump
                 w.WriteString("result", TraceValueNames.Of<DmaResult>(e.C));
                 w.WriteString("data", Convert.ToHexStringLower(e.Data));
                 break;
-            case TraceEventKind.Violation:
+            case var violationKind when schema.Is(violationKind, "Violation"):
                 w.WriteString("rule", e.Text);
                 w.WriteString("detail", e.Detail);
                 break;
-            case TraceEventKind.StreamWork:
+            case TraceEventKind.Work:
                 w.WriteNumber("stream", e.A);
                 break;
-            case TraceEventKind.SinkData:
+            case var sinkKind when schema.Is(sinkKind, "SinkData"):
                 w.WriteNumber("stream", e.A);
                 w.WriteNumber("bytes", e.B);
                 w.WriteString("fnv64", e.C.ToString("x16", CultureInfo.InvariantCulture));
                 break;
             default:
-                // Units without fields (DmaUnmapAll, IrqRelease, EngineStep, WorkerJob): index, kind and time say it all.
+                // Units without fields (DmaUnmapAll, IrqRelease, SchedulerStep): index, kind and time say it all.
                 break;
         }
     }

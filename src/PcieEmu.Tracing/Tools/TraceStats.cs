@@ -1,6 +1,6 @@
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 
 namespace PcieEmu.Tracing.Tools;
@@ -31,7 +31,7 @@ public sealed class TraceStatistics
 
     public double BytesPerRecord => Records == 0 ? 0 : (double)FileBytes / Records;
 
-    public required IReadOnlyDictionary<TraceEventKind, long> RecordsByKind { get; init; }
+    public required IReadOnlyDictionary<string, long> RecordsByKind { get; init; }
 
     public long Units { get; init; }
 
@@ -79,7 +79,7 @@ public sealed class TraceStatistics
     /// <summary>Reads <paramref name="reader"/> to its End record.</summary>
     public static TraceStatistics Compute(TraceReader reader, long fileBytes)
     {
-        var tally = new TraceTally(AudioStreamMap.For(reader.Header));
+        var tally = new TraceTally(AudioStreamMap.For(reader.Header), reader.Schema);
         while (reader.TryRead(out var e))
         {
             tally.Add(e);
@@ -95,7 +95,7 @@ public sealed class TraceStatistics
 }
 
 /// <summary>The counters of one pass: fixed arrays and small dictionaries keyed by what the trace names.</summary>
-internal sealed class TraceTally(AudioStreamMap? streams)
+internal sealed class TraceTally(AudioStreamMap? streams, RecordSchema schema)
 {
     private readonly long[] _byKind = new long[256];
     private readonly Dictionary<DmaResult, long> _failedDma = [];
@@ -138,13 +138,13 @@ internal sealed class TraceTally(AudioStreamMap? streams)
                 }
 
                 break;
-            case TraceEventKind.Violation:
+            case var violationKind when schema.Is(violationKind, "Violation"):
                 _violations[e.Text ?? ""] = _violations.GetValueOrDefault(e.Text ?? "") + 1;
                 break;
-            case TraceEventKind.StreamWork:
+            case TraceEventKind.Work:
                 _workStream = (int)Math.Min(e.A, int.MaxValue);
                 break;
-            case TraceEventKind.SinkData:
+            case var sinkKind when schema.Is(sinkKind, "SinkData"):
                 var sink = Stream((int)Math.Min(e.A, int.MaxValue));
                 sink.SinkRecords++;
                 sink.SinkBytes += (long)e.B;
@@ -162,7 +162,7 @@ internal sealed class TraceTally(AudioStreamMap? streams)
             Header = header,
             FileBytes = fileBytes,
             Records = _records,
-            RecordsByKind = Enumerable.Range(0, _byKind.Length).Where(k => _byKind[k] > 0).ToDictionary(k => (TraceEventKind)k, k => _byKind[k]),
+            RecordsByKind = Enumerable.Range(0, _byKind.Length).Where(k => _byKind[k] > 0).ToDictionary(k => schema.NameOf((TraceEventKind)k), k => _byKind[k], StringComparer.Ordinal),
             Units = _units,
             FirstUnitTime = _first,
             LastUnitTime = _last,

@@ -21,7 +21,7 @@ public static class TraceStatsReport
         output.WriteLine(Invariant($"interrupts  {s.InterruptCount}"));
         output.WriteLine(Invariant($"violations  {s.ViolationsByRule.Values.Sum()}"));
 
-        Section(output, "records by kind", ["kind", "count"], s.RecordsByKind.Select(k => new[] { k.Key.ToString(), Num(k.Value) }));
+        Section(output, "records by kind", ["kind", "count"], s.RecordsByKind.Select(k => new[] { k.Key, Num(k.Value) }));
         Section(output, "MMIO", ["bar", "reads", "writes"], s.Bars.Select(b => new[] { Num(b.Bar), Num(b.Reads), Num(b.Writes) }));
         Section(output, "interrupts", ["irq", "vector", "count", "per second"],
             s.Interrupts.Select(i => new[] { i.Index.ToString(), Num((long)i.Vector), Num(i.Count), Rate(i.PerSecond) }));

@@ -1,5 +1,5 @@
 using System.Text;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 using PcieEmu.Tracing.Tests.Replay;
 
@@ -15,6 +15,11 @@ public sealed class TraceFormatTests
         ModelJson = "{\"name\":\"test\"}",
         ModelSha256 = TraceHeader.Sha256Of("{\"name\":\"test\"}"),
         Routes = new Dictionary<string, string> { ["capture0"] = "tone:440" },
+        DeviceRecords =
+        [
+            new DeviceRecordDeclaration(64, "Everything", ["A", "B", "C", "Data", "Text", "Detail"]),
+            new DeviceRecordDeclaration(127, "Marker", []),
+        ],
     };
 
     [Fact]
@@ -25,7 +30,10 @@ public sealed class TraceFormatTests
         var big = Enumerable.Range(0, 200_000).Select(i => (byte)(i * 31)).ToArray(); // larger than a chunk
         var records = new List<TraceEvent>();
         long time = 0;
-        foreach (var kind in Enum.GetValues<TraceEventKind>().Where(k => k != TraceEventKind.End))
+        var schema = Header.Schema();
+        var kinds = Enum.GetValues<TraceEventKind>().Where(k => k != TraceEventKind.End && TraceSchema.FieldsOf(k) is not null)
+            .Concat(schema.DeviceKinds.Select(d => d.Kind));
+        foreach (var kind in kinds)
         {
             time += kind == TraceEventKind.ConfigRead ? long.MaxValue / 4 : 7;
             records.Add(new TraceEvent
@@ -66,7 +74,7 @@ public sealed class TraceFormatTests
         long lastUnitTime = 0;
         for (int i = 0; i < records.Count; i++)
         {
-            var fields = TraceSchema.FieldsOf(records[i].Kind)!.Value;
+            var fields = schema.FieldsOf(records[i].Kind)!.Value;
             var e = read[i];
             e.Kind.Should().Be(records[i].Kind);
             e.Index.Should().Be(i);
@@ -141,7 +149,7 @@ public sealed class TraceFormatTests
         string path = temp.File("open.petrace");
         var stream = new MemoryStream();
         var writer = new TraceWriter(stream, Header);
-        writer.Write(new TraceRecord(TraceEventKind.EngineStep, 5));
+        writer.Write(new TraceRecord(TraceEventKind.SchedulerStep, 5));
         // Never completed: what a killed server leaves (the header is written at once).
         File.WriteAllBytes(path, stream.ToArray());
 
@@ -158,7 +166,7 @@ public sealed class TraceFormatTests
         string path = temp.File("killed.petrace");
         var writer = new TraceWriter(path, Header);
         long headerBytes = writer.Bytes;
-        writer.Write(new TraceRecord(TraceEventKind.EngineStep, 5));
+        writer.Write(new TraceRecord(TraceEventKind.SchedulerStep, 5));
         writer.Write(new TraceRecord(TraceEventKind.Interrupt, a: 2, b: 1));
 
         for (int i = 0; i < 250 && new FileInfo(path).Length <= headerBytes; i++)
@@ -169,7 +177,7 @@ public sealed class TraceFormatTests
         // As a killed process would leave it: read what is on disk now, the writer still open.
         using var reader = TraceReader.Open(new MemoryStream(await File.ReadAllBytesAsync(path)), path);
         reader.TryRead(out var step).Should().BeTrue("the partly filled chunk was written after " + TraceWriter.FlushInterval);
-        step.Kind.Should().Be(TraceEventKind.EngineStep);
+        step.Kind.Should().Be(TraceEventKind.SchedulerStep);
         reader.TryRead(out var irq).Should().BeTrue();
         irq.Kind.Should().Be(TraceEventKind.Interrupt);
         var act = () => reader.TryRead(out _);
@@ -184,7 +192,7 @@ public sealed class TraceFormatTests
         string path = temp.File("tail.petrace");
         using (var writer = new TraceWriter(path, Header))
         {
-            writer.Write(new TraceRecord(TraceEventKind.EngineStep, 5));
+            writer.Write(new TraceRecord(TraceEventKind.SchedulerStep, 5));
             writer.Complete();
         }
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging.Abstractions;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 using PcieEmu.Tracing.Replay;
 
@@ -41,13 +41,13 @@ public sealed class ReplayTests
         result.Divergence.Should().NotBeNull("the capture samples the card writes depend on its tone generator");
         var d = result.Divergence!;
         d.At.Kind.Should().Be(TraceEventKind.DmaWrite);
-        d.Unit.Kind.Should().Be(TraceEventKind.EngineStep);
+        d.Unit.Kind.Should().Be(TraceEventKind.SchedulerStep);
         var firstWrite = TraceReader.ReadAll(CommittedTraces.PathOf("capture")).First(e => e.Kind == TraceEventKind.DmaWrite);
         d.At.Index.Should().Be(firstWrite.Index, "the first capture DMA write is the first thing that differs");
         d.Reason.Should().Contain("other bytes");
         d.Replayed.Should().StartWith($"DmaWrite 0x{firstWrite.A:x}").And.NotBe(TraceEventText.Describe(firstWrite.ToRecord()));
         string report = d.Report();
-        report.Should().Contain("recorded").And.Contain("replayed").And.Contain(" > ").And.Contain("EngineStep");
+        report.Should().Contain("recorded").And.Contain("replayed").And.Contain(" > ").And.Contain("SchedulerStep");
         d.Before.Should().NotBeEmpty();
         d.After.Should().NotBeEmpty();
         result.Records.Should().BeLessThan(firstWrite.Index + 1);
@@ -184,13 +184,13 @@ public sealed class ReplayTests
     {
         using var temp = new TempFolder();
         var bytes = File.ReadAllBytes(CommittedTraces.PathOf("probe"));
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), 2);
-        string newer = temp.File("v2.petrace");
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), 3);
+        string newer = temp.File("v3.petrace");
         File.WriteAllBytes(newer, bytes);
 
         var act = () => Replay(newer);
 
-        act.Should().Throw<TraceFormatException>().WithMessage("*trace format version 2; this pcieemu reads version 1 only*");
+        act.Should().Throw<TraceFormatException>().WithMessage("*trace format version 3; this pcieemu reads version 2 only*");
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using PcieEmu.Pci.Dma;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 using PcieEmu.Tracing.Tools;
 
@@ -107,7 +107,7 @@ public class ChromeTraceExportToolsTests
     public void A_failed_read_keeps_the_reads_before_it_from_the_next_sink_delivery()
     {
         using var trace = new SyntheticTrace();
-        trace.Unit(TraceEventKind.EngineStep, 1_234_567)
+        trace.Unit(TraceEventKind.SchedulerStep, 1_234_567)
             .DmaRead(0xA000, 8).DmaRead(0xB000, 8, DmaResult.AccessDenied).DmaRead(0xC000, 8).Sink(1, 8, 0)
             .DmaRead(0xD000, 8);
         trace.Complete();
@@ -141,7 +141,7 @@ public class ChromeTraceExportToolsTests
     public void A_capture_write_after_its_StreamWork_record_is_on_the_streams_DMA_track()
     {
         using var trace = new SyntheticTrace();
-        trace.Unit(TraceEventKind.EngineStep, 100).StreamWork(1).DmaWrite(0x2000, 32).Unit(TraceEventKind.EngineStep, 200).DmaWrite(0x3000, 16);
+        trace.Unit(TraceEventKind.SchedulerStep, 100).StreamWork(1).DmaWrite(0x2000, 32).Unit(TraceEventKind.SchedulerStep, 200).DmaWrite(0x3000, 16);
         trace.Complete();
         var export = Export(trace.Path, out _);
 

@@ -1,6 +1,8 @@
+using PcieEmu.Devices.AudioCard;
+using PcieEmu.Devices.Common;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 
 namespace PcieEmu.Tracing.Tests.Tools;
@@ -30,6 +32,7 @@ public sealed class SyntheticTrace : IDisposable
             Routes = new Dictionary<string, string> { ["playback0"] = "memory" },
             RecordedAt = new DateTimeOffset(2025, 3, 4, 5, 6, 7, TimeSpan.Zero),
             Recorder = "pcieemu test",
+            DeviceRecords = [.. AudioCardRecorder.Kinds.Select(DeviceRecordDeclaration.Of)],
         };
         _writer = new TraceWriter(Path, Header);
     }
@@ -73,19 +76,19 @@ public sealed class SyntheticTrace : IDisposable
 
     public SyntheticTrace Sink(int stream, int bytes, ulong hash)
     {
-        _writer.Write(new TraceRecord(TraceEventKind.SinkData, a: (ulong)stream, b: (ulong)bytes, c: hash));
+        _writer.Write(AudioCardRecorder.SinkData.Record((ulong)stream, (ulong)bytes, hash));
         return this;
     }
 
     public SyntheticTrace StreamWork(int stream)
     {
-        _writer.Write(new TraceRecord(TraceEventKind.StreamWork, a: (ulong)stream));
+        _writer.Write(new TraceRecord(TraceEventKind.Work, a: (ulong)stream));
         return this;
     }
 
     public SyntheticTrace Violation(string rule, string detail)
     {
-        _writer.Write(new TraceRecord(TraceEventKind.Violation, text: rule, detail: detail));
+        _writer.Write(CommonRecordKinds.Violation.Record(text: rule, detail: detail));
         return this;
     }
 
@@ -140,10 +143,10 @@ public sealed class SyntheticTrace : IDisposable
         t.Unit(TraceEventKind.DmaMap, 1500, 0x10000, 0x10000, (ulong)DmaAccess.ReadWrite | DmaController.LocalBackingFlag)
             .Unit(TraceEventKind.BarWrite, 2000, 0, 0x1004, data: [1, 0, 0, 0]).DmaRead(0x20000, 16)
             .Unit(TraceEventKind.BarRead, 3000, 0, 0x24, 4).ReadData(0, 0, 1, 0)
-            .Unit(TraceEventKind.EngineStep, 5000)
+            .Unit(TraceEventKind.SchedulerStep, 5000)
             .DmaRead(0x30000, 256).Sink(0, 256, 0x0123_4567_89ab_cdef).DmaWrite(0x40000, 16).Interrupt(IrqIndex.Msix, 1)
             .DmaWrite(0x50000, 64).Interrupt(IrqIndex.Msix, 2)
-            .Unit(TraceEventKind.EngineStep, 6000).DmaRead(0x31000, 128, DmaResult.Unmapped).Violation("StreamUnmapped", "buffer DMA at frame 0: Unmapped")
+            .Unit(TraceEventKind.SchedulerStep, 6000).DmaRead(0x31000, 128, DmaResult.Unmapped).Violation("StreamUnmapped", "buffer DMA at frame 0: Unmapped")
             .Unit(TraceEventKind.ConfigRead, 9000, 4, 2).ReadData(6, 4)
             .Unit(TraceEventKind.BarWrite, 11500, 2, 0x10, data: [0, 0, 0xe0, 0xfe])
             .Unit(TraceEventKind.BarRead, 11500, 0, 0x1108, 4).ReadData(4, 0, 0, 0);

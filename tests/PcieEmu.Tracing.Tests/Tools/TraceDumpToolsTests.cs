@@ -1,5 +1,5 @@
 using System.Text.Json;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Format;
 using PcieEmu.Tracing.Tools;
 

@@ -1,7 +1,9 @@
 using System.Text.Json;
+using PcieEmu.Devices.AudioCard;
+using PcieEmu.Devices.Common;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
-using PcieEmu.Pci.Tracing;
+using PcieEmu.Pci.Observation;
 using PcieEmu.Tracing.Tools;
 
 namespace PcieEmu.Tracing.Tests.Tools;
@@ -21,19 +23,19 @@ public class TraceStatsToolsTests
         s.DurationNanoseconds.Should().Be(10_000);
         s.FileBytes.Should().Be(new FileInfo(trace.Path).Length);
         s.BytesPerRecord.Should().Be(s.FileBytes / 20.0);
-        s.RecordsByKind.Should().BeEquivalentTo(new Dictionary<TraceEventKind, long>
+        s.RecordsByKind.Should().BeEquivalentTo(new Dictionary<string, long>
         {
-            [TraceEventKind.ConfigRead] = 1,
-            [TraceEventKind.BarRead] = 2,
-            [TraceEventKind.BarWrite] = 2,
-            [TraceEventKind.DmaMap] = 1,
-            [TraceEventKind.EngineStep] = 2,
-            [TraceEventKind.ReadData] = 3,
-            [TraceEventKind.DmaRead] = 3,
-            [TraceEventKind.DmaWrite] = 2,
-            [TraceEventKind.Interrupt] = 2,
-            [TraceEventKind.Violation] = 1,
-            [TraceEventKind.SinkData] = 1,
+            ["ConfigRead"] = 1,
+            ["BarRead"] = 2,
+            ["BarWrite"] = 2,
+            ["DmaMap"] = 1,
+            ["SchedulerStep"] = 2,
+            ["ReadData"] = 3,
+            ["DmaRead"] = 3,
+            ["DmaWrite"] = 2,
+            ["Interrupt"] = 2,
+            ["Violation"] = 1,
+            ["SinkData"] = 1,
         });
     }
 
@@ -74,8 +76,8 @@ public class TraceStatsToolsTests
     public void Engine_DMA_after_a_StreamWork_record_counts_for_that_stream_until_the_next_one_or_the_unit_ends()
     {
         using var trace = new SyntheticTrace();
-        trace.Unit(TraceEventKind.EngineStep, 100).StreamWork(0).DmaRead(0x1000, 64).Sink(0, 64, 1).StreamWork(1).DmaWrite(0x2000, 32).DmaWrite(0x3000, 16)
-            .Unit(TraceEventKind.EngineStep, 200).DmaWrite(0x4000, 8);
+        trace.Unit(TraceEventKind.SchedulerStep, 100).StreamWork(0).DmaRead(0x1000, 64).Sink(0, 64, 1).StreamWork(1).DmaWrite(0x2000, 32).DmaWrite(0x3000, 16)
+            .Unit(TraceEventKind.SchedulerStep, 200).DmaWrite(0x4000, 8);
         trace.Complete();
 
         var s = TraceStatistics.Compute(trace.Path);
@@ -88,7 +90,7 @@ public class TraceStatsToolsTests
     public void A_trace_spanning_no_time_has_no_rates()
     {
         using var trace = new SyntheticTrace();
-        trace.Unit(TraceEventKind.EngineStep, 700).DmaRead(0x1000, 8).Interrupt(IrqIndex.Msi, 0);
+        trace.Unit(TraceEventKind.SchedulerStep, 700).DmaRead(0x1000, 8).Interrupt(IrqIndex.Msi, 0);
         trace.Complete();
         var s = TraceStatistics.Compute(trace.Path);
 

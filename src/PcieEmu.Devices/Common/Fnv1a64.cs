@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace PcieEmu.Pci.Tracing;
+namespace PcieEmu.Devices.Common;
 
 /// <summary>
 /// The SinkData digest: FNV-1a's 64-bit offset basis and prime applied to 8-byte little-endian words, then to

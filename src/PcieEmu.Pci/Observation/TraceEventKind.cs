@@ -1,4 +1,4 @@
-namespace PcieEmu.Pci.Tracing;
+namespace PcieEmu.Pci.Observation;
 
 /// <summary>
 /// What a trace record is (src/PcieEmu.Tracing/TRACE-FORMAT.md). Numbers are part of the file format: never renumber.
@@ -24,8 +24,8 @@ public enum TraceEventKind : byte
     IrqMask = 12,
     IrqInject = 13,
     IrqRelease = 14,
-    EngineStep = 15,
-    WorkerJob = 16,
+    /// <summary>One step of the function's scheduler: its queued jobs, then every work item due.</summary>
+    SchedulerStep = 15,
 
     /// <summary>The bytes a read unit returned to the bus (output).</summary>
     ReadData = 32,
@@ -39,17 +39,17 @@ public enum TraceEventKind : byte
     /// <summary>An interrupt signalled to the client (output).</summary>
     Interrupt = 35,
 
-    /// <summary>A driver-rule violation the device recorded (output).</summary>
-    Violation = 36,
-
-    /// <summary>Samples a device handed to a host-side sink: length and hash (output).</summary>
-    SinkData = 37,
-
     /// <summary>
-    /// The device's engine starts moving one stream's frames (output): the DMA and sink records after it, up to the
-    /// next StreamWork or unit, are that stream's. Tools put them on the stream's timeline.
+    /// The scheduler runs one of its work items (A = the item's index; a card's streams, in card order): the records
+    /// after it, up to the next Work or unit, are that item's. Written only when the item records something.
     /// </summary>
-    StreamWork = 38,
+    Work = 36,
+
+    /// <summary>The first kind a device may define (<see cref="DeviceRecordKind"/>); its fields come with the trace.</summary>
+    FirstDeviceKind = 64,
+
+    /// <summary>The last kind a device may define.</summary>
+    LastDeviceKind = 127,
 
     /// <summary>Last record of a complete trace: the number of records before it.</summary>
     End = 0xFF,
@@ -69,9 +69,10 @@ public enum TraceFields : ushort
     Detail = 64,
 }
 
+/// <summary>The framework's record kinds and their fields (one table for writer, reader and tools).</summary>
 public static class TraceSchema
 {
-    /// <summary>The fields of <paramref name="kind"/>, or null for a kind this format version does not know.</summary>
+    /// <summary>The fields of framework kind <paramref name="kind"/>, or null for a device kind or one this version does not know.</summary>
     public static TraceFields? FieldsOf(TraceEventKind kind) => kind switch
     {
         TraceEventKind.ConfigRead => TraceFields.Time | TraceFields.A | TraceFields.B,
@@ -88,21 +89,31 @@ public static class TraceSchema
         TraceEventKind.IrqMask => TraceFields.Time | TraceFields.A | TraceFields.B | TraceFields.C,
         TraceEventKind.IrqInject => TraceFields.Time | TraceFields.A | TraceFields.B,
         TraceEventKind.IrqRelease => TraceFields.Time,
-        TraceEventKind.EngineStep => TraceFields.Time,
-        TraceEventKind.WorkerJob => TraceFields.Time,
+        TraceEventKind.SchedulerStep => TraceFields.Time,
         TraceEventKind.ReadData => TraceFields.Data,
         TraceEventKind.DmaRead => TraceFields.A | TraceFields.B | TraceFields.C | TraceFields.Data,
         TraceEventKind.DmaWrite => TraceFields.A | TraceFields.C | TraceFields.Data,
         TraceEventKind.Interrupt => TraceFields.A | TraceFields.B,
-        TraceEventKind.Violation => TraceFields.Text | TraceFields.Detail,
-        TraceEventKind.SinkData => TraceFields.A | TraceFields.B | TraceFields.C,
-        TraceEventKind.StreamWork => TraceFields.A,
+        TraceEventKind.Work => TraceFields.A,
         TraceEventKind.End => TraceFields.A,
         _ => null,
     };
 
-    public static bool IsUnit(TraceEventKind kind) => kind is >= TraceEventKind.ConfigRead and <= TraceEventKind.WorkerJob;
+    public static bool IsUnit(TraceEventKind kind) => kind is >= TraceEventKind.ConfigRead and <= TraceEventKind.SchedulerStep;
+
+    public static bool IsDeviceKind(TraceEventKind kind) => kind is >= TraceEventKind.FirstDeviceKind and <= TraceEventKind.LastDeviceKind;
 
     /// <summary>Kinds whose recorded data the replay feeds to the device instead of comparing.</summary>
     public static bool IsInput(TraceEventKind kind) => kind == TraceEventKind.DmaRead;
+}
+
+/// <summary>
+/// A record kind a device defines for what only it knows (a driver-rule violation, samples handed to a sink):
+/// its number (in [<see cref="TraceEventKind.FirstDeviceKind"/>, <see cref="TraceEventKind.LastDeviceKind"/>]),
+/// a name for the tools, and its fields. A trace carries its device kinds, so any reader can decode them.
+/// </summary>
+public sealed record DeviceRecordKind(TraceEventKind Kind, string Name, TraceFields Fields)
+{
+    public TraceRecord Record(ulong a = 0, ulong b = 0, ulong c = 0, ReadOnlySpan<byte> data = default, string? text = null, string? detail = null) =>
+        new(Kind, 0, a, b, c, data, text, detail);
 }

@@ -1,4 +1,4 @@
-namespace PcieEmu.Pci.Tracing;
+namespace PcieEmu.Pci.Observation;
 
 /// <summary>
 /// Thrown by a replaying sink when the device did something other than what the trace recorded. It must pass

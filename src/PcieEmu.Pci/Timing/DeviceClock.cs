@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace PcieEmu.Devices.Common;
+namespace PcieEmu.Pci.Timing;
 
 /// <summary>
 /// The card's notion of time in nanoseconds (WALLCLK, spec §11). Injectable: unit tests and trace replay run

@@ -1,19 +1,21 @@
 using PcieEmu.Pci.Dma;
 
-namespace PcieEmu.Pci.Tracing;
+namespace PcieEmu.Pci.Observation;
 
 /// <summary>
-/// Tracing of one function: every stimulus runs as a unit under one gate, at one device-clock instant sampled
-/// when the unit begins, and everything the device does inside the unit is recorded after it. Because units
-/// never interleave, the order in the trace is an order the device can be driven in again (replay), and a
-/// device that reads its clock inside a unit (<see cref="UnitTime"/>) sees the same time on replay.
+/// How a function is observed: every stimulus runs as a unit under one gate, at one device-clock instant sampled
+/// when the unit begins, and everything the device does inside the unit is noted after it. Because units never
+/// interleave, the order the observer sees is an order the device can be driven in again (replay); and because
+/// the function's clock (<see cref="PciFunction.Clock"/>) reads the unit's instant while a unit runs on the
+/// calling thread, a device sees the same times on replay. Only the framework begins units (bus accesses, the
+/// client's DMA and interrupt set-up, scheduler steps); devices never see this type.
 /// <para>
 /// The gate is taken before the function lock. A unit's DMA therefore cannot wait on the client (a message DMA
-/// reply is read by the thread a bus access would block): while tracing, DMA that needs messages fails with
+/// reply is read by the thread a bus access would block): while observed, DMA that needs messages fails with
 /// <see cref="DmaResult.TransportError"/>; recording needs guest RAM shared with the server.
 /// </para>
 /// </summary>
-public sealed class FunctionTrace
+public sealed class FunctionObservation
 {
     private readonly Lock _gate = new();
     private readonly Func<long> _clock;
@@ -21,17 +23,19 @@ public sealed class FunctionTrace
     private TraceEventKind _deferredKind;
     private bool _deferred;
     private bool _inUnit;
+    private bool _workPending;
+    private ulong _work;
     private long _outsideUnits;
 
-    /// <param name="sink">Where records go.</param>
-    /// <param name="clock">The device clock in nanoseconds (the device's own, unfrozen).</param>
-    public FunctionTrace(ITraceSink sink, Func<long> clock)
+    /// <param name="observer">Where records go.</param>
+    /// <param name="clock">The device's own clock in nanoseconds (unfrozen).</param>
+    internal FunctionObservation(IFunctionObserver observer, Func<long> clock)
     {
-        Sink = sink;
+        Observer = observer;
         _clock = clock;
     }
 
-    public ITraceSink Sink { get; }
+    public IFunctionObserver Observer { get; }
 
     /// <summary>True on the thread running a unit.</summary>
     public bool InUnit => _gate.IsHeldByCurrentThread;
@@ -46,7 +50,7 @@ public sealed class FunctionTrace
     /// Begins a unit and records it. Inside a unit this is a no-op scope: a stimulus the device causes itself
     /// is part of the unit that caused it and is re-created when that unit is replayed.
     /// </summary>
-    public Scope Begin(TraceEventKind kind, ulong a = 0, ulong b = 0, ulong c = 0, ReadOnlySpan<byte> data = default)
+    internal Scope Begin(TraceEventKind kind, ulong a = 0, ulong b = 0, ulong c = 0, ReadOnlySpan<byte> data = default)
     {
         if (_gate.IsHeldByCurrentThread)
         {
@@ -58,8 +62,9 @@ public sealed class FunctionTrace
         {
             _unitTime = _clock();
             _deferred = false;
+            _workPending = false;
             _inUnit = true;
-            Sink.Write(new TraceRecord(kind, _unitTime, a, b, c, data));
+            Observer.Write(new TraceRecord(kind, _unitTime, a, b, c, data));
             return new Scope(this);
         }
         catch
@@ -74,7 +79,7 @@ public sealed class FunctionTrace
     /// Begins a unit recorded only if something happens in it (a nested record or <see cref="MarkSignificant"/>):
     /// a scheduler step that finds nothing due changes nothing, and a trace of idle steps would be noise.
     /// </summary>
-    public Scope BeginDeferred(TraceEventKind kind)
+    internal Scope BeginDeferred(TraceEventKind kind)
     {
         if (_gate.IsHeldByCurrentThread)
         {
@@ -85,6 +90,7 @@ public sealed class FunctionTrace
         _unitTime = _clock();
         _inUnit = true;
         _deferred = true;
+        _workPending = false;
         _deferredKind = kind;
         return new Scope(this);
     }
@@ -107,12 +113,22 @@ public sealed class FunctionTrace
     }
 
     /// <summary>The running deferred unit changed device state without a nested record: record it.</summary>
-    public void MarkSignificant()
+    internal void MarkSignificant()
     {
         if (_gate.IsHeldByCurrentThread)
         {
             FlushDeferred();
         }
+    }
+
+    /// <summary>
+    /// The scheduler starts running work item <paramref name="work"/>: a <see cref="TraceEventKind.Work"/> record,
+    /// written only if the work item records something (an idle item leaves no trace).
+    /// </summary>
+    internal void BeginWork(int work)
+    {
+        _workPending = true;
+        _work = (ulong)work;
     }
 
     /// <summary>Records something the device did (inside the current unit).</summary>
@@ -127,7 +143,7 @@ public sealed class FunctionTrace
             }
 
             FlushDeferred();
-            Sink.Write(record);
+            Observer.Write(record);
         }
         finally
         {
@@ -136,13 +152,13 @@ public sealed class FunctionTrace
     }
 
     /// <summary>Replay: the recorded outcome of the device's DMA <paramref name="attempt"/>.</summary>
-    public DmaResult ReplayDma(in TraceRecord attempt, Span<byte> readInto)
+    internal DmaResult SupplyDma(in TraceRecord attempt, Span<byte> readInto)
     {
         _gate.Enter();
         try
         {
             FlushDeferred();
-            return Sink.ReplayDma(attempt, readInto);
+            return Observer.SupplyDma(attempt, readInto);
         }
         finally
         {
@@ -155,30 +171,37 @@ public sealed class FunctionTrace
         if (_deferred)
         {
             _deferred = false;
-            Sink.Write(new TraceRecord(_deferredKind, _unitTime));
+            Observer.Write(new TraceRecord(_deferredKind, _unitTime));
+        }
+
+        if (_workPending && _gate.IsHeldByCurrentThread && _inUnit)
+        {
+            _workPending = false;
+            Observer.Write(new TraceRecord(TraceEventKind.Work, a: _work));
         }
     }
 
     private void End()
     {
         _deferred = false;
+        _workPending = false;
         _inUnit = false;
         _gate.Exit();
     }
 
-    /// <summary>A running unit; disposing ends it. The default value (a nested begin) does nothing.</summary>
-    public readonly ref struct Scope
+    /// <summary>A running unit; disposing ends it. The default value (a nested begin, or no observer) does nothing.</summary>
+    internal readonly ref struct Scope
     {
-        private readonly FunctionTrace? _trace;
+        private readonly FunctionObservation? _observation;
 
-        internal Scope(FunctionTrace trace) => _trace = trace;
+        internal Scope(FunctionObservation observation) => _observation = observation;
 
         /// <summary>True for the unit that began here (not a nested begin).</summary>
-        public bool IsUnit => _trace is not null;
+        public bool IsUnit => _observation is not null;
 
         /// <summary>Records the bytes a read unit returned (outer units only).</summary>
-        public void NoteReadData(ReadOnlySpan<byte> data) => _trace?.Note(new TraceRecord(TraceEventKind.ReadData, data: data));
+        public void NoteReadData(ReadOnlySpan<byte> data) => _observation?.Note(new TraceRecord(TraceEventKind.ReadData, data: data));
 
-        public void Dispose() => _trace?.End();
+        public void Dispose() => _observation?.End();
     }
 }

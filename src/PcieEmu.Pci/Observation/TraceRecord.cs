@@ -1,4 +1,4 @@
-namespace PcieEmu.Pci.Tracing;
+namespace PcieEmu.Pci.Observation;
 
 /// <summary>
 /// One trace record as the function produces it; fields per kind in <see cref="TraceSchema"/> and

@@ -1,0 +1,554 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
+using PcieEmu.Devices.Audio;
+using PcieEmu.Devices.Audio.Dsp;
+using PcieEmu.Devices.Audio.Routing;
+using PcieEmu.Devices.AudioCard.Interrupts;
+using PcieEmu.Devices.Models;
+using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Registers;
+using PcieEmu.Pci.Scheduling;
+
+namespace PcieEmu.Devices.AudioCard.Streams;
+
+/// <summary>
+/// One stream of the card (spec §9–§12); <see cref="PlaybackStream"/> and <see cref="CaptureStream"/> add their
+/// direction. Register side effects run under the function lock and only change state; moving samples (DMA, DSP,
+/// the sink or source) happens in <see cref="Run"/> on the card's scheduler, which takes the lock only to read and
+/// publish state — never around DMA. Each RUN starts a new generation: work of an older generation that finishes
+/// late is dropped.
+/// </summary>
+public abstract partial class AudioStream : IScheduledWork
+{
+    /// <summary>Frames moved per DMA chunk at most (bounds the scratch buffer).</summary>
+    private const int MaxChunkFrames = 2048;
+
+    private readonly IStreamHost _host;
+    private readonly object _endpointGate = new();
+    private readonly StreamRegisterBlock _registers;
+    private readonly CauseRegister _causes;
+    private ChannelGain[] _gains;
+    private State _state;
+    private long _generation;
+    private StreamProgram? _program;
+    private long _t0;
+    private long _frames;
+    private byte[] _scratch = [];
+
+    private protected AudioStream(IStreamHost host, int index, StreamLayout layout, RegisterBank bank, CardInterrupts interrupts, long keepSampleBytes)
+    {
+        _host = host;
+        Index = index;
+        Layout = layout;
+        _registers = new StreamRegisterBlock(bank, index);
+        _causes = new CauseRegister(bank, _registers.Offset(AudioSdRegister.Sts), () => EnabledCauses(_registers.Get(AudioSdRegister.Ctl)), _ => Vector, interrupts);
+        interrupts.Add(_causes);
+        Recorder = new SampleRecorder(keepSampleBytes);
+        _gains = UnityGains();
+    }
+
+    private enum State
+    {
+        Idle,
+        Starting,
+        Running,
+    }
+
+    public int Index { get; }
+
+    public StreamLayout Layout { get; }
+
+    public abstract bool IsCapture { get; }
+
+    /// <summary>The stream's register block in BAR0.</summary>
+    public uint Base => _registers.Base;
+
+    /// <summary>The host-side record of what this stream transferred (spec §13).</summary>
+    public abstract IReadOnlyList<RecordedRun> Runs { get; }
+
+    public StreamStatistics Statistics { get; } = new();
+
+    public bool IsRunning => _state == State.Running;
+
+    /// <summary>The MSI-X vector of the stream's interrupts (spec §5).</summary>
+    public int Vector => 1 + Index;
+
+    /// <summary>Records what the stream transferred when its endpoint does not keep it itself.</summary>
+    private protected SampleRecorder Recorder { get; }
+
+    /// <summary>The endpoint starts and stops with file I/O: off the register path, on the scheduler.</summary>
+    private protected abstract bool EndpointDoesIo { get; }
+
+    /// <summary>The endpoint keeps its own record of runs (a memory sink).</summary>
+    private protected virtual bool EndpointRecords => false;
+
+    private protected IStreamHost Host => _host;
+
+    internal ulong Caps => (IsCapture ? 1UL : 0)
+        | ((ulong)Layout.MaxChannels << AudioSdFields.Caps.MaxchShift)
+        | ((ulong)Layout.Formats.Aggregate(0, (m, f) => SampleFormats.TryParseAlsaName(f, out var sf) ? m | (1 << (int)sf) : m) << AudioSdFields.Caps.FormatsShift)
+        | ((ulong)Layout.Rates.Aggregate(0, (m, r) => m | (1 << SampleFormats.RateCode(r))) << AudioSdFields.Caps.RatesShift);
+
+    /// <summary>Enabled causes pending (INTSTS.SIS, spec §9.4).</summary>
+    internal bool InterruptPending => _causes.Pending != 0;
+
+    /// <summary>Starts the endpoint for a run; null, or why it cannot serve the format.</summary>
+    private protected abstract string? StartEndpoint(AudioFormat format);
+
+    private protected abstract void StopEndpoint();
+
+    /// <summary>Playback attenuates only: a level above unity is stored as unity (spec §12).</summary>
+    private protected virtual ulong StoredVolume(ulong value) => value;
+
+    // ------------------------------------------------------------------ register side effects (lock held)
+
+    internal Dictionary<string, RegisterWriteHandler> WriteHandlers() => new()
+    {
+        ["StreamControl"] = Control,
+        ["StreamStatusWritten"] = (in RegisterWrite _) => _causes.StatusChanged(),
+        ["StreamProgrammed"] = Programmed,
+        ["ChannelVolumeWritten"] = ChannelVolume,
+    };
+
+    private static ulong EnabledCauses(ulong ctl) =>
+        ((ctl & AudioSdFields.Ctl.Ioce) != 0 ? AudioSdFields.Sts.Ioc : 0)
+        | ((ctl & AudioSdFields.Ctl.Erre) != 0 ? AudioSdFields.Sts.Xrun | AudioSdFields.Sts.Err : 0);
+
+    private static ChannelGain[] UnityGains() => [.. Enumerable.Repeat(ChannelGain.Unity, AudioSdBlock.ChvolCount)];
+
+    private void Control(in RegisterWrite write)
+    {
+        if ((write.NewValue & AudioSdFields.Ctl.Srst) != 0)
+        {
+            StopLocked("SRST");
+            _registers.Reset();
+            ResetGains();
+            _causes.StatusChanged();
+            return;
+        }
+
+        bool runNow = (write.NewValue & AudioSdFields.Ctl.Run) != 0;
+        bool runBefore = (write.OldValue & AudioSdFields.Ctl.Run) != 0;
+        _causes.EnablesChanged(EnabledCauses(write.OldValue));
+        if (runNow && !runBefore)
+        {
+            StartLocked();
+        }
+        else if (!runNow && runBefore)
+        {
+            StopLocked("RUN cleared");
+        }
+
+        _causes.StatusChanged();
+    }
+
+    private void Programmed(in RegisterWrite write)
+    {
+        if (_state != State.Idle)
+        {
+            _registers.Set(write.Register.Offset, write.OldValue);
+            _host.Violation("StreamReprogrammedWhileRunning", $"stream {Index}: {write.Register.Name} written while running");
+        }
+    }
+
+    private void ChannelVolume(in RegisterWrite write)
+    {
+        ulong value = StoredVolume(write.NewValue);
+        if (value != write.NewValue)
+        {
+            _registers.Set(write.Register.Offset, value);
+        }
+
+        int channel = (int)((write.Register.Offset - _registers.Offset(AudioSdRegister.Chvol)) / AudioSdBlock.ChvolStride);
+        var gains = (ChannelGain[])_gains.Clone();
+        gains[channel] = new ChannelGain((byte)(value & AudioSdFields.Chvol.Level), (value & AudioSdFields.Chvol.Mute) != 0);
+        Volatile.Write(ref _gains, gains);
+    }
+
+    /// <summary>After a card-wide register reset: channel gains back to 0 dB.</summary>
+    internal void ResetGains() => Volatile.Write(ref _gains, UnityGains());
+
+    /// <summary>RUN 0→1 (spec §9.3): validate now if guest memory is local and the endpoint does no I/O, else on the scheduler.</summary>
+    private void StartLocked()
+    {
+        if (_state != State.Idle)
+        {
+            return;
+        }
+
+        _registers.ClearBits(AudioSdRegister.Sts, AudioSdFields.Sts.Errcode);
+        var regs = _registers.Snapshot();
+        var code = StreamProgram.TryBuild(regs, Layout, _host.DmaConstraints, _host.Dma, localOnly: true, out var program, out bool wouldBlock, out string detail);
+        _generation++;
+        if (wouldBlock || EndpointDoesIo)
+        {
+            _state = State.Starting;
+            long generation = _generation;
+            _host.Scheduler.Post(() => FinishStart(regs, generation));
+            return;
+        }
+
+        Apply(code, program, detail, code == AudioDmaErr.None ? StartEndpointLocked(program!.Format) : null);
+    }
+
+    /// <summary>
+    /// On the scheduler, no function lock held: validation that needs message DMA, and endpoints that open or read
+    /// files. A start the guest took back meanwhile (RUN cleared, reset) stops its endpoint again.
+    /// </summary>
+    private void FinishStart(StreamRegisters regs, long generation)
+    {
+        var code = StreamProgram.TryBuild(regs, Layout, _host.DmaConstraints, _host.Dma, localOnly: false, out var program, out _, out string detail);
+        string? endpointError = code == AudioDmaErr.None ? StartEndpointLocked(program!.Format) : null;
+        bool applied = false;
+        lock (_host.Sync)
+        {
+            if (_generation == generation && _state == State.Starting)
+            {
+                _state = State.Idle;
+                Apply(code, program, detail, endpointError);
+                _causes.StatusChanged();
+                applied = true;
+            }
+        }
+
+        if (!applied && code == AudioDmaErr.None && endpointError is null)
+        {
+            StopEndpointLocked();
+        }
+    }
+
+    private string? StartEndpointLocked(AudioFormat format)
+    {
+        lock (_endpointGate)
+        {
+            return StartEndpoint(format);
+        }
+    }
+
+    private void StopEndpointLocked()
+    {
+        lock (_endpointGate)
+        {
+            StopEndpoint();
+        }
+    }
+
+    /// <param name="endpointError">What the endpoint said when it was started for this run (null: started).</param>
+    private void Apply(AudioDmaErr code, StreamProgram? program, string detail, string? endpointError)
+    {
+        if (code == AudioDmaErr.None)
+        {
+            if (endpointError is not null)
+            {
+                code = AudioDmaErr.Format;
+                detail = endpointError;
+            }
+            else if (!EndpointRecords)
+            {
+                lock (_endpointGate)
+                {
+                    Recorder.BeginRun(program!.Format);
+                }
+            }
+        }
+
+        if (code != AudioDmaErr.None)
+        {
+            Refuse(code, detail);
+            return;
+        }
+
+        _program = program;
+        _t0 = _host.Clock.NowNanoseconds;
+        _frames = 0;
+        int scratchBytes = MaxChunkFrames * program!.Format.FrameBytes;
+        if (_scratch.Length < scratchBytes)
+        {
+            if (_scratch.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(_scratch);
+            }
+
+            _scratch = ArrayPool<byte>.Shared.Rent(scratchBytes);
+        }
+
+        foreach (var r in new[] { AudioSdRegister.Lpib, AudioSdRegister.Bcnt, AudioSdRegister.Frames, AudioSdRegister.ZtsFrames, AudioSdRegister.ZtsTime })
+        {
+            _registers.Set(r, 0);
+        }
+
+        _registers.SetBits(AudioSdRegister.Sts, AudioSdFields.Sts.Running);
+        _state = State.Running;
+        Statistics.Runs++;
+        LogStreamStarted(_host.Logger, Index, program.Format.ToString(), program.Segments.Length, program.BufferBytes, program.IocFrames.Length);
+        _host.Scheduler.Wake();
+    }
+
+    /// <summary>A start refused or a running stream failed: RUN cleared, ERR with the code (spec §9.3, §10).</summary>
+    private void Refuse(AudioDmaErr code, string detail)
+    {
+        _registers.ClearBits(AudioSdRegister.Ctl, AudioSdFields.Ctl.Run);
+        _registers.Set(AudioSdRegister.Sts,
+            (_registers.Get(AudioSdRegister.Sts) & ~(AudioSdFields.Sts.Errcode | AudioSdFields.Sts.Running))
+            | ((ulong)code << AudioSdFields.Sts.ErrcodeShift));
+        LogStreamError(_host.Logger, Index, code, detail);
+        if (code != AudioDmaErr.Transport)
+        {
+            _host.Violation($"Stream{code}", $"stream {Index}: {detail}");
+        }
+
+        _causes.Raise(AudioSdFields.Sts.Err);
+    }
+
+    /// <summary>Stops the stream (RUN cleared, SRST, resets): no byte moves and no interrupt is raised after this.</summary>
+    internal void StopLocked(string reason)
+    {
+        if (_state == State.Idle)
+        {
+            return;
+        }
+
+        bool wasRunning = _state == State.Running;
+        _generation++;
+        _state = State.Idle;
+        _registers.ClearBits(AudioSdRegister.Sts, AudioSdFields.Sts.Running);
+        if (wasRunning)
+        {
+            if (EndpointDoesIo)
+            {
+                // Closing a file is I/O: not inside the guest's register write. Jobs run in order, so this stop
+                // comes before the endpoint's next start.
+                _host.Scheduler.Post(StopEndpointLocked);
+            }
+            else
+            {
+                StopEndpointLocked();
+            }
+
+            LogStreamStopped(_host.Logger, Index, reason, _frames);
+        }
+    }
+
+    /// <summary>The client left: a running stream ends with ERR/TRANSPORT (spec §7).</summary>
+    internal void AbortLocked()
+    {
+        if (_state == State.Idle)
+        {
+            return;
+        }
+
+        StopLocked("client lost");
+        _registers.ClearBits(AudioSdRegister.Ctl, AudioSdFields.Ctl.Run);
+        _registers.Set(AudioSdRegister.Sts,
+            (_registers.Get(AudioSdRegister.Sts) & ~AudioSdFields.Sts.Errcode)
+            | AudioSdFields.Sts.Err | ((ulong)AudioDmaErr.Transport << AudioSdFields.Sts.ErrcodeShift));
+    }
+
+    // ------------------------------------------------------------------ scheduler side
+
+    /// <summary>When the next IOC boundary is due, or long.MaxValue when not running.</summary>
+    public long NextDeadline()
+    {
+        lock (_host.Sync)
+        {
+            if (_state != State.Running)
+            {
+                return long.MaxValue;
+            }
+
+            long next = _program!.NextIocFrame(_frames);
+            return next == long.MaxValue ? long.MaxValue : Due(next);
+        }
+    }
+
+    /// <summary>When the frame count reaches <paramref name="frame"/>: T0 + ⌈frame × 10⁹ / RATE⌉ (spec §11.1).</summary>
+    private long Due(long frame)
+    {
+        int rate = _program!.Format.Rate;
+        return _t0 + (long)((((Int128)frame * 1_000_000_000) + rate - 1) / rate);
+    }
+
+    private long FramesAt(long now) => now <= _t0 ? 0 : (long)((Int128)(now - _t0) * _program!.Format.Rate / 1_000_000_000);
+
+    /// <summary>Moves every frame due by <paramref name="now"/> (spec §11). On the scheduler, no lock held on entry.</summary>
+    public void Run(long now)
+    {
+        StreamProgram program;
+        long generation, from;
+        lock (_host.Sync)
+        {
+            if (_state != State.Running)
+            {
+                return;
+            }
+
+            program = _program!;
+            generation = _generation;
+            from = _frames;
+        }
+
+        long due = FramesAt(now);
+        if (due <= from)
+        {
+            return;
+        }
+
+        var gains = Volatile.Read(ref _gains);
+        long todo = due - from;
+        long lost = Math.Max(0, todo - program.BufferFrames);
+        var format = program.Format;
+        long frame = from;
+        if (lost > 0)
+        {
+            // More than a buffer behind (spec §11.4): the oldest frames are gone.
+            if (!SkipLost(generation, lost, format))
+            {
+                return;
+            }
+
+            frame += lost;
+            Statistics.LostFrames += lost;
+        }
+
+        while (frame < due)
+        {
+            int n = (int)Math.Min(due - frame, MaxChunkFrames);
+            var chunk = _scratch.AsSpan(0, n * format.FrameBytes);
+            long offset = frame % program.BufferFrames * format.FrameBytes;
+            if (!MoveChunk(program, generation, chunk, offset, frame, gains, out var r))
+            {
+                return;
+            }
+
+            if (r != DmaResult.Ok)
+            {
+                Fail(generation, AudioDmaErrors.Of(r), $"buffer DMA at frame {frame}: {r}");
+                return;
+            }
+
+            frame += n;
+        }
+
+        Commit(program, generation, from, due, lost > 0, now);
+    }
+
+    /// <summary>
+    /// Moves one chunk between the buffer at <paramref name="bufferOffset"/> and the endpoint, through the gains.
+    /// False when the run ended meanwhile (nothing more to do); otherwise <paramref name="result"/> is the DMA's.
+    /// </summary>
+    private protected abstract bool MoveChunk(StreamProgram program, long generation, Span<byte> chunk, long bufferOffset, long frame,
+        ChannelGain[] gains, out DmaResult result);
+
+    /// <summary>Frames lost to an overrun: playback hands silence in their place, capture just skips them. False when the run ended.</summary>
+    private protected virtual bool SkipLost(long generation, long lost, AudioFormat format) => true;
+
+    /// <summary>The scratch buffer for <paramref name="frames"/> frames of <paramref name="format"/>.</summary>
+    private protected Span<byte> Scratch(int frames, AudioFormat format) => _scratch.AsSpan(0, frames * format.FrameBytes);
+
+    private protected const int ChunkFrames = MaxChunkFrames;
+
+    /// <summary>Held while the endpoint is used, so a stop (on another thread) never overlaps a transfer.</summary>
+    private protected object EndpointGate => _endpointGate;
+
+    /// <summary>Whether the run of <paramref name="generation"/> is still the current one (check under <see cref="EndpointGate"/>).</summary>
+    private protected bool IsCurrent(long generation) => Volatile.Read(ref _generation) == generation;
+
+    /// <summary>Publishes positions, then (after the position record) raises IOC/XRUN (spec §11.1–§11.4).</summary>
+    private void Commit(StreamProgram program, long generation, long from, long to, bool xrun, long now)
+    {
+        long iocs, wraps;
+        Span<byte> record = stackalloc byte[16];
+        bool writeRecord;
+        lock (_host.Sync)
+        {
+            if (_generation != generation)
+            {
+                return;
+            }
+
+            _frames = to;
+            Statistics.FramesMoved += to - from;
+            long bytes = to * program.Format.FrameBytes;
+            _registers.Set(AudioSdRegister.Frames, (ulong)to);
+            _registers.Set(AudioSdRegister.Lpib, (ulong)(bytes % program.BufferBytes));
+            iocs = program.IocCrossings(from, to);
+            wraps = (to / program.BufferFrames) - (from / program.BufferFrames);
+            if (iocs > 0)
+            {
+                _registers.Set(AudioSdRegister.Bcnt, (_registers.Get(AudioSdRegister.Bcnt) + (ulong)iocs) & 0xFFFF_FFFF);
+            }
+
+            if (wraps > 0)
+            {
+                long wrapFrame = to / program.BufferFrames * program.BufferFrames;
+                _registers.Set(AudioSdRegister.ZtsFrames, (ulong)wrapFrame);
+                _registers.Set(AudioSdRegister.ZtsTime, (ulong)Due(wrapFrame));
+            }
+
+            writeRecord = program.PosBufEnabled && (iocs > 0 || wraps > 0);
+            BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)(bytes % program.BufferBytes));
+            BinaryPrimitives.WriteUInt32LittleEndian(record[4..], (uint)_registers.Get(AudioSdRegister.Bcnt));
+            BinaryPrimitives.WriteUInt64LittleEndian(record[8..], (ulong)to);
+        }
+
+        if (writeRecord)
+        {
+            var r = _host.Dma.Write(program.PosBufAddress, record);
+            if (r != DmaResult.Ok)
+            {
+                Fail(generation, AudioDmaErrors.Of(r), $"position buffer at 0x{program.PosBufAddress:x}: {r}");
+                return;
+            }
+        }
+
+        lock (_host.Sync)
+        {
+            if (_generation != generation)
+            {
+                return;
+            }
+
+            if (xrun)
+            {
+                Statistics.Xruns++;
+                _causes.Raise(AudioSdFields.Sts.Xrun);
+            }
+
+            for (long i = 0; i < iocs; i++)
+            {
+                _causes.Raise(AudioSdFields.Sts.Ioc);
+            }
+        }
+
+        if (iocs > 0)
+        {
+            Statistics.Periods += iocs;
+            long boundary = program.NextIocFrame(from);
+            Statistics.NoteIocLateness(now - Due(boundary));
+        }
+    }
+
+    private void Fail(long generation, AudioDmaErr code, string detail)
+    {
+        lock (_host.Sync)
+        {
+            if (_generation != generation)
+            {
+                return;
+            }
+
+            StopLocked($"error {code}");
+            Refuse(code, detail);
+        }
+    }
+
+    [LoggerMessage(EventId = 3200, Level = LogLevel.Information, Message = "Stream {Stream} started: {Format}, {Segments} descriptor(s), {Bytes} B buffer, {Periods} IOC boundary(ies)")]
+    private static partial void LogStreamStarted(ILogger logger, int stream, string format, int segments, uint bytes, int periods);
+
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Stream {Stream} stopped ({Reason}) after {Frames} frames")]
+    private static partial void LogStreamStopped(ILogger logger, int stream, string reason, long frames);
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Stream {Stream} error {Code}: {Detail}")]
+    private static partial void LogStreamError(ILogger logger, int stream, AudioDmaErr code, string detail);
+}
