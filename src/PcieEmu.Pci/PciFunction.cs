@@ -29,7 +29,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     private readonly ConfigSpace.ConfigImage _resetImage;
     private readonly List<Action<ResetKind>> _resetHandlers = [];
     private readonly FunctionDmaSpace _dmaSpace;
-    private volatile BarWindow[] _decodedWindows = [];
+    private readonly DecodedWindows _decodedWindows = new();
     private readonly PciCapabilityBase[] _allCapabilities;
     private readonly PowerManagementCapability? _powerManagement;
     private readonly MsixCapability? _msix;
@@ -227,13 +227,13 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
             }
 
             _lastCommand = now;
-            RecomputeDecodedWindows();
+            _decodedWindows.Recompute(Config, _bars, Rom);
             Interrupts.ReevaluateRouting();
         }
 
         if (Touches(offset, length, PciConfigRegisters.Bar0, 24) || Touches(offset, length, PciConfigRegisters.ExpansionRom, 4))
         {
-            RecomputeDecodedWindows();
+            _decodedWindows.Recompute(Config, _bars, Rom);
         }
 
         foreach (var c in _allCapabilities)
@@ -457,7 +457,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
             }
 
             _lastCommand = Command;
-            RecomputeDecodedWindows();
+            _decodedWindows.Recompute(Config, _bars, Rom);
             Interrupts.Reset();
         }
 
@@ -467,63 +467,8 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         }
     }
 
-    // ---------------------------------------------------------------- own-BAR windows for DMA refusal
-
-    /// <summary>
-    /// Address ranges the function decodes (memory BARs and an enabled ROM, with memory decode on). A BAR at
-    /// address 0 counts as unassigned: firmware never places one there.
-    /// </summary>
-    private void RecomputeDecodedWindows()
-    {
-        var cmd = Command;
-        var windows = new List<BarWindow>();
-        foreach (var b in _bars)
-        {
-            if (b is null || !b.IsMemory || (cmd & PciCommand.MemorySpace) == 0)
-            {
-                continue;
-            }
-
-            int reg = PciConfigRegisters.BarOffset(b.Index);
-            ulong address = Config.Get32(reg) & ~0xFUL;
-            if (b.Is64Bit)
-            {
-                address |= (ulong)Config.Get32(reg + 4) << 32;
-            }
-
-            if (address != 0)
-            {
-                windows.Add(new BarWindow(address, b.Size));
-            }
-        }
-
-        uint rom = Config.Get32(PciConfigRegisters.ExpansionRom);
-        if (Rom is not null && (cmd & PciCommand.MemorySpace) != 0 && (rom & 1) != 0 && (rom & ~0x7FFu) != 0)
-        {
-            windows.Add(new BarWindow(rom & ~0x7FFu, Rom.Size));
-        }
-
-        _decodedWindows = [.. windows];
-    }
-
-    internal bool HitsOwnBar(ulong address, ulong length)
-    {
-        if (length == 0)
-        {
-            return false;
-        }
-
-        ulong last = length - 1 > ulong.MaxValue - address ? ulong.MaxValue : address + (length - 1);
-        foreach (var w in _decodedWindows)
-        {
-            if (address <= w.Last && w.Base <= last)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>Whether [address, address+length) hits a window the function decodes (no DMA into its own BARs).</summary>
+    internal bool HitsOwnBar(ulong address, ulong length) => _decodedWindows.Hits(address, length);
 
     public void Dispose()
     {
@@ -534,11 +479,6 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         {
             b?.Memory?.Dispose();
         }
-    }
-
-    private readonly record struct BarWindow(ulong Base, ulong Size)
-    {
-        public ulong Last => Base + (Size - 1);
     }
 
     [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "{Function}: reset ({Kind})")]

@@ -15,12 +15,15 @@ public static class Fnv1a64
     public static ulong Hash(ReadOnlySpan<byte> data)
     {
         ulong hash = OffsetBasis;
-        while (data.Length >= 8)
+        ref byte at = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(data);
+        nint words = data.Length / 8;
+        for (nint i = 0; i < words; i++)
         {
-            hash = (hash ^ BinaryPrimitives.ReadUInt64LittleEndian(data)) * Prime;
-            data = data[8..];
+            ulong word = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ulong>(ref System.Runtime.CompilerServices.Unsafe.Add(ref at, i * 8));
+            hash = (hash ^ (BitConverter.IsLittleEndian ? word : BinaryPrimitives.ReverseEndianness(word))) * Prime;
         }
 
+        data = data[(int)(words * 8)..];
         foreach (byte b in data)
         {
             hash = (hash ^ b) * Prime;

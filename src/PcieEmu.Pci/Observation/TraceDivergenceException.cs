@@ -1,7 +1,11 @@
 namespace PcieEmu.Pci.Observation;
 
 /// <summary>
-/// Thrown by a replaying sink when the device did something other than what the trace recorded. It must pass
-/// through the device's own error handling (which otherwise logs and carries on) up to the replayer.
+/// Thrown by an observer to stop the stimulus it watches (a replay that diverged, or whose trace ended inside a
+/// unit). It must pass through the device's own error handling (which otherwise logs and carries on) up to
+/// whoever drives the function.
 /// </summary>
-public sealed class TraceDivergenceException(string message) : Exception(message);
+public class ObservationStoppedException(string message, Exception? innerException = null) : Exception(message, innerException);
+
+/// <summary>Thrown by a replaying observer when the device did something other than what the trace recorded.</summary>
+public sealed class TraceDivergenceException(string message) : ObservationStoppedException(message);

@@ -194,7 +194,7 @@ public sealed partial class DeviceScheduler : IDisposable
             {
                 job();
             }
-            catch (Exception e) when (e is not TraceDivergenceException)
+            catch (Exception e) when (e is not ObservationStoppedException)
             {
                 // A device bug must not stop the device for good: logged, and the next job runs.
                 LogJobFailed(_logger, e);

@@ -22,14 +22,15 @@ internal static class Crc32
         }
 
         ulong crc = 0xFFFF_FFFF;
-        while (data.Length >= 8)
+        ref byte at = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(data);
+        nint words = data.Length / 8;
+        for (nint i = 0; i < words; i++)
         {
-            crc = Sse42.X64.Crc32(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[8..];
+            crc = Sse42.X64.Crc32(crc, System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ulong>(ref System.Runtime.CompilerServices.Unsafe.Add(ref at, i * 8)));
         }
 
         uint c = (uint)crc;
-        foreach (byte b in data)
+        foreach (byte b in data[(int)(words * 8)..])
         {
             c = Sse42.Crc32(c, b);
         }

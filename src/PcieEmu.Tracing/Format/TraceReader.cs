@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text;
 using PcieEmu.Pci.Observation;
 
 namespace PcieEmu.Tracing.Format;
@@ -13,11 +12,10 @@ public sealed class TraceReader : IDisposable
 {
     private readonly Stream _stream;
     private readonly string _name;
+    private readonly ChunkFeed _chunks;
     private byte[] _chunk = [];
     private int _chunkLength;
     private int _at;
-    /// <summary>File position of the next chunk header.</summary>
-    private long _chunkOffset;
     private long _previousTime;
     private long _index;
     private bool _ended;
@@ -26,7 +24,7 @@ public sealed class TraceReader : IDisposable
     {
         _stream = stream;
         _name = name;
-        Header = ReadHeader();
+        Header = ReadHeader(out long firstChunk);
         try
         {
             Schema = Header.Schema();
@@ -35,9 +33,14 @@ public sealed class TraceReader : IDisposable
         {
             throw Bad($"header: {e.Message}");
         }
+
+        _chunks = new ChunkFeed(stream, firstChunk, name);
     }
 
     public TraceHeader Header { get; }
+
+    /// <summary>The file name (or stream name) messages use.</summary>
+    public string Name => _name;
 
     /// <summary>How this trace's records are read (the framework's kinds and the card's).</summary>
     public RecordSchema Schema { get; }
@@ -46,7 +49,7 @@ public sealed class TraceReader : IDisposable
     public long Count => _index;
 
     /// <summary>How far through the file the reader is (0..1; 0 for a stream of unknown length).</summary>
-    public double Fraction => _stream.CanSeek && _stream.Length > 0 ? Math.Min(1, (double)_chunkOffset / _stream.Length) : 0;
+    public double Fraction => _stream.CanSeek && _stream.Length > 0 ? Math.Min(1, (double)_chunks.Position / _stream.Length) : 0;
 
     /// <summary>Whether the End record has been read.</summary>
     public bool Ended => _ended;
@@ -89,7 +92,24 @@ public sealed class TraceReader : IDisposable
     /// <summary>The next record; false after the End record. Throws <see cref="TraceFormatException"/> on a bad file.</summary>
     public bool TryRead(out TraceEvent record)
     {
-        record = null!;
+        if (!TryReadView(out RecordView view))
+        {
+            record = null!;
+            return false;
+        }
+
+        record = view.ToEvent();
+        return true;
+    }
+
+    /// <summary>
+    /// The next record without copying anything: its data and texts point into the reader's chunk buffer and are
+    /// valid only until the next read. False after the End record. Throws <see cref="TraceFormatException"/> on a
+    /// bad file.
+    /// </summary>
+    public bool TryReadView(out RecordView record)
+    {
+        record = default;
         if (_ended)
         {
             return false;
@@ -107,8 +127,7 @@ public sealed class TraceReader : IDisposable
         var fields = Schema.FieldsOf(kind) ?? throw Bad($"record {index}: unknown kind {(byte)kind} at chunk offset {start}");
         long time = _previousTime;
         ulong a = 0, b = 0, c = 0;
-        byte[] data = [];
-        string? text = null, detail = null;
+        ReadOnlySpan<byte> data = default, text = default, detail = default;
         if ((fields & TraceFields.Time) != 0)
         {
             ulong delta = Varint(span, index, "time");
@@ -138,7 +157,7 @@ public sealed class TraceReader : IDisposable
 
         if ((fields & TraceFields.Data) != 0)
         {
-            data = Bytes(span, index, kind).ToArray();
+            data = Bytes(span, index, kind);
         }
 
         if ((fields & TraceFields.Text) != 0)
@@ -158,7 +177,7 @@ public sealed class TraceReader : IDisposable
                 throw Bad($"End record says {a} records, the file has {index}");
             }
 
-            if (_at != _chunkLength || _stream.ReadByte() != -1)
+            if (_at != _chunkLength || !_chunks.EndsHere())
             {
                 throw Bad("data after the End record");
             }
@@ -168,14 +187,15 @@ public sealed class TraceReader : IDisposable
         }
 
         _index++;
-        record = new TraceEvent { Index = index, Kind = kind, Time = time, A = a, B = b, C = c, Data = data, Text = text, Detail = detail };
+        record = new RecordView(index, kind, time, a, b, c, data, text, detail);
         return true;
     }
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose() => _chunks.Dispose();
 
-    private TraceHeader ReadHeader()
+    private TraceHeader ReadHeader(out long firstChunk)
     {
+        firstChunk = 0;
         Span<byte> preamble = stackalloc byte[TraceFormat.PreambleBytes];
         if (!ReadExactly(preamble))
         {
@@ -230,50 +250,17 @@ public sealed class TraceReader : IDisposable
             throw Bad("the model embedded in the header does not match its SHA-256 (corrupt file)");
         }
 
-        _chunkOffset = TraceFormat.PreambleBytes + length + 4;
+        firstChunk = TraceFormat.PreambleBytes + length + 4;
         return header;
     }
 
     private bool NextChunk()
     {
-        Span<byte> head = stackalloc byte[TraceFormat.ChunkHeaderBytes];
-        long offset = _chunkOffset;
-
-        int got = ReadSome(head);
-        if (got == 0)
+        if (!_chunks.TryNext(_index, out _chunk, out _chunkLength))
         {
             return false;
         }
 
-        if (got < head.Length)
-        {
-            throw Bad($"truncated in a chunk header at byte {offset}, after {_index} records", truncated: true);
-        }
-
-        int length = BinaryPrimitives.ReadInt32LittleEndian(head);
-        uint crc = BinaryPrimitives.ReadUInt32LittleEndian(head[4..]);
-        if (length <= 0 || length > TraceFormat.MaxChunkBytes)
-        {
-            throw Bad($"chunk at byte {offset}: length {length} is out of range (corrupt file)");
-        }
-
-        if (_chunk.Length < length)
-        {
-            _chunk = new byte[Math.Max(length, TraceFormat.ChunkTargetBytes)];
-        }
-
-        if (!ReadExactly(_chunk.AsSpan(0, length)))
-        {
-            throw Bad($"truncated inside the chunk at byte {offset} ({length} B announced), after {_index} records", truncated: true);
-        }
-
-        if (Crc32.Compute(_chunk.AsSpan(0, length)) != crc)
-        {
-            throw Bad($"chunk at byte {offset}: CRC mismatch (corrupt file), after {_index} records");
-        }
-
-        _chunkOffset = offset + TraceFormat.ChunkHeaderBytes + length;
-        _chunkLength = length;
         _at = 0;
         return true;
     }
@@ -294,16 +281,16 @@ public sealed class TraceReader : IDisposable
         return bytes;
     }
 
-    private string Utf8(ReadOnlySpan<byte> span, long index, TraceEventKind kind)
+    /// <summary>A UTF-8 field, checked (decoded only when someone asks for the string).</summary>
+    private ReadOnlySpan<byte> Utf8(ReadOnlySpan<byte> span, long index, TraceEventKind kind)
     {
-        try
-        {
-            return new UTF8Encoding(false, true).GetString(Bytes(span, index, kind));
-        }
-        catch (DecoderFallbackException)
+        var bytes = Bytes(span, index, kind);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
         {
             throw Bad($"record {index} ({kind}): text is not UTF-8");
         }
+
+        return bytes;
     }
 
     private bool ReadExactly(Span<byte> buffer) => ReadSome(buffer) == buffer.Length;
@@ -326,4 +313,83 @@ public sealed class TraceReader : IDisposable
     }
 
     private TraceFormatException Bad(string what, bool truncated = false) => new($"{_name}: {what}", truncated);
+}
+
+/// <summary>
+/// One record as <see cref="TraceReader.TryReadView"/> returns it: no copy, so its spans are valid only
+/// until the next read. <see cref="ToEvent"/> makes a lasting copy.
+/// </summary>
+public readonly ref struct RecordView
+{
+    internal RecordView(long index, TraceEventKind kind, long time, ulong a, ulong b, ulong c, ReadOnlySpan<byte> data,
+        ReadOnlySpan<byte> textUtf8, ReadOnlySpan<byte> detailUtf8)
+    {
+        Index = index;
+        Kind = kind;
+        Time = time;
+        A = a;
+        B = b;
+        C = c;
+        Data = data;
+        TextUtf8 = textUtf8;
+        DetailUtf8 = detailUtf8;
+    }
+
+    public long Index { get; }
+
+    public TraceEventKind Kind { get; }
+
+    /// <summary>Device-clock nanoseconds of the unit this record is (or belongs to).</summary>
+    public long Time { get; }
+
+    public ulong A { get; }
+
+    public ulong B { get; }
+
+    public ulong C { get; }
+
+    public ReadOnlySpan<byte> Data { get; }
+
+    public ReadOnlySpan<byte> TextUtf8 { get; }
+
+    public ReadOnlySpan<byte> DetailUtf8 { get; }
+
+    public bool IsUnit => TraceSchema.IsUnit(Kind);
+
+    /// <summary>Whether the text equals <paramref name="text"/> (null matches an absent field), without decoding.</summary>
+    public bool TextIs(string? text) => Same(TextUtf8, text);
+
+    public bool DetailIs(string? detail) => Same(DetailUtf8, detail);
+
+    public TraceEvent ToEvent() => new()
+    {
+        Index = Index,
+        Kind = Kind,
+        Time = Time,
+        A = A,
+        B = B,
+        C = C,
+        Data = Data.ToArray(),
+        Text = TextUtf8.IsEmpty && !HasField(TextUtf8) ? null : System.Text.Encoding.UTF8.GetString(TextUtf8),
+        Detail = DetailUtf8.IsEmpty && !HasField(DetailUtf8) ? null : System.Text.Encoding.UTF8.GetString(DetailUtf8),
+    };
+
+    private static bool HasField(ReadOnlySpan<byte> field) => !System.Runtime.CompilerServices.Unsafe.IsNullRef(in System.Runtime.InteropServices.MemoryMarshal.GetReference(field));
+
+    private static bool Same(ReadOnlySpan<byte> utf8, string? text)
+    {
+        if (text is null)
+        {
+            return !HasField(utf8);
+        }
+
+        if (!HasField(utf8) || System.Text.Encoding.UTF8.GetByteCount(text) != utf8.Length)
+        {
+            return false;
+        }
+
+        Span<byte> buffer = utf8.Length <= 256 ? stackalloc byte[utf8.Length] : new byte[utf8.Length];
+        System.Text.Encoding.UTF8.GetBytes(text, buffer);
+        return buffer.SequenceEqual(utf8);
+    }
 }

@@ -67,12 +67,15 @@ public sealed record ReplayDivergence
 
     public IReadOnlyList<string> After { get; init; } = [];
 
+    /// <summary>How the trace's records read (its device kinds), for the report.</summary>
+    public RecordSchema? Schema { get; init; }
+
     public string Report()
     {
         var s = new StringBuilder();
         s.Append(CultureInfo.InvariantCulture, $"replay diverged at record {At.Index}, device time {TraceEventText.Seconds(Unit.Time)} s: {Reason}\n");
-        s.Append(CultureInfo.InvariantCulture, $"  in unit   {Unit.Index}: {TraceEventText.Describe(Unit.ToRecord())}\n");
-        s.Append(CultureInfo.InvariantCulture, $"  recorded  {At.Index}: {TraceEventText.Describe(At.ToRecord())}\n");
+        s.Append(CultureInfo.InvariantCulture, $"  in unit   {Unit.Index}: {TraceEventText.Describe(Unit.ToRecord(), Schema)}\n");
+        s.Append(CultureInfo.InvariantCulture, $"  recorded  {At.Index}: {TraceEventText.Describe(At.ToRecord(), Schema)}\n");
         s.Append(CultureInfo.InvariantCulture, $"  replayed: {Replayed ?? "(nothing)"}\n");
         s.Append("around it:\n");
         foreach (var line in Before)
@@ -80,7 +83,7 @@ public sealed record ReplayDivergence
             s.Append("   ").Append(line).Append('\n');
         }
 
-        s.Append(" > ").Append(TraceEventText.Line(At)).Append('\n');
+        s.Append(" > ").Append(TraceEventText.Line(At, Schema)).Append('\n');
         foreach (var line in After)
         {
             s.Append("   ").Append(line).Append('\n');

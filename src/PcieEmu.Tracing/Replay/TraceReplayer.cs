@@ -62,11 +62,11 @@ public static class TraceReplayer
             Scheduling = SchedulerMode.External,
         });
         CheckDeviceKinds(card, reader, tracePath);
-        var sink = new ReplaySink(reader.Schema);
+        var sink = new ReplaySink(reader, reader.Schema, options.AllowTruncated);
         card.Observe(sink);
         try
         {
-            return Run(card, sink, clock, reader, model, options, tracePath);
+            return Run(card, sink, clock, model, options, tracePath, reader.Schema);
         }
         finally
         {
@@ -75,104 +75,54 @@ public static class TraceReplayer
         }
     }
 
-    private static ReplayResult Run(IEmulatedCard card, ReplaySink sink, ManualDeviceClock clock, TraceReader reader, CardModel model,
-        ReplayOptions options, string tracePath)
+    /// <summary>
+    /// Runs every recorded unit in file order at its recorded time. The sink reads the unit's nested records as the
+    /// card produces its own, so nothing is held per unit and nothing is copied per record.
+    /// </summary>
+    private static ReplayResult Run(IEmulatedCard card, ReplaySink sink, ManualDeviceClock clock, CardModel model, ReplayOptions options,
+        string tracePath, RecordSchema schema)
     {
         options.Prepare?.Invoke(card);
         long started = Stopwatch.GetTimestamp();
-        var history = new Queue<TraceEvent>();
-        long units = 0, records = 0, dmaBytes = 0, firstTime = -1, lastTime = 0;
-        string? truncation = null;
-        TraceEvent? next = TryRead(out var first) ? first : null;
-        if (next is { IsUnit: false })
+        ReplayDivergence? divergence = null;
+        try
         {
-            throw new TraceFormatException($"{tracePath}: record 0 ({next.Kind}) belongs to a unit, but no unit precedes it");
-        }
-
-        while (next is not null)
-        {
-            var unit = next;
-            var nested = new List<TraceEvent>();
-            next = null;
-            while (TryRead(out var e))
+            while (sink.NextUnit())
             {
-                if (e.IsUnit)
-                {
-                    next = e;
-                    break;
-                }
-
-                nested.Add(e);
-            }
-
-            if (truncation is not null)
-            {
-                break; // the cut may have taken part of this unit: only whole units are replayed
-            }
-
-            clock.Set(unit.Time);
-            firstTime = firstTime < 0 ? unit.Time : firstTime;
-            lastTime = unit.Time;
-            sink.BeginUnit(unit, nested);
-            try
-            {
-                RunUnit(card, unit, nested, tracePath);
+                var unit = sink.Unit;
+                clock.Set(unit.Time);
+                RunUnit(card, unit, sink, tracePath);
                 sink.EndUnit();
-            }
-            catch (TraceDivergenceException e)
-            {
-                return Result() with { Divergence = Describe(e, sink, unit, history, nested, next, reader, options.Context) };
-            }
-
-            units++;
-            records += 1 + nested.Count;
-            foreach (var n in nested)
-            {
-                if (n.Kind is TraceEventKind.DmaRead or TraceEventKind.DmaWrite)
+                if (sink.Units % 4096 == 0)
                 {
-                    dmaBytes += n.Data.Length;
+                    options.Progress?.Report((sink.Units, sink.Fraction));
                 }
             }
-
-            Remember(history, unit, options.Context);
-            foreach (var n in nested)
+        }
+        catch (TraceDivergenceException e)
+        {
+            divergence = Describe(e, sink, tracePath, schema, options.Context);
+        }
+        catch (ObservationStoppedException e) when (e.InnerException is TraceFormatException f)
+        {
+            if (!f.Truncated || !options.AllowTruncated)
             {
-                Remember(history, n, options.Context);
-            }
-
-            if (units % 4096 == 0)
-            {
-                options.Progress?.Report((units, reader.Fraction));
+                throw f;
             }
         }
 
-        return Result();
-
-        ReplayResult Result() => new()
+        return new ReplayResult
         {
             TracePath = tracePath,
             ModelName = model.Name,
-            Units = units,
-            Records = records,
-            DmaBytes = dmaBytes,
-            VirtualNanoseconds = firstTime < 0 ? 0 : lastTime - firstTime,
+            Units = sink.Units,
+            Records = sink.Records,
+            DmaBytes = sink.DmaBytes,
+            VirtualNanoseconds = sink.FirstTime < 0 ? 0 : sink.LastTime - sink.FirstTime,
             Elapsed = Stopwatch.GetElapsedTime(started),
-            Truncation = truncation,
+            Truncation = sink.Truncation,
+            Divergence = divergence,
         };
-
-        bool TryRead(out TraceEvent e)
-        {
-            try
-            {
-                return reader.TryRead(out e);
-            }
-            catch (TraceFormatException f) when (f.Truncated && options.AllowTruncated)
-            {
-                truncation = f.Message;
-                e = null!;
-                return false;
-            }
-        }
     }
 
     /// <summary>The card must define the device record kinds the trace has, with the same numbers and fields.</summary>
@@ -266,13 +216,13 @@ public static class TraceReplayer
     }
 
     /// <summary>Runs one recorded unit on the card, checking its parameters first (a corrupt trace must not crash the replay).</summary>
-    private static void RunUnit(IEmulatedCard card, TraceEvent unit, List<TraceEvent> nested, string tracePath)
+    private static void RunUnit(IEmulatedCard card, RecordCopy unit, ReplaySink sink, string tracePath)
     {
         var f = card.Function;
         switch (unit.Kind)
         {
             case TraceEventKind.ConfigRead:
-                f.ConfigRead(Offset(unit, unit.A, unit.B, (ulong)f.Config.Size, "configuration space", tracePath), new byte[unit.B]);
+                f.ConfigRead(Offset(unit, unit.A, unit.B, (ulong)f.Config.Size, "configuration space", tracePath), sink.ReadBuffer((int)unit.B));
                 break;
             case TraceEventKind.ConfigWrite:
                 f.ConfigWrite(Offset(unit, unit.A, (ulong)unit.Data.Length, (ulong)f.Config.Size, "configuration space", tracePath), unit.Data);
@@ -280,28 +230,28 @@ public static class TraceReplayer
             case TraceEventKind.BarRead:
                 {
                     var bar = Bar(f, unit, tracePath);
-                    Offset(unit, unit.B, unit.C, bar.Size, $"BAR{unit.A}", tracePath);
-                    if (bar.Memory is not null && nested.Count > 0 && nested[0].Kind == TraceEventKind.ReadData && nested[0].Data.Length == (int)unit.C)
+                    Offset(unit, unit.B, unit.C, bar.Size, null, tracePath);
+                    if (bar.Memory is not null && sink.PeekNested() is { Kind: TraceEventKind.ReadData } read && read.Data.Length == (int)unit.C)
                     {
                         // Guest-visible memory the guest may also change through its mmap: its content is input.
-                        bar.Memory.TryWrite(unit.B, nested[0].Data);
+                        bar.Memory.TryWrite(unit.B, read.Data);
                     }
 
-                    f.BarRead((int)unit.A, unit.B, new byte[unit.C]);
+                    f.BarRead((int)unit.A, unit.B, sink.ReadBuffer((int)unit.C));
                     break;
                 }
 
             case TraceEventKind.BarWrite:
                 {
                     var bar = Bar(f, unit, tracePath);
-                    Offset(unit, unit.B, (ulong)unit.Data.Length, bar.Size, $"BAR{unit.A}", tracePath);
+                    Offset(unit, unit.B, (ulong)unit.Data.Length, bar.Size, null, tracePath);
                     f.BarWrite((int)unit.A, unit.B, unit.Data);
                     break;
                 }
 
             case TraceEventKind.RomRead:
                 Offset(unit, unit.A, unit.B, f.Rom?.Size ?? MaxAccessBytes, "the expansion ROM", tracePath);
-                f.RomRead(unit.A, new byte[unit.B]);
+                f.RomRead(unit.A, sink.ReadBuffer((int)unit.B));
                 break;
             case TraceEventKind.Reset:
                 f.Reset(Defined<ResetKind>(unit, unit.A, tracePath));
@@ -318,7 +268,7 @@ public static class TraceReplayer
             case TraceEventKind.IrqAssign:
                 {
                     var index = Irq(f, unit, unit.B, (ulong)unit.Data.Length, tracePath);
-                    var signals = unit.Data.Select(b => b != 0 ? new ReplaySignal() : (IInterruptSignal?)null).ToArray();
+                    var signals = unit.Data.ToArray().Select(b => b != 0 ? new ReplaySignal() : (IInterruptSignal?)null).ToArray();
                     f.Interrupts.Assign(index, (int)unit.B, signals);
                     break;
                 }
@@ -347,22 +297,22 @@ public static class TraceReplayer
         }
     }
 
-    private static int Offset(TraceEvent unit, ulong offset, ulong length, ulong size, string what, string tracePath)
+    private static int Offset(RecordCopy unit, ulong offset, ulong length, ulong size, string? what, string tracePath)
     {
         if (length == 0 || length > MaxAccessBytes || offset >= size || length > size - offset)
         {
-            throw new TraceFormatException($"{tracePath}: record {unit.Index} ({unit.Kind}): {length} B at 0x{offset:x} is outside {what} (0x{size:x} B)");
+            throw new TraceFormatException($"{tracePath}: record {unit.Index} ({unit.Kind}): {length} B at 0x{offset:x} is outside {what ?? $"BAR{unit.A}"} (0x{size:x} B)");
         }
 
         return (int)Math.Min(offset, int.MaxValue);
     }
 
-    private static Pci.Bars.PciBar Bar(PciFunction f, TraceEvent unit, string tracePath) =>
+    private static Pci.Bars.PciBar Bar(PciFunction f, RecordCopy unit, string tracePath) =>
         unit.A < (ulong)f.Bars.Count && f.Bars[(int)unit.A] is { } bar
             ? bar
             : throw new TraceFormatException($"{tracePath}: record {unit.Index} ({unit.Kind}): the card has no BAR{unit.A}");
 
-    private static IrqIndex Irq(PciFunction f, TraceEvent unit, ulong start, ulong count, string tracePath)
+    private static IrqIndex Irq(PciFunction f, RecordCopy unit, ulong start, ulong count, string tracePath)
     {
         var index = Defined<IrqIndex>(unit, unit.A, tracePath);
         int vectors = f.Interrupts.VectorCount(index);
@@ -374,7 +324,7 @@ public static class TraceReplayer
         return index;
     }
 
-    private static T Defined<T>(TraceEvent unit, ulong value, string tracePath)
+    private static T Defined<T>(RecordCopy unit, ulong value, string tracePath)
         where T : struct, Enum
     {
         if (value <= int.MaxValue && Enum.IsDefined(typeof(T), (int)value))
@@ -385,33 +335,33 @@ public static class TraceReplayer
         throw new TraceFormatException($"{tracePath}: record {unit.Index} ({unit.Kind}): {value} is no {typeof(T).Name}");
     }
 
-    private static void Remember(Queue<TraceEvent> history, TraceEvent e, int keep)
+    /// <summary>
+    /// The divergence with the records around it. Replay keeps no history (it copies nothing per record), so the
+    /// context comes from reading the file again up to a few records past the divergence: the error path pays, not
+    /// every replay.
+    /// </summary>
+    private static ReplayDivergence Describe(TraceDivergenceException e, ReplaySink sink, string tracePath, RecordSchema schema, int context)
     {
-        history.Enqueue(e);
-        while (history.Count > keep)
-        {
-            history.Dequeue();
-        }
-    }
-
-    private static ReplayDivergence Describe(TraceDivergenceException e, ReplaySink sink, TraceEvent unit, Queue<TraceEvent> history,
-        List<TraceEvent> nested, TraceEvent? next, TraceReader reader, int context)
-    {
+        var unit = sink.DivergedUnit!;
         var at = sink.DivergedAt ?? unit;
-        var around = history.Concat([unit]).Concat(nested).ToList();
-        int i = around.FindIndex(x => x.Index == at.Index);
-        var before = around.Take(i).TakeLast(context).Select(e => TraceEventText.Line(e, reader.Schema)).ToList();
-        var after = around.Skip(i + 1).Take(context).Select(e => TraceEventText.Line(e, reader.Schema)).ToList();
+        var before = new Queue<string>();
+        var after = new List<string>();
         try
         {
-            if (next is not null && after.Count < context)
+            using var again = TraceReader.Open(tracePath);
+            while (after.Count < context && again.TryReadView(out RecordView r))
             {
-                after.Add(TraceEventText.Line(next, reader.Schema));
-            }
-
-            while (after.Count < context && reader.TryRead(out var more))
-            {
-                after.Add(TraceEventText.Line(more, reader.Schema));
+                if (r.Index < at.Index)
+                {
+                    if (r.Index >= at.Index - context)
+                    {
+                        before.Enqueue(TraceEventText.Line(r.ToEvent(), schema));
+                    }
+                }
+                else if (r.Index > at.Index)
+                {
+                    after.Add(TraceEventText.Line(r.ToEvent(), schema));
+                }
             }
         }
         catch (TraceFormatException f)
@@ -419,6 +369,9 @@ public static class TraceReplayer
             after.Add($"(the trace is unreadable after this: {f.Message})");
         }
 
-        return new ReplayDivergence { Reason = e.Message, At = at, Unit = unit, Replayed = sink.Replayed, Before = before, After = after };
+        return new ReplayDivergence
+        {
+            Reason = e.Message, At = at, Unit = unit, Replayed = sink.Replayed, Before = [.. before], After = after, Schema = schema,
+        };
     }
 }

@@ -42,6 +42,10 @@ public readonly record struct ToneChannel(long FrequencyNumerator, int Frequency
 /// advanced by P mod m per frame.
 /// </para>
 /// <para>
+/// For a tabulated cycle the samples themselves (the rounded integers, or the float's bits) are tabulated too, from
+/// the same doubles: a read is then a strided copy, one load and one store per sample.
+/// </para>
+/// <para>
 /// k takes only L = m / gcd(P, m) values, in a cycle (600 for 440 Hz at 48 kHz). When L is small the sines of
 /// the cycle are computed once, at the first <see cref="Read"/> after <see cref="Start"/>, by the same expression, and read from a table: the same
 /// doubles, so the same bytes, without a Math.Sin per sample (which dominated the card's capture cost).
@@ -199,7 +203,8 @@ public sealed class ToneSource : ICaptureSource
             // Here, on the engine's thread, not in Start: Start runs inside the guest's RUN write (the MMIO path).
             for (int c = 0; c < format.Channels; c++)
             {
-                _phases[c] = _phases[c] with { Sines = SineTable(_phases[c].Modulus, _phases[c].Step) };
+                var sines = SineTable(_phases[c].Modulus, _phases[c].Step);
+                _phases[c] = _phases[c] with { Sines = sines, Samples = sines is null ? null : SampleTable(_phases[c], sines, format.Format) };
             }
 
             _tablesPending = false;
@@ -213,6 +218,12 @@ public sealed class ToneSource : ICaptureSource
             long k = (long)((UInt128)(ulong)p.Step * (ulong)(firstFrame % p.Modulus) % (ulong)p.Modulus);
             int j = p.Sines is { } sines ? (int)(firstFrame % sines.Length) : 0;
             var channel = frames[(c * bytesPerSample)..];
+            if (p.Samples is { } samples)
+            {
+                CopySamples(channel, count, frameBytes, bytesPerSample, samples, j);
+                continue;
+            }
+
             switch (format.Format)
             {
                 case SampleFormat.S16Le:
@@ -238,6 +249,51 @@ public sealed class ToneSource : ICaptureSource
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="count"/> frames' samples of one channel from its cycle table, starting at entry
+    /// <paramref name="j"/>: the same values the per-sample expressions below give, without computing them.
+    /// </summary>
+    private static void CopySamples(Span<byte> channel, int count, int frameBytes, int bytesPerSample, int[] samples, int j)
+    {
+        ref byte at = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(channel);
+        if ((long)(count - 1) * frameBytes + bytesPerSample > channel.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count));
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            int v = samples[j];
+            j = j + 1 == samples.Length ? 0 : j + 1;
+            ref byte sample = ref System.Runtime.CompilerServices.Unsafe.Add(ref at, (nint)i * frameBytes);
+            if (bytesPerSample == 2)
+            {
+                System.Runtime.CompilerServices.Unsafe.WriteUnaligned(ref sample, BitConverter.IsLittleEndian ? (short)v : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((short)v));
+            }
+            else
+            {
+                System.Runtime.CompilerServices.Unsafe.WriteUnaligned(ref sample, BitConverter.IsLittleEndian ? v : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v));
+            }
+        }
+    }
+
+    /// <summary>A channel's samples over its cycle, from the tabulated sines by the same expressions <see cref="Read"/> uses.</summary>
+    private static int[] SampleTable(in Phase p, double[] sines, SampleFormat format)
+    {
+        var samples = new int[sines.Length];
+        for (int j = 0; j < sines.Length; j++)
+        {
+            samples[j] = format switch
+            {
+                SampleFormat.S16Le => (short)Math.Round(p.ScaledAmplitude * sines[j], MidpointRounding.ToEven),
+                SampleFormat.FloatLe => BitConverter.SingleToInt32Bits((float)(p.Amplitude * sines[j])),
+                _ => (int)Math.Round(p.ScaledAmplitude * sines[j], MidpointRounding.ToEven),
+            };
+        }
+
+        return samples;
     }
 
     /// <summary>
@@ -361,5 +417,5 @@ public sealed class ToneSource : ICaptureSource
         return a;
     }
 
-    private readonly record struct Phase(long Modulus, long Step, double Amplitude, double ScaledAmplitude, double[]? Sines);
+    private readonly record struct Phase(long Modulus, long Step, double Amplitude, double ScaledAmplitude, double[]? Sines, int[]? Samples = null);
 }

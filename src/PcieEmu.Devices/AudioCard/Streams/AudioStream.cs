@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices.Audio;
 using PcieEmu.Devices.Audio.Dsp;
@@ -19,7 +18,7 @@ namespace PcieEmu.Devices.AudioCard.Streams;
 /// publish state — never around DMA. Each RUN starts a new generation: work of an older generation that finishes
 /// late is dropped.
 /// </summary>
-public abstract partial class AudioStream : IScheduledWork
+public abstract class AudioStream : IScheduledWork
 {
     /// <summary>Frames moved per DMA chunk at most (bounds the scratch buffer).</summary>
     private const int MaxChunkFrames = 2048;
@@ -28,13 +27,15 @@ public abstract partial class AudioStream : IScheduledWork
     private readonly object _endpointGate = new();
     private readonly StreamRegisterBlock _registers;
     private readonly CauseRegister _causes;
-    private ChannelGain[] _gains;
+    private readonly StreamGains _gains;
     private State _state;
     private long _generation;
     private StreamProgram? _program;
     private long _t0;
     private long _frames;
     private byte[] _scratch = [];
+
+    private static bool IsCaptureDirection(StreamLayout layout) => layout.Direction == StreamDirection.Capture;
 
     private protected AudioStream(IStreamHost host, int index, StreamLayout layout, RegisterBank bank, CardInterrupts interrupts, long keepSampleBytes)
     {
@@ -45,7 +46,7 @@ public abstract partial class AudioStream : IScheduledWork
         _causes = new CauseRegister(bank, _registers.Offset(AudioSdRegister.Sts), () => EnabledCauses(_registers.Get(AudioSdRegister.Ctl)), _ => Vector, interrupts);
         interrupts.Add(_causes);
         Recorder = new SampleRecorder(keepSampleBytes);
-        _gains = UnityGains();
+        _gains = new StreamGains(_registers, attenuateOnly: !IsCaptureDirection(layout));
     }
 
     private enum State
@@ -85,10 +86,7 @@ public abstract partial class AudioStream : IScheduledWork
 
     private protected IStreamHost Host => _host;
 
-    internal ulong Caps => (IsCapture ? 1UL : 0)
-        | ((ulong)Layout.MaxChannels << AudioSdFields.Caps.MaxchShift)
-        | ((ulong)Layout.Formats.Aggregate(0, (m, f) => SampleFormats.TryParseAlsaName(f, out var sf) ? m | (1 << (int)sf) : m) << AudioSdFields.Caps.FormatsShift)
-        | ((ulong)Layout.Rates.Aggregate(0, (m, r) => m | (1 << SampleFormats.RateCode(r))) << AudioSdFields.Caps.RatesShift);
+    internal ulong Caps => StreamGains.CapsOf(Layout, IsCapture);
 
     /// <summary>Enabled causes pending (INTSTS.SIS, spec §9.4).</summary>
     internal bool InterruptPending => _causes.Pending != 0;
@@ -98,9 +96,6 @@ public abstract partial class AudioStream : IScheduledWork
 
     private protected abstract void StopEndpoint();
 
-    /// <summary>Playback attenuates only: a level above unity is stored as unity (spec §12).</summary>
-    private protected virtual ulong StoredVolume(ulong value) => value;
-
     // ------------------------------------------------------------------ register side effects (lock held)
 
     internal Dictionary<string, RegisterWriteHandler> WriteHandlers() => new()
@@ -108,14 +103,12 @@ public abstract partial class AudioStream : IScheduledWork
         ["StreamControl"] = Control,
         ["StreamStatusWritten"] = (in RegisterWrite _) => _causes.StatusChanged(),
         ["StreamProgrammed"] = Programmed,
-        ["ChannelVolumeWritten"] = ChannelVolume,
+        ["ChannelVolumeWritten"] = _gains.Written,
     };
 
     private static ulong EnabledCauses(ulong ctl) =>
         ((ctl & AudioSdFields.Ctl.Ioce) != 0 ? AudioSdFields.Sts.Ioc : 0)
         | ((ctl & AudioSdFields.Ctl.Erre) != 0 ? AudioSdFields.Sts.Xrun | AudioSdFields.Sts.Err : 0);
-
-    private static ChannelGain[] UnityGains() => [.. Enumerable.Repeat(ChannelGain.Unity, AudioSdBlock.ChvolCount)];
 
     private void Control(in RegisterWrite write)
     {
@@ -123,7 +116,7 @@ public abstract partial class AudioStream : IScheduledWork
         {
             StopLocked("SRST");
             _registers.Reset();
-            ResetGains();
+            _gains.Reset();
             _causes.StatusChanged();
             return;
         }
@@ -152,22 +145,8 @@ public abstract partial class AudioStream : IScheduledWork
         }
     }
 
-    private void ChannelVolume(in RegisterWrite write)
-    {
-        ulong value = StoredVolume(write.NewValue);
-        if (value != write.NewValue)
-        {
-            _registers.Set(write.Register.Offset, value);
-        }
-
-        int channel = (int)((write.Register.Offset - _registers.Offset(AudioSdRegister.Chvol)) / AudioSdBlock.ChvolStride);
-        var gains = (ChannelGain[])_gains.Clone();
-        gains[channel] = new ChannelGain((byte)(value & AudioSdFields.Chvol.Level), (value & AudioSdFields.Chvol.Mute) != 0);
-        Volatile.Write(ref _gains, gains);
-    }
-
     /// <summary>After a card-wide register reset: channel gains back to 0 dB.</summary>
-    internal void ResetGains() => Volatile.Write(ref _gains, UnityGains());
+    internal void ResetGains() => _gains.Reset();
 
     /// <summary>RUN 0→1 (spec §9.3): validate now if guest memory is local and the endpoint does no I/O, else on the scheduler.</summary>
     private void StartLocked()
@@ -281,7 +260,7 @@ public abstract partial class AudioStream : IScheduledWork
         _registers.SetBits(AudioSdRegister.Sts, AudioSdFields.Sts.Running);
         _state = State.Running;
         Statistics.Runs++;
-        LogStreamStarted(_host.Logger, Index, program.Format.ToString(), program.Segments.Length, program.BufferBytes, program.IocFrames.Length);
+        StreamLog.Started(_host.Logger, Index, program.Format.ToString(), program.Segments.Length, program.BufferBytes, program.IocFrames.Length);
         _host.Scheduler.Wake();
     }
 
@@ -292,7 +271,7 @@ public abstract partial class AudioStream : IScheduledWork
         _registers.Set(AudioSdRegister.Sts,
             (_registers.Get(AudioSdRegister.Sts) & ~(AudioSdFields.Sts.Errcode | AudioSdFields.Sts.Running))
             | ((ulong)code << AudioSdFields.Sts.ErrcodeShift));
-        LogStreamError(_host.Logger, Index, code, detail);
+        StreamLog.Error(_host.Logger, Index, code, detail);
         if (code != AudioDmaErr.Transport)
         {
             _host.Violation($"Stream{code}", $"stream {Index}: {detail}");
@@ -326,7 +305,7 @@ public abstract partial class AudioStream : IScheduledWork
                 StopEndpointLocked();
             }
 
-            LogStreamStopped(_host.Logger, Index, reason, _frames);
+            StreamLog.Stopped(_host.Logger, Index, reason, _frames);
         }
     }
 
@@ -394,7 +373,7 @@ public abstract partial class AudioStream : IScheduledWork
             return;
         }
 
-        var gains = Volatile.Read(ref _gains);
+        var gains = _gains.Current;
         long todo = due - from;
         long lost = Math.Max(0, todo - program.BufferFrames);
         var format = program.Format;
@@ -469,27 +448,11 @@ public abstract partial class AudioStream : IScheduledWork
 
             _frames = to;
             Statistics.FramesMoved += to - from;
-            long bytes = to * program.Format.FrameBytes;
-            _registers.Set(AudioSdRegister.Frames, (ulong)to);
-            _registers.Set(AudioSdRegister.Lpib, (ulong)(bytes % program.BufferBytes));
             iocs = program.IocCrossings(from, to);
             wraps = (to / program.BufferFrames) - (from / program.BufferFrames);
-            if (iocs > 0)
-            {
-                _registers.Set(AudioSdRegister.Bcnt, (_registers.Get(AudioSdRegister.Bcnt) + (ulong)iocs) & 0xFFFF_FFFF);
-            }
-
-            if (wraps > 0)
-            {
-                long wrapFrame = to / program.BufferFrames * program.BufferFrames;
-                _registers.Set(AudioSdRegister.ZtsFrames, (ulong)wrapFrame);
-                _registers.Set(AudioSdRegister.ZtsTime, (ulong)Due(wrapFrame));
-            }
-
+            long wrapFrame = to / program.BufferFrames * program.BufferFrames;
+            _registers.PublishPosition(program, to, iocs, wraps > 0 ? wrapFrame : -1, wraps > 0 ? Due(wrapFrame) : 0, record);
             writeRecord = program.PosBufEnabled && (iocs > 0 || wraps > 0);
-            BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)(bytes % program.BufferBytes));
-            BinaryPrimitives.WriteUInt32LittleEndian(record[4..], (uint)_registers.Get(AudioSdRegister.Bcnt));
-            BinaryPrimitives.WriteUInt64LittleEndian(record[8..], (ulong)to);
         }
 
         if (writeRecord)
@@ -542,13 +505,4 @@ public abstract partial class AudioStream : IScheduledWork
             Refuse(code, detail);
         }
     }
-
-    [LoggerMessage(EventId = 3200, Level = LogLevel.Information, Message = "Stream {Stream} started: {Format}, {Segments} descriptor(s), {Bytes} B buffer, {Periods} IOC boundary(ies)")]
-    private static partial void LogStreamStarted(ILogger logger, int stream, string format, int segments, uint bytes, int periods);
-
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Stream {Stream} stopped ({Reason}) after {Frames} frames")]
-    private static partial void LogStreamStopped(ILogger logger, int stream, string reason, long frames);
-
-    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Stream {Stream} error {Code}: {Detail}")]
-    private static partial void LogStreamError(ILogger logger, int stream, AudioDmaErr code, string detail);
 }

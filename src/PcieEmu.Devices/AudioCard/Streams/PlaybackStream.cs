@@ -35,9 +35,6 @@ public sealed class PlaybackStream : AudioStream
 
     private protected override void StopEndpoint() => Sink.Stop();
 
-    private protected override ulong StoredVolume(ulong value) =>
-        (value & AudioSdFields.Chvol.Level) > ChannelGain.UnityLevel ? (value & ~AudioSdFields.Chvol.Level) | ChannelGain.UnityLevel : value;
-
     private protected override bool MoveChunk(StreamProgram program, long generation, Span<byte> chunk, long bufferOffset, long frame,
         ChannelGain[] gains, out DmaResult result)
     {

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using PcieEmu.Pci.Registers;
 
 namespace PcieEmu.Devices.AudioCard.Streams;
@@ -31,6 +32,33 @@ internal sealed class StreamRegisterBlock(RegisterBank bank, int index)
                 bank.Set(r.Offset, r.ResetValue);
             }
         }
+    }
+
+    /// <summary>
+    /// Publishes a run's position once it reached frame <paramref name="to"/> (spec §11.1–§11.3): FRAMES, LPIB, BCNT
+    /// advanced by <paramref name="iocs"/> boundaries, and the zero timestamp when the buffer wrapped at
+    /// <paramref name="wrapFrame"/> (−1: it did not). <paramref name="positionRecord"/> gets the 16-byte
+    /// position-buffer record.
+    /// </summary>
+    public void PublishPosition(StreamProgram program, long to, long iocs, long wrapFrame, long wrapTime, Span<byte> positionRecord)
+    {
+        long bytes = to * program.Format.FrameBytes;
+        Set(AudioSdRegister.Frames, (ulong)to);
+        Set(AudioSdRegister.Lpib, (ulong)(bytes % program.BufferBytes));
+        if (iocs > 0)
+        {
+            Set(AudioSdRegister.Bcnt, (Get(AudioSdRegister.Bcnt) + (ulong)iocs) & 0xFFFF_FFFF);
+        }
+
+        if (wrapFrame >= 0)
+        {
+            Set(AudioSdRegister.ZtsFrames, (ulong)wrapFrame);
+            Set(AudioSdRegister.ZtsTime, (ulong)wrapTime);
+        }
+
+        BinaryPrimitives.WriteUInt32LittleEndian(positionRecord, (uint)(bytes % program.BufferBytes));
+        BinaryPrimitives.WriteUInt32LittleEndian(positionRecord[4..], (uint)Get(AudioSdRegister.Bcnt));
+        BinaryPrimitives.WriteUInt64LittleEndian(positionRecord[8..], (ulong)to);
     }
 
     /// <summary>What the driver programmed, read at RUN.</summary>
