@@ -6,20 +6,32 @@ namespace PcieEmu.Pci.Dma;
 
 /// <summary>
 /// The function's IOVA → memory table, built from the client's DMA_MAP/DMA_UNMAP (IOMMU-style: each mapping
-/// carries the directions it permits). Lookups are lock-free over an immutable sorted array that map and
-/// unmap replace; an unmap returns only after transfers already using the mapping have finished.
-/// Client arithmetic is checked (overflow ⇒ EINVAL); device arithmetic wraps like hardware and simply
-/// fails to translate.
+/// carries the directions it permits). Lookups are lock-free over an immutable <see cref="MappingTable"/> that map
+/// and unmap replace; an unmap returns only after transfers already using its mappings have finished.
+/// <para>
+/// Semantics are the kernel's VFIO type1 (v2) ones, which QEMU's client relies on with a vIOMMU: a map overlapping
+/// an existing one (an exact duplicate included) is EEXIST; an unmap removes every mapping that lies wholly inside
+/// its range — several, one, or none (then it succeeds having unmapped nothing) — and refuses, with EINVAL and
+/// nothing removed, a range that cuts through a mapping (starts or ends inside one).
+/// </para>
+/// Client arithmetic is checked (overflow ⇒ EINVAL); device arithmetic wraps like hardware and simply fails to
+/// translate.
 /// </summary>
 public sealed partial class DmaController : IDisposable
 {
     public const int DefaultMaxMappings = 16384;
 
+    /// <summary>The DmaMap record's C field: the access bits, and <see cref="LocalBackingFlag"/> for a local backing.</summary>
+    public const ulong LocalBackingFlag = 0x100;
+
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
 
     private readonly object _writeLock = new();
     private readonly ILogger _logger;
-    private volatile Region[] _regions = [];
+    private volatile MappingTable _table = MappingTable.Empty;
+
+    /// <summary>The mapping the last transfer started in: repeated transfers into one buffer skip the search.</summary>
+    private volatile DmaRegion? _lastHit;
     private long _bytesRead;
     private long _bytesWritten;
 
@@ -39,20 +51,17 @@ public sealed partial class DmaController : IDisposable
     /// <summary>Set by <see cref="PciFunction.Observe"/>: map and unmap are then observed units.</summary>
     internal FunctionObservation? Observation { get; set; }
 
-    /// <summary>The DmaMap record's C field: the access bits, and <see cref="LocalBackingFlag"/> for a local backing.</summary>
-    public const ulong LocalBackingFlag = 0x100;
-
-    public int Count => _regions.Length;
+    public int Count => _table.Count;
 
     public long BytesRead => Interlocked.Read(ref _bytesRead);
 
     public long BytesWritten => Interlocked.Read(ref _bytesWritten);
 
-    /// <summary>Raised after every successful map or unmap (outside any lock).</summary>
+    /// <summary>Raised after every successful map or unmap that changed the table (outside any lock).</summary>
     public event Action? MappingsChanged;
 
     public IReadOnlyList<DmaMappingInfo> Mappings =>
-        Array.ConvertAll(_regions, r => new DmaMappingInfo(r.Iova, r.Size, r.Access, r.Backing.Kind));
+        [.. _table.All().Select(r => new DmaMappingInfo(r.Iova, r.Size, r.Access, r.Backing.Kind))];
 
     /// <summary>
     /// Adds a mapping and takes ownership of <paramref name="backing"/> (also on failure, when it is disposed).
@@ -85,97 +94,102 @@ public sealed partial class DmaController : IDisposable
         ulong last = iova + (size - 1);
         lock (_writeLock)
         {
-            var regions = _regions;
-            int insertAt = 0;
-            foreach (var r in regions)
+            var table = _table;
+            if (table.FindOverlap(iova, last) is { } other)
             {
-                if (r.Iova <= last && iova <= r.Last)
-                {
-                    LogOverlap(_logger, iova, size, r.Iova, r.Size);
-                    return Errno.EEXIST;
-                }
-
-                if (r.Iova < iova)
-                {
-                    insertAt++;
-                }
+                LogOverlap(_logger, iova, size, other.Iova, other.Size);
+                return Errno.EEXIST;
             }
 
-            if (regions.Length >= MaxMappings)
+            if (table.Count >= MaxMappings)
             {
                 return Errno.ENOSPC;
             }
 
-            var next = new Region[regions.Length + 1];
-            Array.Copy(regions, next, insertAt);
-            next[insertAt] = new Region(iova, size, access, backing);
-            Array.Copy(regions, insertAt, next, insertAt + 1, regions.Length - insertAt);
-            _regions = next;
+            _table = table.Insert(new DmaRegion(iova, size, access, backing));
             return 0;
         }
     }
 
     /// <summary>
-    /// Removes the mapping that exactly matches (iova, size). Returns 0 or ENOENT. Waits for in-flight
-    /// transfers on it to finish before returning.
+    /// Removes every mapping wholly inside [iova, iova+size) (VFIO type1 semantics, see the type's remarks) and
+    /// returns 0 with <paramref name="unmapped"/> bytes removed (0 when the range held none), or EINVAL (empty or
+    /// wrapping range, or one that cuts through a mapping; nothing is removed). Waits for in-flight transfers on
+    /// the removed mappings to finish before returning.
     /// </summary>
-    public int Unmap(ulong iova, ulong size)
+    public int Unmap(ulong iova, ulong size, out ulong unmapped)
     {
         using var unit = Observation is { } t ? t.Begin(TraceEventKind.DmaUnmap, iova, size) : default;
-        Region? victim = null;
+        unmapped = 0;
+        if (size == 0 || size - 1 > ulong.MaxValue - iova)
+        {
+            return Errno.EINVAL;
+        }
+
+        ulong last = iova + (size - 1);
+        List<DmaRegion> victims = [];
         lock (_writeLock)
         {
-            var regions = _regions;
-            for (int i = 0; i < regions.Length; i++)
+            var table = _table;
+            if ((table.TryFind(iova, out var p) && table.At(p).Iova != iova) || (table.TryFind(last, out p) && table.At(p).Last != last))
             {
-                var r = regions[i];
-                if (r.Iova != iova || r.Size != size)
-                {
-                    continue;
-                }
-
-                var next = new Region[regions.Length - 1];
-                Array.Copy(regions, next, i);
-                Array.Copy(regions, i + 1, next, i, regions.Length - i - 1);
-                _regions = next;
-                victim = r;
-                break;
+                LogUnmapCutsMapping(_logger, iova, size);
+                return Errno.EINVAL;
             }
+
+            if (!table.TryFindFirstEndingAtOrAfter(iova, out var first) || table.At(first).Iova > last)
+            {
+                return 0; // nothing there: type1 unmaps nothing and succeeds
+            }
+
+            var end = first;
+            victims.Add(table.At(first));
+            var next = first;
+            while (table.Next(ref next) && table.At(next).Last <= last)
+            {
+                victims.Add(table.At(next));
+                end = next;
+            }
+
+            _table = table.Remove(first, end);
         }
 
-        if (victim is null)
+        foreach (var r in victims)
         {
-            return Errno.ENOENT;
+            unmapped += r.Size;
+            Retire(r);
         }
 
-        Retire(victim);
         MappingsChanged?.Invoke();
         return 0;
     }
+
+    /// <summary>Removes the mappings in [iova, iova+size); see <see cref="Unmap(ulong, ulong, out ulong)"/>.</summary>
+    public int Unmap(ulong iova, ulong size) => Unmap(iova, size, out _);
 
     /// <summary>Removes every mapping (client gone, or VFIO_DMA_UNMAP_FLAG_ALL).</summary>
     public void UnmapAll()
     {
         using var unit = Observation is { } t ? t.Begin(TraceEventKind.DmaUnmapAll) : default;
-        Region[] old;
+        MappingTable old;
         lock (_writeLock)
         {
-            old = _regions;
-            _regions = [];
+            old = _table;
+            _table = MappingTable.Empty;
         }
 
-        foreach (var r in old)
+        foreach (var r in old.All())
         {
             Retire(r);
         }
 
-        if (old.Length > 0)
+        if (old.Count > 0)
         {
             MappingsChanged?.Invoke();
         }
     }
 
-    private void Retire(Region r)
+    private void Retire(DmaRegion r)
     {
         r.Backing.Revoke();
         if (!r.RetireAndDrain(DrainTimeout))
@@ -189,7 +203,7 @@ public sealed partial class DmaController : IDisposable
 
     /// <summary>Is [iova, iova+length) fully mapped for <paramref name="access"/>? Nothing moves.</summary>
     public DmaResult Check(ulong iova, ulong length, DmaAccess access) =>
-        Resolve(_regions, iova, length, access, localOnly: false, out _, out _);
+        Resolve(_table, iova, length, access, localOnly: false, out _, out _);
 
     /// <summary>
     /// Device read from guest memory. The whole range is validated before any byte moves (one walk of the table);
@@ -223,13 +237,14 @@ public sealed partial class DmaController : IDisposable
     }
 
     /// <summary>
-    /// The one range check: finds the mappings under [iova, iova+length) — the first by binary search, the rest by
-    /// walking on while they are contiguous — and checks each allows <paramref name="access"/>. Ok with the index
-    /// range [<paramref name="first"/>, <paramref name="last"/>] of <paramref name="regions"/>.
+    /// The one range check: finds the mappings under [iova, iova+length) — the first by search (or the last hit),
+    /// the rest by walking on while they are contiguous — and checks each allows <paramref name="access"/>. Ok with
+    /// the positions of the first and the last.
     /// </summary>
-    private static DmaResult Resolve(Region[] regions, ulong iova, ulong length, DmaAccess access, bool localOnly, out int first, out int last)
+    private DmaResult Resolve(MappingTable table, ulong iova, ulong length, DmaAccess access, bool localOnly,
+        out MappingTable.Position first, out MappingTable.Position last)
     {
-        first = last = -1;
+        first = last = default;
         if (length == 0)
         {
             return DmaResult.Ok;
@@ -240,19 +255,18 @@ public sealed partial class DmaController : IDisposable
             return DmaResult.InvalidRange;
         }
 
-        int i = IndexOf(regions, iova);
-        if (i < 0)
+        if (!table.TryFind(iova, out first))
         {
             return DmaResult.Unmapped;
         }
 
-        first = i;
+        var p = first;
         ulong cur = iova;
         ulong remaining = length;
         bool remote = false;
         while (true)
         {
-            var r = regions[i];
+            var r = table.At(p);
             if ((r.Access & access) != access)
             {
                 return DmaResult.AccessDenied;
@@ -267,13 +281,13 @@ public sealed partial class DmaController : IDisposable
 
             remaining -= avail;
             cur += avail;
-            if (++i == regions.Length || regions[i].Iova != cur)
+            if (!table.Next(ref p) || table.At(p).Iova != cur)
             {
                 return DmaResult.Unmapped;
             }
         }
 
-        last = i;
+        last = p;
         return localOnly && remote ? DmaResult.WouldBlock : DmaResult.Ok;
     }
 
@@ -281,8 +295,15 @@ public sealed partial class DmaController : IDisposable
     private DmaResult Transfer<TChunks>(ulong iova, int length, DmaAccess access, bool localOnly, ref TChunks chunks)
         where TChunks : IChunkTransfer, allows ref struct
     {
-        var regions = _regions;
-        var check = Resolve(regions, iova, (ulong)length, access, localOnly, out int first, out int last);
+        if (length > 0 && _lastHit is { IsRetired: false } hit && iova >= hit.Iova && iova <= hit.Last && (ulong)(length - 1) <= hit.Last - iova
+            && (hit.Access & access) == access && (hit.Backing.IsLocal || !localOnly))
+        {
+            // Within the mapping the last transfer used: no search. A retired mapping refuses the acquire below.
+            return MoveOne(hit, iova - hit.Iova, 0, length, ref chunks);
+        }
+
+        var table = _table;
+        var check = Resolve(table, iova, (ulong)length, access, localOnly, out var first, out var last);
         if (check != DmaResult.Ok || length == 0)
         {
             return check;
@@ -290,34 +311,43 @@ public sealed partial class DmaController : IDisposable
 
         ulong cur = iova;
         int done = 0;
-        for (int i = first; i <= last; i++)
+        for (var p = first; ; table.Next(ref p))
         {
-            var r = regions[i];
-            if (!r.TryAcquire())
+            var r = table.At(p);
+            ulong offset = cur - r.Iova;
+            int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
+            var result = MoveOne(r, offset, done, chunk, ref chunks);
+            if (result != DmaResult.Ok)
             {
-                return DmaResult.Unmapped; // unmapped since the check: the rest faults, as on an IOMMU
+                return result;
             }
 
-            try
+            done += chunk;
+            cur += (ulong)chunk;
+            if (p == last)
             {
-                ulong offset = cur - r.Iova;
-                int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
-                var result = chunks.Move(r.Backing, offset, done, chunk);
-                if (result != DmaResult.Ok)
-                {
-                    return result;
-                }
-
-                done += chunk;
-                cur += (ulong)chunk;
-            }
-            finally
-            {
-                r.Release();
+                _lastHit = table.At(first);
+                return DmaResult.Ok;
             }
         }
+    }
 
-        return DmaResult.Ok;
+    private static DmaResult MoveOne<TChunks>(DmaRegion region, ulong offset, int at, int count, ref TChunks chunks)
+        where TChunks : IChunkTransfer, allows ref struct
+    {
+        if (!region.TryAcquire())
+        {
+            return DmaResult.Unmapped; // unmapped since the lookup: the rest faults, as on an IOMMU
+        }
+
+        try
+        {
+            return chunks.Move(region.Backing, offset, at, count);
+        }
+        finally
+        {
+            region.Release();
+        }
     }
 
     private interface IChunkTransfer
@@ -342,84 +372,12 @@ public sealed partial class DmaController : IDisposable
 
     public void Dispose() => UnmapAll();
 
-    /// <summary>The index of the mapping holding <paramref name="address"/>, or -1.</summary>
-    private static int IndexOf(Region[] regions, ulong address)
-    {
-        int lo = 0;
-        int hi = regions.Length - 1;
-        while (lo <= hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            var r = regions[mid];
-            if (address < r.Iova)
-            {
-                hi = mid - 1;
-            }
-            else if (address > r.Last)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                return mid;
-            }
-        }
-
-        return -1;
-    }
-
     [LoggerMessage(EventId = 2200, Level = LogLevel.Warning, Message = "DMA_MAP [0x{Iova:x}, +0x{Size:x}) overlaps existing mapping [0x{OtherIova:x}, +0x{OtherSize:x})")]
     private static partial void LogOverlap(ILogger logger, ulong iova, ulong size, ulong otherIova, ulong otherSize);
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Unmap of [0x{Iova:x}, +0x{Size:x}) timed out waiting for in-flight DMA; proceeding")]
     private static partial void LogDrainTimeout(ILogger logger, ulong iova, ulong size);
 
-    private sealed class Region(ulong iova, ulong size, DmaAccess access, IDmaBacking backing)
-    {
-        private int _users;
-        private volatile bool _retired;
-
-        public ulong Iova { get; } = iova;
-
-        public ulong Size { get; } = size;
-
-        public ulong Last { get; } = iova + (size - 1);
-
-        public DmaAccess Access { get; } = access;
-
-        public IDmaBacking Backing { get; } = backing;
-
-        public bool TryAcquire()
-        {
-            Interlocked.Increment(ref _users);
-            if (_retired)
-            {
-                Interlocked.Decrement(ref _users);
-                return false;
-            }
-
-            return true;
-        }
-
-        public void Release() => Interlocked.Decrement(ref _users);
-
-        public bool RetireAndDrain(TimeSpan timeout)
-        {
-            _retired = true;
-            Interlocked.MemoryBarrier(); // pairs with TryAcquire's increment-then-check: no user can slip past the drain
-            var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-            var spin = default(SpinWait);
-            while (Volatile.Read(ref _users) > 0)
-            {
-                if (Environment.TickCount64 > deadline)
-                {
-                    return false;
-                }
-
-                spin.SpinOnce(sleep1Threshold: 20);
-            }
-
-            return true;
-        }
-    }
+    [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "DMA_UNMAP [0x{Iova:x}, +0x{Size:x}) cuts through a mapping (VFIO type1 refuses that): nothing unmapped")]
+    private static partial void LogUnmapCutsMapping(ILogger logger, ulong iova, ulong size);
 }

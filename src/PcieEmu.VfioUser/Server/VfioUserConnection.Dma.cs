@@ -126,12 +126,16 @@ public sealed partial class VfioUserConnection
         }
         else
         {
-            errno = _function.DmaMappings.Unmap(unmap.Address, unmap.Size);
+            // VFIO type1 semantics (what QEMU's client relies on with a vIOMMU): every mapping inside the range goes,
+            // several or none; a range that cuts through a mapping is EINVAL and removes nothing (DmaController).
+            errno = _function.DmaMappings.Unmap(unmap.Address, unmap.Size, out ulong unmapped);
             if (errno != 0)
             {
-                LogMalformed(_clientLogger, h.Id, h.Command, $"[0x{unmap.Address:x}, +0x{unmap.Size:x}) matches no mapping");
+                LogMalformed(_clientLogger, h.Id, h.Command, $"[0x{unmap.Address:x}, +0x{unmap.Size:x}) cuts through a mapping");
                 return errno;
             }
+
+            LogUnmapped(_logger, unmap.Address, unmap.Size, unmapped);
         }
 
         (unmap with { Argsz = DmaUnmapRequest.Length }).WriteTo(reply);

@@ -29,6 +29,9 @@ public sealed partial class VfioUserConnection
     [LoggerMessage(EventId = 1010, Level = LogLevel.Debug, Message = "DMA_MAP [0x{Iova:x}, +0x{Size:x}) {Access} via {Backing}")]
     private static partial void LogMapped(ILogger logger, ulong iova, ulong size, DmaAccess access, string backing);
 
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Debug, Message = "DMA_UNMAP [0x{Iova:x}, +0x{Size:x}): {Unmapped} B of mappings removed")]
+    private static partial void LogUnmapped(ILogger logger, ulong iova, ulong size, ulong unmapped);
+
     [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "DMA_MAP [0x{Iova:x}, +0x{Size:x}): mmap of the client's fd failed: {Reason}")]
     private static partial void LogMapFailed(ILogger logger, ulong iova, ulong size, string reason);
 

@@ -1,0 +1,209 @@
+namespace PcieEmu.Pci.Dma;
+
+/// <summary>
+/// An immutable, sorted set of non-overlapping mappings, in chunks of at most <see cref="MaxChunk"/>. Lookups are a
+/// binary search over the chunks' first addresses, then one within a chunk (both over plain ulong arrays). A change
+/// builds a new table that shares every chunk it does not touch: a map or an unmap among 16,384 mappings copies a
+/// few hundred references, not the whole table, so map/unmap churn stays cheap while readers never lock.
+/// </summary>
+internal sealed class MappingTable
+{
+    public const int MaxChunk = 64;
+
+    public static readonly MappingTable Empty = new([], []);
+
+    private readonly Chunk[] _chunks;
+    private readonly ulong[] _firsts;
+
+    private MappingTable(Chunk[] chunks, ulong[] firsts)
+    {
+        _chunks = chunks;
+        _firsts = firsts;
+        foreach (var c in chunks)
+        {
+            Count += c.Regions.Length;
+        }
+    }
+
+    public int Count { get; }
+
+    /// <summary>The mapping at a position.</summary>
+    public DmaRegion At(Position p) => _chunks[p.Chunk].Regions[p.Index];
+
+    /// <summary>The position after <paramref name="p"/>; false at the end.</summary>
+    public bool Next(ref Position p)
+    {
+        if (p.Index + 1 < _chunks[p.Chunk].Regions.Length)
+        {
+            p = new Position(p.Chunk, p.Index + 1);
+            return true;
+        }
+
+        if (p.Chunk + 1 < _chunks.Length)
+        {
+            p = new Position(p.Chunk + 1, 0);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The mapping holding <paramref name="address"/>.</summary>
+    public bool TryFind(ulong address, out Position position)
+    {
+        position = default;
+        int c = LastAtOrBelow(_firsts, address);
+        if (c < 0)
+        {
+            return false;
+        }
+
+        var chunk = _chunks[c];
+        int i = LastAtOrBelow(chunk.Starts, address);
+        if (i < 0 || address > chunk.Regions[i].Last)
+        {
+            return false;
+        }
+
+        position = new Position(c, i);
+        return true;
+    }
+
+    /// <summary>The first mapping that ends at or after <paramref name="address"/> (it may start after it).</summary>
+    public bool TryFindFirstEndingAtOrAfter(ulong address, out Position position)
+    {
+        position = default;
+        if (Count == 0)
+        {
+            return false;
+        }
+
+        int c = Math.Max(0, LastAtOrBelow(_firsts, address));
+        int i = Math.Max(0, LastAtOrBelow(_chunks[c].Starts, address));
+        position = new Position(c, i);
+        while (At(position).Last < address)
+        {
+            if (!Next(ref position))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A mapping that overlaps [first, last], if any.</summary>
+    public DmaRegion? FindOverlap(ulong first, ulong last) =>
+        TryFindFirstEndingAtOrAfter(first, out var p) && At(p).Iova <= last ? At(p) : null;
+
+    public IEnumerable<DmaRegion> All()
+    {
+        foreach (var c in _chunks)
+        {
+            foreach (var r in c.Regions)
+            {
+                yield return r;
+            }
+        }
+    }
+
+    /// <summary>A table with <paramref name="region"/> added (it must not overlap any).</summary>
+    public MappingTable Insert(DmaRegion region)
+    {
+        if (_chunks.Length == 0)
+        {
+            return new MappingTable([new Chunk([region])], [region.Iova]);
+        }
+
+        int c = Math.Max(0, LastAtOrBelow(_firsts, region.Iova));
+        var regions = _chunks[c].Regions;
+        int at = LastAtOrBelow(_chunks[c].Starts, region.Iova) + 1;
+        var grown = new DmaRegion[regions.Length + 1];
+        Array.Copy(regions, grown, at);
+        grown[at] = region;
+        Array.Copy(regions, at, grown, at + 1, regions.Length - at);
+        Chunk[] replacement = grown.Length <= MaxChunk
+            ? [new Chunk(grown)]
+            : [new Chunk(grown[..(grown.Length / 2)]), new Chunk(grown[(grown.Length / 2)..])];
+        return Replace(c, c + 1, replacement);
+    }
+
+    /// <summary>A table without the mappings from <paramref name="first"/> to <paramref name="last"/> (inclusive, in order).</summary>
+    public MappingTable Remove(Position first, Position last)
+    {
+        var kept = new List<DmaRegion>();
+        var head = _chunks[first.Chunk].Regions;
+        kept.AddRange(head[..first.Index]);
+        var tail = _chunks[last.Chunk].Regions;
+        kept.AddRange(tail[(last.Index + 1)..]);
+        Chunk[] replacement = kept.Count == 0 ? [] : Split(kept);
+        return Replace(first.Chunk, last.Chunk + 1, replacement);
+    }
+
+    private static Chunk[] Split(List<DmaRegion> regions)
+    {
+        int n = (regions.Count + MaxChunk - 1) / MaxChunk;
+        var chunks = new Chunk[n];
+        for (int i = 0; i < n; i++)
+        {
+            int from = i * regions.Count / n;
+            int to = (i + 1) * regions.Count / n;
+            chunks[i] = new Chunk([.. regions.GetRange(from, to - from)]);
+        }
+
+        return chunks;
+    }
+
+    /// <summary>A table whose chunks [from, to) are replaced by <paramref name="replacement"/>.</summary>
+    private MappingTable Replace(int from, int to, Chunk[] replacement)
+    {
+        var chunks = new Chunk[_chunks.Length - (to - from) + replacement.Length];
+        Array.Copy(_chunks, chunks, from);
+        Array.Copy(replacement, 0, chunks, from, replacement.Length);
+        Array.Copy(_chunks, to, chunks, from + replacement.Length, _chunks.Length - to);
+        var firsts = new ulong[chunks.Length];
+        for (int i = 0; i < chunks.Length; i++)
+        {
+            firsts[i] = chunks[i].Starts[0];
+        }
+
+        return new MappingTable(chunks, firsts);
+    }
+
+    /// <summary>The index of the last element ≤ <paramref name="value"/>, or -1.</summary>
+    private static int LastAtOrBelow(ulong[] sorted, ulong value)
+    {
+        int lo = 0;
+        int hi = sorted.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (sorted[mid] <= value)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return hi;
+    }
+
+    /// <summary>Where a mapping is: chunk and index in it.</summary>
+    public readonly record struct Position(int Chunk, int Index);
+
+    private sealed class Chunk
+    {
+        public Chunk(DmaRegion[] regions)
+        {
+            Regions = regions;
+            Starts = Array.ConvertAll(regions, r => r.Iova);
+        }
+
+        public DmaRegion[] Regions { get; }
+
+        public ulong[] Starts { get; }
+    }
+}
