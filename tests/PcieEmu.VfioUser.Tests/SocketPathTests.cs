@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Text;
 using PcieEmu.Interop;
 using PcieEmu.VfioUser.Client;
 using PcieEmu.VfioUser.Server;
@@ -9,7 +10,7 @@ namespace PcieEmu.VfioUser.Tests;
 /// <summary>
 /// The socket path rules (VfioUserServer.Listen/Dispose): a path that is not ours is never unlinked; only a socket
 /// nobody listens on is removed as stale; Dispose removes only the socket this server bound, and only while the path
-/// still is that socket.
+/// still is that socket; a path that does not fit in sun_path is refused with a message saying so.
 /// </summary>
 [Collection(FdSensitiveCollection.Name)]
 public sealed class SocketPathTests
@@ -140,6 +141,46 @@ public sealed class SocketPathTests
         FileStatus.OfLink(path)!.Value.IsSameObjectAs(others).Should().BeTrue();
     }
 
+    [Fact]
+    public void A_path_longer_than_sun_path_is_refused_with_the_limit_named()
+    {
+        using var dir = new ScratchDir();
+        string path = PathOfLength(dir, 108);
+
+        ListenAndDispose(path).Should().Be(
+            "the path is 108 bytes long; a UNIX socket path may have at most 107 (sun_path holds 108 bytes including the terminating NUL)");
+        File.Exists(path).Should().BeFalse();
+    }
+
+    [Fact]
+    public void A_client_given_a_path_longer_than_sun_path_is_told_the_limit()
+    {
+        using var dir = new ScratchDir();
+        var act = () => VfioUserClient.Connect(PathOfLength(dir, 200));
+
+        act.Should().Throw<IOException>().WithMessage("the path is 200 bytes long; a UNIX socket path may have at most 107 *");
+    }
+
+    [Fact]
+    public void A_path_of_exactly_107_bytes_is_served()
+    {
+        using var dir = new ScratchDir();
+        string path = PathOfLength(dir, 107);
+        using var device = new TestDevice();
+        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory());
+
+        server.Listen();
+
+        FileStatus.OfLink(path)!.Value.Kind.Should().Be(FileKind.Socket);
+        var run = server.RunAsync();
+        using (var client = VfioUserClient.Connect(path))
+        {
+            client.Negotiate().Major.Should().Be(0);
+        }
+
+        SpinWait.SpinUntil(() => run.IsCompleted, ServerHarness.Bound).Should().BeTrue();
+    }
+
     /// <summary>Listen must fail; returns its message. Dispose runs too: the path must survive both.</summary>
     private static string ListenAndDispose(string path)
     {
@@ -147,5 +188,14 @@ public sealed class SocketPathTests
         using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory());
         var act = server.Listen;
         return act.Should().Throw<IOException>().Which.Message;
+    }
+
+    /// <summary>A path in <paramref name="dir"/> of exactly <paramref name="bytes"/> UTF-8 bytes.</summary>
+    private static string PathOfLength(ScratchDir dir, int bytes)
+    {
+        string prefix = dir.Path + "/";
+        string path = prefix + new string('s', bytes - Encoding.UTF8.GetByteCount(prefix));
+        Encoding.UTF8.GetByteCount(path).Should().Be(bytes);
+        return path;
     }
 }

@@ -66,10 +66,12 @@ public sealed partial class VfioUserServer : IDisposable
 
     /// <summary>
     /// Binds and listens. The socket file is 0600 before anyone can connect. Fails with an <see cref="IOException"/>
-    /// (message without the path) when the path is in use by a live server or holds anything but a stale socket.
+    /// (message without the path) when the path is too long for a UNIX socket, is in use by a live server, or holds
+    /// anything but a stale socket.
     /// </summary>
     public void Listen()
     {
+        UnixSocketPath.ThrowIfTooLong(SocketPath);
         RemoveStaleSocket();
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
