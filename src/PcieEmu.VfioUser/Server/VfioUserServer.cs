@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Interop;
 using PcieEmu.Pci;
+using PcieEmu.Pci.Logging;
 using PcieEmu.VfioUser.Transport;
 
 namespace PcieEmu.VfioUser.Server;
@@ -23,6 +24,7 @@ public sealed partial class VfioUserServer : IDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly object _sync = new();
+    private readonly RateLimitedLog _refusals;
     private Socket? _listener;
     private VfioUserConnection? _current;
     private FileStatus? _bound;
@@ -36,6 +38,7 @@ public sealed partial class VfioUserServer : IDisposable
         _options = options;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("PcieEmu.VfioUser.Server");
+        _refusals = new RateLimitedLog(options.RefusedClientLogInterval, options.TimeProvider);
     }
 
     public string SocketPath { get; }
@@ -44,6 +47,9 @@ public sealed partial class VfioUserServer : IDisposable
 
     /// <summary>Sessions served so far (finished ones included).</summary>
     public int SessionCount { get; private set; }
+
+    /// <summary>Clients refused so far because one was attached (or, without Persist, had been served).</summary>
+    public long RefusedClients => _refusals.Total;
 
     /// <summary>The attached session, if any.</summary>
     public VfioUserConnection? Current
@@ -121,8 +127,8 @@ public sealed partial class VfioUserServer : IDisposable
                 // listener, which ends this loop).
                 if (_current is not null || _servedItsClient)
                 {
-                    LogRefusedSecondClient(_logger, SocketPath);
                     client.Dispose();
+                    NoteRefusedClient();
                     continue;
                 }
 
@@ -166,12 +172,37 @@ public sealed partial class VfioUserServer : IDisposable
                 _servedItsClient |= !_options.Persist && session.Statistics.Messages > 0;
             }
 
+            ReportHeldBackRefusals();
             SessionEnded?.Invoke(session);
             if (!_options.Persist && session.Statistics.Messages > 0)
             {
                 _listener?.Dispose();
                 RemoveOwnSocket();
             }
+        }
+    }
+
+    private void NoteRefusedClient()
+    {
+        if (_refusals.ShouldLog(out long heldBack))
+        {
+            if (heldBack == 0)
+            {
+                LogRefusedSecondClient(_logger, SocketPath, _refusals.Interval.TotalSeconds);
+            }
+            else
+            {
+                LogRefusedClients(_logger, heldBack + 1, SocketPath);
+            }
+        }
+    }
+
+    /// <summary>Reports the refusals not logged yet, so a burst that stopped is still counted in the log.</summary>
+    private void ReportHeldBackRefusals()
+    {
+        if (_refusals.TakeHeldBack() is > 0 and var n)
+        {
+            LogRefusedClients(_logger, n, SocketPath);
         }
     }
 
@@ -248,13 +279,17 @@ public sealed partial class VfioUserServer : IDisposable
         _listener?.Dispose();
         Current?.Shutdown();
         RemoveOwnSocket();
+        ReportHeldBackRefusals();
     }
 
     [LoggerMessage(EventId = 1050, Level = LogLevel.Information, Message = "Listening on {Path} for {Function}")]
     private static partial void LogListening(ILogger logger, string path, string function);
 
-    [LoggerMessage(EventId = 1051, Level = LogLevel.Warning, Message = "Refused a second client on {Path}: one is already attached")]
-    private static partial void LogRefusedSecondClient(ILogger logger, string path);
+    [LoggerMessage(EventId = 1051, Level = LogLevel.Warning, Message = "Refused a second client on {Path}: one is already attached (further refusals are counted and reported at most every {Seconds} s)")]
+    private static partial void LogRefusedSecondClient(ILogger logger, string path, double seconds);
+
+    [LoggerMessage(EventId = 1053, Level = LogLevel.Warning, Message = "Refused {Count} more client(s) on {Path} since the last report: one was already attached")]
+    private static partial void LogRefusedClients(ILogger logger, long count, string path);
 
     [LoggerMessage(EventId = 1052, Level = LogLevel.Critical, Message = "Session {Session} ended with an unexpected exception")]
     private static partial void LogSessionCrashed(ILogger logger, Exception exception, string session);
