@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using PcieEmu.Interop;
+using PcieEmu.Pci.Bars;
 
 namespace PcieEmu.Devices.Models;
 
@@ -21,21 +23,30 @@ public static class CardModelLoader
     /// <summary>The minimum register BAR size: the spec's register map (spec §3).</summary>
     public const ulong MinRegistersBarSize = 16384;
 
+    /// <summary>
+    /// Largest model file read (the shipped ones are a few KiB). A bound, so that a path naming something endless
+    /// (/dev/zero) or huge is refused instead of read until memory runs out.
+    /// </summary>
+    public const int MaxModelFileBytes = 1 << 20;
+
     public static CardModel Load(string path)
     {
         string full = Path.GetFullPath(path);
         string text;
         try
         {
-            text = File.ReadAllText(full);
+            text = ReadModelText(full);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             throw new CardModelException($"{path}: cannot read the model file: {e.Message}");
         }
 
         return Parse(text, full);
     }
+
+    /// <summary>A model file's text: only a regular file (a FIFO would block, a device never end), at most <see cref="MaxModelFileBytes"/>.</summary>
+    public static string ReadModelText(string path) => RegularFile.ReadAllText(path, MaxModelFileBytes, "a model file");
 
     public static CardModel Parse(string json, string sourcePath)
     {
@@ -167,10 +178,10 @@ public static class CardModelLoader
                 string romPath = Path.Combine(Path.GetDirectoryName(sourcePath) ?? ".", romElement.GetProperty("file").GetString()!);
                 try
                 {
-                    rom = File.ReadAllBytes(romPath);
-                    if (rom.Length is 0 or > 16 << 20)
+                    rom = RegularFile.ReadAllBytes(romPath, ExpansionRom.MaxImageBytes, "an expansion ROM image");
+                    if (rom.Length == 0)
                     {
-                        problems.Add($"$.expansionRom.file: {romPath} must hold 1 byte .. 16 MiB");
+                        problems.Add($"$.expansionRom.file: {romPath} is empty; a ROM image holds 1 byte .. {RegularFile.FormatSize(ExpansionRom.MaxImageBytes)}");
                     }
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
