@@ -65,7 +65,7 @@ public static class CardModelLoader
             var errors = Schema.Value.Validate(doc.RootElement);
             if (errors.Count > 0)
             {
-                throw new CardModelException($"{sourcePath}: does not match the card model schema:\n  " + string.Join("\n  ", errors));
+                throw new CardModelException($"{sourcePath}: does not match the card model schema:" + List(errors));
             }
 
             var root = doc.RootElement;
@@ -109,6 +109,12 @@ public static class CardModelLoader
             if (registers.Mmap || msix.Mmap)
             {
                 problems.Add("$.bars: only the sram BAR can be offered for mmap");
+            }
+
+            if (sram is not null && sram.Size < (ulong)Environment.SystemPageSize)
+            {
+                // The client maps the SRAM, so it is whole pages (4 KiB on x86-64, up to 64 KiB on arm64 hosts).
+                problems.Add($"$.bars.sram.size: {sram.Size} is below this host's page size ({Environment.SystemPageSize} bytes)");
             }
 
             CheckSlots([("registers", registers), ("msix", msix), ("sram", sram)], problems);
@@ -193,7 +199,7 @@ public static class CardModelLoader
 
             if (problems.Count > 0)
             {
-                throw new CardModelException($"{sourcePath}: invalid model:\n  " + string.Join("\n  ", problems));
+                throw new CardModelException($"{sourcePath}: invalid model:" + List(problems));
             }
 
             return new CardModel
@@ -214,6 +220,10 @@ public static class CardModelLoader
             };
         }
     }
+
+    /// <summary>One problem stays on the message's line (a one-line error on stderr); several get one indented line each.</summary>
+    private static string List(IReadOnlyList<string> problems) =>
+        problems.Count == 1 ? " " + problems[0] : "\n  " + string.Join("\n  ", problems);
 
     /// <summary>Route syntax (spec §13) and loopback wiring: a capture stream may loop back only a playback stream whose sink is loopback.</summary>
     private static void CheckRoutes(IReadOnlyList<StreamLayout> streams, List<string> problems)
