@@ -61,11 +61,6 @@ internal static partial class ServeCommand
                     MessageDma = !parse.GetValue(noMessageDma),
                 };
                 using var server = new VfioUserServer(card.Function, parse.GetValue(socket)!, options, loggers);
-
-                // Before Listen: from the moment the socket exists, a script may stop us, and SIGTERM must end the
-                // server cleanly (socket removed, trace completed), not kill it with the default action.
-                using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-                using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
                 try
                 {
                     server.Listen();
@@ -77,6 +72,8 @@ internal static partial class ServeCommand
                 }
 
                 LogReady(logger, card.Model.Name, server.SocketPath, (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds);
+                using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+                using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
                 server.Run();
                 LogStopped(logger, server.SessionCount, card.Violations.Count);
                 if (recording is not null)
