@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices;
 using PcieEmu.Devices.Models;
@@ -61,6 +60,7 @@ internal static partial class ServeCommand
                     MessageDma = !parse.GetValue(noMessageDma),
                 };
                 using var server = new VfioUserServer(card.Function, parse.GetValue(socket)!, options, loggers);
+                using var stop = StopSignals.OnStop(server.Dispose); // before Listen: from here on a signal means "stop", never 143
                 try
                 {
                     server.Listen();
@@ -72,8 +72,6 @@ internal static partial class ServeCommand
                 }
 
                 LogReady(logger, card.Model.Name, server.SocketPath, (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds);
-                using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-                using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
                 server.Run();
                 LogStopped(logger, server.SessionCount, card.Violations.Count);
                 if (recording is not null)
@@ -91,12 +89,6 @@ internal static partial class ServeCommand
                 }
 
                 return 0;
-
-                void Stop(PosixSignalContext context)
-                {
-                    context.Cancel = true;
-                    server.Dispose();
-                }
             }
         });
         return command;
