@@ -14,10 +14,14 @@ internal static class CliLogging
         Recursive = true,
     };
 
+    /// <summary>--log-level, else $PCIEEMU_LOG_LEVEL, else <paramref name="fallback"/>.</summary>
+    public static LogLevel Level(ParseResult parse, LogLevel fallback = LogLevel.Information) =>
+        parse.GetValue(LevelOption)
+        ?? (Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PCIEEMU_LOG_LEVEL"), ignoreCase: true, out var env) ? env : fallback);
+
     public static ILoggerFactory Create(ParseResult parse, LogLevel fallback = LogLevel.Information, string? file = null)
     {
-        var level = parse.GetValue(LevelOption)
-                    ?? (Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PCIEEMU_LOG_LEVEL"), ignoreCase: true, out var env) ? env : fallback);
+        var level = Level(parse, fallback);
         return LoggerFactory.Create(b =>
         {
             b.SetMinimumLevel(level);

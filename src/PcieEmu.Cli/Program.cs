@@ -13,4 +13,13 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(CodegenCommand.Create());
 root.Subcommands.Add(TraceCommand.Create());
-return await root.Parse(args).InvokeAsync();
+var parse = root.Parse(args);
+try
+{
+    // System.CommandLine's own handler would print the stack trace; ours prints one line (see LastResort).
+    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e)
+{
+    return LastResort.Report(parse, e);
+}

@@ -1,8 +1,10 @@
 namespace PcieEmu.Devices;
 
 /// <summary>
-/// Where the repository's data lives (model files, provisioning scripts, driver sources). Found from
-/// $PCIEEMU_REPO, the current directory, or the running binary's location, whichever holds PcieEmu.sln first.
+/// The source checkout, for what only a developer does with one: `pcieemu codegen` writes generated sources into it,
+/// and tests that re-record committed files. The tools' own data comes from <see cref="DataFiles"/>, beside the
+/// binary. Found from $PCIEEMU_REPO, the current directory, or the running binary's location, whichever holds
+/// PcieEmu.sln first.
 /// </summary>
 public static class Repository
 {
@@ -17,10 +19,9 @@ public static class Repository
         return FindRootFrom(Environment.CurrentDirectory) ?? FindRootFrom(AppContext.BaseDirectory);
     }
 
+    /// <summary>The checkout; throws when there is none (callers are developer tools and tests).</summary>
     public static string Root => FindRoot()
-        ?? throw new DirectoryNotFoundException("cannot find the PcieEmu repository (no PcieEmu.sln above the current directory or the binary); set PCIEEMU_REPO");
-
-    public static string DefaultModelPath => Path.Combine(Root, "firmware-models", "pcieemu-audio", "default.json");
+        ?? throw new DirectoryNotFoundException("no PcieEmu checkout (no PcieEmu.sln above the current directory or the binary); run inside one or set PCIEEMU_REPO");
 
     /// <summary>Walks up from <paramref name="start"/> to the directory holding PcieEmu.sln.</summary>
     public static string? FindRootFrom(string start)

@@ -85,6 +85,7 @@ public sealed partial class GuestSession : IAsyncDisposable
         var cards = new List<CardInstance>();
         var owned = new List<ILoggerFactory>();
         Socket? agentListener = null;
+        GuestSession? session = null;
         try
         {
             for (int i = 0; i < options.ModelPaths.Count; i++)
@@ -124,7 +125,7 @@ public sealed partial class GuestSession : IAsyncDisposable
             File.WriteAllText(Path.Combine(work, "qemu.cmdline"), artifacts.Qemu + " " + string.Join(" ", args.Select(Quote)) + "\n");
             var qemu = StartQemu(artifacts.Qemu, args, Path.Combine(work, "qemu.log"), options.Console);
             LogStarted(logger, qemu.Id, machine.Accelerator, cards.Count, work);
-            var session = new GuestSession(options, artifacts, work, share, cards, qemu, agentListener, owned, logger);
+            session = new GuestSession(options, artifacts, work, share, cards, qemu, agentListener, owned, logger);
             if (options.Console == ConsoleMode.File)
             {
                 await session.ConnectAsync(cancellationToken);
@@ -134,17 +135,28 @@ public sealed partial class GuestSession : IAsyncDisposable
         }
         catch (Exception e)
         {
-            // Nothing half-started survives a failed start: kill what exists, keep the logs for the report.
-            agentListener?.Dispose();
-            foreach (var c in cards)
+            // Nothing half-started survives a failed start: kill what exists, keep the logs for the report. Once a
+            // session exists it owns QEMU, the listener, the cards and the loggers, and may have torn them down
+            // already; disposing them again here ended a timed-out boot in an ObjectDisposedException.
+            if (session is not null)
             {
-                c.Dispose();
+                session.MarkFailed();
+                await session.DisposeAsync();
+            }
+            else
+            {
+                agentListener?.Dispose();
+                foreach (var c in cards)
+                {
+                    c.Dispose();
+                }
+
+                owned.ForEach(f => f.Dispose());
             }
 
-            owned.ForEach(f => f.Dispose());
-            if (e is GuestSessionException)
+            if (e is GuestSessionException || (e is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {
-                throw;
+                throw; // a deadline or a stop stays a cancellation, which callers report as such
             }
 
             throw new GuestSessionException($"starting the guest failed: {e.Message}\n{DescribeLogs(work, cards.Count)}", e);
@@ -156,11 +168,16 @@ public sealed partial class GuestSession : IAsyncDisposable
         var exited = _qemu.WaitForExitAsync(cancellationToken);
         var accept = GuestAgent.AcceptAsync(_agentListener, _options.BootTimeout, cancellationToken);
         var first = await Task.WhenAny(accept, exited);
+
+        // A deadline or a stop completes both tasks: that is a cancellation (StartAsync tears the session down), not
+        // QEMU exiting, whose exit code does not exist yet.
+        cancellationToken.ThrowIfCancellationRequested();
         if (first == exited || _qemu.HasExited)
         {
             _failed = true;
+            int code = _qemu.ExitCode; // read before DisposeAsync releases the process
             await DisposeAsync();
-            throw new GuestSessionException($"QEMU exited (code {_qemu.ExitCode}) before the guest was ready\n{DescribeLogs()}");
+            throw new GuestSessionException($"QEMU exited (code {code}) before the guest was ready\n{DescribeLogs()}");
         }
 
         try
@@ -347,7 +364,7 @@ public sealed partial class GuestSession : IAsyncDisposable
                 await _agent.QuitAsync();
             }
 
-            if (!await WaitExit(TimeSpan.FromSeconds(10)) && Qmp is not null)
+            if (_agent is not null && !await WaitExit(TimeSpan.FromSeconds(10)) && Qmp is not null)
             {
                 try
                 {
@@ -358,7 +375,8 @@ public sealed partial class GuestSession : IAsyncDisposable
                 }
             }
 
-            if (!await WaitExit(TimeSpan.FromSeconds(5)))
+            // Without an agent or QMP (a start cancelled while the guest booted) nothing asked QEMU to quit: kill it now.
+            if (_agent is null && Qmp is null || !await WaitExit(TimeSpan.FromSeconds(5)))
             {
                 LogKilled(_logger, _qemu.Id);
                 ChildProcessLauncher.Kill(_qemu);

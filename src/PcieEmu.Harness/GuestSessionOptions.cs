@@ -8,7 +8,7 @@ namespace PcieEmu.Harness;
 public sealed record GuestSessionOptions
 {
     /// <summary>One card per model file, each behind its own pcie-root-port.</summary>
-    public IReadOnlyList<string> ModelPaths { get; init; } = [Repository.DefaultModelPath];
+    public IReadOnlyList<string> ModelPaths { get; init; } = [DataFiles.DefaultModelPath];
 
     /// <summary>Host folder mounted in the guest at /mnt/host (default: a fresh folder in the work directory).</summary>
     public string? ShareDirectory { get; init; }

@@ -353,7 +353,7 @@ public sealed class CardModelLoaderTests : IDisposable
     }
 
     /// <summary>Applies "remove PATH" or "set PATH JSON" to a model tree (PATH like $.a.b[1].c).</summary>
-    private static void Mutate(JsonObject root, string mutation)
+    internal static void Mutate(JsonObject root, string mutation)
     {
         string[] parts = mutation.Split(' ', 3);
         var steps = ParsePath(parts[1]);

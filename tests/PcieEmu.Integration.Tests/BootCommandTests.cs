@@ -8,7 +8,7 @@ public sealed class BootCommandTests
     {
         var boot = await CliProcess.RunAsync(TimeSpan.FromMinutes(5), "boot", "--timeout", "20", "--exec", "echo started; sleep 600");
 
-        boot.Exit.Should().Be(1);
+        boot.Exit.Should().Be(1, boot.Stderr);
         boot.Stderr.Should().Contain("failed: session timeout");
         boot.Stderr.Should().Contain("qemu.log").And.Contain("console.log").And.Contain("server-0.log");
         boot.Stderr.Should().Contain("@@READY", "the guest console's tail is shown, not just its name");

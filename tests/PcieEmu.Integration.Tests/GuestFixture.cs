@@ -68,5 +68,5 @@ public sealed class UnsharedRamGuest : GuestFixture
 /// <summary>Two cards, each behind its own root port.</summary>
 public sealed class TwoCardGuest : GuestFixture
 {
-    protected override GuestSessionOptions Options => new() { ModelPaths = [PcieEmu.Devices.Repository.DefaultModelPath, PcieEmu.Devices.Repository.DefaultModelPath] };
+    protected override GuestSessionOptions Options => new() { ModelPaths = [PcieEmu.Devices.DataFiles.DefaultModelPath, PcieEmu.Devices.DataFiles.DefaultModelPath] };
 }

@@ -8,7 +8,7 @@ namespace PcieEmu.Integration.Tests;
 /// <summary>The pro card with every playback stream routed to null, as `pcieemu bench stream` runs it.</summary>
 public sealed class ProBenchGuest : GuestFixture
 {
-    public static string ProModelPath => Path.Combine(Path.GetDirectoryName(Repository.DefaultModelPath)!, "pro.json");
+    public static string ProModelPath => DataFiles.ProModelPath;
 
     protected override GuestSessionOptions Options => new()
     {

@@ -33,7 +33,7 @@ internal static class BootCommand
             var modelPaths = (parse.GetValue(models) ?? []).Select(f => f.FullName).ToList();
             if (modelPaths.Count == 0)
             {
-                modelPaths.Add(Repository.DefaultModelPath);
+                modelPaths.Add(DataFiles.DefaultModelPath);
             }
 
             if (GuestStart.LoadModels("boot", modelPaths) is null)

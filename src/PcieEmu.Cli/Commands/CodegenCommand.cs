@@ -15,7 +15,7 @@ internal static class CodegenCommand
             string? root = PcieEmu.Devices.Repository.FindRoot();
             if (root is null)
             {
-                Console.Error.WriteLine("codegen: run inside the PcieEmu repository (no PcieEmu.sln above the current directory)");
+                Console.Error.WriteLine("codegen: needs a PcieEmu checkout to write the generated sources into (no PcieEmu.sln above the current directory or the binary); run it inside one or set PCIEEMU_REPO");
                 return 2;
             }
 

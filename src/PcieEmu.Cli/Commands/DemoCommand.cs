@@ -35,7 +35,7 @@ internal static class DemoCommand
                 return 2;
             }
 
-            string modelPath = parse.GetValue(model)?.FullName ?? Repository.DefaultModelPath;
+            string modelPath = parse.GetValue(model)?.FullName ?? DataFiles.DefaultModelPath;
             if (GuestStart.LoadModels("demo", [modelPath]) is not [var card])
             {
                 return 2;

@@ -14,7 +14,7 @@ internal static partial class ServeCommand
 {
     public static Command Create()
     {
-        var model = new Option<FileInfo?>("--model") { Description = "Card model file (default: firmware-models/pcieemu-audio/default.json)" };
+        var model = new Option<FileInfo?>("--model") { Description = "Card model file (default: the default audio card, firmware-models/pcieemu-audio/default.json beside the binary)" };
         var socket = new Option<string>("--socket") { Description = "UNIX socket path to listen on", Required = true };
         var persist = new Option<bool>("--persist") { Description = "Accept the next client after one disconnects" };
         var logFile = new Option<string?>("--log-file") { Description = "Also append the log to this file" };
@@ -28,7 +28,7 @@ internal static partial class ServeCommand
             var logger = loggers.CreateLogger("PcieEmu.Cli.Serve");
             IEmulatedCard card;
             TraceWriter? recording = null;
-            string modelPath = parse.GetValue(model)?.FullName ?? Repository.DefaultModelPath;
+            string modelPath = parse.GetValue(model)?.FullName ?? DataFiles.DefaultModelPath;
             try
             {
                 var routeTable = CardOptions.ParseRoutes(parse.GetValue(routes) ?? []);
@@ -46,7 +46,7 @@ internal static partial class ServeCommand
                     }
                 }
             }
-            catch (Exception e) when (e is CardModelException or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is CardModelException or IOException or UnauthorizedAccessException)
             {
                 Console.Error.WriteLine($"serve: {e.Message}");
                 return 2;

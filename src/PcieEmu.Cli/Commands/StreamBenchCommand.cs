@@ -31,7 +31,7 @@ internal static class StreamBenchCommand
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
-            string modelPath = parse.GetValue(model)?.FullName ?? Path.Combine(Path.GetDirectoryName(Repository.DefaultModelPath)!, "pro.json");
+            string modelPath = parse.GetValue(model)?.FullName ?? DataFiles.ProModelPath;
             if (GuestStart.LoadModels("bench stream", [modelPath]) is not [var card])
             {
                 return 2;

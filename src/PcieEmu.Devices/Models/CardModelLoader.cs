@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using PcieEmu.Interop;
+using PcieEmu.Pci.Bars;
 
 namespace PcieEmu.Devices.Models;
 
@@ -21,21 +23,30 @@ public static class CardModelLoader
     /// <summary>The minimum register BAR size: the spec's register map (spec §3).</summary>
     public const ulong MinRegistersBarSize = 16384;
 
+    /// <summary>
+    /// Largest model file read (the shipped ones are a few KiB). A bound, so that a path naming something endless
+    /// (/dev/zero) or huge is refused instead of read until memory runs out.
+    /// </summary>
+    public const int MaxModelFileBytes = 1 << 20;
+
     public static CardModel Load(string path)
     {
         string full = Path.GetFullPath(path);
         string text;
         try
         {
-            text = File.ReadAllText(full);
+            text = ReadModelText(full);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             throw new CardModelException($"{path}: cannot read the model file: {e.Message}");
         }
 
         return Parse(text, full);
     }
+
+    /// <summary>A model file's text: only a regular file (a FIFO would block, a device never end), at most <see cref="MaxModelFileBytes"/>.</summary>
+    public static string ReadModelText(string path) => RegularFile.ReadAllText(path, MaxModelFileBytes, "a model file");
 
     public static CardModel Parse(string json, string sourcePath)
     {
@@ -54,7 +65,7 @@ public static class CardModelLoader
             var errors = Schema.Value.Validate(doc.RootElement);
             if (errors.Count > 0)
             {
-                throw new CardModelException($"{sourcePath}: does not match the card model schema:\n  " + string.Join("\n  ", errors));
+                throw new CardModelException($"{sourcePath}: does not match the card model schema:" + List(errors));
             }
 
             var root = doc.RootElement;
@@ -98,6 +109,12 @@ public static class CardModelLoader
             if (registers.Mmap || msix.Mmap)
             {
                 problems.Add("$.bars: only the sram BAR can be offered for mmap");
+            }
+
+            if (sram is not null && sram.Size < (ulong)Environment.SystemPageSize)
+            {
+                // The client maps the SRAM, so it is whole pages (4 KiB on x86-64, up to 64 KiB on arm64 hosts).
+                problems.Add($"$.bars.sram.size: {sram.Size} is below this host's page size ({Environment.SystemPageSize} bytes)");
             }
 
             CheckSlots([("registers", registers), ("msix", msix), ("sram", sram)], problems);
@@ -167,10 +184,10 @@ public static class CardModelLoader
                 string romPath = Path.Combine(Path.GetDirectoryName(sourcePath) ?? ".", romElement.GetProperty("file").GetString()!);
                 try
                 {
-                    rom = File.ReadAllBytes(romPath);
-                    if (rom.Length is 0 or > 16 << 20)
+                    rom = RegularFile.ReadAllBytes(romPath, ExpansionRom.MaxImageBytes, "an expansion ROM image");
+                    if (rom.Length == 0)
                     {
-                        problems.Add($"$.expansionRom.file: {romPath} must hold 1 byte .. 16 MiB");
+                        problems.Add($"$.expansionRom.file: {romPath} is empty; a ROM image holds 1 byte .. {RegularFile.FormatSize(ExpansionRom.MaxImageBytes)}");
                     }
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
@@ -182,7 +199,7 @@ public static class CardModelLoader
 
             if (problems.Count > 0)
             {
-                throw new CardModelException($"{sourcePath}: invalid model:\n  " + string.Join("\n  ", problems));
+                throw new CardModelException($"{sourcePath}: invalid model:" + List(problems));
             }
 
             return new CardModel
@@ -203,6 +220,10 @@ public static class CardModelLoader
             };
         }
     }
+
+    /// <summary>One problem stays on the message's line (a one-line error on stderr); several get one indented line each.</summary>
+    private static string List(IReadOnlyList<string> problems) =>
+        problems.Count == 1 ? " " + problems[0] : "\n  " + string.Join("\n  ", problems);
 
     /// <summary>Route syntax (spec §13) and loopback wiring: a capture stream may loop back only a playback stream whose sink is loopback.</summary>
     private static void CheckRoutes(IReadOnlyList<StreamLayout> streams, List<string> problems)

@@ -10,7 +10,8 @@ namespace PcieEmu.Harness.Provisioning;
 /// </summary>
 public static class Provisioner
 {
-    public static string ScriptPath => Path.Combine(Repository.Root, "qemu", "provision", "provision.sh");
+    /// <summary>The provisioning script beside the binary (a copy of the checkout's qemu/ tree, see PcieEmu.Harness.csproj).</summary>
+    public static string ScriptPath => Path.Combine(DataFiles.QemuDirectory, "provision", "provision.sh");
 
     public static async Task<GuestArtifacts> EnsureAsync(IProgress<ProvisionStep>? progress = null, bool force = false,
         string? cacheDirectory = null, CancellationToken cancellationToken = default)

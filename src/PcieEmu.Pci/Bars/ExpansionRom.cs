@@ -3,9 +3,12 @@ namespace PcieEmu.Pci.Bars;
 /// <summary>An expansion ROM image: its BAR size is the next power of two ≥ 2 KiB that holds it.</summary>
 public sealed class ExpansionRom
 {
+    /// <summary>Largest image: 16 MiB (the ROM BAR could be larger, but no option ROM is; a bound for what a model may load).</summary>
+    public const int MaxImageBytes = 16 << 20;
+
     public ExpansionRom(byte[] image)
     {
-        if (image.Length == 0 || image.Length > 16 << 20)
+        if (image.Length is 0 or > MaxImageBytes)
         {
             throw new ArgumentOutOfRangeException(nameof(image), "ROM image must be 1 byte .. 16 MiB");
         }

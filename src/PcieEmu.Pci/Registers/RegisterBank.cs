@@ -17,9 +17,12 @@ public sealed partial class RegisterBank : IMmioHandler
     private ulong[] _values = [];
     private long _unclaimedAccesses;
 
+    /// <summary>Largest bank: 16 MiB (the dword index costs 4 bytes per 4 bytes of bank). Model schemas cap register BARs here.</summary>
+    public const ulong MaxSize = 16 << 20;
+
     public RegisterBank(string name, ulong size, ILogger logger)
     {
-        if (size == 0 || size > 1 << 24 || (size & 3) != 0)
+        if (size == 0 || size > MaxSize || (size & 3) != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(size), size, "register bank size must be a non-zero multiple of 4 up to 16 MiB");
         }

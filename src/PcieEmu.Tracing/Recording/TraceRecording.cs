@@ -1,5 +1,6 @@
 using System.Reflection;
 using PcieEmu.Devices;
+using PcieEmu.Devices.Models;
 using PcieEmu.Tracing.Format;
 
 namespace PcieEmu.Tracing.Recording;
@@ -17,7 +18,7 @@ public static class TraceRecording
     /// </summary>
     public static TraceWriter Start(IEmulatedCard card, string modelPath, IReadOnlyDictionary<string, string> routes, string path)
     {
-        string json = File.ReadAllText(modelPath);
+        string json = CardModelLoader.ReadModelText(modelPath);
         var header = new TraceHeader
         {
             Card = card.Model.Card,

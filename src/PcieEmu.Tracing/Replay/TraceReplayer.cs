@@ -150,7 +150,7 @@ public static class TraceReplayer
         }
         else
         {
-            string json = File.ReadAllText(modelPath);
+            string json = CardModelLoader.ReadModelText(modelPath); // bounded, regular files only, like every model read
             string sha = TraceHeader.Sha256Of(json);
             model = Parse(() => CardModelLoader.Parse(json, modelPath), modelPath);
             if (sha != header.ModelSha256)

@@ -101,6 +101,7 @@ public sealed partial class VfioUserClient : IDisposable
     /// <summary>Connects to a server listening on a UNIX socket path.</summary>
     public static VfioUserClient Connect(string socketPath, VfioUserClientOptions? options = null)
     {
+        UnixSocketPath.ThrowIfTooLong(socketPath);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {

@@ -21,6 +21,15 @@ public sealed record VfioUserServerOptions
     /// <summary>Accept a new client after one disconnects instead of ending.</summary>
     public bool Persist { get; init; }
 
+    /// <summary>
+    /// Least time between two "refused a client" warnings. Any same-user process can connect in a loop, so the
+    /// refusals in between are only counted, and the next line (or the end of the session) reports how many.
+    /// </summary>
+    public TimeSpan RefusedClientLogInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The clock of the rate-limited logs (tests pass one that moves only when told).</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Record the socket thread's allocations (diagnostics for the no-allocation-per-message rule).</summary>
     public bool TrackAllocations { get; init; }
 
