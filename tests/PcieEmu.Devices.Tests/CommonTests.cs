@@ -6,7 +6,7 @@ using PcieEmu.Devices.Common;
 
 namespace PcieEmu.Devices.Tests;
 
-/// <summary>The device layer's shared pieces: the violation record, the worker thread and FNV-1a.</summary>
+/// <summary>The device layer's shared pieces: the violation record and the FNV-1a digests.</summary>
 public sealed class CommonTests
 {
     // ------------------------------------------------------------------ DriverRuleViolations
@@ -129,5 +129,45 @@ public sealed class CommonTests
 
         h.Should().Be(whole);
         whole.Should().Be(Reference.Fnv1a(data));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(31)]
+    [InlineData(32)]
+    [InlineData(33)]
+    [InlineData(56)]
+    [InlineData(4099)]
+    public void The_sink_digest_is_four_lane_fnv1a_as_the_trace_format_defines(int length)
+    {
+        var data = Enumerable.Range(0, length).Select(i => (byte)((i * 131) + 7)).ToArray();
+
+        Fnv1a64.Hash(data).Should().Be(Reference(data));
+
+        // TRACE-FORMAT.md, SinkData: word i to lane i mod 4, lanes folded in order, then the tail bytes.
+        static ulong Reference(byte[] d)
+        {
+            var lanes = new[] { Fnv1a64.OffsetBasis, Fnv1a64.OffsetBasis, Fnv1a64.OffsetBasis, Fnv1a64.OffsetBasis };
+            int words = d.Length / 8;
+            for (int i = 0; i < words; i++)
+            {
+                lanes[i % 4] = (lanes[i % 4] ^ BitConverter.ToUInt64(d, i * 8)) * Fnv1a64.Prime;
+            }
+
+            ulong h = lanes[0];
+            for (int k = 1; k < 4; k++)
+            {
+                h = (h ^ lanes[k]) * Fnv1a64.Prime;
+            }
+
+            for (int i = words * 8; i < d.Length; i++)
+            {
+                h = (h ^ d[i]) * Fnv1a64.Prime;
+            }
+
+            return h;
+        }
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 
@@ -7,8 +6,9 @@ namespace PcieEmu.Tracing.Format;
 /// <summary>
 /// A trace's chunks, in file order, each checked (length, CRC) before anyone reads a record of it. A thread reads
 /// and checks ahead, at most <see cref="Ahead"/> chunks, so the file's I/O and checksums run beside whatever
-/// consumes the records (a replay), not in its way. Buffers come from the array pool and go back when the consumer
-/// moves on: a chunk's bytes are valid until the next <see cref="TryNext"/>.
+/// consumes the records (a replay), not in its way. Buffers circulate between the two threads (at most
+/// <see cref="Ahead"/> + 2 exist) and go back when the consumer moves on: a chunk's bytes are valid until the next
+/// <see cref="TryNext"/>.
 /// </summary>
 internal sealed class ChunkFeed : IDisposable
 {
@@ -18,6 +18,9 @@ internal sealed class ChunkFeed : IDisposable
     private readonly Stream _stream;
     private readonly string _name;
     private readonly BlockingCollection<Item> _items = new(Ahead);
+
+    /// <summary>Buffers the consumer is done with, back to the reader thread: no allocation per chunk, no pool churn.</summary>
+    private readonly ConcurrentQueue<byte[]> _free = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private byte[]? _current;
@@ -82,7 +85,7 @@ internal sealed class ChunkFeed : IDisposable
         _done = true;
         if (item.Buffer is { } stray)
         {
-            ArrayPool<byte>.Shared.Return(stray);
+            _free.Enqueue(stray);
         }
 
         return item.Buffer is null && item.Error is null;
@@ -93,12 +96,9 @@ internal sealed class ChunkFeed : IDisposable
         _stop.Cancel();
         _thread.Join();
         Release();
-        while (_items.TryTake(out var item))
+        while (_items.TryTake(out _))
         {
-            if (item.Buffer is { } b)
-            {
-                ArrayPool<byte>.Shared.Return(b);
-            }
+            // Drop what was read ahead: its buffers go with the feed.
         }
 
         _items.Dispose();
@@ -110,7 +110,7 @@ internal sealed class ChunkFeed : IDisposable
     {
         if (_current is { } c)
         {
-            ArrayPool<byte>.Shared.Return(c);
+            _free.Enqueue(c);
             _current = null;
         }
     }
@@ -144,17 +144,17 @@ internal sealed class ChunkFeed : IDisposable
                     return;
                 }
 
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, TraceFormat.ChunkTargetBytes));
+                byte[] buffer = Rent(length);
                 if (ReadSome(buffer.AsSpan(0, length)) != length)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    _free.Enqueue(buffer);
                     Fail(n => Bad($"truncated inside the chunk at byte {at} ({length} B announced), after {n} records", truncated: true));
                     return;
                 }
 
                 if (Crc32.Compute(buffer.AsSpan(0, length)) != crc)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    _free.Enqueue(buffer);
                     Fail(n => Bad($"chunk at byte {at}: CRC mismatch (corrupt file), after {n} records"));
                     return;
                 }
@@ -166,7 +166,7 @@ internal sealed class ChunkFeed : IDisposable
                 }
                 catch (OperationCanceledException)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    _free.Enqueue(buffer);
                     return;
                 }
             }
@@ -179,6 +179,19 @@ internal sealed class ChunkFeed : IDisposable
         {
             Fail(_ => Bad($"cannot read: {e.Message}"));
         }
+    }
+
+    private byte[] Rent(int length)
+    {
+        while (_free.TryDequeue(out var buffer))
+        {
+            if (buffer.Length >= length)
+            {
+                return buffer;
+            }
+        }
+
+        return new byte[Math.Max(length, TraceFormat.ChunkTargetBytes)];
     }
 
     private void Fail(Func<long, TraceFormatException> error)

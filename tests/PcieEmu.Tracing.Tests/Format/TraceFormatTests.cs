@@ -125,6 +125,14 @@ public sealed class TraceFormatTests
             random.NextBytes(data);
             Crc32.Compute(data).Should().Be(Crc32.ComputeScalar(data), $"length {length}");
         }
+
+        // Lengths around and past the three-chain loop's 3 × 4 KiB groups, including unaligned tails.
+        foreach (int length in new[] { 12287, 12288, 12289, 24576 + 5, 65536, 200_003 })
+        {
+            var data = new byte[length];
+            random.NextBytes(data);
+            Crc32.Compute(data).Should().Be(Crc32.ComputeScalar(data), $"length {length}");
+        }
     }
 
     [Fact]

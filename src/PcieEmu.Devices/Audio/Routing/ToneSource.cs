@@ -43,7 +43,10 @@ public readonly record struct ToneChannel(long FrequencyNumerator, int Frequency
 /// </para>
 /// <para>
 /// For a tabulated cycle the samples themselves (the rounded integers, or the float's bits) are tabulated too, from
-/// the same doubles: a read is then a strided copy, one load and one store per sample.
+/// the same doubles: a read is then a strided copy, one load and one store per sample. When every channel is
+/// tabulated and the frames of all their cycles together (the least common multiple) fit in
+/// <see cref="MaxFrameTableBytes"/>, whole frames are tabulated once, interleaved as the stream carries them, and a
+/// read is a plain copy out of that circular table (a 32-channel 192 kHz capture is then a memcpy).
 /// </para>
 /// <para>
 /// k takes only L = m / gcd(P, m) values, in a cycle (600 for 440 Hz at 48 kHz). When L is small the sines of
@@ -69,7 +72,12 @@ public sealed class ToneSource : ICaptureSource
 
     private readonly ToneChannel[] _channels;
     private readonly Dictionary<(long Modulus, long Step), double[]> _sineTables = [];
+    /// <summary>Largest interleaved frame table (all channels' common cycle) kept per run.</summary>
+    public const int MaxFrameTableBytes = 4 << 20;
+
     private Phase[] _phases = [];
+    private byte[]? _frameTable;
+    private long _frameTableFrames;
     private bool _tablesPending;
     private AudioFormat? _format;
 
@@ -184,6 +192,7 @@ public sealed class ToneSource : ICaptureSource
         }
 
         _format = format;
+        _frameTable = null;
         _tablesPending = true;
         return null;
     }
@@ -207,7 +216,14 @@ public sealed class ToneSource : ICaptureSource
                 _phases[c] = _phases[c] with { Sines = sines, Samples = sines is null ? null : SampleTable(_phases[c], sines, format.Format) };
             }
 
+            BuildFrameTable(format);
             _tablesPending = false;
+        }
+
+        if (_frameTable is { } table)
+        {
+            CopyFrames(frames, table, (int)(firstFrame % _frameTableFrames * frameBytes));
+            return;
         }
 
         int count = frames.Length / frameBytes;
@@ -255,6 +271,9 @@ public sealed class ToneSource : ICaptureSource
     /// Writes <paramref name="count"/> frames' samples of one channel from its cycle table, starting at entry
     /// <paramref name="j"/>: the same values the per-sample expressions below give, without computing them.
     /// </summary>
+    // Fully optimised from the first call: a replay is seconds long, and a hot loop left in tier-0 code until
+    // on-stack replacement cost it a third of its time.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void CopySamples(Span<byte> channel, int count, int frameBytes, int bytesPerSample, int[] samples, int j)
     {
         ref byte at = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(channel);
@@ -276,6 +295,50 @@ public sealed class ToneSource : ICaptureSource
             {
                 System.Runtime.CompilerServices.Unsafe.WriteUnaligned(ref sample, BitConverter.IsLittleEndian ? v : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v));
             }
+        }
+    }
+
+    /// <summary>
+    /// Whole frames over the channels' common cycle, when every channel is tabulated and they fit: the same samples
+    /// <see cref="CopySamples"/> writes, interleaved once.
+    /// </summary>
+    private void BuildFrameTable(AudioFormat format)
+    {
+        _frameTable = null;
+        long frames = 1;
+        for (int c = 0; c < format.Channels; c++)
+        {
+            if (_phases[c].Samples is not { } samples)
+            {
+                return;
+            }
+
+            frames = frames / Gcd(frames, samples.Length) * samples.Length;
+            if (frames * format.FrameBytes > MaxFrameTableBytes)
+            {
+                return;
+            }
+        }
+
+        var table = new byte[frames * format.FrameBytes];
+        for (int c = 0; c < format.Channels; c++)
+        {
+            CopySamples(table.AsSpan(c * format.BytesPerSample), (int)frames, format.FrameBytes, format.BytesPerSample, _phases[c].Samples!, 0);
+        }
+
+        _frameTable = table;
+        _frameTableFrames = frames;
+    }
+
+    /// <summary>Fills <paramref name="frames"/> from the circular frame table, starting at byte <paramref name="at"/>.</summary>
+    private static void CopyFrames(Span<byte> frames, byte[] table, int at)
+    {
+        while (!frames.IsEmpty)
+        {
+            int n = Math.Min(frames.Length, table.Length - at);
+            table.AsSpan(at, n).CopyTo(frames);
+            frames = frames[n..];
+            at = 0;
         }
     }
 
