@@ -31,7 +31,9 @@ stage_qemu_hotplug_build() {
     if ! result=$(python3 "$binpatch" "$out/qemu-system-x86_64" 2>>"$STAGE_LOG"); then
         local why
         why=$(tail -n1 "$STAGE_LOG")
-        die "qemu-hotplug: cannot apply patches/$QEMU_HOTPLUG_PATCH to $(meta_get "$qstage/meta" qemu_package) (${why#qemu-binpatch: }); log: $STAGE_LOG"
+        why=${why#qemu-binpatch: }
+        why=${why#"$out/qemu-system-x86_64: "}
+        die "qemu-hotplug: cannot apply patches/$QEMU_HOTPLUG_PATCH to $(meta_get "$qstage/meta" qemu_package) ($why); log: $STAGE_LOG"
     fi
     printf '%s\n' "$result" >>"$STAGE_LOG"
     local status site
