@@ -27,6 +27,7 @@ public sealed partial class GuestSession : IAsyncDisposable
     private readonly GuestSessionOptions _options;
     private readonly List<ILoggerFactory> _ownedLoggers;
     private GuestAgent? _agent;
+    private CardSlots? _slots;
     private bool _failed;
     private bool _disposed;
 
@@ -57,6 +58,11 @@ public sealed partial class GuestSession : IAsyncDisposable
 
     public QmpClient? Qmp { get; private set; }
 
+    /// <summary>The cards' PCIe slots: hot-unplug, hot-plug and surprise removal (needs <see cref="GuestSessionOptions.HotPlug"/>).</summary>
+    public CardSlots Slots => _slots ??= new CardSlots(this, _options, _cards, _logger);
+
+    internal GuestSessionOptions Options => _options;
+
     public string QemuLog => Path.Combine(WorkDirectory, "qemu.log");
 
     public string ConsoleLog => Path.Combine(WorkDirectory, "console.log");
@@ -70,7 +76,9 @@ public sealed partial class GuestSession : IAsyncDisposable
         var logger = loggers.CreateLogger("PcieEmu.Harness.GuestSession");
         int steps = 0;
         var counting = progress is null ? null : new StepCounter(progress, n => steps = n);
-        var artifacts = await Provisioner.EnsureAsync(counting, cancellationToken: cancellationToken);
+        var artifacts = await Provisioner.EnsureAsync(counting, cancellationToken: cancellationToken, hotplugQemu: options.HotPlug);
+        string qemuBinary = !options.HotPlug ? artifacts.Qemu
+            : artifacts.QemuHotplug ?? throw new GuestSessionException("hot-plug needs the qemu-hotplug stage, which provisioning did not report (manifest key qemu_hotplug)");
         progress?.Report(new ProvisionStep(steps + 1, steps + 1, "starting the card server(s) and QEMU, waiting for the guest"));
         string work = options.WorkDirectory ?? Directory.CreateTempSubdirectory("pcieemu-").FullName;
         Directory.CreateDirectory(work);
@@ -97,7 +105,9 @@ public sealed partial class GuestSession : IAsyncDisposable
                 var trace = options.TraceDirectory is { } traces
                     ? TraceRecording.Start(card, options.ModelPaths[i], options.Routes, TracePath(traces, i))
                     : null;
-                var server = new VfioUserServer(card.Function, Path.Combine(work, $"vu{i}.sock"), options.ServerOptions, cardLoggers);
+                // A hot-pluggable card's server outlives its client: the next device_add connects again.
+                var serverOptions = options.HotPlug ? options.ServerOptions with { Persist = true } : options.ServerOptions;
+                var server = new VfioUserServer(card.Function, Path.Combine(work, $"vu{i}.sock"), serverOptions, cardLoggers);
                 server.Listen();
                 cards.Add(new CardInstance(i, card, server, log, server.RunAsync(), trace));
             }
@@ -122,8 +132,8 @@ public sealed partial class GuestSession : IAsyncDisposable
                 ExtraArguments = options.ExtraQemuArguments,
             };
             var args = QemuCommandLine.Build(machine);
-            File.WriteAllText(Path.Combine(work, "qemu.cmdline"), artifacts.Qemu + " " + string.Join(" ", args.Select(Quote)) + "\n");
-            var qemu = StartQemu(artifacts.Qemu, args, Path.Combine(work, "qemu.log"), options.Console);
+            File.WriteAllText(Path.Combine(work, "qemu.cmdline"), qemuBinary + " " + string.Join(" ", args.Select(Quote)) + "\n");
+            var qemu = StartQemu(qemuBinary, args, Path.Combine(work, "qemu.log"), options.Console);
             LogStarted(logger, qemu.Id, machine.Accelerator, cards.Count, work);
             session = new GuestSession(options, artifacts, work, share, cards, qemu, agentListener, owned, logger);
             if (options.Console == ConsoleMode.File)

@@ -58,6 +58,13 @@ public sealed record GuestSessionOptions
     /// </summary>
     public string? TraceDirectory { get; init; }
 
+    /// <summary>
+    /// The cards may be hot-unplugged and plugged again (<see cref="GuestSession.Slots"/>): QEMU is the qemu-hotplug
+    /// build (Debian's 11.1.3 aborts on device_del of a vfio-user device with MSI-X; provisioning applies the
+    /// upstream fix, qemu/provision/README.md), and each card's server accepts the next client after one leaves.
+    /// </summary>
+    public bool HotPlug { get; init; }
+
     public IReadOnlyList<string> ExtraKernelArguments { get; init; } = [];
 
     public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];

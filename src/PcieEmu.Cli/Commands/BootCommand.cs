@@ -16,7 +16,7 @@ internal static class BootCommand
     public static Command Create()
     {
         var models = new Option<FileInfo[]>("--model") { Description = "Card model file; repeat for several cards (default: the default audio card)", AllowMultipleArgumentsPerToken = false };
-        var exec = new Option<string[]>("--exec") { Description = "Shell command line to run in the guest; repeatable. Without it: interactive console" };
+        var exec = new Option<string[]>("--exec") { Description = "Shell command line to run in the guest; repeatable. Without it: interactive console. @unplug [N], @plug [N] and @surprise [N] act on card N's slot instead (hot-unplug, hot-plug, the card vanishing)" };
         var share = new Option<DirectoryInfo?>("--share") { Description = "Host folder mounted at /mnt/host in the guest (commands run there)" };
         var timeout = new Option<int>("--timeout") { Description = "Seconds for the whole session (boot and commands)", DefaultValueFactory = _ => 600 };
         var accel = new Option<AcceleratorChoice>("--accel") { Description = "Auto (KVM only with kvm_intel/kvm_amd loaded), Tcg or Kvm", DefaultValueFactory = _ => AcceleratorChoice.Auto };
@@ -52,6 +52,21 @@ internal static class BootCommand
                 return 2;
             }
 
+            var actions = new Dictionary<int, SlotAction>();
+            for (int i = 0; i < commands.Length; i++)
+            {
+                if (SlotAction.IsAction(commands[i]))
+                {
+                    if (SlotAction.Parse(commands[i], modelPaths.Count, out string? why) is not { } action)
+                    {
+                        Console.Error.WriteLine($"boot: {why}");
+                        return 2;
+                    }
+
+                    actions[i] = action;
+                }
+            }
+
             if (parse.GetValue(trace) is not null && parse.GetValue(unshared))
             {
                 Console.Error.WriteLine("boot: --trace needs shared guest RAM (a traced card cannot wait on message DMA); drop --unshared-ram");
@@ -71,6 +86,7 @@ internal static class BootCommand
                 KeepWorkDirectory = parse.GetValue(keep),
                 Routes = routeTable,
                 TraceDirectory = parse.GetValue(trace)?.FullName,
+                HotPlug = actions.Values.Any(a => a.NeedsHotPlug),
             };
 
             if (await GuestStart.StartAsync("boot", options, loggers, deadline.Token) is not { } session)
@@ -93,11 +109,19 @@ internal static class BootCommand
                 }
 
                 int status = 0;
-                foreach (var c in commands)
+                for (int i = 0; i < commands.Length; i++)
                 {
+                    string c = commands[i];
                     var sw = Stopwatch.StartNew();
                     try
                     {
+                        if (actions.TryGetValue(i, out var action))
+                        {
+                            await action.RunAsync(session.Slots, deadline.Token);
+                            Console.Error.WriteLine($"boot: `{c}` done in {sw.Elapsed.TotalSeconds:F2} s");
+                            continue;
+                        }
+
                         var r = await session.RunAsync(c, TimeSpan.FromSeconds(parse.GetValue(timeout)), deadline.Token);
                         Console.Out.Write(r.Output);
                         Console.Out.Flush();
@@ -107,7 +131,7 @@ internal static class BootCommand
                             status = r.ExitCode;
                         }
                     }
-                    catch (Exception e) when (e is GuestSessionException or OperationCanceledException)
+                    catch (Exception e) when (e is GuestSessionException or OperationCanceledException or InvalidOperationException or Harness.Qemu.QmpException)
                     {
                         session.MarkFailed();
                         Console.Error.WriteLine($"boot: `{c}` failed: {(e is OperationCanceledException ? "session timeout" : e.Message)}");
