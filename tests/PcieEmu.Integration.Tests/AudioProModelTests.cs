@@ -104,8 +104,8 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
             $"{{ {AlsaCommands.Record(AlsaCommands.Device(0, 4), "rec-4.raw", rec4, recordFrames, PeriodFrames(rec4))} & r4=$!; " +
             $"{AlsaCommands.Record(AlsaCommands.Device(0, 6), "rec-6.raw", rec6, recordFrames, PeriodFrames(rec6))} & r6=$!; " +
             $"{waitRunning(4, 6)}; " +
-            $"{AlsaCommands.Play(AlsaCommands.Device(0, 1), "multi-1.raw", play1, PeriodFrames(play1), periods: 8)} & p1=$!; " +
-            $"{AlsaCommands.Play(AlsaCommands.Device(0, 3), "multi-3.raw", play3, PeriodFrames(play3), periods: 8)} & p3=$!; " +
+            $"{AlsaCommands.Play(AlsaCommands.Device(0, 1), "multi-1.raw", play1, PeriodFrames(play1))} & p1=$!; " +
+            $"{AlsaCommands.Play(AlsaCommands.Device(0, 3), "multi-3.raw", play3, PeriodFrames(play3))} & p3=$!; " +
             $"{waitRunning(1, 3, 4, 6)} && echo all-four-running; " +
             "wait $p1; echo \"p1=$?\"; wait $p3; echo \"p3=$?\"; wait $r4; echo \"r4=$?\"; wait $r6; echo \"r6=$?\"; " +
             "cp rec-4.raw rec-6.raw /mnt/host/; rm -f rec-4.raw rec-6.raw multi-1.raw multi-3.raw; }");

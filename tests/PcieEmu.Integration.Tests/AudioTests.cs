@@ -56,7 +56,7 @@ internal static class AudioFiles
     }
 
     /// <summary>aplay on stream 0; periods default to about 21 ms (1024 frames up to 48 kHz), so a loaded TCG host keeps up at 192 kHz too.</summary>
-    public static string Play(string file, AudioFormat format, int? periodFrames = null, int periods = 4) =>
+    public static string Play(string file, AudioFormat format, int? periodFrames = null, int periods = AlsaCommands.DefaultPeriods) =>
         AlsaCommands.Play(PlaybackDevice, file, format, periodFrames ?? AlsaCommands.PeriodFrames(format.Rate), periods);
 
     public static string Record(string file, AudioFormat format, int frames, int? periodFrames = null) =>
