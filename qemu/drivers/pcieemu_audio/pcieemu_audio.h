@@ -73,10 +73,14 @@ enum pea_fault {
 	PEA_FAULT_COUNT,
 };
 
-/* One stream: register block PEA_SD(index), one ALSA PCM device numbered index. */
+/*
+ * One stream: register block PEA_SD(index). The j-th playback stream and the
+ * j-th capture stream are the two substreams of ALSA PCM device j.
+ */
 struct pea_stream {
 	struct pea_dev *pea;
 	unsigned int index;
+	unsigned int pcm_dev;		/* PCM device: rank among streams of its direction */
 	void __iomem *regs;		/* this stream's register block */
 
 	/* From SD_CAPS at probe (spec §9.1). */
@@ -86,7 +90,7 @@ struct pea_stream {
 	u64 formats;			/* SNDRV_PCM_FMTBIT_* */
 	unsigned int rates;		/* SNDRV_PCM_RATE_* */
 
-	struct snd_pcm *pcm;		/* NULL if the stream offers nothing usable */
+	struct snd_pcm *pcm;		/* device pcm_dev; NULL if the stream is unusable */
 
 	/* Serializes open/close against the card-reset path (process context). */
 	struct mutex open_lock;
@@ -102,6 +106,7 @@ struct pea_stream {
 	size_t bdl_alloc;
 	unsigned int bdln;
 	u32 cbl;			/* cyclic buffer bytes */
+	u32 seg_max;			/* longest descriptor for the format (hw_params) */
 	u32 ctl;			/* SD_CTL enables (IOCE | ERRE) written with RUN */
 	unsigned int rate;
 	enum pea_fault fault;		/* the fault the last prepare applied */
@@ -165,6 +170,8 @@ struct pea_dev {
 	/* Streams, spec §9: nplay playback then ncap capture, at most PEA_SD_COUNT. */
 	unsigned int nstreams;
 	struct pea_stream streams[PEA_SD_COUNT];
+	/* PCM device d's substreams: pcm_streams[d][SNDRV_PCM_STREAM_*], NULL if none. */
+	struct pea_stream *pcm_streams[PEA_SD_COUNT][2];
 	void *posbuf;			/* position records, posbuf_stride apart (spec §11.3) */
 	dma_addr_t posbuf_dma;
 	unsigned int posbuf_stride;
@@ -232,7 +239,8 @@ void pea_snd_card_reset(struct pea_dev *pea);
 extern const struct attribute_group pea_card_group;
 
 /* pcieemu_audio_pcm.c */
-int pea_pcm_new(struct pea_stream *st);
+int pea_pcm_new(struct pea_dev *pea, unsigned int dev, struct pea_stream *play,
+		struct pea_stream *cap);
 void pea_streams_irq(struct pea_dev *pea, unsigned long sis);
 void pea_streams_stop_all(struct pea_dev *pea);
 void pea_stream_format_names(u32 caps, char *buf, size_t size);

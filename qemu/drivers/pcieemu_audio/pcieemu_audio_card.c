@@ -5,8 +5,10 @@
  * deliberate-fault switch for the host tests and the streams/fault sysfs
  * attributes on the PCI device.
  *
- * One PCM device per stream, numbered like the stream: playback streams are
- * devices 0..NPLAY-1, capture streams NPLAY..NPLAY+NCAP-1.
+ * PCM device j holds the card's j-th playback stream (stream j) and its j-th
+ * capture stream (stream NPLAY + j) as its two substreams, like any card whose
+ * "default" device plays and records; streams without a partner of the other
+ * direction are devices of their own, one direction only.
  */
 
 #include <linux/bitfield.h>
@@ -110,7 +112,7 @@ static void pea_stream_init_one(struct pea_dev *pea, struct pea_stream *st, unsi
 int pea_streams_init(struct pea_dev *pea)
 {
 	struct device *dev = &pea->pdev->dev;
-	unsigned int i, n = pea->nplay + pea->ncap;
+	unsigned int i, n = pea->nplay + pea->ncap, nplay = 0, ncap = 0;
 	size_t size;
 
 	pea->fault = pea_fault_default;
@@ -126,8 +128,12 @@ int pea_streams_init(struct pea_dev *pea)
 		n = PEA_SD_COUNT;
 	}
 	pea->nstreams = n;
-	for (i = 0; i < n; i++)
-		pea_stream_init_one(pea, &pea->streams[i], i);
+	for (i = 0; i < n; i++) {
+		struct pea_stream *st = &pea->streams[i];
+
+		pea_stream_init_one(pea, st, i);
+		st->pcm_dev = st->capture ? ncap++ : nplay++;
+	}
 
 	/* One position record per stream (spec §11.3), used when posbuf=1. */
 	pea->posbuf_stride = max_t(unsigned int, PEA_POSBUF_ALIGN, 1U << pea->align_log2);
@@ -152,7 +158,7 @@ int pea_snd_create(struct pea_dev *pea)
 {
 	struct pci_dev *pdev = pea->pdev;
 	struct snd_card *card;
-	unsigned int i;
+	unsigned int i, d;
 	int ret;
 
 	ret = snd_card_new(&pdev->dev, -1 /* first free */, PEA_CARD_DRIVER, THIS_MODULE, 0,
@@ -171,10 +177,20 @@ int pea_snd_create(struct pea_dev *pea)
 	strscpy(card->mixername, PEA_CARD_SHORTNAME, sizeof(card->mixername));
 	pea->card = card;
 
-	for (i = 0; i < pea->nstreams; i++) {
-		ret = pea_pcm_new(&pea->streams[i]);
+	/* PCM device d: the d-th playback and the d-th capture stream (SD_CAPS.DIR). */
+	for (d = 0; d < pea->nstreams; d++) {
+		struct pea_stream *pair[2] = { NULL, NULL };
+
+		for (i = 0; i < pea->nstreams; i++)
+			if (pea->streams[i].pcm_dev == d)
+				pair[pea->streams[i].capture] = &pea->streams[i];
+		if (!pair[0] && !pair[1])
+			break;
+		ret = pea_pcm_new(pea, d, pair[0], pair[1]);
 		if (ret)
 			goto err_free;
+	}
+	for (i = 0; i < pea->nstreams; i++) {
 		if (!pea->streams[i].pcm)
 			continue;
 		ret = pea_mixer_new(&pea->streams[i]);
@@ -194,6 +210,7 @@ err_free:
 	snd_card_free(card);
 	for (i = 0; i < pea->nstreams; i++)
 		pea->streams[i].pcm = NULL;
+	memset(pea->pcm_streams, 0, sizeof(pea->pcm_streams));
 	return ret;
 }
 
@@ -212,6 +229,7 @@ void pea_snd_free(struct pea_dev *pea)
 	mutex_unlock(&pea->card_lock);
 	for (i = 0; i < pea->nstreams; i++)
 		pea->streams[i].pcm = NULL;
+	memset(pea->pcm_streams, 0, sizeof(pea->pcm_streams));
 }
 
 /*
@@ -225,7 +243,7 @@ void pea_snd_suspend(struct pea_dev *pea)
 
 	if (pea->card)
 		snd_power_change_state(pea->card, SNDRV_CTL_POWER_D3hot);
-	for (i = 0; i < pea->nstreams; i++)
+	for (i = 0; i < pea->nstreams; i++)	/* a PCM device twice is harmless */
 		if (pea->streams[i].pcm)
 			snd_pcm_suspend_all(pea->streams[i].pcm);
 	pea_streams_stop_all(pea);
@@ -281,7 +299,7 @@ void pea_snd_card_reset(struct pea_dev *pea)
 
 /* --- sysfs ------------------------------------------------------------------ */
 
-/* One line per stream: "<index> <playback|capture> <maxch> <formats> <rates>". */
+/* One line per stream: "<index> <playback|capture> <maxch> <formats> <rates> <pcm device>". */
 static ssize_t streams_show(struct device *dev, struct device_attribute *attr, char *buf)
 {
 	struct pea_dev *pea = dev_get_drvdata(dev);
@@ -294,10 +312,10 @@ static ssize_t streams_show(struct device *dev, struct device_attribute *attr, c
 
 		pea_stream_format_names(st->caps, formats, sizeof(formats));
 		pea_stream_rate_names(st->caps, rates, sizeof(rates));
-		len += sysfs_emit_at(buf, len, "%u %s %u %s %s\n", i,
+		len += sysfs_emit_at(buf, len, "%u %s %u %s %s %u\n", i,
 				     st->capture ? "capture" : "playback",
 				     (unsigned int)FIELD_GET(PEA_SD_CAPS_MAXCH, st->caps),
-				     formats, rates);
+				     formats, rates, st->pcm_dev);
 	}
 	return len;
 }

@@ -13,8 +13,8 @@
  * 256-frame periods, a 22,500-frame period, 2 s buffers of 500 ms periods).
  * A try then installs the parameters (snd_pcm_hw_params), checks that the
  * buffer is a whole number of periods, prepares and (unless -n) starts and
- * drops the stream, so the card validates the descriptor list the driver
- * built for it. Each failing step is one line:
+ * drops the stream (playback after one period of silence), so the card
+ * validates the descriptor list the driver built for it. Each failing step is one line:
  *
  *   FAIL <format> <rate> <channels> <try>: <step> -> <error>
  *
@@ -35,6 +35,8 @@
 #include <unistd.h>
 
 #include <alsa/asoundlib.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 enum step_kind {
 	STEP_END,
@@ -170,11 +172,12 @@ static void run_try(snd_pcm_t *pcm, snd_pcm_format_t fmt, unsigned int rate, uns
 	if (!err)
 		err = snd_pcm_hw_params_set_rate(pcm, hw, rate, 0);
 	if (err < 0) {
-		fail(fmt, rate, ch, t->name, "setting access/format/channels/rate -> %s", snd_strerror(err));
+		fail(fmt, rate, ch, t->name, "setting access/format/channels/rate -> %s",
+		     snd_strerror(err));
 		return;
 	}
 
-	for (i = 0; i < sizeof(t->steps) / sizeof(t->steps[0]) && t->steps[i].kind != STEP_END; i++) {
+	for (i = 0; i < ARRAY_LEN(t->steps) && t->steps[i].kind != STEP_END; i++) {
 		err = apply_step(pcm, hw, &t->steps[i], rate, &asked);
 		if (err < 0) {
 			fail(fmt, rate, ch, t->name, "%s(%lu) -> %s", step_name(t->steps[i].kind),
@@ -205,8 +208,26 @@ static void run_try(snd_pcm_t *pcm, snd_pcm_format_t fmt, unsigned int rate, uns
 	if (err < 0) {
 		fail(fmt, rate, ch, t->name, "snd_pcm_prepare -> %s", snd_strerror(err));
 	} else if (start_streams) {
-		/* The card validates the descriptor list at RUN (spec §9.3). */
-		err = snd_pcm_start(pcm);
+		/* Playback starts only with data: one period of silence (zeros in every format). */
+		if (snd_pcm_stream(pcm) == SND_PCM_STREAM_PLAYBACK) {
+			void *silence = calloc(period, snd_pcm_frames_to_bytes(pcm, 1));
+			snd_pcm_sframes_t n = -ENOMEM;
+
+			if (silence)
+				n = snd_pcm_writei(pcm, silence, period);
+
+			free(silence);
+			if (n < 0)
+				fail(fmt, rate, ch, t->name, "snd_pcm_writei(%lu) -> %s", period,
+				     snd_strerror((int)n));
+		}
+		/*
+		 * The card validates the descriptor list at RUN (spec §9.3). The write
+		 * may have started the stream already (start threshold 1).
+		 */
+		err = 0;
+		if (snd_pcm_state(pcm) == SND_PCM_STATE_PREPARED)
+			err = snd_pcm_start(pcm);
 		if (err < 0)
 			fail(fmt, rate, ch, t->name, "snd_pcm_start -> %s", snd_strerror(err));
 		snd_pcm_drop(pcm);
@@ -219,7 +240,7 @@ static void probe_config(snd_pcm_t *pcm, snd_pcm_format_t fmt, unsigned int rate
 	size_t i;
 
 	n_configs++;
-	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++)
+	for (i = 0; i < ARRAY_LEN(tries); i++)
 		run_try(pcm, fmt, rate, ch, &tries[i]);
 }
 
@@ -303,7 +324,7 @@ int main(int argc, char **argv)
 	for (f = 0; f <= SND_PCM_FORMAT_LAST; f++) {
 		if (snd_pcm_hw_params_test_format(pcm, any, (snd_pcm_format_t)f) < 0)
 			continue;
-		for (r = 0; r < sizeof(std_rates) / sizeof(std_rates[0]); r++) {
+		for (r = 0; r < ARRAY_LEN(std_rates); r++) {
 			if (std_rates[r] < rmin || std_rates[r] > rmax ||
 			    snd_pcm_hw_params_test_rate(pcm, any, std_rates[r], 0) < 0)
 				continue;
