@@ -104,7 +104,7 @@ public sealed class AudioSuspendTests(SuspendGuest guest) : IClassFixture<Suspen
             "&& cp /mnt/host/suspend.raw /mnt/host/after.raw /tmp/ && umount /mnt/host && cd /tmp && sha256sum suspend.raw after.raw");
         copied.Should().Contain(DriverLifecycle.Sha256(samples)).And.Contain(DriverLifecycle.Sha256(after), "the files reached /tmp intact");
 
-        await guest.Run($"cd /tmp && {AudioMixer.Set(AudioMixer.PlaybackVolume, 0, "172,192")} && {AudioMixer.Set(AudioMixer.CaptureVolume, 1, "204,192")}");
+        await guest.Run($"cd /tmp && {AudioMixer.Set(guest.Audio, AudioMixer.PlaybackVolume, 0, "172,192")} && {AudioMixer.Set(guest.Audio, AudioMixer.CaptureVolume, 1, "204,192")}");
         AudioMixer.ChannelVolume(guest.Audio, 0, 0).Should().Be(172UL);
         AudioMixer.ChannelVolume(guest.Audio, 1, 0).Should().Be(204UL);
         var stream = guest.Audio.Streams[0];
@@ -154,7 +154,7 @@ public sealed class AudioSuspendTests(SuspendGuest guest) : IClassFixture<Suspen
             $"the second run is the rest of the file to its end, still at −10 dB left; first difference at byte {FrameSearch.FirstDifference(runs[1], expected.AsSpan(resumedAt).ToArray())}");
         guest.Audio.Violations.Count.Should().Be(violations, "suspend and resume broke no rule of the card");
 
-        string mixer = await guest.Run($"cd /tmp && {AudioMixer.Get(AudioMixer.PlaybackVolume, 0)} && {AudioMixer.Get(AudioMixer.CaptureVolume, 1)}");
+        string mixer = await guest.Run($"cd /tmp && {AudioMixer.Get(guest.Audio, AudioMixer.PlaybackVolume, 0)} && {AudioMixer.Get(guest.Audio, AudioMixer.CaptureVolume, 1)}");
         mixer.Should().Contain(": values=172,192").And.Contain(": values=204,192", "the controls keep their values");
         AudioMixer.ChannelVolume(guest.Audio, 0, 0).Should().Be(172UL, "the driver's mixer values survive in SD_CHVOL (No_Soft_Reset, then restored)");
         AudioMixer.ChannelVolume(guest.Audio, 0, 1).Should().Be(192UL);
