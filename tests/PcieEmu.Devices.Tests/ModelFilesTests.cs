@@ -267,7 +267,7 @@ public sealed class ModelFilesTests
             }
         }
 
-        files.Should().Be(2 * GeneratedFiles.Targets.Count, "each register map yields a C header and C# constants");
+        files.Should().Be(3 * GeneratedFiles.Targets.Count, "each register map yields a C header, C# constants and a C# register table");
         stale.Should().BeEmpty(
             "the committed generated files must match their register maps; a registers.json change needs " +
             "`pcieemu codegen` (dotnet run --project src/PcieEmu.Cli -- codegen) and the regenerated files committed");

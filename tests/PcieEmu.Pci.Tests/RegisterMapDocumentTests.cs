@@ -185,6 +185,8 @@ public class RegisterMapDocumentTests
     [InlineData("""{"name":"A","offset":"0x0","width":32,"reset":"0","fields":[{"name":"X","bits":"0","access":"RW1S"}]}""", "*A.X: access must be*")]
     [InlineData("""{"name":"1ST","offset":"0x0","width":32,"reset":"0","fields":[]}""", "*'1ST' is not a C identifier*")]
     [InlineData("""{"name":"A","offset":"0x0","width":32,"reset":"0","fields":[{"name":"RUN-BIT","bits":"0","access":"RW"}]}""", "*'RUN-BIT' is not a C identifier*")]
+    [InlineData("""{"name":"A","offset":"0x0","width":32,"reset":"0","onWrite":"Start-Engine","fields":[]}""", "*$.registers[0].onWrite: 'Start-Engine' is not a C identifier*")]
+    [InlineData("""{"name":"A","offset":"0x0","width":32,"reset":"0","onRead":"2nd","fields":[]}""", "*$.registers[0].onRead: '2nd' is not a C identifier*")]
     [InlineData("""{"name":"A","offset":"0x0","width":16,"reset":"0","fields":[]}""", "*width must be 32 or 64*")]
     [InlineData("""{"name":"A","offset":"0x2","width":32,"reset":"0","fields":[]}""", "*misaligned or beyond barSize*")]
     [InlineData("""{"name":"A","offset":"0x100","width":32,"reset":"0","fields":[]}""", "*misaligned or beyond barSize*")]
@@ -365,6 +367,46 @@ public class RegisterMapDocumentTests
         lines.Should().NotContain("    public static class Id", "ID has only a whole-register field");
         lines.Should().Contain("public enum DemoMode");
         lines.Should().Contain("    FastOn = 2,");
+    }
+
+    private const string HandlersJson = """
+        {
+          "device": "demo-card", "prefix": "DEMO", "specVersion": { "major": 1, "minor": 0 },
+          "bar": 0, "barSize": 4096,
+          "registers": [
+            { "name": "CTRL", "offset": "0x000", "width": 32, "reset": "0x0", "onWrite": "ControlWritten", "doc": "Says \"go\".",
+              "fields": [ { "name": "GO", "bits": "0", "access": "WO" }, { "name": "DONE", "bits": "1", "access": "W1C" } ] },
+            { "name": "COUNT", "offset": "0x008", "width": 64, "reset": "model", "onRead": "Count", "onWrite": "ControlWritten",
+              "fields": [ { "name": "N", "bits": "63:0", "access": "RC" } ] }
+          ],
+          "blocks": [ { "name": "CH", "base": "0x100", "stride": "0x40", "count": 4, "registers": [
+            { "name": "GAIN", "offset": "0x10", "count": 2, "stride": 4, "width": 32, "reset": "0x10",
+              "fields": [ { "name": "LEVEL", "bits": "7:0", "access": "RW" } ] }
+          ] } ]
+        }
+        """;
+
+    [Fact]
+    public void CSharpTable_emits_a_handler_interface_per_block_and_factories_binding_each_name()
+    {
+        var map = RegisterMapDocument.Parse(HandlersJson, "demo.json");
+        var lines = RegisterTableCodegen.CSharpTable(map, "models/demo.json", "Demo.Generated", "Demo").Split('\n');
+
+        lines.Should().Contain("internal interface IDemoRegisterHandlers");
+        lines.Should().Contain("    void ControlWritten(in RegisterWrite write);");
+        lines.Should().Contain("    ulong Count(RegisterDefinition register, ulong stored);");
+        lines.Where(l => l.Contains("ControlWritten(in RegisterWrite", StringComparison.Ordinal)).Should().ContainSingle("one method per name");
+        lines.Should().Contain("    /// <summary>After a write to CTRL, COUNT, the masks applied.</summary>");
+        lines.Should().NotContain(l => l.Contains("IDemoChRegisterHandlers", StringComparison.Ordinal), "a block without side effects needs no interface");
+        lines.Should().Contain("    public static IReadOnlyList<RegisterDefinition> CreateDefinitions(IDemoRegisterHandlers handlers, ulong countReset)");
+        lines.Should().Contain("    public static IReadOnlyList<RegisterDefinition> CreateChDefinitions(int index)");
+        lines.Should().Contain("        RegisterWriteHandler writeControlWritten = handlers.ControlWritten;");
+        lines.Should().Contain("""        definitions.Add(new("CTRL", 0x000, Width: 4, ResetValue: 0x00000000, ImplementedMask: 0x00000003, WritableMask: 0x00000001, W1cMask: 0x00000002, ReadMask: 0x00000002, ReadClearMask: 0x00000000, OnWrite: writeControlWritten, Doc: "Says \"go\"."));""");
+        lines.Should().Contain("""        definitions.Add(new("COUNT", 0x008, Width: 8, ResetValue: countReset, ImplementedMask: 0xFFFFFFFFFFFFFFFF, WritableMask: 0x0000000000000000, W1cMask: 0x0000000000000000, ReadMask: 0xFFFFFFFFFFFFFFFF, ReadClearMask: 0xFFFFFFFFFFFFFFFF, OnWrite: writeControlWritten, OnRead: readCount, Doc: ""));""");
+        lines.Should().Contain("        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, 4);");
+        lines.Should().Contain("        uint baseOffset = 0x0100 + ((uint)index * 0x40);");
+        lines.Should().Contain("        for (int element = 0; element < 2; element++)");
+        lines.Should().Contain("""            definitions.Add(new($"{prefix}GAIN{element}", baseOffset + 0x010 + ((uint)element * 0x4), Width: 4, ResetValue: 0x00000010, ImplementedMask: 0x000000FF, WritableMask: 0x000000FF, W1cMask: 0x00000000, ReadMask: 0x000000FF, ReadClearMask: 0x00000000, Doc: ""));""");
     }
 
     [Fact]

@@ -8,13 +8,16 @@ namespace PcieEmu.Devices.Codegen;
 /// </summary>
 public static class GeneratedFiles
 {
-    public sealed record Target(string RegisterMap, string CHeader, string CSharp, string Namespace, string TypePrefix);
+    /// <param name="CSharp">The C# constants: offset enums, field masks, enums.</param>
+    /// <param name="CSharpTable">The C# register definitions and handler interfaces.</param>
+    public sealed record Target(string RegisterMap, string CHeader, string CSharp, string CSharpTable, string Namespace, string TypePrefix);
 
     public static IReadOnlyList<Target> Targets { get; } =
     [
         new("firmware-models/pcieemu-audio/registers.json",
             "qemu/drivers/pcieemu_audio/pcieemu_audio_regs.h",
             "src/PcieEmu.Devices/AudioCard/AudioRegister.g.cs",
+            "src/PcieEmu.Devices/AudioCard/AudioRegisterTable.g.cs",
             "PcieEmu.Devices.AudioCard",
             "Audio"),
     ];
@@ -27,6 +30,7 @@ public static class GeneratedFiles
             var map = RegisterMapDocument.Load(Path.Combine(repositoryRoot, t.RegisterMap));
             yield return (t.CHeader, RegisterMapCodegen.CHeader(map, t.RegisterMap));
             yield return (t.CSharp, RegisterMapCodegen.CSharpConstants(map, t.RegisterMap, t.Namespace, t.TypePrefix));
+            yield return (t.CSharpTable, RegisterTableCodegen.CSharpTable(map, t.RegisterMap, t.Namespace, t.TypePrefix));
         }
     }
 }

@@ -257,8 +257,21 @@ public sealed class RegisterMapDocument
             ctx.Fail(at, $"{name}: an array needs count 1..256 and a non-zero stride");
         }
 
+        // Side-effect names become methods of the generated handler interface.
+        string onWrite = OptionalString(r, "onWrite");
+        string onRead = OptionalString(r, "onRead");
+        if (onWrite.Length > 0)
+        {
+            ctx.Identifier(onWrite, at + ".onWrite");
+        }
+
+        if (onRead.Length > 0)
+        {
+            ctx.Identifier(onRead, at + ".onRead");
+        }
+
         return new RegisterSpec(name, offset, width, reset, fromModel, OptionalString(r, "doc"), fields,
-            OptionalString(r, "onWrite"), OptionalString(r, "onRead"), (int)count, (uint)stride);
+            onWrite, onRead, (int)count, (uint)stride);
     }
 
     private static (int Hi, int Lo) ParseBits(Ctx ctx, string bits, string at, string field)
@@ -482,24 +495,33 @@ public sealed record RegisterSpec(
 
     public FieldSpec Field(string name) => Fields.First(f => f.Name == name);
 
-    public RegisterDefinition ToDefinition(ulong reset, RegisterWriteHandler? onWrite, RegisterReadHandler? onRead)
-    {
-        ulong implemented = Fields.Aggregate(0UL, (m, f) => m | f.Mask);
-        ulong wo = MaskOf("WO");
-        return new RegisterDefinition(
+    /// <summary>Every bit some field defines; the others are reserved.</summary>
+    public ulong ImplementedMask => Fields.Aggregate(0UL, (m, f) => m | f.Mask);
+
+    /// <summary>Bits a write stores: RW and WO fields.</summary>
+    public ulong WritableMask => MaskOf("RW") | MaskOf("WO");
+
+    public ulong W1cMask => MaskOf("W1C");
+
+    /// <summary>Bits a read returns: every implemented bit but the write-only ones.</summary>
+    public ulong ReadMask => ImplementedMask & ~MaskOf("WO");
+
+    public ulong ReadClearMask => MaskOf("RC");
+
+    public RegisterDefinition ToDefinition(ulong reset, RegisterWriteHandler? onWrite, RegisterReadHandler? onRead) =>
+        new(
             Name,
             Offset,
             WidthBits / 8,
             reset,
-            implemented,
-            WritableMask: MaskOf("RW") | wo,
-            W1cMask: MaskOf("W1C"),
-            ReadMask: implemented & ~wo,
-            ReadClearMask: MaskOf("RC"),
+            ImplementedMask,
+            WritableMask: WritableMask,
+            W1cMask: W1cMask,
+            ReadMask: ReadMask,
+            ReadClearMask: ReadClearMask,
             OnWrite: onWrite,
             OnRead: onRead,
             Doc: Doc);
-    }
 }
 
 public sealed record FieldSpec(string Name, int Hi, int Lo, string Access, string Doc)
