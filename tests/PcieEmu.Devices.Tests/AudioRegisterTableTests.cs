@@ -7,8 +7,8 @@ using PcieEmu.Pci.Registers;
 namespace PcieEmu.Devices.Tests;
 
 /// <summary>
-/// The generated register table (AudioRegisterTable.g.cs) builds exactly the definitions that binding registers.json
-/// at run time built: every field, and every side effect bound to the handler of the same name.
+/// The generated register table (AudioRegisterTable.g.cs), and the card built with it, define exactly the registers
+/// registers.json declares: every field, and every side effect bound to the handler of the same name.
 /// </summary>
 public sealed class AudioRegisterTableTests
 {
@@ -16,7 +16,7 @@ public sealed class AudioRegisterTableTests
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void Generated_definitions_equal_the_document_bound_ones_field_by_field(string file)
+    public void Generated_definitions_equal_the_declared_ones_field_by_field(string file)
     {
         var model = CardModelLoader.Load(Path.Combine(Repo.AudioDir, file));
         var handlers = new NoSideEffects();
@@ -27,23 +27,29 @@ public sealed class AudioRegisterTableTests
             generated.AddRange(AudioRegisterTable.CreateSdDefinitions(i, handlers, StreamCaps(model, i)));
         }
 
-        var (expected, names) = DocumentBound(model);
-        ShouldMatch(generated, expected, names, _ => handlers);
+        ShouldMatch(generated, DeclaredBy(model), _ => handlers);
     }
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void The_card_defines_exactly_what_the_document_bound_registers_defined(string file)
+    public void The_card_defines_exactly_the_registers_registers_json_declares(string file)
     {
         var model = CardModelLoader.Load(Path.Combine(Repo.AudioDir, file));
         using var card = new AudioCard.AudioCard(model, NullLoggerFactory.Instance);
         var bank = card.Function.Bars[model.RegistersBar.Index]!.Handler.Should().BeOfType<RegisterBank>().Subject;
 
-        var (expected, names) = DocumentBound(model);
-
         // The card handles its registers; stream i handles block SD<i>.
-        ShouldMatch(bank.Registers, expected, names,
+        ShouldMatch(bank.Registers, DeclaredBy(model),
             d => d.Offset < AudioSdBlock.Base ? card : card.Streams[(int)((d.Offset - AudioSdBlock.Base) / AudioSdBlock.Stride)]);
+    }
+
+    [Fact]
+    public void The_handler_interfaces_declare_exactly_the_side_effects_registers_json_names()
+    {
+        var map = RegisterMapDocument.Load(Repo.RegistersJsonPath);
+
+        Signatures(typeof(IAudioRegisterHandlers)).Should().BeEquivalentTo(Named(map.Registers));
+        Signatures(typeof(IAudioSdRegisterHandlers)).Should().BeEquivalentTo(Named(map.Blocks.Single(b => b.Name == "SD").Registers));
     }
 
     [Fact]
@@ -68,86 +74,84 @@ public sealed class AudioRegisterTableTests
     private static ulong StreamCaps(CardModel model, int index) =>
         StreamGains.CapsOf(model.Streams[index], model.Streams[index].Direction == StreamDirection.Capture);
 
-    /// <summary>What the card defined through the registers.json binding: the map, then one SD block per stream.</summary>
-    private static (List<RegisterDefinition> Definitions, Dictionary<Delegate, string> HandlerNames) DocumentBound(CardModel model)
+    /// <summary>
+    /// A register as registers.json declares it: each element of an array, block instances at their absolute offsets
+    /// and named "SD&lt;i&gt;_&lt;REG&gt;", the masks the fields' access classes give, side effects by name ("" for none).
+    /// </summary>
+    private sealed record Declared(string Name, uint Offset, int Width, ulong ResetValue, ulong ImplementedMask, ulong WritableMask,
+        ulong W1cMask, ulong ReadMask, ulong ReadClearMask, string Doc, string OnWrite, string OnRead)
     {
-        var map = AudioRegisterMap.Document;
-        var names = new Dictionary<Delegate, string>(ReferenceEqualityComparer.Instance);
+        public static Declared Of(RegisterDefinition d) => new(d.Name, d.Offset, d.Width, d.ResetValue, d.ImplementedMask, d.WritableMask,
+            d.W1cMask, d.ReadMask, d.ReadClearMask, d.Doc, d.OnWrite is null ? "" : MethodName(d.OnWrite), d.OnRead is null ? "" : MethodName(d.OnRead));
+    }
+
+    /// <summary>What registers.json declares for a card of <paramref name="model"/>: the map, then one SD block per stream.</summary>
+    private static List<Declared> DeclaredBy(CardModel model)
+    {
+        var map = RegisterMapDocument.Load(Repo.RegistersJsonPath);
         var (caps, dmacaps, maxseg) = ModelResets(model);
-        var definitions = new List<RegisterDefinition>(map.CreateDefinitions(
-            WriteHandlers(map.Registers, names), ReadHandlers(map.Registers, names), name => name switch
+        var declared = new List<Declared>();
+        foreach (var r in map.Registers)
+        {
+            ulong reset = !r.ResetFromModel ? r.Reset : r.Name switch
             {
                 "CAPS" => caps,
                 "DMACAPS" => dmacaps,
                 "MAXSEG" => maxseg,
-                _ => throw new ArgumentOutOfRangeException(nameof(name), name, "no model value"),
-            }));
+                _ => throw new InvalidOperationException($"{r.Name}: no model value"),
+            };
+            declared.AddRange(Expand(r, 0, "", reset));
+        }
+
         var sd = map.Blocks.Single(b => b.Name == "SD");
         for (int i = 0; i < model.Streams.Count; i++)
         {
-            ulong streamCaps = StreamCaps(model, i);
-            definitions.AddRange(map.CreateBlockDefinitions("SD", i, WriteHandlers(sd.Registers, names), ReadHandlers(sd.Registers, names),
-                name => name == "CAPS" ? streamCaps : throw new ArgumentOutOfRangeException(nameof(name), name, "no model value")));
+            foreach (var r in sd.Registers)
+            {
+                ulong reset = !r.ResetFromModel ? r.Reset : r.Name == "CAPS" ? StreamCaps(model, i) : throw new InvalidOperationException($"SD.{r.Name}: no model value");
+                declared.AddRange(Expand(r, sd.Base + ((uint)i * sd.Stride), $"SD{i}_", reset));
+            }
         }
 
-        return (definitions, names);
+        return declared;
     }
 
-    private static Dictionary<string, RegisterWriteHandler> WriteHandlers(IEnumerable<RegisterSpec> registers, Dictionary<Delegate, string> names)
+    private static IEnumerable<Declared> Expand(RegisterSpec r, uint baseOffset, string prefix, ulong reset) =>
+        r.Instances().Select(element => new Declared(prefix + element.Name, baseOffset + element.Offset, r.WidthBits / 8, reset,
+            r.ImplementedMask, r.WritableMask, r.W1cMask, r.ReadMask, r.ReadClearMask, r.Doc, r.OnWrite, r.OnRead));
+
+    private static IEnumerable<string> Named(IEnumerable<RegisterSpec> registers) =>
+        registers.SelectMany(r => new[] { r.OnWrite.Length > 0 ? "write " + r.OnWrite : null, r.OnRead.Length > 0 ? "read " + r.OnRead : null })
+            .OfType<string>().Distinct();
+
+    /// <summary>"write NAME" for a write side effect, "read NAME" for a read handler; anything else is listed as it is.</summary>
+    private static IEnumerable<string> Signatures(Type handlers) => handlers.GetMethods().Select(m =>
     {
-        var handlers = new Dictionary<string, RegisterWriteHandler>();
-        foreach (string name in registers.Select(r => r.OnWrite).Where(n => n.Length > 0).Distinct())
+        var p = m.GetParameters();
+        if (m.ReturnType == typeof(void) && p.Length == 1 && p[0].ParameterType == typeof(RegisterWrite).MakeByRefType() && p[0].IsIn)
         {
-            RegisterWriteHandler h = (in RegisterWrite _) => GC.KeepAlive(name); // captures: one delegate per name
-            handlers[name] = h;
-            names[h] = name;
+            return "write " + m.Name;
         }
 
-        return handlers;
-    }
-
-    private static Dictionary<string, RegisterReadHandler> ReadHandlers(IEnumerable<RegisterSpec> registers, Dictionary<Delegate, string> names)
-    {
-        var handlers = new Dictionary<string, RegisterReadHandler>();
-        foreach (string name in registers.Select(r => r.OnRead).Where(n => n.Length > 0).Distinct())
+        if (m.ReturnType == typeof(ulong) && p.Length == 2 && p[0].ParameterType == typeof(RegisterDefinition) && p[1].ParameterType == typeof(ulong))
         {
-            RegisterReadHandler h = (_, v) => name.Length > 0 ? v : 0; // captures: one delegate per name
-            handlers[name] = h;
-            names[h] = name;
+            return "read " + m.Name;
         }
 
-        return handlers;
-    }
+        return m.ToString()!;
+    });
 
     /// <summary>The interface method a bound handler calls (explicit implementations carry the interface's name).</summary>
     private static string MethodName(Delegate d) => d.Method.Name[(d.Method.Name.LastIndexOf('.') + 1)..];
 
-    private static void ShouldMatch(IReadOnlyList<RegisterDefinition> actual, IReadOnlyList<RegisterDefinition> expected,
-        Dictionary<Delegate, string> expectedHandlerNames, Func<RegisterDefinition, object> handlerTarget)
+    private static void ShouldMatch(IReadOnlyList<RegisterDefinition> actual, IReadOnlyList<Declared> expected, Func<RegisterDefinition, object> handlerTarget)
     {
-        actual.Select(d => d.Name).Should().Equal(expected.Select(d => d.Name), "the same registers in the same order");
-        for (int i = 0; i < expected.Count; i++)
+        actual.Select(Declared.Of).Should().Equal(expected, "every register, field by field, side effects bound by name");
+        foreach (var d in actual)
         {
-            var a = actual[i];
-            var e = expected[i];
-            a.Offset.Should().Be(e.Offset, e.Name);
-            a.Width.Should().Be(e.Width, e.Name);
-            a.ResetValue.Should().Be(e.ResetValue, e.Name);
-            a.ImplementedMask.Should().Be(e.ImplementedMask, e.Name);
-            a.WritableMask.Should().Be(e.WritableMask, e.Name);
-            a.W1cMask.Should().Be(e.W1cMask, e.Name);
-            a.ReadMask.Should().Be(e.ReadMask, e.Name);
-            a.ReadClearMask.Should().Be(e.ReadClearMask, e.Name);
-            a.Doc.Should().Be(e.Doc, e.Name);
-            (a.OnWrite is null).Should().Be(e.OnWrite is null, $"{e.Name} has a write side effect in both or neither");
-            (a.OnRead is null).Should().Be(e.OnRead is null, $"{e.Name} has a read handler in both or neither");
-            foreach (var (actualHandler, expectedHandler) in new (Delegate?, Delegate?)[] { (a.OnWrite, e.OnWrite), (a.OnRead, e.OnRead) })
+            foreach (var handler in new Delegate?[] { d.OnWrite, d.OnRead })
             {
-                if (actualHandler is not null)
-                {
-                    MethodName(actualHandler).Should().Be(expectedHandlerNames[expectedHandler!], $"{e.Name} binds the handler registers.json names");
-                    actualHandler.Target.Should().BeSameAs(handlerTarget(a), $"{e.Name} calls the handlers it was given");
-                }
+                handler?.Target.Should().BeSameAs(handlerTarget(d), $"{d.Name} calls the handlers it was given");
             }
         }
     }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Microsoft.Extensions.Logging.Abstractions;
 using PcieEmu.Pci.Registers;
 
 namespace PcieEmu.Pci.Tests;
@@ -29,29 +28,29 @@ public class RegisterMapDocumentTests
     {
         var map = LoadAudio();
 
-        var intsts = map["INTSTS"].ToDefinition(0, null, null);
+        var intsts = map["INTSTS"];
         intsts.W1cMask.Should().Be(0x7);
         intsts.WritableMask.Should().Be(0);
         intsts.ReadMask.Should().Be(0xFFFF_0007, "W1C causes and the read-only stream summary SIS (spec §4)");
 
-        var gctl = map["GCTL"].ToDefinition(0, null, null);
+        var gctl = map["GCTL"];
         gctl.WritableMask.Should().Be(0x1);
         (gctl.ReadMask & 0x1).Should().Be(0, "GCTL.RESET is write-only and reads 0 (spec §4)");
 
-        var inten = map["INTEN"].ToDefinition(0, null, null);
+        var inten = map["INTEN"];
         inten.WritableMask.Should().Be(0x7);
 
-        var sts = map["DIAG_DMA_STS"].ToDefinition(0, null, null);
+        var sts = map["DIAG_DMA_STS"];
         sts.ImplementedMask.Should().Be(0xFF07);
         sts.ReadMask.Should().Be(0xFF07);
         sts.WritableMask.Should().Be(0);
 
-        var irq = map["DIAG_IRQ"].ToDefinition(0, null, null);
+        var irq = map["DIAG_IRQ"];
         irq.WritableMask.Should().Be(0xFF);
         irq.ReadMask.Should().Be(0);
 
-        var scratch64 = map["SCRATCH64"].ToDefinition(0, null, null);
-        scratch64.Width.Should().Be(8);
+        var scratch64 = map["SCRATCH64"];
+        scratch64.WidthBits.Should().Be(64);
         scratch64.WritableMask.Should().Be(ulong.MaxValue);
 
         map["CAPS"].ResetFromModel.Should().BeTrue();
@@ -84,81 +83,6 @@ public class RegisterMapDocumentTests
                 r.Reset.Should().Be(ulong.Parse(row.Reset.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture), row.Name);
             }
         }
-    }
-
-    [Fact]
-    public void Audio_definitions_bind_every_named_side_effect_and_drive_a_bank()
-    {
-        var map = LoadAudio();
-        var calls = new List<string>();
-        var writes = AudioWriteHandlers(calls);
-        var reads = new Dictionary<string, RegisterReadHandler>
-        {
-            ["InterruptCount"] = (_, _) => 42,
-            ["InterruptStatusRead"] = (_, v) => v,
-            ["WallClock"] = (_, _) => 0,
-        };
-
-        var defs = map.CreateDefinitions(writes, reads, name => name switch
-        {
-            "CAPS" => 0x0004_0101,
-            "DMACAPS" => 0x0000_0C40,
-            "MAXSEG" => 0x0010_0000,
-            _ => throw new ArgumentOutOfRangeException(nameof(name)),
-        });
-
-        var bank = new RegisterBank("bar0", map.BarSize, NullLogger.Instance);
-        bank.DefineAll(defs);
-        bank.Read(0x000, AccessSize.Dword).Should().Be(0x5045_4155);
-        bank.Read(0x008, AccessSize.Dword).Should().Be(0x0004_0101);
-        bank.Read(0x02C, AccessSize.Dword).Should().Be(42);
-        bank.Write(0x020, AccessSize.Dword, 1);
-        bank.Read(0x020, AccessSize.Dword).Should().Be(0);
-        bank.Write(0x024, AccessSize.Dword, 1);
-        calls.Should().Equal("GlobalControl", "InterruptStatusWritten");
-        bank.Read(0x100, AccessSize.Dword).Should().Be(0xFFFF_FFFF, "audio spec §3: unclaimed offsets read all-ones");
-    }
-
-    [Fact]
-    public void CreateDefinitions_fails_when_a_named_side_effect_is_not_supplied()
-    {
-        var map = LoadAudio();
-        var writes = AudioWriteHandlers([]);
-        writes.Remove("DiagnosticDmaControl");
-
-        var act = () => map.CreateDefinitions(writes, AudioReadHandlers(), _ => 0);
-
-        act.Should().Throw<RegisterMapException>().WithMessage("*DIAG_DMA_CTL*DiagnosticDmaControl*");
-    }
-
-    [Fact]
-    public void CreateDefinitions_fails_when_a_named_read_handler_is_not_supplied()
-    {
-        var map = LoadAudio();
-        var reads = AudioReadHandlers();
-        reads.Remove("InterruptCount");
-        var act = () => map.CreateDefinitions(AudioWriteHandlers([]), reads, _ => 0);
-        act.Should().Throw<RegisterMapException>().WithMessage("*INTCNT*InterruptCount*");
-    }
-
-    [Fact]
-    public void CreateDefinitions_fails_when_a_supplied_side_effect_is_unused()
-    {
-        var map = LoadAudio();
-        var writes = AudioWriteHandlers([]);
-        writes["StartTheEngines"] = (in RegisterWrite _) => { };
-
-        var act = () => map.CreateDefinitions(writes, AudioReadHandlers(), _ => 0);
-
-        act.Should().Throw<RegisterMapException>().WithMessage("*StartTheEngines*");
-    }
-
-    [Fact]
-    public void CreateDefinitions_needs_model_resets_when_the_map_uses_them()
-    {
-        var map = LoadAudio();
-        var act = () => map.CreateDefinitions(AudioWriteHandlers([]), AudioReadHandlers());
-        act.Should().Throw<RegisterMapException>().WithMessage("*CAPS*model*");
     }
 
     [Fact]
@@ -235,7 +159,7 @@ public class RegisterMapDocumentTests
         map.BarSize.Should().Be(0x1000);
         map.Registers[0].Offset.Should().Be(8);
         map.Registers[0].Reset.Should().Be(1UL << 63);
-        var def = map.Registers[0].ToDefinition(0, null, null);
+        var def = map.Registers[0];
         def.ReadClearMask.Should().Be(1UL << 63);
         def.ReadMask.Should().Be(1UL << 63);
         map.Enums.Should().BeEmpty();
@@ -262,26 +186,6 @@ public class RegisterMapDocumentTests
         (chvol.Offset, chvol.Count, chvol.Stride).Should().Be((0x80u, 32, 4u));
         chvol.Instances().Select(i => i.Offset).Should().Equal(Enumerable.Range(0, 32).Select(c => 0x80u + (uint)(4 * c)));
         sd.Registers.Single(r => r.Name == "STS").Access.Should().Be("mixed(W1C,RO)");
-    }
-
-    [Fact]
-    public void Block_definitions_are_instantiated_at_their_absolute_offsets_with_indexed_names()
-    {
-        var map = LoadAudio();
-        var writes = new Dictionary<string, RegisterWriteHandler>
-        {
-            ["StreamControl"] = (in RegisterWrite _) => { },
-            ["StreamStatusWritten"] = (in RegisterWrite _) => { },
-            ["StreamProgrammed"] = (in RegisterWrite _) => { },
-            ["ChannelVolumeWritten"] = (in RegisterWrite _) => { },
-        };
-        var defs = map.CreateBlockDefinitions("SD", 3, writes, new Dictionary<string, RegisterReadHandler>(), _ => 0x1234);
-
-        defs.Single(d => d.Name == "SD3_CTL").Offset.Should().Be(0x1000u + (3 * 0x100) + 4);
-        defs.Single(d => d.Name == "SD3_CHVOL31").Offset.Should().Be(0x1000u + (3 * 0x100) + 0x80 + 124);
-        defs.Single(d => d.Name == "SD3_CAPS").ResetValue.Should().Be(0x1234);
-        var act = () => map.CreateBlockDefinitions("SD", 16, writes, new Dictionary<string, RegisterReadHandler>(), _ => 0);
-        act.Should().Throw<ArgumentOutOfRangeException>();
     }
 
     [Fact]
@@ -434,22 +338,6 @@ public class RegisterMapDocumentTests
 
     private static string Doc(string registers, string? enums = null) =>
         $$"""{"device":"t","prefix":"T","specVersion":{"major":1,"minor":0},"bar":0,"barSize":256,"registers":[{{registers}}]{{(enums is null ? "" : ",\"enums\":" + enums)}}}""";
-
-    private static Dictionary<string, RegisterWriteHandler> AudioWriteHandlers(List<string> calls) => new()
-    {
-        ["GlobalControl"] = (in RegisterWrite _) => calls.Add("GlobalControl"),
-        ["InterruptStatusWritten"] = (in RegisterWrite _) => calls.Add("InterruptStatusWritten"),
-        ["InterruptEnableWritten"] = (in RegisterWrite _) => calls.Add("InterruptEnableWritten"),
-        ["DiagnosticInterrupt"] = (in RegisterWrite _) => calls.Add("DiagnosticInterrupt"),
-        ["DiagnosticDmaControl"] = (in RegisterWrite _) => calls.Add("DiagnosticDmaControl"),
-    };
-
-    private static Dictionary<string, RegisterReadHandler> AudioReadHandlers() => new()
-    {
-        ["InterruptCount"] = (_, v) => v,
-        ["InterruptStatusRead"] = (_, v) => v,
-        ["WallClock"] = (_, v) => v,
-    };
 
     private sealed record ReadmeRow(uint Offset, string Name, int Width, string Access, string Reset);
 

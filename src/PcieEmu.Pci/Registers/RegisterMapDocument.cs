@@ -298,86 +298,6 @@ public sealed class RegisterMapDocument
     private static string OptionalString(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
 
-    /// <summary>
-    /// Register definitions with side effects bound by name. Every name the map uses must be supplied and every
-    /// supplied handler must be used, so the data and the code cannot silently disagree.
-    /// </summary>
-    public IReadOnlyList<RegisterDefinition> CreateDefinitions(
-        IReadOnlyDictionary<string, RegisterWriteHandler> writeHandlers,
-        IReadOnlyDictionary<string, RegisterReadHandler> readHandlers,
-        Func<string, ulong>? modelReset = null) =>
-        Bind(Registers, 0, "", writeHandlers, readHandlers, modelReset);
-
-    /// <summary>
-    /// Definitions of instance <paramref name="index"/> of block <paramref name="block"/> at absolute offsets, named
-    /// "&lt;BLOCK&gt;&lt;index&gt;_&lt;REG&gt;" (array elements get their element number appended). Handlers bind as for
-    /// <see cref="CreateDefinitions"/>; <paramref name="modelReset"/> receives the block-relative register name.
-    /// </summary>
-    public IReadOnlyList<RegisterDefinition> CreateBlockDefinitions(string block, int index,
-        IReadOnlyDictionary<string, RegisterWriteHandler> writeHandlers,
-        IReadOnlyDictionary<string, RegisterReadHandler> readHandlers,
-        Func<string, ulong>? modelReset = null)
-    {
-        var spec = Blocks.FirstOrDefault(b => b.Name == block) ?? throw new RegisterMapException($"{Device}: no register block {block}");
-        if (index < 0 || index >= spec.Count)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index), index, $"{Device}: block {block} has {spec.Count} instances");
-        }
-
-        return Bind(spec.Registers, spec.Base + ((uint)index * spec.Stride), $"{block}{index}_", writeHandlers, readHandlers, modelReset);
-    }
-
-    private List<RegisterDefinition> Bind(IReadOnlyList<RegisterSpec> registers, uint baseOffset, string prefix,
-        IReadOnlyDictionary<string, RegisterWriteHandler> writeHandlers,
-        IReadOnlyDictionary<string, RegisterReadHandler> readHandlers,
-        Func<string, ulong>? modelReset)
-    {
-        var usedWrites = new HashSet<string>();
-        var usedReads = new HashSet<string>();
-        var result = new List<RegisterDefinition>();
-        foreach (var r in registers)
-        {
-            RegisterWriteHandler? onWrite = null;
-            RegisterReadHandler? onRead = null;
-            if (r.OnWrite.Length > 0)
-            {
-                if (!writeHandlers.TryGetValue(r.OnWrite, out onWrite))
-                {
-                    throw new RegisterMapException($"{Device}: register {prefix}{r.Name} names write side effect '{r.OnWrite}', which the device does not implement");
-                }
-
-                usedWrites.Add(r.OnWrite);
-            }
-
-            if (r.OnRead.Length > 0)
-            {
-                if (!readHandlers.TryGetValue(r.OnRead, out onRead))
-                {
-                    throw new RegisterMapException($"{Device}: register {prefix}{r.Name} names read handler '{r.OnRead}', which the device does not implement");
-                }
-
-                usedReads.Add(r.OnRead);
-            }
-
-            ulong reset = r.ResetFromModel
-                ? (modelReset ?? throw new RegisterMapException($"{Device}: {prefix}{r.Name} takes its reset value from the model, but none was supplied"))(r.Name)
-                : r.Reset;
-            foreach (var (name, offset) in r.Instances())
-            {
-                result.Add(r.ToDefinition(reset, onWrite, onRead) with { Name = prefix + name, Offset = baseOffset + offset });
-            }
-        }
-
-        var unusedWrites = writeHandlers.Keys.Where(k => !usedWrites.Contains(k)).ToList();
-        var unusedReads = readHandlers.Keys.Where(k => !usedReads.Contains(k)).ToList();
-        if (unusedWrites.Count > 0 || unusedReads.Count > 0)
-        {
-            throw new RegisterMapException($"{Device}: side effects implemented but named by no register: {string.Join(", ", unusedWrites.Concat(unusedReads))}");
-        }
-
-        return result;
-    }
-
     public RegisterSpec this[string name] => Registers.FirstOrDefault(r => r.Name == name)
         ?? throw new KeyNotFoundException($"no register {name} in {Device}");
 
@@ -507,21 +427,6 @@ public sealed record RegisterSpec(
     public ulong ReadMask => ImplementedMask & ~MaskOf("WO");
 
     public ulong ReadClearMask => MaskOf("RC");
-
-    public RegisterDefinition ToDefinition(ulong reset, RegisterWriteHandler? onWrite, RegisterReadHandler? onRead) =>
-        new(
-            Name,
-            Offset,
-            WidthBits / 8,
-            reset,
-            ImplementedMask,
-            WritableMask: WritableMask,
-            W1cMask: W1cMask,
-            ReadMask: ReadMask,
-            ReadClearMask: ReadClearMask,
-            OnWrite: onWrite,
-            OnRead: onRead,
-            Doc: Doc);
 }
 
 public sealed record FieldSpec(string Name, int Hi, int Lo, string Access, string Doc)
