@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using PcieEmu.Codegen;
 using PcieEmu.Devices.AudioCard;
 using PcieEmu.Devices.AudioCard.Streams;
 using PcieEmu.Devices.Models;

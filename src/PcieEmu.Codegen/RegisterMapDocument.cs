@@ -1,14 +1,14 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace PcieEmu.Pci.Registers;
+namespace PcieEmu.Codegen;
 
 /// <summary>
 /// A register map as data (registers.json beside a card's spec): the one source the device model, the
 /// driver's C header and the spec's table are checked against. Fields carry the access class; register masks
 /// are derived from them, so a bit's behaviour is written down exactly once.
 /// </summary>
-public sealed class RegisterMapDocument
+internal sealed class RegisterMapDocument
 {
     public required string Device { get; init; }
 
@@ -381,7 +381,7 @@ public sealed class RegisterMapDocument
     }
 }
 
-public sealed record RegisterSpec(
+internal sealed record RegisterSpec(
     string Name,
     uint Offset,
     int WidthBits,
@@ -429,21 +429,21 @@ public sealed record RegisterSpec(
     public ulong ReadClearMask => MaskOf("RC");
 }
 
-public sealed record FieldSpec(string Name, int Hi, int Lo, string Access, string Doc)
+internal sealed record FieldSpec(string Name, int Hi, int Lo, string Access, string Doc)
 {
     public ulong Mask => (Hi - Lo == 63 ? ulong.MaxValue : ((1UL << (Hi - Lo + 1)) - 1)) << Lo;
 
     public string Bits => Hi == Lo ? Hi.ToString(CultureInfo.InvariantCulture) : $"{Hi}:{Lo}";
 }
 
-public sealed record EnumSpec(string Name, string Doc, IReadOnlyList<EnumValue> Values);
+internal sealed record EnumSpec(string Name, string Doc, IReadOnlyList<EnumValue> Values);
 
 /// <summary>A register block repeated <see cref="Count"/> times, <see cref="Stride"/> bytes apart, from <see cref="Base"/>.</summary>
-public sealed record BlockSpec(string Name, uint Base, uint Stride, int Count, string Doc, IReadOnlyList<RegisterSpec> Registers)
+internal sealed record BlockSpec(string Name, uint Base, uint Stride, int Count, string Doc, IReadOnlyList<RegisterSpec> Registers)
 {
     public ulong End => Base + ((ulong)Stride * (ulong)Count);
 }
 
-public sealed record EnumValue(string Name, ulong Value, string Doc);
+internal sealed record EnumValue(string Name, ulong Value, string Doc);
 
-public sealed class RegisterMapException(string message) : Exception(message);
+internal sealed class RegisterMapException(string message) : Exception(message);

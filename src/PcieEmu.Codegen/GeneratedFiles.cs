@@ -1,13 +1,16 @@
-using PcieEmu.Pci.Registers;
-
-namespace PcieEmu.Devices.Codegen;
+namespace PcieEmu.Codegen;
 
 /// <summary>
-/// The files generated from the cards' register maps, relative to the repository root. One list serves
-/// `pcieemu codegen` (writes them) and the tests (fail when a committed copy is stale).
+/// The files generated from the cards' register maps, relative to the repository root. One list serves the tool
+/// (writes them, or checks them with --check), the build (PcieEmu.Devices runs the tool when a map changes) and the
+/// tests (fail when a committed copy is stale).
 /// </summary>
-public static class GeneratedFiles
+internal static class GeneratedFiles
 {
+    /// <summary>What the generated files name as their generator.</summary>
+    public const string Generator = "src/PcieEmu.Codegen";
+
+    /// <param name="CHeader">The driver's C header.</param>
     /// <param name="CSharp">The C# constants: offset enums, field masks, enums.</param>
     /// <param name="CSharpTable">The C# register definitions and handler interfaces.</param>
     public sealed record Target(string RegisterMap, string CHeader, string CSharp, string CSharpTable, string Namespace, string TypePrefix);
@@ -22,7 +25,7 @@ public static class GeneratedFiles
             "Audio"),
     ];
 
-    /// <summary>(path, expected content) of every generated file.</summary>
+    /// <summary>(path, expected content) of every generated file. Throws <see cref="RegisterMapException"/> for an invalid map.</summary>
     public static IEnumerable<(string Path, string Content)> Render(string repositoryRoot)
     {
         foreach (var t in Targets)
