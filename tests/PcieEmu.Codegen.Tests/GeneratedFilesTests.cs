@@ -1,3 +1,5 @@
+using System.Xml.Linq;
+
 namespace PcieEmu.Codegen.Tests;
 
 /// <summary>
@@ -54,6 +56,26 @@ public sealed class GeneratedFilesTests
 
         GeneratedFiles.Targets.Should().ContainSingle(t => t.RegisterMap == "firmware-models/pcieemu-audio/registers.json")
             .Which.CHeader.Should().Be("qemu/drivers/pcieemu_audio/pcieemu_audio_regs.h");
+    }
+
+    [Fact]
+    public void The_Devices_build_watches_exactly_the_maps_and_outputs_the_tool_has()
+    {
+        // PcieEmu.Devices.csproj runs the tool when these change (Inputs) and compiles the C# it writes.
+        const string project = "src/PcieEmu.Devices/PcieEmu.Devices.csproj";
+        var xml = XDocument.Load(Path.Combine(Repository.Root, project));
+        string Resolve(string include) => include.Contains("$(RegisterCodegenRoot)/", StringComparison.Ordinal)
+            ? include.Replace("$(RegisterCodegenRoot)/", "", StringComparison.Ordinal)
+            : "src/PcieEmu.Devices/" + include;
+        List<string> Items(string name) => [.. xml.Descendants(name)
+            .SelectMany(e => e.Attribute("Include")!.Value.Split(';'))
+            .Where(i => !i.StartsWith("@(", StringComparison.Ordinal))
+            .Select(Resolve)];
+
+        Items("RegisterMap").Should().BeEquivalentTo(GeneratedFiles.Targets.Select(t => t.RegisterMap));
+        Items("RegisterCodegenCSharp").Should().BeEquivalentTo(GeneratedFiles.Targets.SelectMany(t => new[] { t.CSharp, t.CSharpTable }));
+        Items("RegisterCodegenOutput").Should().BeEquivalentTo(GeneratedFiles.Targets.Select(t => t.CHeader),
+            "with the C# files (@(RegisterCodegenCSharp)), every file the tool writes is an input of the build step");
     }
 
     [Fact]
