@@ -18,7 +18,7 @@ namespace PcieEmu.Devices.AudioCard.Streams;
 /// publish state — never around DMA. Each RUN starts a new generation: work of an older generation that finishes
 /// late is dropped.
 /// </summary>
-public abstract class AudioStream : IScheduledWork
+public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
 {
     /// <summary>Frames moved per DMA chunk at most (bounds the scratch buffer).</summary>
     private const int MaxChunkFrames = 2048;
@@ -98,19 +98,12 @@ public abstract class AudioStream : IScheduledWork
 
     // ------------------------------------------------------------------ register side effects (lock held)
 
-    internal Dictionary<string, RegisterWriteHandler> WriteHandlers() => new()
-    {
-        ["StreamControl"] = Control,
-        ["StreamStatusWritten"] = (in RegisterWrite _) => _causes.StatusChanged(),
-        ["StreamProgrammed"] = Programmed,
-        ["ChannelVolumeWritten"] = _gains.Written,
-    };
-
     private static ulong EnabledCauses(ulong ctl) =>
         ((ctl & AudioSdFields.Ctl.Ioce) != 0 ? AudioSdFields.Sts.Ioc : 0)
         | ((ctl & AudioSdFields.Ctl.Erre) != 0 ? AudioSdFields.Sts.Xrun | AudioSdFields.Sts.Err : 0);
 
-    private void Control(in RegisterWrite write)
+    /// <summary>SD_CTL (spec §9.3): SRST, RUN 0→1 starts, 1→0 stops; the enables gate the causes.</summary>
+    void IAudioSdRegisterHandlers.StreamControl(in RegisterWrite write)
     {
         if ((write.NewValue & AudioSdFields.Ctl.Srst) != 0)
         {
@@ -136,7 +129,10 @@ public abstract class AudioStream : IScheduledWork
         _causes.StatusChanged();
     }
 
-    private void Programmed(in RegisterWrite write)
+    void IAudioSdRegisterHandlers.StreamStatusWritten(in RegisterWrite write) => _causes.StatusChanged();
+
+    /// <summary>SD_FMT, SD_BDL, SD_BDLN, SD_CBL, SD_POSBUF: refused (old value kept) while the stream runs.</summary>
+    void IAudioSdRegisterHandlers.StreamProgrammed(in RegisterWrite write)
     {
         if (_state != State.Idle)
         {
@@ -144,6 +140,9 @@ public abstract class AudioStream : IScheduledWork
             _host.Violation("StreamReprogrammedWhileRunning", $"stream {Index}: {write.Register.Name} written while running");
         }
     }
+
+    /// <summary>SD_CHVOL&lt;c&gt; (spec §12).</summary>
+    void IAudioSdRegisterHandlers.ChannelVolumeWritten(in RegisterWrite write) => _gains.Written(write);
 
     /// <summary>After a card-wide register reset: channel gains back to 0 dB.</summary>
     internal void ResetGains() => _gains.Reset();
