@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text;
+using PcieEmu.Interop;
+
+namespace PcieEmu.Cli.Bench;
+
+/// <summary>
+/// A server process a benchmark runs against: started pinned to a CPU (the forking thread's mask is inherited by
+/// every thread of the child, as with taskset), its output kept for a failure report, killed on dispose.
+/// </summary>
+internal sealed class BenchChild : IDisposable
+{
+    private const int MaxKeptOutput = 64 * 1024;
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private BenchChild(string name, Process process)
+    {
+        Name = name;
+        _process = process;
+        _process.OutputDataReceived += (_, e) => Keep(e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Name { get; }
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts <paramref name="file"/> with <paramref name="args"/>; with <paramref name="cpu"/>, on that CPU only.</summary>
+    public static BenchChild Start(string name, string file, IEnumerable<string> args, int? cpu)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        IReadOnlyList<int>? saved = null;
+        if (cpu is { } c)
+        {
+            saved = CpuAffinity.OfCurrentThread();
+            int r = CpuAffinity.PinCurrentThread([c]);
+            if (r != 0)
+            {
+                throw new IOException($"cannot pin to CPU {c}: {Errno.Name(-r)}");
+            }
+        }
+
+        try
+        {
+            // Process.Start forks on this thread, so the child starts with this thread's CPU mask.
+            return new BenchChild(name, Process.Start(start) ?? throw new IOException($"cannot start {file}"));
+        }
+        finally
+        {
+            if (saved is not null)
+            {
+                CpuAffinity.PinCurrentThread(saved);
+            }
+        }
+    }
+
+    /// <summary>How to run this pcieemu again as a child: its apphost, or `dotnet pcieemu.dll`.</summary>
+    public static (string File, string[] Prefix) Self()
+    {
+        string entry = Assembly.GetEntryAssembly()?.Location ?? throw new InvalidOperationException("no entry assembly");
+        string? path = Environment.ProcessPath;
+        return path is null || Path.GetFileNameWithoutExtension(path) == "dotnet"
+            ? (path ?? "dotnet", [entry])
+            : (path, []);
+    }
+
+    /// <summary>The CPUs each thread of the child may use ("1", or "0-1"), read from /proc for the report.</summary>
+    public string AllowedCpus()
+    {
+        var lists = new SortedSet<string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{Id}/task"))
+            {
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                {
+                    if (line.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))
+                    {
+                        lists.Add(line["Cpus_allowed_list:".Length..].Trim());
+                    }
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return lists.Count == 0 ? "?" : string.Join(" / ", lists);
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            if (_output.Length < MaxKeptOutput)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,111 @@
+using System.Globalization;
+using PcieEmu.Interop;
+
+namespace PcieEmu.Cli.Bench;
+
+/// <summary>Settings of one `bench rtt --compare`.</summary>
+internal sealed record RttComparisonOptions(
+    int Pairs, int Count, int Warmup, int Region, ulong Offset, int? ClientCpu, int? ServerCpu, string? Model, string? Responder, string? Compiler);
+
+/// <summary>
+/// `bench rtt --compare`: our server (A, a child `pcieemu serve`) against the C responder (B, one recv + one send per
+/// request) in one command. Both start pinned as asked, each is primed with one uncounted series (the server's JIT
+/// reaches its steady tier there), then A and B alternate, A B A B …, so a machine whose speed drifts moves both.
+/// Ratios are taken pair by pair and summarised by their median and range.
+/// </summary>
+internal static class RttComparison
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static int Run(RttComparisonOptions o, TextWriter output)
+    {
+        string responder = o.Responder ?? ResponderBuild.Ensure(o.Compiler);
+        var dir = Directory.CreateTempSubdirectory("pcieemu-rtt-");
+        try
+        {
+            if (o.ClientCpu is { } clientCpu)
+            {
+                int r = CpuAffinity.PinCurrentProcess([clientCpu]);
+                if (r != 0)
+                {
+                    throw new IOException($"cannot pin the client to CPU {clientCpu}: {Errno.Name(-r)}");
+                }
+            }
+
+            string serverSocket = Path.Combine(dir.FullName, "pcieemu.sock");
+            string responderSocket = Path.Combine(dir.FullName, "responder.sock");
+            var (self, prefix) = BenchChild.Self();
+            var serveArgs = new List<string>(prefix) { "serve", "--socket", serverSocket, "--persist", "--log-level", "Warning" };
+            if (o.Model is not null)
+            {
+                serveArgs.AddRange(["--model", o.Model]);
+            }
+
+            using var server = BenchChild.Start("pcieemu serve", self, serveArgs, o.ServerCpu);
+            var patience = TimeSpan.FromSeconds(60);
+            var (target, primeA) = Measure(server, serverSocket, o, patience);
+
+            using var floor = BenchChild.Start("rtt_responder", responder,
+                [responderSocket, $"0x{target.RegionSize:x}", $"0x{target.Value:x}"], o.ServerCpu);
+            var (floorTarget, primeB) = Measure(floor, responderSocket, o, patience);
+            if (floorTarget.Value != target.Value)
+            {
+                throw new IOException($"the responder returned 0x{floorTarget.Value:x}, the server 0x{target.Value:x}");
+            }
+
+            output.WriteLine($"A = pcieemu serve{(o.Model is null ? "" : $" --model {o.Model}")} (pid {server.Id}, CPUs {server.AllowedCpus()})");
+            output.WriteLine($"B = {Path.GetFileName(responder)} (pid {floor.Id}, CPUs {floor.AllowedCpus()}): recv + send per request, no library");
+            output.WriteLine(string.Create(Inv,
+                $"client CPUs {string.Join(",", CpuAffinity.OfCurrentThread())}; region {o.Region} offset 0x{o.Offset:x} (value 0x{target.Value:x8}); {o.Pairs} pairs of {o.Count} timed round trips after {o.Warmup} warm-up each"));
+            output.WriteLine(string.Create(Inv, $"priming, not counted: A mean {primeA.Mean:F2} us p99 {primeA.P99:F2} us; B mean {primeB.Mean:F2} us p99 {primeB.P99:F2} us"));
+            output.WriteLine("pair  server    mean us    p50 us    p99 us     max us   round trips/s");
+
+            var ratios = new List<(double Mean, double P50, double P99)>();
+            for (int pair = 1; pair <= o.Pairs; pair++)
+            {
+                var (_, a) = Measure(server, serverSocket, o, default);
+                Print(output, pair, "A", a);
+                var (_, b) = Measure(floor, responderSocket, o, default);
+                Print(output, pair, "B", b);
+                ratios.Add((a.Mean / b.Mean, a.P50 / b.P50, a.P99 / b.P99));
+            }
+
+            output.WriteLine(string.Create(Inv,
+                $"A/B, median of {ratios.Count} pairs [min..max]:  mean {Summary(ratios.Select(r => r.Mean))}   p50 {Summary(ratios.Select(r => r.P50))}   p99 {Summary(ratios.Select(r => r.P99))}"));
+            return 0;
+        }
+        finally
+        {
+            try
+            {
+                dir.Delete(recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static (RttTarget, RttResult) Measure(BenchChild child, string socket, RttComparisonOptions o, TimeSpan patience)
+    {
+        try
+        {
+            return RttMeasurement.Run(socket, o.Region, o.Offset, o.Warmup, o.Count, patience);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            string state = child.HasExited ? "exited" : "running";
+            throw new IOException($"{child.Name} ({state}): {e.Message}\n--- its output ---\n{child.Output}", e);
+        }
+    }
+
+    private static void Print(TextWriter output, int pair, string name, RttResult r) =>
+        output.WriteLine(string.Create(Inv, $"{pair,4}  {name,-6} {r.Mean,10:F2} {r.P50,9:F2} {r.P99,9:F2} {r.Max,10:F1} {r.PerSecond,15:F0}"));
+
+    private static string Summary(IEnumerable<double> values)
+    {
+        var v = values.Order().ToArray();
+        double median = v.Length % 2 == 1 ? v[v.Length / 2] : (v[(v.Length / 2) - 1] + v[v.Length / 2]) / 2;
+        return string.Create(Inv, $"{median:F3} [{v[0]:F3}..{v[^1]:F3}]");
+    }
+}
