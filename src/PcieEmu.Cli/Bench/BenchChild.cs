@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Reflection;
 using System.Text;
 using PcieEmu.Interop;
@@ -43,12 +44,18 @@ internal sealed class BenchChild : IDisposable
     }
 
     /// <summary>Starts <paramref name="file"/> with <paramref name="args"/>; with <paramref name="cpu"/>, on that CPU only.</summary>
-    public static BenchChild Start(string name, string file, IEnumerable<string> args, int? cpu)
+    public static BenchChild Start(string name, string file, IEnumerable<string> args, int? cpu,
+        IEnumerable<KeyValuePair<string, string>>? environment = null)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
+        }
+
+        foreach (var (key, value) in environment ?? [])
+        {
+            start.Environment[key] = value;
         }
 
         IReadOnlyList<int>? saved = null;
@@ -110,6 +117,40 @@ internal sealed class BenchChild : IDisposable
         return lists.Count == 0 ? "?" : string.Join(" / ", lists);
     }
 
+    /// <summary>
+    /// CPU time, run-queue wait and times scheduled in, summed over the child's live threads (/proc/PID/task/*/schedstat,
+    /// nanoseconds). Only threads alive at both reads count in a difference, so read it while a session is open.
+    /// </summary>
+    public SchedStat ReadSchedStat()
+    {
+        long cpu = 0, wait = 0, slices = 0;
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{Id}/task"))
+            {
+                try
+                {
+                    var f = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (f.Length >= 3)
+                    {
+                        cpu += long.Parse(f[0], CultureInfo.InvariantCulture);
+                        wait += long.Parse(f[1], CultureInfo.InvariantCulture);
+                        slices += long.Parse(f[2], CultureInfo.InvariantCulture);
+                    }
+                }
+                catch (IOException)
+                {
+                    // the thread ended while we looked
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return new SchedStat(cpu, wait, slices);
+    }
+
     private void Keep(string? line)
     {
         if (line is null)
@@ -142,4 +183,10 @@ internal sealed class BenchChild : IDisposable
 
         _process.Dispose();
     }
+}
+
+/// <summary>Scheduler accounting of a set of threads: on-CPU and runnable-but-waiting nanoseconds, times scheduled in.</summary>
+internal readonly record struct SchedStat(long CpuNs, long WaitNs, long Slices)
+{
+    public static SchedStat operator -(SchedStat a, SchedStat b) => new(a.CpuNs - b.CpuNs, a.WaitNs - b.WaitNs, a.Slices - b.Slices);
 }

@@ -5,7 +5,8 @@ namespace PcieEmu.Cli.Bench;
 
 /// <summary>Settings of one `bench rtt --compare`.</summary>
 internal sealed record RttComparisonOptions(
-    int Pairs, int Count, int Warmup, int Region, ulong Offset, int? ClientCpu, int? ServerCpu, string? Model, string? Responder, string? Compiler);
+    int Pairs, int Count, int Warmup, int Region, ulong Offset, int? ClientCpu, int? ServerCpu, string? Model, string? Responder, string? Compiler,
+    IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment);
 
 /// <summary>
 /// `bench rtt --compare`: our server (A, a child `pcieemu serve`) against the C responder (B, one recv + one send per
@@ -41,37 +42,39 @@ internal static class RttComparison
                 serveArgs.AddRange(["--model", o.Model]);
             }
 
-            using var server = BenchChild.Start("pcieemu serve", self, serveArgs, o.ServerCpu);
+            using var server = BenchChild.Start("pcieemu serve", self, serveArgs, o.ServerCpu, o.ServerEnvironment);
             var patience = TimeSpan.FromSeconds(60);
-            var (target, primeA) = Measure(server, serverSocket, o, patience);
+            var (target, primeA, _) = Measure(server, serverSocket, o, patience);
 
             using var floor = BenchChild.Start("rtt_responder", responder,
                 [responderSocket, $"0x{target.RegionSize:x}", $"0x{target.Value:x}"], o.ServerCpu);
-            var (floorTarget, primeB) = Measure(floor, responderSocket, o, patience);
+            var (floorTarget, primeB, _) = Measure(floor, responderSocket, o, patience);
             if (floorTarget.Value != target.Value)
             {
                 throw new IOException($"the responder returned 0x{floorTarget.Value:x}, the server 0x{target.Value:x}");
             }
 
-            output.WriteLine($"A = pcieemu serve{(o.Model is null ? "" : $" --model {o.Model}")} (pid {server.Id}, CPUs {server.AllowedCpus()})");
+            string env = string.Concat(o.ServerEnvironment.Select(kv => $"{kv.Key}={kv.Value} "));
+            output.WriteLine($"A = {env}pcieemu serve{(o.Model is null ? "" : $" --model {o.Model}")} (pid {server.Id}, CPUs {server.AllowedCpus()})");
             output.WriteLine($"B = {Path.GetFileName(responder)} (pid {floor.Id}, CPUs {floor.AllowedCpus()}): recv + send per request, no library");
             output.WriteLine(string.Create(Inv,
                 $"client CPUs {string.Join(",", CpuAffinity.OfCurrentThread())}; region {o.Region} offset 0x{o.Offset:x} (value 0x{target.Value:x8}); {o.Pairs} pairs of {o.Count} timed round trips after {o.Warmup} warm-up each"));
             output.WriteLine(string.Create(Inv, $"priming, not counted: A mean {primeA.Mean:F2} us p99 {primeA.P99:F2} us; B mean {primeB.Mean:F2} us p99 {primeB.P99:F2} us"));
-            output.WriteLine("pair  server    mean us    p50 us    p99 us     max us   round trips/s");
+            output.WriteLine("server side per round trip: cpu = its threads' CPU time, wait = time runnable but not running, runs = times scheduled in");
+            output.WriteLine("pair  server    mean us    p50 us    p99 us     max us   round trips/s   cpu us  wait us  runs");
 
-            var ratios = new List<(double Mean, double P50, double P99)>();
+            var ratios = new List<(double Mean, double P50, double P99, double Cpu)>();
             for (int pair = 1; pair <= o.Pairs; pair++)
             {
-                var (_, a) = Measure(server, serverSocket, o, default);
-                Print(output, pair, "A", a);
-                var (_, b) = Measure(floor, responderSocket, o, default);
-                Print(output, pair, "B", b);
-                ratios.Add((a.Mean / b.Mean, a.P50 / b.P50, a.P99 / b.P99));
+                var (_, a, sa) = Measure(server, serverSocket, o, default);
+                Print(output, pair, "A", a, sa);
+                var (_, b, sb) = Measure(floor, responderSocket, o, default);
+                Print(output, pair, "B", b, sb);
+                ratios.Add((a.Mean / b.Mean, a.P50 / b.P50, a.P99 / b.P99, (double)sa.CpuNs / sb.CpuNs));
             }
 
             output.WriteLine(string.Create(Inv,
-                $"A/B, median of {ratios.Count} pairs [min..max]:  mean {Summary(ratios.Select(r => r.Mean))}   p50 {Summary(ratios.Select(r => r.P50))}   p99 {Summary(ratios.Select(r => r.P99))}"));
+                $"A/B, median of {ratios.Count} pairs [min..max]:  mean {Summary(ratios.Select(r => r.Mean))}   p50 {Summary(ratios.Select(r => r.P50))}   p99 {Summary(ratios.Select(r => r.P99))}   server cpu {Summary(ratios.Select(r => r.Cpu))}"));
             return 0;
         }
         finally
@@ -86,11 +89,14 @@ internal static class RttComparison
         }
     }
 
-    private static (RttTarget, RttResult) Measure(BenchChild child, string socket, RttComparisonOptions o, TimeSpan patience)
+    private static (RttTarget, RttResult, SchedStat) Measure(BenchChild child, string socket, RttComparisonOptions o, TimeSpan patience)
     {
         try
         {
-            return RttMeasurement.Run(socket, o.Region, o.Offset, o.Warmup, o.Count, patience);
+            SchedStat before = default, after = default;
+            var (target, result) = RttMeasurement.Run(socket, o.Region, o.Offset, o.Warmup, o.Count, patience,
+                start => _ = start ? before = child.ReadSchedStat() : after = child.ReadSchedStat());
+            return (target, result, after - before);
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException)
         {
@@ -99,8 +105,9 @@ internal static class RttComparison
         }
     }
 
-    private static void Print(TextWriter output, int pair, string name, RttResult r) =>
-        output.WriteLine(string.Create(Inv, $"{pair,4}  {name,-6} {r.Mean,10:F2} {r.P50,9:F2} {r.P99,9:F2} {r.Max,10:F1} {r.PerSecond,15:F0}"));
+    private static void Print(TextWriter output, int pair, string name, RttResult r, SchedStat s) =>
+        output.WriteLine(string.Create(Inv,
+            $"{pair,4}  {name,-6} {r.Mean,10:F2} {r.P50,9:F2} {r.P99,9:F2} {r.Max,10:F1} {r.PerSecond,15:F0} {s.CpuNs / 1e3 / r.Count,8:F2} {s.WaitNs / 1e3 / r.Count,8:F2} {(double)s.Slices / r.Count,5:F2}"));
 
     private static string Summary(IEnumerable<double> values)
     {

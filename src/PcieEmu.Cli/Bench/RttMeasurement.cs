@@ -35,8 +35,12 @@ internal static class RttMeasurement
     /// <summary>Thrown when the target cannot serve the requested read (a usage error, not an I/O failure).</summary>
     public sealed class UnusableTargetException(string message) : Exception(message);
 
+    /// <summary>
+    /// Connects, sets up and times <paramref name="count"/> reads. <paramref name="aroundTimed"/>, if given, is called
+    /// just before and just after the timed reads with the session still open (for server-side accounting).
+    /// </summary>
     public static (RttTarget Target, RttResult Result) Run(string socketPath, int region, ulong offset, int warmup, int count,
-        TimeSpan connectPatience = default)
+        TimeSpan connectPatience = default, Action<bool>? aroundTimed = null)
     {
         using var client = Connect(socketPath, connectPatience);
         client.Negotiate();
@@ -55,11 +59,11 @@ internal static class RttMeasurement
 
         uint value = client.ReadUInt32(region, offset);
         var samples = new long[count];
-        var result = Time(client, region, offset, warmup, samples);
+        var result = Time(client, region, offset, warmup, samples, aroundTimed);
         return (new RttTarget(info, regionSize, value), result);
     }
 
-    private static RttResult Time(VfioUserClient client, int region, ulong offset, int warmup, long[] samples)
+    private static RttResult Time(VfioUserClient client, int region, ulong offset, int warmup, long[] samples, Action<bool>? aroundTimed)
     {
         Span<byte> value = stackalloc byte[4];
         for (int i = 0; i < warmup; i++)
@@ -67,6 +71,7 @@ internal static class RttMeasurement
             client.RegionRead(region, offset, value);
         }
 
+        aroundTimed?.Invoke(true);
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < samples.Length; i++)
         {
@@ -75,7 +80,9 @@ internal static class RttMeasurement
             samples[i] = Stopwatch.GetTimestamp() - t0;
         }
 
-        return RttResult.From(samples, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        aroundTimed?.Invoke(false);
+        return RttResult.From(samples, seconds);
     }
 
     /// <summary>Connects; a server that is still starting (no socket yet, or not listening) is retried until the patience runs out.</summary>

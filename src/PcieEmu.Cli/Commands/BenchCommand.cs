@@ -35,9 +35,10 @@ internal static class BenchCommand
         var model = new Option<string?>("--model") { Description = "With --compare: card model for `pcieemu serve`" };
         var responder = new Option<string?>("--responder") { Description = "With --compare: a built rtt_responder to use instead of compiling the embedded one" };
         var cc = new Option<string?>("--cc") { Description = "With --compare: C compiler for the responder (default gcc-12, gcc or cc)" };
+        var serverEnv = new Option<string[]>("--server-env") { Description = "With --compare: NAME=VALUE for the server's environment (repeatable), e.g. DOTNET_TieredCompilation=0" };
         var command = new Command("rtt", "Time 4-byte REGION_READ round trips against a vfio-user server, or compare ours with a bare C responder")
         {
-            socket, compare, pairs, count, warmup, region, offset, cpu, serverCpu, noPin, model, responder, cc,
+            socket, compare, pairs, count, warmup, region, offset, cpu, serverCpu, noPin, model, responder, cc, serverEnv,
         };
         command.SetAction(parse =>
         {
@@ -62,11 +63,24 @@ internal static class BenchCommand
             {
                 if (comparing)
                 {
+                    var environment = new List<KeyValuePair<string, string>>();
+                    foreach (string pair in parse.GetValue(serverEnv) ?? [])
+                    {
+                        int eq = pair.IndexOf('=', StringComparison.Ordinal);
+                        if (eq < 1)
+                        {
+                            Console.Error.WriteLine($"bench rtt: --server-env {pair}: expected NAME=VALUE");
+                            return 2;
+                        }
+
+                        environment.Add(new(pair[..eq], pair[(eq + 1)..]));
+                    }
+
                     bool pin = !parse.GetValue(noPin);
                     int? clientCpu = pin ? parse.GetValue(cpu) ?? 0 : null;
                     int? serversCpu = pin ? parse.GetValue(serverCpu) ?? clientCpu : null;
                     var options = new RttComparisonOptions(parse.GetValue(pairs), n, parse.GetValue(warmup), r, off, clientCpu, serversCpu,
-                        parse.GetValue(model), parse.GetValue(responder), parse.GetValue(cc));
+                        parse.GetValue(model), parse.GetValue(responder), parse.GetValue(cc), environment);
                     return RttComparison.Run(options, Console.Out);
                 }
 
