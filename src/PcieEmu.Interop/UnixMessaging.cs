@@ -5,9 +5,10 @@ using Microsoft.Win32.SafeHandles;
 namespace PcieEmu.Interop;
 
 /// <summary>
-/// recvmsg/sendmsg with SCM_RIGHTS over a stream socket. One call per chunk received and one per
-/// message sent; every received fd becomes a SafeFileHandle before this method returns. The SafeHandle forms
-/// reference the socket around the call; the int forms are for callers that hold such a reference themselves.
+/// recvmsg/sendmsg with SCM_RIGHTS over a stream socket. One call per chunk received and one per message sent
+/// (send(2) when there is one buffer and no fd); every received fd becomes a SafeFileHandle before this method
+/// returns. The SafeHandle forms reference the socket around the call; the int forms are for callers that hold such
+/// a reference themselves.
 /// </summary>
 public static class UnixMessaging
 {
@@ -143,7 +144,9 @@ public static class UnixMessaging
     {
         if (fds.IsEmpty)
         {
-            return SendCore(socket, first, second, null, 0);
+            // One buffer and no fds (every reply but GET_REGION_INFO of an mmappable region): send(2) spares the
+            // kernel copying and checking a msghdr and its iovec array.
+            return second.IsEmpty ? SendPlain(socket, first) : SendCore(socket, first, second, null, 0);
         }
 
         const int MaxFds = 253; // SCM_MAX_FD
@@ -185,6 +188,39 @@ public static class UnixMessaging
                 fds[i].DangerousRelease();
             }
         }
+    }
+
+    /// <summary>The send loop for one buffer without fds.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe int SendPlain(int socket, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* p = data)
+        {
+            int sent = 0;
+            while (sent < data.Length)
+            {
+                nint n = Libc.send(socket, p + sent, (nuint)(data.Length - sent), Libc.MSG_NOSIGNAL);
+                if (n < 0)
+                {
+                    int err = Libc.LastErrno;
+                    if (err == Errno.EINTR)
+                    {
+                        continue;
+                    }
+
+                    if (err == Errno.EAGAIN && Poll(socket, Libc.POLLOUT, -1))
+                    {
+                        continue;
+                    }
+
+                    return -err;
+                }
+
+                sent += (int)n;
+            }
+        }
+
+        return 0;
     }
 
     /// <summary>The sendmsg loop: control data rides on the first call only.</summary>
