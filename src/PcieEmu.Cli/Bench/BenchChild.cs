@@ -118,12 +118,12 @@ internal sealed class BenchChild : IDisposable
     }
 
     /// <summary>
-    /// CPU time, run-queue wait and times scheduled in, summed over the child's live threads (/proc/PID/task/*/schedstat,
+    /// CPU time, run-queue wait and times scheduled in of each live thread of the child (/proc/PID/task/*/schedstat,
     /// nanoseconds). Only threads alive at both reads count in a difference, so read it while a session is open.
     /// </summary>
-    public SchedStat ReadSchedStat()
+    public Dictionary<int, (string Name, SchedStat Stat)> ReadSchedStat()
     {
-        long cpu = 0, wait = 0, slices = 0;
+        var threads = new Dictionary<int, (string, SchedStat)>();
         try
         {
             foreach (var task in Directory.EnumerateDirectories($"/proc/{Id}/task"))
@@ -131,11 +131,11 @@ internal sealed class BenchChild : IDisposable
                 try
                 {
                     var f = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                    if (f.Length >= 3)
+                    if (f.Length >= 3 && int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out int tid))
                     {
-                        cpu += long.Parse(f[0], CultureInfo.InvariantCulture);
-                        wait += long.Parse(f[1], CultureInfo.InvariantCulture);
-                        slices += long.Parse(f[2], CultureInfo.InvariantCulture);
+                        string name = File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n');
+                        threads[tid] = (name, new SchedStat(long.Parse(f[0], CultureInfo.InvariantCulture), long.Parse(f[1], CultureInfo.InvariantCulture),
+                            long.Parse(f[2], CultureInfo.InvariantCulture)));
                     }
                 }
                 catch (IOException)
@@ -148,7 +148,7 @@ internal sealed class BenchChild : IDisposable
         {
         }
 
-        return new SchedStat(cpu, wait, slices);
+        return threads;
     }
 
     private void Keep(string? line)
@@ -188,5 +188,45 @@ internal sealed class BenchChild : IDisposable
 /// <summary>Scheduler accounting of a set of threads: on-CPU and runnable-but-waiting nanoseconds, times scheduled in.</summary>
 internal readonly record struct SchedStat(long CpuNs, long WaitNs, long Slices)
 {
+    public static SchedStat operator +(SchedStat a, SchedStat b) => new(a.CpuNs + b.CpuNs, a.WaitNs + b.WaitNs, a.Slices + b.Slices);
+
     public static SchedStat operator -(SchedStat a, SchedStat b) => new(a.CpuNs - b.CpuNs, a.WaitNs - b.WaitNs, a.Slices - b.Slices);
+}
+
+/// <summary>
+/// What a server's threads did between two reads: the busiest thread (the session's, which serves the requests)
+/// and all the others together (runtime threads: tiered JIT, finalizer, …), whose CPU competes with it.
+/// </summary>
+internal sealed record ServerActivity(SchedStat Session, SchedStat Others, IReadOnlyList<(string Name, double Ms)> OtherThreads)
+{
+    public static ServerActivity Between(Dictionary<int, (string Name, SchedStat Stat)> before, Dictionary<int, (string Name, SchedStat Stat)> after)
+    {
+        var deltas = new List<(int Tid, string Name, SchedStat Delta)>();
+        foreach (var (tid, now) in after)
+        {
+            if (before.TryGetValue(tid, out var then))
+            {
+                deltas.Add((tid, now.Name, now.Stat - then.Stat));
+            }
+        }
+
+        if (deltas.Count == 0)
+        {
+            return new ServerActivity(default, default, []);
+        }
+
+        var busiest = deltas.MaxBy(d => d.Delta.CpuNs);
+        SchedStat others = default;
+        var named = new List<(string, double)>();
+        foreach (var d in deltas.Where(d => d.Tid != busiest.Tid))
+        {
+            others += d.Delta;
+            if (d.Delta.CpuNs >= 100_000)
+            {
+                named.Add((d.Name, d.Delta.CpuNs / 1e6));
+            }
+        }
+
+        return new ServerActivity(busiest.Delta, others, named);
+    }
 }

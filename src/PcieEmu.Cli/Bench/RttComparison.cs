@@ -10,9 +10,10 @@ internal sealed record RttComparisonOptions(
 
 /// <summary>
 /// `bench rtt --compare`: our server (A, a child `pcieemu serve`) against the C responder (B, one recv + one send per
-/// request) in one command. Both start pinned as asked, each is primed with one uncounted series (the server's JIT
-/// reaches its steady tier there), then A and B alternate, A B A B …, so a machine whose speed drifts moves both.
-/// Ratios are taken pair by pair and summarised by their median and range.
+/// request) in one command. Both start pinned as asked; the client opens one session with each (as QEMU keeps one
+/// for a guest's life) and primes it with one uncounted series (the server's JIT reaches its steady tier there, and
+/// the background tier-up of the session's setup code is over). Then timed series on A and B alternate, A B A B …,
+/// so a machine whose speed drifts moves both. Ratios are taken pair by pair and summarised by median and range.
 /// </summary>
 internal static class RttComparison
 {
@@ -44,37 +45,41 @@ internal static class RttComparison
 
             using var server = BenchChild.Start("pcieemu serve", self, serveArgs, o.ServerCpu, o.ServerEnvironment);
             var patience = TimeSpan.FromSeconds(60);
-            var (target, primeA, _) = Measure(server, serverSocket, o, patience);
+            using var a = Open(server, serverSocket, o, patience);
+            var target = a.Target;
+            var primeA = Time(server, a, o).Result;
 
             using var floor = BenchChild.Start("rtt_responder", responder,
                 [responderSocket, $"0x{target.RegionSize:x}", $"0x{target.Value:x}"], o.ServerCpu);
-            var (floorTarget, primeB, _) = Measure(floor, responderSocket, o, patience);
-            if (floorTarget.Value != target.Value)
+            using var b = Open(floor, responderSocket, o, patience);
+            if (b.Target.Value != target.Value)
             {
-                throw new IOException($"the responder returned 0x{floorTarget.Value:x}, the server 0x{target.Value:x}");
+                throw new IOException($"the responder returned 0x{b.Target.Value:x}, the server 0x{target.Value:x}");
             }
 
+            var primeB = Time(floor, b, o).Result;
             string env = string.Concat(o.ServerEnvironment.Select(kv => $"{kv.Key}={kv.Value} "));
             output.WriteLine($"A = {env}pcieemu serve{(o.Model is null ? "" : $" --model {o.Model}")} (pid {server.Id}, CPUs {server.AllowedCpus()})");
             output.WriteLine($"B = {Path.GetFileName(responder)} (pid {floor.Id}, CPUs {floor.AllowedCpus()}): recv + send per request, no library");
             output.WriteLine(string.Create(Inv,
-                $"client CPUs {string.Join(",", CpuAffinity.OfCurrentThread())}; region {o.Region} offset 0x{o.Offset:x} (value 0x{target.Value:x8}); {o.Pairs} pairs of {o.Count} timed round trips after {o.Warmup} warm-up each"));
-            output.WriteLine(string.Create(Inv, $"priming, not counted: A mean {primeA.Mean:F2} us p99 {primeA.P99:F2} us; B mean {primeB.Mean:F2} us p99 {primeB.P99:F2} us"));
-            output.WriteLine("server side per round trip: cpu = its threads' CPU time, wait = time runnable but not running, runs = times scheduled in");
-            output.WriteLine("pair  server    mean us    p50 us    p99 us     max us   round trips/s   cpu us  wait us  runs");
+                $"client CPUs {string.Join(",", CpuAffinity.OfCurrentThread())}; region {o.Region} offset 0x{o.Offset:x} (value 0x{target.Value:x8}); one session with each; {o.Pairs} pairs of {o.Count} timed round trips after {o.Warmup} warm-up each"));
+            output.WriteLine(string.Create(Inv, $"priming series, not counted: A mean {primeA.Mean:F2} us p99 {primeA.P99:F2} us; B mean {primeB.Mean:F2} us p99 {primeB.P99:F2} us"));
+            output.WriteLine("server session thread per round trip: cpu = CPU time, wait = runnable but not running, runs = times scheduled in;");
+            output.WriteLine("others ms = CPU of the server's other threads during the timed run (they compete with the session thread)");
+            output.WriteLine("pair  server    mean us    p50 us    p99 us     max us   round trips/s   cpu us  wait us  runs  others ms");
 
             var ratios = new List<(double Mean, double P50, double P99, double Cpu)>();
             for (int pair = 1; pair <= o.Pairs; pair++)
             {
-                var (_, a, sa) = Measure(server, serverSocket, o, default);
-                Print(output, pair, "A", a, sa);
-                var (_, b, sb) = Measure(floor, responderSocket, o, default);
-                Print(output, pair, "B", b, sb);
-                ratios.Add((a.Mean / b.Mean, a.P50 / b.P50, a.P99 / b.P99, (double)sa.CpuNs / sb.CpuNs));
+                var (ra, sa) = Time(server, a, o);
+                Print(output, pair, "A", ra, sa);
+                var (rb, sb) = Time(floor, b, o);
+                Print(output, pair, "B", rb, sb);
+                ratios.Add((ra.Mean / rb.Mean, ra.P50 / rb.P50, ra.P99 / rb.P99, (double)sa.Session.CpuNs / sb.Session.CpuNs));
             }
 
             output.WriteLine(string.Create(Inv,
-                $"A/B, median of {ratios.Count} pairs [min..max]:  mean {Summary(ratios.Select(r => r.Mean))}   p50 {Summary(ratios.Select(r => r.P50))}   p99 {Summary(ratios.Select(r => r.P99))}   server cpu {Summary(ratios.Select(r => r.Cpu))}"));
+                $"A/B, median of {ratios.Count} pairs [min..max]:  mean {Summary(ratios.Select(r => r.Mean))}   p50 {Summary(ratios.Select(r => r.P50))}   p99 {Summary(ratios.Select(r => r.P99))}   session thread cpu {Summary(ratios.Select(r => r.Cpu))}"));
             return 0;
         }
         finally
@@ -89,14 +94,23 @@ internal static class RttComparison
         }
     }
 
-    private static (RttTarget, RttResult, SchedStat) Measure(BenchChild child, string socket, RttComparisonOptions o, TimeSpan patience)
+    private static RttSession Open(BenchChild child, string socket, RttComparisonOptions o, TimeSpan patience) =>
+        Blame(child, () => RttSession.Open(socket, o.Region, o.Offset, patience));
+
+    private static (RttResult Result, ServerActivity Server) Time(BenchChild child, RttSession session, RttComparisonOptions o) =>
+        Blame(child, () =>
+        {
+            Dictionary<int, (string, SchedStat)> before = [], after = [];
+            var result = session.Time(o.Warmup, o.Count, start => _ = start ? before = child.ReadSchedStat() : after = child.ReadSchedStat());
+            return (result, ServerActivity.Between(before, after));
+        });
+
+    /// <summary>Runs <paramref name="step"/>; an I/O failure is reported with the server's state and output.</summary>
+    private static T Blame<T>(BenchChild child, Func<T> step)
     {
         try
         {
-            SchedStat before = default, after = default;
-            var (target, result) = RttMeasurement.Run(socket, o.Region, o.Offset, o.Warmup, o.Count, patience,
-                start => _ = start ? before = child.ReadSchedStat() : after = child.ReadSchedStat());
-            return (target, result, after - before);
+            return step();
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException)
         {
@@ -105,9 +119,15 @@ internal static class RttComparison
         }
     }
 
-    private static void Print(TextWriter output, int pair, string name, RttResult r, SchedStat s) =>
+    private static void Print(TextWriter output, int pair, string name, RttResult r, ServerActivity a)
+    {
         output.WriteLine(string.Create(Inv,
-            $"{pair,4}  {name,-6} {r.Mean,10:F2} {r.P50,9:F2} {r.P99,9:F2} {r.Max,10:F1} {r.PerSecond,15:F0} {s.CpuNs / 1e3 / r.Count,8:F2} {s.WaitNs / 1e3 / r.Count,8:F2} {(double)s.Slices / r.Count,5:F2}"));
+            $"{pair,4}  {name,-6} {r.Mean,10:F2} {r.P50,9:F2} {r.P99,9:F2} {r.Max,10:F1} {r.PerSecond,15:F0} {a.Session.CpuNs / 1e3 / r.Count,8:F2} {a.Session.WaitNs / 1e3 / r.Count,8:F2} {(double)a.Session.Slices / r.Count,5:F2} {a.Others.CpuNs / 1e6,10:F2}"));
+        if (a.OtherThreads.Count > 0)
+        {
+            output.WriteLine($"            others: {string.Join(", ", a.OtherThreads.Select(t => string.Create(Inv, $"{t.Name} {t.Ms:F1} ms")))}");
+        }
+    }
 
     private static string Summary(IEnumerable<double> values)
     {

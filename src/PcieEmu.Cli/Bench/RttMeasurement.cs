@@ -27,48 +27,68 @@ internal sealed record RttResult(int Count, double Mean, double P50, double P99,
 internal sealed record RttTarget(DeviceInfo Device, ulong RegionSize, uint Value);
 
 /// <summary>
-/// One client session of `bench rtt`: connect, VERSION + DEVICE_GET_INFO + GET_REGION_INFO (QEMU's setup), untimed
-/// warm-up reads, then timed 4-byte REGION_READs with one request in flight, like a vCPU doing a blocking MMIO read.
+/// One client session of `bench rtt`: connect, VERSION + DEVICE_GET_INFO + GET_REGION_INFO (QEMU's setup), then
+/// series of untimed warm-up reads followed by timed 4-byte REGION_READs with one request in flight, like a vCPU
+/// doing a blocking MMIO read. A session can time several series, as a guest's one long session with QEMU would
+/// see them; a new session per series would make the server run its per-session setup code again each time.
 /// </summary>
-internal static class RttMeasurement
+internal sealed class RttSession : IDisposable
 {
-    /// <summary>Thrown when the target cannot serve the requested read (a usage error, not an I/O failure).</summary>
-    public sealed class UnusableTargetException(string message) : Exception(message);
+    private readonly VfioUserClient _client;
+    private readonly int _region;
+    private readonly ulong _offset;
 
-    /// <summary>
-    /// Connects, sets up and times <paramref name="count"/> reads. <paramref name="aroundTimed"/>, if given, is called
-    /// just before and just after the timed reads with the session still open (for server-side accounting).
-    /// </summary>
-    public static (RttTarget Target, RttResult Result) Run(string socketPath, int region, ulong offset, int warmup, int count,
-        TimeSpan connectPatience = default, Action<bool>? aroundTimed = null)
+    private RttSession(VfioUserClient client, int region, ulong offset, RttTarget target)
     {
-        using var client = Connect(socketPath, connectPatience);
-        client.Negotiate();
-        var info = client.GetDeviceInfo();
-        ulong regionSize;
-        using (var details = client.GetRegionInfo(region))
-        {
-            if (details.Info.Size < offset + 4 || !details.Readable)
-            {
-                throw new UnusableTargetException(
-                    $"region {region} is {details.Info.Size} bytes (flags 0x{details.Info.Flags:x}); cannot read 4 bytes at 0x{offset:x}");
-            }
-
-            regionSize = details.Info.Size;
-        }
-
-        uint value = client.ReadUInt32(region, offset);
-        var samples = new long[count];
-        var result = Time(client, region, offset, warmup, samples, aroundTimed);
-        return (new RttTarget(info, regionSize, value), result);
+        _client = client;
+        _region = region;
+        _offset = offset;
+        Target = target;
     }
 
-    private static RttResult Time(VfioUserClient client, int region, ulong offset, int warmup, long[] samples, Action<bool>? aroundTimed)
+    public RttTarget Target { get; }
+
+    /// <summary>Connects (retrying while <paramref name="connectPatience"/> lasts: a server may still be starting) and sets up.</summary>
+    public static RttSession Open(string socketPath, int region, ulong offset, TimeSpan connectPatience = default)
     {
+        var client = Connect(socketPath, connectPatience);
+        try
+        {
+            client.Negotiate();
+            var info = client.GetDeviceInfo();
+            ulong regionSize;
+            using (var details = client.GetRegionInfo(region))
+            {
+                if (details.Info.Size < offset + 4 || !details.Readable)
+                {
+                    throw new UnusableTargetException(
+                        $"region {region} is {details.Info.Size} bytes (flags 0x{details.Info.Flags:x}); cannot read 4 bytes at 0x{offset:x}");
+                }
+
+                regionSize = details.Info.Size;
+            }
+
+            uint value = client.ReadUInt32(region, offset);
+            return new RttSession(client, region, offset, new RttTarget(info, regionSize, value));
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="warmup"/> untimed reads, then <paramref name="count"/> timed ones. <paramref name="aroundTimed"/>,
+    /// if given, is called just before (true) and just after (false) the timed reads (for server-side accounting).
+    /// </summary>
+    public RttResult Time(int warmup, int count, Action<bool>? aroundTimed = null)
+    {
+        var samples = new long[count];
         Span<byte> value = stackalloc byte[4];
         for (int i = 0; i < warmup; i++)
         {
-            client.RegionRead(region, offset, value);
+            _client.RegionRead(_region, _offset, value);
         }
 
         aroundTimed?.Invoke(true);
@@ -76,7 +96,7 @@ internal static class RttMeasurement
         for (int i = 0; i < samples.Length; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            client.RegionRead(region, offset, value);
+            _client.RegionRead(_region, _offset, value);
             samples[i] = Stopwatch.GetTimestamp() - t0;
         }
 
@@ -85,7 +105,8 @@ internal static class RttMeasurement
         return RttResult.From(samples, seconds);
     }
 
-    /// <summary>Connects; a server that is still starting (no socket yet, or not listening) is retried until the patience runs out.</summary>
+    public void Dispose() => _client.Dispose();
+
     private static VfioUserClient Connect(string socketPath, TimeSpan patience)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(patience.TotalSeconds * Stopwatch.Frequency);
@@ -102,3 +123,6 @@ internal static class RttMeasurement
         }
     }
 }
+
+/// <summary>Thrown when the target cannot serve the requested read (a usage error, not an I/O failure).</summary>
+internal sealed class UnusableTargetException(string message) : Exception(message);

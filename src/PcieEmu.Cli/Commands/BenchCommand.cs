@@ -90,14 +90,16 @@ internal static class BenchCommand
                     return 2;
                 }
 
-                var (target, result) = RttMeasurement.Run(path!, r, off, parse.GetValue(warmup), n);
+                using var session = RttSession.Open(path!, r, off);
+                var target = session.Target;
+                var result = session.Time(parse.GetValue(warmup), n);
                 var inv = CultureInfo.InvariantCulture;
                 Console.WriteLine(string.Create(inv, $"server: {target.Device.NumRegions} regions, {target.Device.NumIrqs} IRQ types; region {r} offset 0x{off:x}; {n} timed round trips after {parse.GetValue(warmup)} warm-up"));
                 Console.WriteLine(string.Create(inv, $"mean {result.Mean:F2} us   p50 {result.P50:F2} us   p99 {result.P99:F2} us   max {result.Max:F2} us"));
                 Console.WriteLine(string.Create(inv, $"{result.PerSecond:F0} round trips/s"));
                 return 0;
             }
-            catch (RttMeasurement.UnusableTargetException e)
+            catch (UnusableTargetException e)
             {
                 Console.Error.WriteLine($"bench rtt: {e.Message}");
                 return 2;
