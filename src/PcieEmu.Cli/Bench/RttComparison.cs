@@ -6,7 +6,7 @@ namespace PcieEmu.Cli.Bench;
 /// <summary>Settings of one `bench rtt --compare`.</summary>
 internal sealed record RttComparisonOptions(
     int Pairs, int Count, int Warmup, int Region, ulong Offset, int? ClientCpu, int? ServerCpu, string? Model, string? Responder, string? Compiler,
-    IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment);
+    IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment, string? ServerPcieemu);
 
 /// <summary>
 /// `bench rtt --compare`: our server (A, a child `pcieemu serve`) against the C responder (B, one recv + one send per
@@ -36,7 +36,12 @@ internal static class RttComparison
 
             string serverSocket = Path.Combine(dir.FullName, "pcieemu.sock");
             string responderSocket = Path.Combine(dir.FullName, "responder.sock");
-            var (self, prefix) = BenchChild.Self();
+            var (self, prefix) = o.ServerPcieemu switch
+            {
+                null => BenchChild.Self(),
+                var dll when dll.EndsWith(".dll", StringComparison.Ordinal) => ("dotnet", [dll]),
+                var exe => (exe, Array.Empty<string>()),
+            };
             var serveArgs = new List<string>(prefix) { "serve", "--socket", serverSocket, "--persist", "--log-level", "Warning" };
             if (o.Model is not null)
             {
@@ -59,7 +64,7 @@ internal static class RttComparison
 
             var primeB = Time(floor, b, o).Result;
             string env = string.Concat(o.ServerEnvironment.Select(kv => $"{kv.Key}={kv.Value} "));
-            output.WriteLine($"A = {env}pcieemu serve{(o.Model is null ? "" : $" --model {o.Model}")} (pid {server.Id}, CPUs {server.AllowedCpus()})");
+            output.WriteLine($"A = {env}{o.ServerPcieemu ?? "pcieemu"} serve{(o.Model is null ? "" : $" --model {o.Model}")} (pid {server.Id}, CPUs {server.AllowedCpus()})");
             output.WriteLine($"B = {Path.GetFileName(responder)} (pid {floor.Id}, CPUs {floor.AllowedCpus()}): recv + send per request, no library");
             output.WriteLine(string.Create(Inv,
                 $"client CPUs {string.Join(",", CpuAffinity.OfCurrentThread())}; region {o.Region} offset 0x{o.Offset:x} (value 0x{target.Value:x8}); one session with each; {o.Pairs} pairs of {o.Count} timed round trips after {o.Warmup} warm-up each"));

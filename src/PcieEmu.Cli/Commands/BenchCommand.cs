@@ -35,10 +35,11 @@ internal static class BenchCommand
         var model = new Option<string?>("--model") { Description = "With --compare: card model for `pcieemu serve`" };
         var responder = new Option<string?>("--responder") { Description = "With --compare: a built rtt_responder to use instead of compiling the embedded one" };
         var cc = new Option<string?>("--cc") { Description = "With --compare: C compiler for the responder (default gcc-12, gcc or cc)" };
+        var serverPcieemu = new Option<string?>("--server-pcieemu") { Description = "With --compare: another pcieemu build (executable or pcieemu.dll) to run as the server, e.g. to compare builds" };
         var serverEnv = new Option<string[]>("--server-env") { Description = "With --compare: NAME=VALUE for the server's environment (repeatable), e.g. DOTNET_TieredCompilation=0" };
         var command = new Command("rtt", "Time 4-byte REGION_READ round trips against a vfio-user server, or compare ours with a bare C responder")
         {
-            socket, compare, pairs, count, warmup, region, offset, cpu, serverCpu, noPin, model, responder, cc, serverEnv,
+            socket, compare, pairs, count, warmup, region, offset, cpu, serverCpu, noPin, model, responder, cc, serverEnv, serverPcieemu,
         };
         command.SetAction(parse =>
         {
@@ -80,7 +81,8 @@ internal static class BenchCommand
                     int? clientCpu = pin ? parse.GetValue(cpu) ?? 0 : null;
                     int? serversCpu = pin ? parse.GetValue(serverCpu) ?? clientCpu : null;
                     var options = new RttComparisonOptions(parse.GetValue(pairs), n, parse.GetValue(warmup), r, off, clientCpu, serversCpu,
-                        parse.GetValue(model), parse.GetValue(responder), parse.GetValue(cc), environment);
+                        parse.GetValue(model), parse.GetValue(responder), parse.GetValue(cc), environment,
+                        parse.GetValue(serverPcieemu));
                     return RttComparison.Run(options, Console.Out);
                 }
 
