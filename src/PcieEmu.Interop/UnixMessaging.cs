@@ -90,6 +90,117 @@ public static class UnixMessaging
         }
     }
 
+    /// <summary>
+    /// Sends <paramref name="send"/> (if any) and receives into <paramref name="buffer"/> with ONE system call: a SEND and a
+    /// RECVMSG go to <paramref name="ring"/> together and one io_uring_enter submits both and waits for both. The receive
+    /// is the same unix_stream_read_generic as recvmsg(2) (same fd semantics). Returns the bytes received (0 = EOF) or
+    /// -errno; <paramref name="sendResult"/> is the send's byte count or -errno. Every operation has completed on return.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static unsafe int SendAndReceive(IoUring ring, int socket, ReadOnlySpan<byte> send, Span<byte> buffer, Span<byte> control,
+        List<SafeFileHandle> fds, out bool controlTruncated, out int sendResult)
+    {
+        const ulong SendTag = 1, ReceiveTag = 2;
+        controlTruncated = false;
+        sendResult = 0;
+        control.Clear(); // the msghdr's msg_controllen is written back, but never trust a stale cmsg header
+        fixed (byte* s = send)
+        fixed (byte* data = buffer)
+        fixed (byte* ctl = control)
+        {
+            var iov = new iovec { iov_base = data, iov_len = (nuint)buffer.Length };
+            var msg = new msghdr
+            {
+                msg_iov = &iov,
+                msg_iovlen = 1,
+                msg_control = control.Length > 0 ? ctl : null,
+                msg_controllen = (nuint)control.Length,
+            };
+            uint submit = 0;
+            if (!send.IsEmpty)
+            {
+                ref var sqe = ref ring.Claim();
+                sqe.opcode = IoUring.IORING_OP_SEND;
+                sqe.fd = socket;
+                sqe.addr = (ulong)s;
+                sqe.len = (uint)send.Length;
+                sqe.msg_flags = Libc.MSG_NOSIGNAL | Libc.MSG_WAITALL;
+                sqe.user_data = SendTag;
+                submit++;
+            }
+
+            ref var rq = ref ring.Claim();
+            rq.opcode = IoUring.IORING_OP_RECVMSG;
+            rq.fd = socket;
+            rq.addr = (ulong)&msg;
+            rq.len = 1;
+            rq.msg_flags = Libc.MSG_CMSG_CLOEXEC;
+            rq.user_data = ReceiveTag;
+            submit++;
+
+            uint pending = submit;
+            int received = 0;
+            int failure = 0;
+            for (int failedWaits = 0; failedWaits < 1000;)
+            {
+                while (ring.TryTakeCompletion(out ulong tag, out int result))
+                {
+                    pending--;
+                    if (tag == SendTag)
+                    {
+                        sendResult = result;
+                    }
+                    else
+                    {
+                        received = result;
+                    }
+                }
+
+                if (pending == 0)
+                {
+                    break;
+                }
+
+                int entered = ring.Enter(submit, pending);
+                if (entered >= 0)
+                {
+                    submit = 0;
+                }
+                else if (entered != -Errno.EINTR)
+                {
+                    // Cannot wait: make the receive complete at once (end of stream), then collect both before leaving,
+                    // since the kernel holds pointers into this frame until they complete.
+                    if (failure == 0)
+                    {
+                        failure = entered;
+                        Libc.shutdown(socket, Libc.SHUT_RDWR);
+                    }
+
+                    failedWaits++;
+                    Thread.Sleep(1);
+                }
+            }
+
+            if (failure != 0)
+            {
+                return failure;
+            }
+
+            if (received < 0)
+            {
+                return received;
+            }
+
+            controlTruncated = (msg.msg_flags & Libc.MSG_CTRUNC) != 0;
+            if (msg.msg_controllen > 0)
+            {
+                TakeFds(ctl, (int)Math.Min(msg.msg_controllen, (nuint)control.Length), fds);
+            }
+
+            return received;
+        }
+    }
+
     private static unsafe void TakeFds(byte* ctl, int controlLength, List<SafeFileHandle> fds)
     {
         int offset = 0;

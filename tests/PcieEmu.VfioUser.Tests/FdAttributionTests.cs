@@ -200,10 +200,13 @@ public sealed class FdAttributionTests
         h.Logs.Contains(1110).Should().BeFalse();
     }
 
-    [Fact]
-    public void Pipelined_messages_and_a_final_fd_carrying_one_come_in_one_read_and_only_the_last_gets_the_fd()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Pipelined_messages_and_a_final_fd_carrying_one_come_in_one_read_and_only_the_last_gets_the_fd(bool ioUring)
     {
-        using var h = ServerHarness.Start(TransportKind.SocketPair, startServer: false, negotiate: false);
+        using var h = ServerHarness.Start(TransportKind.SocketPair, new Server.VfioUserServerOptions { BatchReplyWithReceive = ioUring },
+            startServer: false, negotiate: false);
         using var mem = Filled("last", 0x5C);
         ushort v = h.Client.Send(VfioUserCommand.Version, Wire.QemuVersion());
         ushort info = h.Client.Send(VfioUserCommand.DeviceGetInfo, Wire.DeviceInfo());
@@ -228,10 +231,13 @@ public sealed class FdAttributionTests
         ReadByte(h, 0x20000).Should().Be(0x5C);
     }
 
-    [Fact]
-    public void A_read_stops_after_the_fd_carrying_message_and_the_messages_after_it_get_no_fd()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_read_stops_after_the_fd_carrying_message_and_the_messages_after_it_get_no_fd(bool ioUring)
     {
-        using var h = ServerHarness.Start(TransportKind.SocketPair, startServer: false, negotiate: false);
+        using var h = ServerHarness.Start(TransportKind.SocketPair, new Server.VfioUserServerOptions { BatchReplyWithReceive = ioUring },
+            startServer: false, negotiate: false);
         using var mem = Filled("middle", 0x6D);
         ushort v = h.Client.Send(VfioUserCommand.Version, Wire.QemuVersion());
         ushort map = h.Client.Send(VfioUserCommand.DmaMap, Wire.DmaMap(Wire.Rw, 0, 0x10000, 0x4000), [mem]);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using PcieEmu.VfioUser.Protocol;
@@ -67,6 +68,30 @@ public sealed partial class MessageReader
 
     /// <summary>Receive calls made so far.</summary>
     public long ReceiveCalls { get; private set; }
+
+    /// <summary>
+    /// Whether the next <see cref="Read"/> receives before it can return anything, i.e. no whole message (nor an
+    /// oversized or malformed header) is buffered. A reply sent now may then travel with that receive.
+    /// </summary>
+    public bool NextReadReceives
+    {
+        get
+        {
+            if (_discard > 0)
+            {
+                return false;
+            }
+
+            int have = _end - _start;
+            if (have < MessageHeader.Length)
+            {
+                return true;
+            }
+
+            uint size = BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(_start + 4));
+            return size >= MessageHeader.Length && size <= MaxMessageSize && have < size;
+        }
+    }
 
     /// <summary>
     /// Reads the next message. On <see cref="ReadStatus.Message"/>, <paramref name="message"/> (header, payload
