@@ -6,7 +6,7 @@ namespace PcieEmu.Cli.Bench;
 /// <summary>Settings of one `bench rtt --compare`.</summary>
 internal sealed record RttComparisonOptions(
     int Pairs, int Count, int Warmup, int Region, ulong Offset, int? ClientCpu, int? ServerCpu, string? Model, string? Responder, string? Compiler,
-    IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment, string? ServerPcieemu);
+    IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment, string? ServerPcieemu, IReadOnlyList<string> ServerArguments);
 
 /// <summary>
 /// `bench rtt --compare`: our server (A, a child `pcieemu serve`) against the C responder (B, one recv + one send per
@@ -48,6 +48,8 @@ internal static class RttComparison
                 serveArgs.AddRange(["--model", o.Model]);
             }
 
+            serveArgs.AddRange(o.ServerArguments);
+
             using var server = BenchChild.Start("pcieemu serve", self, serveArgs, o.ServerCpu, o.ServerEnvironment);
             var patience = TimeSpan.FromSeconds(60);
             using var a = Open(server, serverSocket, o, patience);
@@ -64,7 +66,7 @@ internal static class RttComparison
 
             var primeB = Time(floor, b, o).Result;
             string env = string.Concat(o.ServerEnvironment.Select(kv => $"{kv.Key}={kv.Value} "));
-            output.WriteLine($"A = {env}{o.ServerPcieemu ?? "pcieemu"} serve{(o.Model is null ? "" : $" --model {o.Model}")} (pid {server.Id}, CPUs {server.AllowedCpus()})");
+            output.WriteLine($"A = {env}{o.ServerPcieemu ?? "pcieemu"} serve{(o.Model is null ? "" : $" --model {o.Model}")}{string.Concat(o.ServerArguments.Select(a => " " + a))} (pid {server.Id}, CPUs {server.AllowedCpus()})");
             output.WriteLine($"B = {Path.GetFileName(responder)} (pid {floor.Id}, CPUs {floor.AllowedCpus()}): recv + send per request, no library");
             output.WriteLine(string.Create(Inv,
                 $"client CPUs {string.Join(",", CpuAffinity.OfCurrentThread())}; region {o.Region} offset 0x{o.Offset:x} (value 0x{target.Value:x8}); one session with each; {o.Pairs} pairs of {o.Count} timed round trips after {o.Warmup} warm-up each"));

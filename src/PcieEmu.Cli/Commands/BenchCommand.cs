@@ -36,10 +36,11 @@ internal static class BenchCommand
         var responder = new Option<string?>("--responder") { Description = "With --compare: a built rtt_responder to use instead of compiling the embedded one" };
         var cc = new Option<string?>("--cc") { Description = "With --compare: C compiler for the responder (default gcc-12, gcc or cc)" };
         var serverPcieemu = new Option<string?>("--server-pcieemu") { Description = "With --compare: another pcieemu build (executable or pcieemu.dll) to run as the server, e.g. to compare builds" };
+        var serverArgs = new Option<string[]>("--server-arg") { Description = "With --compare: one more argument for `pcieemu serve` (repeatable), e.g. --server-arg=--no-io-uring" };
         var serverEnv = new Option<string[]>("--server-env") { Description = "With --compare: NAME=VALUE for the server's environment (repeatable), e.g. DOTNET_TieredCompilation=0" };
         var command = new Command("rtt", "Time 4-byte REGION_READ round trips against a vfio-user server, or compare ours with a bare C responder")
         {
-            socket, compare, pairs, count, warmup, region, offset, cpu, serverCpu, noPin, model, responder, cc, serverEnv, serverPcieemu,
+            socket, compare, pairs, count, warmup, region, offset, cpu, serverCpu, noPin, model, responder, cc, serverEnv, serverPcieemu, serverArgs,
         };
         command.SetAction(parse =>
         {
@@ -82,7 +83,7 @@ internal static class BenchCommand
                     int? serversCpu = pin ? parse.GetValue(serverCpu) ?? clientCpu : null;
                     var options = new RttComparisonOptions(parse.GetValue(pairs), n, parse.GetValue(warmup), r, off, clientCpu, serversCpu,
                         parse.GetValue(model), parse.GetValue(responder), parse.GetValue(cc), environment,
-                        parse.GetValue(serverPcieemu));
+                        parse.GetValue(serverPcieemu), parse.GetValue(serverArgs) ?? []);
                     return RttComparison.Run(options, Console.Out);
                 }
 
