@@ -58,6 +58,12 @@ internal sealed class BenchChild : IDisposable
             start.Environment[key] = value;
         }
 
+        return new BenchChild(name, StartPinned(start, cpu));
+    }
+
+    /// <summary>Process.Start with, if <paramref name="cpu"/> is given, the child pinned to that CPU from its first instruction.</summary>
+    public static Process StartPinned(ProcessStartInfo start, int? cpu)
+    {
         IReadOnlyList<int>? saved = null;
         if (cpu is { } c)
         {
@@ -72,7 +78,7 @@ internal sealed class BenchChild : IDisposable
         try
         {
             // Process.Start forks on this thread, so the child starts with this thread's CPU mask.
-            return new BenchChild(name, Process.Start(start) ?? throw new IOException($"cannot start {file}"));
+            return Process.Start(start) ?? throw new IOException($"cannot start {start.FileName}");
         }
         finally
         {

@@ -6,7 +6,7 @@ namespace PcieEmu.Cli.Bench;
 /// <summary>Settings of one `bench rtt --compare`.</summary>
 internal sealed record RttComparisonOptions(
     int Pairs, int Count, int Warmup, int Region, ulong Offset, int? ClientCpu, int? ServerCpu, string? Model, string? Responder, string? Compiler,
-    IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment, string? ServerPcieemu, IReadOnlyList<string> ServerArguments);
+    IReadOnlyList<KeyValuePair<string, string>> ServerEnvironment, string? ServerPcieemu, IReadOnlyList<string> ServerArguments, bool CClient);
 
 /// <summary>
 /// `bench rtt --compare`: our server (A, a child `pcieemu serve`) against the C responder (B, one recv + one send per
@@ -21,7 +21,8 @@ internal static class RttComparison
 
     public static int Run(RttComparisonOptions o, TextWriter output)
     {
-        string responder = o.Responder ?? ResponderBuild.Ensure(o.Compiler);
+        string responder = o.Responder ?? ResponderBuild.Ensure(ResponderBuild.Responder, o.Compiler);
+        string? cClient = o.CClient ? ResponderBuild.Ensure(ResponderBuild.Client, o.Compiler) : null;
         var dir = Directory.CreateTempSubdirectory("pcieemu-rtt-");
         try
         {
@@ -52,13 +53,13 @@ internal static class RttComparison
 
             using var server = BenchChild.Start("pcieemu serve", self, serveArgs, o.ServerCpu, o.ServerEnvironment);
             var patience = TimeSpan.FromSeconds(60);
-            using var a = Open(server, serverSocket, o, patience);
+            using var a = Open(server, serverSocket, o, cClient, patience);
             var target = a.Target;
             var primeA = Time(server, a, o).Result;
 
             using var floor = BenchChild.Start("rtt_responder", responder,
                 [responderSocket, $"0x{target.RegionSize:x}", $"0x{target.Value:x}"], o.ServerCpu);
-            using var b = Open(floor, responderSocket, o, patience);
+            using var b = Open(floor, responderSocket, o, cClient, patience);
             if (b.Target.Value != target.Value)
             {
                 throw new IOException($"the responder returned 0x{b.Target.Value:x}, the server 0x{target.Value:x}");
@@ -69,7 +70,7 @@ internal static class RttComparison
             output.WriteLine($"A = {env}{o.ServerPcieemu ?? "pcieemu"} serve{(o.Model is null ? "" : $" --model {o.Model}")}{string.Concat(o.ServerArguments.Select(a => " " + a))} (pid {server.Id}, CPUs {server.AllowedCpus()})");
             output.WriteLine($"B = {Path.GetFileName(responder)} (pid {floor.Id}, CPUs {floor.AllowedCpus()}): recv + send per request, no library");
             output.WriteLine(string.Create(Inv,
-                $"client CPUs {string.Join(",", CpuAffinity.OfCurrentThread())}; region {o.Region} offset 0x{o.Offset:x} (value 0x{target.Value:x8}); one session with each; {o.Pairs} pairs of {o.Count} timed round trips after {o.Warmup} warm-up each"));
+                $"client: {(cClient is null ? "this process (.NET)" : Path.GetFileName(cClient))} on CPUs {string.Join(",", CpuAffinity.OfCurrentThread())}; region {o.Region} offset 0x{o.Offset:x} (value 0x{target.Value:x8}); one session with each; {o.Pairs} pairs of {o.Count} timed round trips after {o.Warmup} warm-up each"));
             output.WriteLine(string.Create(Inv, $"priming series, not counted: A mean {primeA.Mean:F2} us p99 {primeA.P99:F2} us; B mean {primeB.Mean:F2} us p99 {primeB.P99:F2} us"));
             output.WriteLine("server session thread per round trip: cpu = CPU time, wait = runnable but not running, runs = times scheduled in;");
             output.WriteLine("others ms = CPU of the server's other threads during the timed run (they compete with the session thread)");
@@ -101,10 +102,12 @@ internal static class RttComparison
         }
     }
 
-    private static RttSession Open(BenchChild child, string socket, RttComparisonOptions o, TimeSpan patience) =>
-        Blame(child, () => RttSession.Open(socket, o.Region, o.Offset, patience));
+    private static IRttClient Open(BenchChild child, string socket, RttComparisonOptions o, string? cClient, TimeSpan patience) =>
+        Blame<IRttClient>(child, () => cClient is null
+            ? RttSession.Open(socket, o.Region, o.Offset, patience)
+            : CRttClient.Open(cClient, socket, o.Region, o.Offset, o.ClientCpu, patience));
 
-    private static (RttResult Result, ServerActivity Server) Time(BenchChild child, RttSession session, RttComparisonOptions o) =>
+    private static (RttResult Result, ServerActivity Server) Time(BenchChild child, IRttClient session, RttComparisonOptions o) =>
         Blame(child, () =>
         {
             Dictionary<int, (string, SchedStat)> before = [], after = [];

@@ -26,13 +26,25 @@ internal sealed record RttResult(int Count, double Mean, double P50, double P99,
 /// <summary>The device a benchmark client found behind a socket during its setup.</summary>
 internal sealed record RttTarget(DeviceInfo Device, ulong RegionSize, uint Value);
 
+/// <summary>One open benchmark session with a server: timed series of 4-byte REGION_READs on it.</summary>
+internal interface IRttClient : IDisposable
+{
+    RttTarget Target { get; }
+
+    /// <summary>
+    /// <paramref name="warmup"/> untimed reads, then <paramref name="count"/> timed ones. <paramref name="aroundTimed"/>,
+    /// if given, is called just before (true) and just after (false) the timed reads (for server-side accounting).
+    /// </summary>
+    RttResult Time(int warmup, int count, Action<bool>? aroundTimed = null);
+}
+
 /// <summary>
 /// One client session of `bench rtt`: connect, VERSION + DEVICE_GET_INFO + GET_REGION_INFO (QEMU's setup), then
 /// series of untimed warm-up reads followed by timed 4-byte REGION_READs with one request in flight, like a vCPU
 /// doing a blocking MMIO read. A session can time several series, as a guest's one long session with QEMU would
 /// see them; a new session per series would make the server run its per-session setup code again each time.
 /// </summary>
-internal sealed class RttSession : IDisposable
+internal sealed class RttSession : IRttClient
 {
     private readonly VfioUserClient _client;
     private readonly int _region;

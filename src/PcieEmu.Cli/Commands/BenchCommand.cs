@@ -36,11 +36,13 @@ internal static class BenchCommand
         var responder = new Option<string?>("--responder") { Description = "With --compare: a built rtt_responder to use instead of compiling the embedded one" };
         var cc = new Option<string?>("--cc") { Description = "With --compare: C compiler for the responder (default gcc-12, gcc or cc)" };
         var serverPcieemu = new Option<string?>("--server-pcieemu") { Description = "With --compare: another pcieemu build (executable or pcieemu.dll) to run as the server, e.g. to compare builds" };
+        var client = new Option<string>("--client") { Description = "With --compare: the benchmark client, dotnet (this process) or c (the embedded rtt_client.c, no runtime between the servers)", DefaultValueFactory = _ => "dotnet" };
+        client.AcceptOnlyFromAmong("dotnet", "c");
         var serverArgs = new Option<string[]>("--server-arg") { Description = "With --compare: one more argument for `pcieemu serve` (repeatable), e.g. --server-arg=--no-io-uring" };
         var serverEnv = new Option<string[]>("--server-env") { Description = "With --compare: NAME=VALUE for the server's environment (repeatable), e.g. DOTNET_TieredCompilation=0" };
         var command = new Command("rtt", "Time 4-byte REGION_READ round trips against a vfio-user server, or compare ours with a bare C responder")
         {
-            socket, compare, pairs, count, warmup, region, offset, cpu, serverCpu, noPin, model, responder, cc, serverEnv, serverPcieemu, serverArgs,
+            socket, compare, pairs, count, warmup, region, offset, cpu, serverCpu, noPin, model, responder, cc, serverEnv, serverPcieemu, serverArgs, client,
         };
         command.SetAction(parse =>
         {
@@ -83,7 +85,7 @@ internal static class BenchCommand
                     int? serversCpu = pin ? parse.GetValue(serverCpu) ?? clientCpu : null;
                     var options = new RttComparisonOptions(parse.GetValue(pairs), n, parse.GetValue(warmup), r, off, clientCpu, serversCpu,
                         parse.GetValue(model), parse.GetValue(responder), parse.GetValue(cc), environment,
-                        parse.GetValue(serverPcieemu), parse.GetValue(serverArgs) ?? []);
+                        parse.GetValue(serverPcieemu), parse.GetValue(serverArgs) ?? [], parse.GetValue(client) == "c");
                     return RttComparison.Run(options, Console.Out);
                 }
 
