@@ -7,7 +7,7 @@ namespace PcieEmu.Interop;
 /// A minimal io_uring (no SQPOLL, no registered buffers) for one thread: claim submission entries, then one
 /// io_uring_enter submits them and waits. Its point is fewer kernel entries: a reply and the receive of the next request
 /// go in with one system call instead of two. The ring fd is referenced for this object's life and the rings are
-/// unmapped on dispose; not thread-safe.
+/// unmapped on dispose; only the thread that created it may use it.
 /// </summary>
 public sealed unsafe class IoUring : IDisposable
 {
@@ -56,11 +56,25 @@ public sealed unsafe class IoUring : IDisposable
     /// <summary>Submission entries the ring holds.</summary>
     public uint Entries { get; }
 
-    /// <summary>A ring of at least <paramref name="entries"/> entries, or null with the errno (ENOSYS, EPERM in sandboxes, …).</summary>
+    /// <summary>
+    /// A ring of at least <paramref name="entries"/> entries for the calling thread only, or null with the errno (ENOSYS,
+    /// EPERM in sandboxes, …). It asks for SINGLE_ISSUER | DEFER_TASKRUN (Linux 6.1+): completion work then runs only
+    /// when this thread waits in <see cref="Enter"/>, not as interruptions of whatever it does; older kernels get a
+    /// plain ring.
+    /// </summary>
     public static IoUring? TryCreate(uint entries, out int errno)
     {
+        const uint IORING_SETUP_SINGLE_ISSUER = 1 << 12;
+        const uint IORING_SETUP_DEFER_TASKRUN = 1 << 13;
         io_uring_params p = default;
+        p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
         nint r = Libc.syscall(Libc.SYS_io_uring_setup, (nint)entries, (nint)(&p), 0, 0, 0, 0);
+        if (r < 0 && Libc.LastErrno == Errno.EINVAL)
+        {
+            p = default;
+            r = Libc.syscall(Libc.SYS_io_uring_setup, (nint)entries, (nint)(&p), 0, 0, 0, 0);
+        }
+
         if (r < 0)
         {
             errno = Libc.LastErrno;
