@@ -104,7 +104,7 @@ internal static class RttComparison
 
     private static IRttClient Open(BenchChild child, string socket, RttComparisonOptions o, string? cClient, TimeSpan patience) =>
         Blame<IRttClient>(child, () => cClient is null
-            ? RttSession.Open(socket, o.Region, o.Offset, patience)
+            ? RttSession.Open(socket, o.Region, o.Offset, patience, readValue: true)
             : CRttClient.Open(cClient, socket, o.Region, o.Offset, o.ClientCpu, patience));
 
     private static (RttResult Result, ServerActivity Server) Time(BenchChild child, IRttClient session, RttComparisonOptions o) =>

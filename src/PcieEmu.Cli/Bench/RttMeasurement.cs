@@ -60,8 +60,12 @@ internal sealed class RttSession : IRttClient
 
     public RttTarget Target { get; }
 
-    /// <summary>Connects (retrying while <paramref name="connectPatience"/> lasts: a server may still be starting) and sets up.</summary>
-    public static RttSession Open(string socketPath, int region, ulong offset, TimeSpan connectPatience = default)
+    /// <summary>
+    /// Connects (retrying while <paramref name="connectPatience"/> lasts: a server may still be starting) and sets up.
+    /// With <paramref name="readValue"/> one untimed read learns the value at the offset (the comparison hands it to
+    /// the responder); without, the session sends exactly what the user asked for and nothing more.
+    /// </summary>
+    public static RttSession Open(string socketPath, int region, ulong offset, TimeSpan connectPatience = default, bool readValue = false)
     {
         var client = Connect(socketPath, connectPatience);
         try
@@ -80,7 +84,7 @@ internal sealed class RttSession : IRttClient
                 regionSize = details.Info.Size;
             }
 
-            uint value = client.ReadUInt32(region, offset);
+            uint value = readValue ? client.ReadUInt32(region, offset) : 0;
             return new RttSession(client, region, offset, new RttTarget(info, regionSize, value));
         }
         catch
