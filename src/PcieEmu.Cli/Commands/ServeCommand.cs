@@ -20,8 +20,9 @@ internal static partial class ServeCommand
         var logFile = new Option<string?>("--log-file") { Description = "Also append the log to this file" };
         var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE, repeatable: where a playback stream's samples go (memory, wav:PATH, loopback, null) or a capture stream's come from (tone:F[@A],…, loopback:STREAM, wav:PATH, silence)" };
         var noMessageDma = new Option<bool>("--no-message-dma") { Description = "Do not serve DMA to fd-less mappings through DMA_READ/DMA_WRITE messages" };
+        var noBatching = new Option<bool>("--no-io-uring") { Description = "Send each reply and receive each request with its own system call instead of one io_uring_enter for both" };
         var trace = new Option<string?>("--trace") { Description = "Record the card's session into FILE (pcieemu replay FILE replays it; needs guest RAM shared with the server)" };
-        var command = new Command("serve", "Serve one card to a vfio-user client (QEMU -device vfio-user-pci)") { model, socket, persist, logFile, routes, noMessageDma, trace };
+        var command = new Command("serve", "Serve one card to a vfio-user client (QEMU -device vfio-user-pci)") { model, socket, persist, logFile, routes, noMessageDma, trace, noBatching };
         command.SetAction(parse =>
         {
             using var loggers = CliLogging.Create(parse, file: parse.GetValue(logFile));
@@ -58,6 +59,7 @@ internal static partial class ServeCommand
                 {
                     Persist = parse.GetValue(persist),
                     MessageDma = !parse.GetValue(noMessageDma),
+                    BatchReplyWithReceive = !parse.GetValue(noBatching),
                 };
                 using var server = new VfioUserServer(card.Function, parse.GetValue(socket)!, options, loggers);
                 using var stop = StopSignals.OnStop(server.Dispose); // before Listen: from here on a signal means "stop", never 143
