@@ -51,7 +51,8 @@ internal static class FaultScenario
         }
 
         // A buffer of 4 periods, a third of the file: the start comes from a write, whose error aplay reports.
-        string transfer = stream.IsCapture ? AudioFiles.Record(file, format, Frames) : AudioFiles.Play(file, format);
+        // Four periods, not the default sixteen: a buffer larger than the file would start only at drain.
+        string transfer = stream.IsCapture ? AudioFiles.Record(file, format, Frames) : AudioFiles.Play(file, format, periods: 4);
         string refused = $"stream {streamIndex}: the card refused to start: ERRCODE {(int)code} ({codeName})";
         string stoppedLater = $"stream {streamIndex} stopped by the card: ERRCODE {(int)code} ({codeName})";
         try
