@@ -121,6 +121,7 @@ public sealed partial class GuestSession : IAsyncDisposable
                 KernelCommandLine = KernelCommandLine(options, artifacts),
                 MemoryMiB = options.MemoryMiB,
                 SharedMemory = options.SharedMemory,
+                Viommu = options.Viommu,
                 Console = options.Console,
                 ConsoleLog = Path.Combine(work, "console.log"),
                 AgentSocket = Path.Combine(work, "agent.sock"),
@@ -287,6 +288,11 @@ public sealed partial class GuestSession : IAsyncDisposable
         if (options.Modules.Count > 0)
         {
             parts.Add("pcieemu.mods=" + string.Join(",", options.Modules));
+        }
+
+        if (options.Viommu)
+        {
+            parts.AddRange(GuestSessionOptions.ViommuKernelArguments);
         }
 
         parts.AddRange(options.ExtraKernelArguments);

@@ -343,6 +343,65 @@ public sealed class AudioStreamTests
     }
 
     [Fact]
+    public void A_segment_running_past_its_mapping_is_refused_naming_the_first_bad_iova_spec_10()
+    {
+        using var rig = new StreamRig();
+        const int periodBytes = 1024 * 4;
+
+        // Descriptor 2 starts half a period before the end of the 3-period buffer, so its second half is unmapped.
+        rig.Program(Playback, S16Stereo48k, periods: 3, periodFrames: 1024,
+            editDescriptors: d => BinaryPrimitives.WriteUInt64LittleEndian(d.AsSpan(32), StreamRig.BufferIova + (5 * periodBytes / 2)));
+        rig.Run(Playback);
+
+        rig.ErrCode(Playback).Should().Be((int)AudioDmaErr.Unmapped);
+        var v = rig.Card.Violations.Snapshot().Should().ContainSingle().Subject;
+        v.Rule.Should().Be("StreamUnmapped");
+        v.Detail.Should().Be($"stream 0: descriptor 2: [0x{StreamRig.BufferIova + 0x2800:x}, +4096): Unmapped, first bad IOVA 0x{StreamRig.BufferIova + 0x3000:x}",
+            "the first byte past the buffer's mapping, not the segment start");
+    }
+
+    [Fact]
+    public void Capture_into_a_buffer_mapped_for_device_reads_only_is_denied_at_the_first_byte_spec_10()
+    {
+        using var rig = new StreamRig();
+        rig.Program(Capture, S16Stereo48k, periods: 2, periodFrames: 960, bufferIova: StreamRig.CaptureBufferIova, bdlIova: StreamRig.CaptureBdlIova);
+        rig.H.F.DmaMappings.Unmap(StreamRig.CaptureBufferIova, 2 * 960 * 4).Should().Be(0);
+        rig.H.MapArray(StreamRig.CaptureBufferIova, 2 * 960 * 4, DmaAccess.Read); // what DMA_TO_DEVICE maps behind an IOMMU
+        rig.Run(Capture);
+
+        rig.ErrCode(Capture).Should().Be((int)AudioDmaErr.Denied);
+        var v = rig.Card.Violations.Snapshot().Should().ContainSingle().Subject;
+        v.Rule.Should().Be("StreamDenied");
+        v.Detail.Should().EndWith($"AccessDenied, first bad IOVA 0x{StreamRig.CaptureBufferIova:x}");
+        rig.Advance(20 * Ms);
+        rig.Card.Streams[Capture].Runs.Should().BeEmpty("nothing is written into a read-only mapping");
+    }
+
+    [Theory]
+    [InlineData(Playback)]
+    [InlineData(Capture)]
+    public void A_buffer_unmapped_under_a_running_stream_stops_it_naming_the_first_bad_iova_spec_10(int stream)
+    {
+        using var rig = new StreamRig();
+        ulong buffer = stream == Playback ? StreamRig.BufferIova : StreamRig.CaptureBufferIova;
+        rig.Program(stream, S16Stereo48k, periods: 4, periodFrames: 480, bufferIova: buffer, bdlIova: stream == Playback ? StreamRig.BdlIova : StreamRig.CaptureBdlIova);
+        rig.Run(stream);
+        rig.Advance(10 * Ms); // frames 0..479 move
+        rig.Card.Violations.Count.Should().Be(0);
+
+        rig.H.F.DmaMappings.Unmap(buffer, 4 * 480 * 4).Should().Be(0, "the driver unmapped the buffer but left RUN set");
+        rig.Advance(10 * Ms);
+
+        rig.ErrCode(stream).Should().Be((int)AudioDmaErr.Unmapped);
+        (rig.Read(stream, AudioSdRegister.Sts) & AudioSdFields.Sts.Running).Should().Be(0);
+        var v = rig.Card.Violations.Snapshot().Should().ContainSingle().Subject;
+        v.Rule.Should().Be("StreamUnmapped");
+        v.Detail.Should().Be($"stream {stream}: buffer DMA at frame 480: Unmapped, first bad IOVA 0x{buffer + (480 * 4):x}",
+            "the next frame's address in the buffer");
+        rig.Read64(stream, AudioSdRegister.Frames).Should().Be(480, "nothing moved after the unmap");
+    }
+
+    [Fact]
     public void The_position_buffer_holds_lpib_bcnt_and_frames_after_each_ioc_spec_11_3()
     {
         using var rig = new StreamRig();

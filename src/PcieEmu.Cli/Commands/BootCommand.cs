@@ -8,7 +8,7 @@ using PcieEmu.Harness.Qemu;
 namespace PcieEmu.Cli.Commands;
 
 /// <summary>
-/// `pcieemu boot [--model FILE]... [--exec CMD]... [--share DIR] [--timeout S]`: serve the cards, boot the
+/// `pcieemu boot [--model FILE]... [--exec CMD]... [--share DIR] [--timeout S] [--viommu]`: serve the cards, boot the
 /// guest with the driver loaded, run the commands (or give an interactive console), tear everything down.
 /// </summary>
 internal static class BootCommand
@@ -22,10 +22,11 @@ internal static class BootCommand
         var accel = new Option<AcceleratorChoice>("--accel") { Description = "Auto (KVM only with kvm_intel/kvm_amd loaded), Tcg or Kvm", DefaultValueFactory = _ => AcceleratorChoice.Auto };
         var noDriver = new Option<bool>("--no-driver") { Description = "Do not load the project's driver at boot" };
         var unshared = new Option<bool>("--unshared-ram") { Description = "Guest RAM without an fd: all device DMA goes through DMA_READ/DMA_WRITE messages" };
+        var viommu = new Option<bool>("--viommu") { Description = "Put the card(s) behind an emulated Intel IOMMU, guest DMA remapping on in strict mode: one DMA_MAP per buffer the driver maps" };
         var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE for every card, repeatable (see serve --help)" };
         var keep = new Option<bool>("--keep-logs") { Description = "Keep the work directory (logs, sockets) even on success" };
         var trace = new Option<DirectoryInfo?>("--trace") { Description = "Record each card's session into DIR/card<i>.petrace (for pcieemu replay; needs shared guest RAM)" };
-        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, unshared, routes, keep, trace };
+        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, unshared, viommu, routes, keep, trace };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
@@ -81,6 +82,7 @@ internal static class BootCommand
                 ShareDirectory = parse.GetValue(share)?.FullName,
                 LoadDrivers = !parse.GetValue(noDriver),
                 SharedMemory = !parse.GetValue(unshared),
+                Viommu = parse.GetValue(viommu),
                 Accelerator = parse.GetValue(accel),
                 Console = commands.Length == 0 ? ConsoleMode.Terminal : ConsoleMode.File,
                 KeepWorkDirectory = parse.GetValue(keep),

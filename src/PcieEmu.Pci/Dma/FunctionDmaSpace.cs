@@ -30,6 +30,44 @@ internal sealed partial class FunctionDmaSpace(PciFunction function, ILogger log
         return gate != DmaResult.Ok ? gate : function.DmaMappings.Check(address, length, access);
     }
 
+    public ulong? FirstFault(ulong address, ulong length, DmaAccess access)
+    {
+        if (length == 0)
+        {
+            return null;
+        }
+
+        if ((function.Config.Get16(PciConfigRegisters.Command) & (ushort)PciCommand.BusMaster) == 0)
+        {
+            return address;
+        }
+
+        var fault = function.DmaMappings.FirstFault(address, length, access);
+        ulong reach = fault is { } f ? unchecked(f - address) : length; // bytes before the table's fault (0 wraps)
+        if (reach > 0 && function.HitsOwnBar(address, reach))
+        {
+            // The first byte inside one of our BARs: the shortest prefix that hits one (hits grow with the prefix).
+            ulong lo = 1;
+            ulong hi = reach;
+            while (lo < hi)
+            {
+                ulong mid = lo + ((hi - lo) / 2);
+                if (function.HitsOwnBar(address, mid))
+                {
+                    hi = mid;
+                }
+                else
+                {
+                    lo = mid + 1;
+                }
+            }
+
+            return address + (lo - 1);
+        }
+
+        return fault;
+    }
+
     /// <summary>
     /// Every device DMA. <paramref name="localOnly"/>: the caller may hold the function lock, so memory only the
     /// client can reach (message DMA) answers <see cref="DmaResult.WouldBlock"/> instead of waiting. An observed

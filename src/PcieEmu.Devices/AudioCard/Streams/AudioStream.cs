@@ -401,7 +401,7 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
 
             if (r != DmaResult.Ok)
             {
-                Fail(generation, AudioDmaErrors.Of(r), $"buffer DMA at frame {frame}: {r}");
+                Fail(generation, AudioDmaErrors.Of(r), $"buffer DMA at frame {frame}: {r}{program.BufferFaultText(_host.Dma, offset, chunk.Length, IsCapture ? DmaAccess.Write : DmaAccess.Read)}");
                 return;
             }
 
@@ -459,7 +459,7 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
             var r = _host.Dma.Write(program.PosBufAddress, record);
             if (r != DmaResult.Ok)
             {
-                Fail(generation, AudioDmaErrors.Of(r), $"position buffer at 0x{program.PosBufAddress:x}: {r}");
+                Fail(generation, AudioDmaErrors.Of(r), $"position buffer at 0x{program.PosBufAddress:x}: {r}{StreamProgram.FaultText(_host.Dma, program.PosBufAddress, 16, DmaAccess.Write)}");
                 return;
             }
         }

@@ -98,7 +98,7 @@ internal sealed class StreamProgram
 
         if (read != DmaResult.Ok)
         {
-            detail = $"descriptor list at 0x{r.Bdl:x} ({listBytes} B): {read}";
+            detail = $"descriptor list at 0x{r.Bdl:x} ({listBytes} B): {read}{FaultText(space, r.Bdl, (ulong)listBytes, DmaAccess.Read)}";
             return AudioDmaErrors.Of(read);
         }
 
@@ -140,7 +140,7 @@ internal sealed class StreamProgram
             var check = space.Check(posAddress, 16, DmaAccess.Write);
             if (check != DmaResult.Ok)
             {
-                detail = $"position buffer at 0x{posAddress:x}: {check}";
+                detail = $"position buffer at 0x{posAddress:x}: {check}{FaultText(space, posAddress, 16, DmaAccess.Write)}";
                 return AudioDmaErrors.Of(check);
             }
         }
@@ -183,7 +183,7 @@ internal sealed class StreamProgram
         var check = space.Check(addr, len, access);
         if (check != DmaResult.Ok)
         {
-            detail += $": {check}";
+            detail += $": {check}{FaultText(space, addr, len, access)}";
             return AudioDmaErrors.Of(check);
         }
 
@@ -194,6 +194,31 @@ internal sealed class StreamProgram
         }
 
         return AudioDmaErr.None;
+    }
+
+    /// <summary>", first bad IOVA 0x…" for a transfer over [address, +length) that failed, for error details (spec §10).</summary>
+    public static string FaultText(IDmaSpace space, ulong address, ulong length, DmaAccess access) =>
+        space.FirstFault(address, length, access) is { } bad ? $", first bad IOVA 0x{bad:x}" : "; the range is mapped now";
+
+    /// <summary><see cref="FaultText"/> for a transfer of <paramref name="length"/> bytes at byte <paramref name="offset"/> of the cyclic buffer.</summary>
+    public string BufferFaultText(IDmaSpace space, long offset, int length, DmaAccess access)
+    {
+        long at = offset % BufferBytes;
+        for (int done = 0; done < length;)
+        {
+            var seg = Segments[SegmentAt((uint)at)];
+            uint inSegment = (uint)at - seg.BufferOffset;
+            int n = (int)Math.Min(seg.Length - inSegment, (uint)(length - done));
+            if (space.FirstFault(seg.Address + inSegment, (ulong)n, access) is not null)
+            {
+                return FaultText(space, seg.Address + inSegment, (ulong)n, access);
+            }
+
+            done += n;
+            at = (at + n) % BufferBytes;
+        }
+
+        return "; the range is mapped now";
     }
 
     public static bool TryDecodeFormat(uint fmt, StreamLayout layout, out AudioFormat format, out string detail)
