@@ -1,3 +1,4 @@
+using PcieEmu.Pci.Checking;
 using PcieEmu.Devices;
 using PcieEmu.Harness.Qemu;
 using PcieEmu.VfioUser.Server;
@@ -78,4 +79,10 @@ public sealed record GuestSessionOptions
     public IReadOnlyList<string> ExtraKernelArguments { get; init; } = [];
 
     public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];
+
+    /// <summary>How each rule of the driver checker counts (off, warning, violation); default: as the card declares.</summary>
+    public CheckerPolicy CheckerPolicy { get; init; } = CheckerPolicy.Default;
+
+    /// <summary>Also write every violation and warning as a JSON line into this file (for CI), or null.</summary>
+    public string? ViolationLogPath { get; init; }
 }

@@ -137,6 +137,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         Interrupts.Observation = observation;
         DmaMappings.Observation = observation;
         Interrupts.Delivered += (index, vector) => observation.Note(new TraceRecord(TraceEventKind.Interrupt, a: (ulong)index, b: (ulong)vector));
+        CheckerRecords.Record(Checker, observation);
         return observation;
     }
 

@@ -37,7 +37,7 @@ internal sealed partial class FunctionDmaSpace(PciFunction function, ILogger log
             return null;
         }
 
-        if ((function.Config.Get16(PciConfigRegisters.Command) & (ushort)PciCommand.BusMaster) == 0)
+        if ((function.Config.Get16(PciConfigRegisters.Command) & (ushort)PciCommand.BusMaster) == 0 || function.PowerState != PowerState.D0)
         {
             return address;
         }
