@@ -11,7 +11,6 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ValidateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
-root.Subcommands.Add(CodegenCommand.Create());
 root.Subcommands.Add(TraceCommand.Create());
 // No response files: `boot --exec "@unplug 0"` is a slot action, not a file of arguments (SlotAction).
 var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });

@@ -26,7 +26,7 @@ public sealed partial class AlsaApplicationTests(AlsaApplicationGuest guest) : I
     public async Task Every_format_rate_and_channel_count_negotiates_with_near_calls_in_either_order(string direction)
     {
         var stream = guest.Audio.Streams[direction == "playback" ? Playback : Capture];
-        long violations = guest.Audio.Violations.Count;
+        long violations = guest.Audio.Checker.Count;
         int runs = stream.Runs.Count;
 
         var result = await guest.Session.RunAsync($"pcm_negotiate -D {AudioFiles.PlaybackDevice} -s {direction}", TimeSpan.FromMinutes(5));
@@ -35,7 +35,7 @@ public sealed partial class AlsaApplicationTests(AlsaApplicationGuest guest) : I
             $"4 formats x 4 rates x 1..2 channels, and not one set_*_near, hw_params, prepare or start failed:\n{result.Output}");
         result.ExitCode.Should().Be(0);
         stream.Runs.Count.Should().BeGreaterThan(runs, "the probe started every configuration, so the card validated each descriptor list");
-        guest.Audio.Violations.Count.Should().Be(violations, "the card accepted every descriptor list the driver built (spec §10)");
+        guest.Audio.Checker.Count.Should().Be(violations, "the card accepted every descriptor list the driver built (spec §10)");
     }
 
     [Fact]

@@ -60,7 +60,7 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
     public async Task Every_configuration_of_every_pcm_device_negotiates_with_near_calls_in_either_order()
     {
         var model = guest.Audio.Model;
-        long violations = guest.Audio.Violations.Count;
+        long violations = guest.Audio.Checker.Count;
         var expected = new List<(int, int)>();
         var probes = new List<string>();
         for (int i = 0; i < model.Streams.Count; i++)
@@ -80,7 +80,7 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
         }
 
         summaries.Should().Equal(expected, "every format x rate x channel count of each stream negotiates, every try: no failure");
-        guest.Audio.Violations.Count.Should().Be(violations, "the card accepted every descriptor list the driver built, up to 32 channels and 256 KiB segments (spec §10)");
+        guest.Audio.Checker.Count.Should().Be(violations, "the card accepted every descriptor list the driver built, up to 32 channels and 256 KiB segments (spec §10)");
     }
 
     [Theory]
@@ -122,7 +122,7 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
         await File.WriteAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, "multi-3.raw"), samples3);
         int[] used = [1, 3, 4, 6];
         var runsBefore = used.ToDictionary(i => i, i => guest.Audio.Streams[i].Runs.Count);
-        long violations = guest.Audio.Violations.Count;
+        long violations = guest.Audio.Checker.Count;
         string status(int i) => AlsaCommands.StatusFile(0, guest.Audio.Model, i);
         string waitRunning(params int[] streams) =>
             $"i=0; until [ \"$(grep -l RUNNING {string.Join(' ', streams.Select(status))} 2>/dev/null | wc -l)\" -eq {streams.Length} ]; do " +
@@ -158,8 +158,8 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
             CardRuns.ShouldStartWith(guest.Audio.Streams[index].Runs[^1].Bytes, tone, $"stream {index}: what the card wrote");
         }
 
-        guest.Audio.Violations.Count.Should().Be(violations, "four streams at once broke no rule");
-        guest.Audio.Violations.Snapshot().Should().BeEmpty("the pro card saw no violation at all in this guest");
+        guest.Audio.Checker.Count.Should().Be(violations, "four streams at once broke no rule");
+        guest.AudioViolations().Should().BeEmpty("the pro card saw no violation at all in this guest");
     }
 
     /// <summary>About 21 ms (AlsaCommands.PeriodFrames), but at most MAXSEG bytes per period (pro model: 256 KiB, spec §4).</summary>
