@@ -1,6 +1,7 @@
 using System.Globalization;
 using PcieEmu.Devices;
 using PcieEmu.Devices.Audio;
+using PcieEmu.Devices.AudioCard;
 using PcieEmu.Devices.Models;
 using PcieEmu.Harness;
 using PcieEmu.Harness.Audio;
@@ -22,6 +23,12 @@ public sealed class ProGuest : GuestFixture
 /// </summary>
 public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
 {
+    /// <summary>The seeded bug boundary_cross (the pro card has a 4 GiB segment boundary, spec §6.1): refused, the segment named.</summary>
+    [Fact]
+    public Task A_segment_across_the_4_GiB_boundary_is_refused_spec_6_1() =>
+        FaultScenario.RunAsync(guest, "boundary_cross", 0, "StreamBoundary", AudioDmaErr.Boundary, "BOUNDARY",
+            badAddress: a => a == 1UL << 32);
+
     private static readonly SampleFormat[] FormatOrder = [SampleFormat.S16Le, SampleFormat.S24Le, SampleFormat.S32Le, SampleFormat.FloatLe];
 
     [Fact]

@@ -36,6 +36,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/delay.h>
 #include <linux/gfp.h>
+#include <linux/io-64-nonatomic-hi-lo.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/kernel.h>
 #include <linux/ktime.h>
@@ -217,45 +218,6 @@ static dma_addr_t pea_posbuf_dma(struct pea_stream *st)
 	return st->pea->posbuf_dma + (dma_addr_t)st->index * st->pea->posbuf_stride;
 }
 
-/* --- deliberate faults ------------------------------------------------------ */
-
-/* PEA_FAULT_WRONG_DIR: unmap and free the other-direction buffer, if any. */
-static void pea_fault_buf_free(struct pea_stream *st)
-{
-	struct device *dev = &st->pea->pdev->dev;
-
-	if (!st->fault_buf)
-		return;
-	dma_unmap_single(dev, st->fault_dma, st->fault_size, st->fault_dir);
-	free_pages_exact(st->fault_buf, st->fault_size);
-	st->fault_buf = NULL;
-}
-
-/*
- * PEA_FAULT_WRONG_DIR: @size bytes streaming-mapped for the direction the
- * stream does not use, DMA_TO_DEVICE (the card may only read them) for
- * capture and DMA_FROM_DEVICE for playback. Behind an IOMMU the mapping
- * grants the card just that permission.
- */
-static int pea_fault_buf_alloc(struct pea_stream *st, size_t size)
-{
-	struct device *dev = &st->pea->pdev->dev;
-
-	pea_fault_buf_free(st);
-	st->fault_buf = alloc_pages_exact(size, GFP_KERNEL | __GFP_ZERO);
-	if (!st->fault_buf)
-		return -ENOMEM;
-	st->fault_dir = st->capture ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
-	st->fault_size = size;
-	st->fault_dma = dma_map_single(dev, st->fault_buf, size, st->fault_dir);
-	if (dma_mapping_error(dev, st->fault_dma)) {
-		free_pages_exact(st->fault_buf, size);
-		st->fault_buf = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* --- stop ------------------------------------------------------------------ */
 
 /* Clears RUN; the card stops before the write completes (spec §9.3). */
@@ -320,8 +282,9 @@ static void pea_stream_irq(struct pea_stream *st)
 	}
 	WRITE_ONCE(st->last_irq, jiffies);
 	causes = sts & PEA_SD_STS_CAUSES;
-	if (causes)
-		pea_sd_write(st, PEA_SD_STS, causes);	/* W1C acknowledge */
+	if (causes & ~(st->fault == PEA_FAULT_IRQ_NOT_ACKED ? PEA_SD_STS_IOC : 0))
+		pea_sd_write(st, PEA_SD_STS,		/* W1C acknowledge */
+			     causes & ~(st->fault == PEA_FAULT_IRQ_NOT_ACKED ? PEA_SD_STS_IOC : 0));
 	substream = st->running ? st->substream : NULL;
 	if (causes & PEA_SD_STS_ERR)
 		st->running = false;		/* the card cleared RUN */
@@ -527,22 +490,6 @@ static int pea_pcm_hw_free(struct snd_pcm_substream *substream)
 	return 0;
 }
 
-/* An address the client never maps: 15/16 of the card's address space (0xf000000000 at 40 bits). */
-static u64 pea_fault_unmapped_addr(struct pea_dev *pea)
-{
-	unsigned int bits = clamp(pea->addr_bits, 8U, 64U);
-
-	return 0xfULL << (bits - 4);
-}
-
-/* An offset that breaks 2^ALIGN_LOG2 alignment: 4 bytes, or half the alignment if smaller. */
-static u64 pea_fault_misalign_offset(struct pea_dev *pea)
-{
-	if (pea->align_log2 > 2)
-		return 4;
-	return pea->align_log2 ? 1ULL << (pea->align_log2 - 1) : 0;
-}
-
 /* Spec §8 step 11: with RUN clear, program the format, the list and the enables. */
 static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 {
@@ -575,56 +522,9 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 	st->bdln = pea_bdl_fill(st->bdl, rt->dma_addr, period_bytes, periods, st->seg_max);
 	st->cbl = period_bytes * periods;
 
-	if (fault != PEA_FAULT_WRONG_DIR)
-		pea_fault_buf_free(st);
-
-	switch (fault) {
-	case PEA_FAULT_BDL_OUTSIDE:
-		st->bdl[0].addr = cpu_to_le64(pea_fault_unmapped_addr(pea));
-		dev_warn(dev, "stream %u: fault bdl_outside: descriptor 0 at 0x%llx\n",
-			 st->index, pea_fault_unmapped_addr(pea));
-		break;
-	case PEA_FAULT_MISALIGN:
-		st->bdl[0].addr = cpu_to_le64(rt->dma_addr + pea_fault_misalign_offset(pea));
-		dev_warn(dev, "stream %u: fault misalign: descriptor 0 at %pad + %llu\n",
-			 st->index, &rt->dma_addr, pea_fault_misalign_offset(pea));
-		break;
-	case PEA_FAULT_START_BEFORE_BDL:
-		dev_warn(dev, "stream %u: fault start_before_bdl: RUN before SD_BDL/SD_BDLN\n",
-			 st->index);
-		break;
-	case PEA_FAULT_PAST_END:
-		/* The off-by-one: a descriptor for period number "periods" too. */
-		k = min(periods, PEA_BDL_MAX - 1U);
-		st->bdl[k].addr = cpu_to_le64(rt->dma_addr + (u64)periods * period_bytes);
-		st->bdl[k].len = cpu_to_le32(period_bytes);
-		st->bdl[k].flags = cpu_to_le32(PEA_BDL_FLAG_IOC);
-		st->bdln = k + 1;
-		st->cbl = period_bytes * st->bdln;
-		dev_warn(dev, "stream %u: fault past_end: descriptor %u at 0x%llx, past the %u-byte buffer at %pad\n",
-			 st->index, k, rt->dma_addr + (u64)periods * period_bytes,
-			 period_bytes * periods, &rt->dma_addr);
-		break;
-	case PEA_FAULT_USE_AFTER_UNMAP:
-		dev_warn(dev, "stream %u: fault use_after_unmap: RUN stays set at stop; buffer at %pad, %u bytes\n",
-			 st->index, &rt->dma_addr, st->cbl);
-		break;
-	case PEA_FAULT_WRONG_DIR:
-		ret = pea_fault_buf_alloc(st, st->cbl);
-		if (ret < 0) {
-			dev_err(dev, "stream %u: fault wrong_dir: no %u-byte buffer: %d\n",
-				st->index, st->cbl, ret);
-			return ret;
-		}
-		for (k = 0; k < periods; k++)
-			st->bdl[k].addr = cpu_to_le64(st->fault_dma + (u64)k * period_bytes);
-		dev_warn(dev, "stream %u: fault wrong_dir: descriptors at %pad, mapped %s\n",
-			 st->index, &st->fault_dma,
-			 st->fault_dir == DMA_TO_DEVICE ? "DMA_TO_DEVICE" : "DMA_FROM_DEVICE");
-		break;
-	default:
-		break;
-	}
+	ret = pea_fault_apply(st, rt, fault, period_bytes, &fmt);
+	if (ret < 0)
+		return ret;
 
 	if (use_posbuf) {
 		memset(pea_posbuf_rec(st), 0, sizeof(struct pea_posbuf_rec));
@@ -643,8 +543,11 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 	pea_sd_write(st, PEA_SD_CTL, 0);
 	pea_sd_write(st, PEA_SD_STS, PEA_SD_STS_CAUSES);
 	pea_sd_write(st, PEA_SD_FMT, fmt);
-	writeq(bdl_addr, st->regs + PEA_SD_BDL);
-	pea_sd_write(st, PEA_SD_BDLN, fault == PEA_FAULT_START_BEFORE_BDL ? 0 : st->bdln);
+	if (fault == PEA_FAULT_HI_LO_WRITEQ)
+		hi_lo_writeq(bdl_addr, st->regs + PEA_SD_BDL);	/* the deliberate bug */
+	else
+		writeq(bdl_addr, st->regs + PEA_SD_BDL);
+	pea_sd_write(st, PEA_SD_BDLN, pea_fault_bdln(st, fault));
 	pea_sd_write(st, PEA_SD_CBL, st->cbl);
 	writeq(posbuf, st->regs + PEA_SD_POSBUF);
 	pea_sd_write(st, PEA_SD_CTL, st->ctl);
@@ -706,6 +609,8 @@ static int pea_stream_start(struct pea_stream *st)
 		return -EIO;
 	}
 	st->running = true;
+	if (st->fault == PEA_FAULT_REPROGRAM_RUNNING)	/* the deliberate bug */
+		pea_sd_write(st, PEA_SD_FMT, pea_sd_read(st, PEA_SD_FMT));
 	/* The card took T0 while handling RUN, before RUNNING read 1 (spec §11.1). */
 	st->run_wallclk = pea_readq(wallclk);
 	st->last_irq = jiffies;
