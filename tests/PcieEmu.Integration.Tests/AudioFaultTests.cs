@@ -231,7 +231,7 @@ public sealed class AudioFaultTests(FaultGuest guest) : IClassFixture<FaultGuest
     [InlineData("reprogram_running", 0, "StreamReprogrammedWhileRunning", "SD0_FMT")]
     [InlineData("irq_not_acked", 0, "InterruptNotAcknowledged", null)]
     [InlineData("irq_not_acked", 1, "InterruptNotAcknowledged", null)]
-    [InlineData("hi_lo_writeq", 1, "RegisterHalvesOutOfOrder", "SD1_BDL")]
+    [InlineData("hi_lo_writeq", 1, "RegisterHalvesOutOfOrder", "SD1_BDL+4")]
     public Task A_broken_driver_that_keeps_running_is_caught_with_the_rule_and_the_access(string fault, int stream, string rule, string? causeRegister) =>
         FaultScenario.RunKeptAsync(guest, fault, stream, rule, causeRegister);
 }

@@ -92,7 +92,7 @@ enum pea_fault {
 	PEA_FAULT_NO_BUS_MASTER,	/* bus mastering off at RUN */
 	PEA_FAULT_DMA_OWN_BAR,		/* descriptor 0 at the card's own BAR0 */
 	PEA_FAULT_IRQ_NOT_ACKED,	/* SD_STS.IOC never written back */
-	PEA_FAULT_SUSPEND_RUNNING,	/* system suspend leaves the streams running */
+	PEA_FAULT_SUSPEND_RUNNING,	/* the SUSPEND trigger leaves RUN set */
 	PEA_FAULT_HI_LO_WRITEQ,		/* SD_BDL written high half first */
 	PEA_FAULT_COUNT,
 };

@@ -125,11 +125,11 @@ int pea_fault_apply(struct pea_stream *st, struct snd_pcm_runtime *rt, enum pea_
 		if (st->bdln >= PEA_BDL_MAX)
 			return -EINVAL;
 		a = rt->dma_addr + st->cbl;
+		dev_warn(dev, "stream %u: fault past_end: descriptor %u at 0x%llx, past the %u-byte buffer at %pad\n",
+			 st->index, st->bdln, a, st->cbl, &rt->dma_addr);
 		pea_fault_set(&st->bdl[st->bdln], a, min(period_bytes, st->seg_max), PEA_BDL_FLAG_IOC);
 		st->cbl += min(period_bytes, st->seg_max);
 		st->bdln++;
-		dev_warn(dev, "stream %u: fault past_end: descriptor %u at 0x%llx, past the buffer at %pad\n",
-			 st->index, st->bdln - 1, a, &rt->dma_addr);
 		break;
 	case PEA_FAULT_USE_AFTER_UNMAP:
 		dev_warn(dev, "stream %u: fault use_after_unmap: RUN stays set at stop; buffer at %pad, %u bytes\n",
@@ -221,7 +221,7 @@ int pea_fault_apply(struct pea_stream *st, struct snd_pcm_runtime *rt, enum pea_
 			 st->index);
 		break;
 	case PEA_FAULT_SUSPEND_RUNNING:
-		dev_warn(dev, "stream %u: fault suspend_running: suspend will leave the stream running\n",
+		dev_warn(dev, "stream %u: fault suspend_running: the suspend trigger will leave RUN set\n",
 			 st->index);
 		break;
 	case PEA_FAULT_HI_LO_WRITEQ:

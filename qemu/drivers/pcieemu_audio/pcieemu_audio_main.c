@@ -461,10 +461,7 @@ static int pea_suspend(struct device *dev)
 	struct pea_dev *pea = pci_get_drvdata(pdev);
 
 	/* Streams stop (ALSA suspend); registers are restored on resume. */
-	if (READ_ONCE(pea->fault) == PEA_FAULT_SUSPEND_RUNNING)
-		dev_warn(dev, "fault suspend_running: entering D3hot with the streams running\n");
-	else
-		pea_snd_suspend(pea);
+	pea_snd_suspend(pea);
 
 	/* Let a running dma_test finish, then keep the card quiet. */
 	mutex_lock(&pea->diag.lock);

@@ -642,6 +642,12 @@ static int pea_pcm_trigger(struct snd_pcm_substream *substream, int cmd)
 		pea_stream_stop(st);
 		return 0;
 	case SNDRV_PCM_TRIGGER_SUSPEND:
+		if (st->fault == PEA_FAULT_SUSPEND_RUNNING) {
+			/* The deliberate bug: RUN stays set into D3hot. */
+			dev_warn(&st->pea->pdev->dev, "stream %u: fault suspend_running: not stopped for suspend\n",
+				 st->index);
+			return 0;
+		}
 		pea_stream_stop(st);
 		return 0;
 	default:
