@@ -33,7 +33,7 @@ public sealed class BootCommandTests
 
             boot.Exit.Should().Be(3, $"a violation under --fail-on-violation; stderr:\n{boot.Stderr}");
             boot.Stdout.Should().Contain("aplay=1", "the card refused the start and aplay said so");
-            boot.Stderr.Should().Contain("==pcieemu== VIOLATION: StreamAlign").And.Contain("first bad IOVA").And.Contain("SD0_CTL")
+            boot.Stderr.Should().Contain("==pcieemu== VIOLATION: StreamAlign").And.Contain("first bad: IOVA").And.Contain("SD0_CTL")
                 .And.Contain("§6.1", "the report names the rule, the address, the access and the spec section");
             var lines = File.ReadAllLines(json);
             lines.Should().ContainSingle(l => l.Contains("\"rule\":\"StreamAlign\"", StringComparison.Ordinal), string.Join('\n', lines));

@@ -266,7 +266,8 @@ void pea_snd_suspend(struct pea_dev *pea)
 	for (i = 0; i < pea->nstreams; i++)	/* a PCM device twice is harmless */
 		if (pea->streams[i].pcm)
 			snd_pcm_suspend_all(pea->streams[i].pcm);
-	pea_streams_stop_all(pea);
+	if (READ_ONCE(pea->fault) != PEA_FAULT_SUSPEND_RUNNING)	/* else: the deliberate bug */
+		pea_streams_stop_all(pea);
 
 	mutex_lock(&pea->mixer_lock);
 	pea->hw_off = true;
