@@ -523,7 +523,7 @@ static int pea_pcm_hw_params(struct snd_pcm_substream *substream, struct snd_pcm
 /* The managed buffer is freed after this; a wrong_dir buffer goes now. */
 static int pea_pcm_hw_free(struct snd_pcm_substream *substream)
 {
-	pea_fault_buf_free(snd_pcm_substream_chip(substream));
+	pea_fault_buf_free(pea_substream_stream(substream));
 	return 0;
 }
 
@@ -557,7 +557,8 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 	int fmt_code, rate_code;
 	unsigned long flags;
 	u64 bdl_addr, posbuf = 0;
-	u32 fmt;
+	unsigned int k;
+	u32 fmt, len;
 	int ret;
 
 	fmt_code = pea_format_code(rt->format);
@@ -594,13 +595,16 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 			 st->index);
 		break;
 	case PEA_FAULT_PAST_END:
-		/* The off-by-one: a descriptor for period number "periods" too. */
-		k = min(periods, PEA_BDL_MAX - 1U);
+		/* The off-by-one: one descriptor more, for the bytes just past the buffer. */
+		k = min(st->bdln, PEA_BDL_MAX - 1U);
+		len = min(period_bytes, st->seg_max);
+		if (k < st->bdln)
+			st->cbl -= le32_to_cpu(st->bdl[k].len);
 		st->bdl[k].addr = cpu_to_le64(rt->dma_addr + (u64)periods * period_bytes);
-		st->bdl[k].len = cpu_to_le32(period_bytes);
+		st->bdl[k].len = cpu_to_le32(len);
 		st->bdl[k].flags = cpu_to_le32(PEA_BDL_FLAG_IOC);
 		st->bdln = k + 1;
-		st->cbl = period_bytes * st->bdln;
+		st->cbl += len;
 		dev_warn(dev, "stream %u: fault past_end: descriptor %u at 0x%llx, past the %u-byte buffer at %pad\n",
 			 st->index, k, rt->dma_addr + (u64)periods * period_bytes,
 			 period_bytes * periods, &rt->dma_addr);
@@ -616,8 +620,7 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 				st->index, st->cbl, ret);
 			return ret;
 		}
-		for (k = 0; k < periods; k++)
-			st->bdl[k].addr = cpu_to_le64(st->fault_dma + (u64)k * period_bytes);
+		pea_bdl_fill(st->bdl, st->fault_dma, period_bytes, periods, st->seg_max);
 		dev_warn(dev, "stream %u: fault wrong_dir: descriptors at %pad, mapped %s\n",
 			 st->index, &st->fault_dma,
 			 st->fault_dir == DMA_TO_DEVICE ? "DMA_TO_DEVICE" : "DMA_FROM_DEVICE");
