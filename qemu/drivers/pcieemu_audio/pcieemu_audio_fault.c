@@ -121,15 +121,16 @@ int pea_fault_apply(struct pea_stream *st, struct snd_pcm_runtime *rt, enum pea_
 			 st->index);
 		break;
 	case PEA_FAULT_PAST_END:
-		/* The off-by-one: one descriptor more, for the period after the buffer. */
-		if (st->bdln >= PEA_BDL_MAX)
-			return -EINVAL;
-		a = rt->dma_addr + st->cbl;
+		/* The off-by-one: one descriptor more, for the bytes just past the buffer (a full list: the last replaced). */
+		k = min(st->bdln, PEA_BDL_MAX - 1U);
+		a = rt->dma_addr + (u64)rt->periods * period_bytes;
 		dev_warn(dev, "stream %u: fault past_end: descriptor %u at 0x%llx, past the %u-byte buffer at %pad\n",
-			 st->index, st->bdln, a, st->cbl, &rt->dma_addr);
-		pea_fault_set(&st->bdl[st->bdln], a, min(period_bytes, st->seg_max), PEA_BDL_FLAG_IOC);
+			 st->index, k, a, rt->periods * period_bytes, &rt->dma_addr);
+		if (k < st->bdln)
+			st->cbl -= le32_to_cpu(st->bdl[k].len);
+		pea_fault_set(&st->bdl[k], a, min(period_bytes, st->seg_max), PEA_BDL_FLAG_IOC);
 		st->cbl += min(period_bytes, st->seg_max);
-		st->bdln++;
+		st->bdln = k + 1;
 		break;
 	case PEA_FAULT_USE_AFTER_UNMAP:
 		dev_warn(dev, "stream %u: fault use_after_unmap: RUN stays set at stop; buffer at %pad, %u bytes\n",

@@ -26,7 +26,8 @@
  *    2^BOUNDARY_BITS bytes: the DMA allocator aligns a buffer to its size
  *    rounded up to a power of two, so such a buffer never crosses a
  *    2^BOUNDARY_BITS boundary (checked again in hw_params);
- *  - periods of at least PEA_PERIOD_US_MIN (see there).
+ *  - periods of at least PEA_PERIOD_US_MIN and a buffer of at least
+ *    PEA_BUFFER_US_MIN (see there).
  *
  * The pointer is SD_LPIB, or the position buffer record with posbuf=1.
  */
@@ -58,6 +59,13 @@
 #define PEA_PERIOD_STEP_MIN	128
 /* Shortest period the driver offers: below ~1 ms the card's timing (spec §11.1) is too coarse. */
 #define PEA_PERIOD_US_MIN	1000
+/*
+ * Shortest buffer the driver offers (when the stream's largest frame at its
+ * highest rate fits one that long). The card and a TCG guest are host
+ * threads: on a loaded 2-core host they stall now and then for longer than
+ * 85 ms, and a buffer that short underruns however short its periods are.
+ */
+#define PEA_BUFFER_US_MIN	200000
 /* How long trigger waits for the card to accept or refuse RUN (validation may need DMA). */
 #define PEA_START_TIMEOUT_US	20000
 
@@ -166,6 +174,25 @@ static size_t pea_buffer_max(struct pea_dev *pea)
 	if (pea->maxseg && (size_t)pea->maxseg * (PEA_BDL_MAX / 4) < max)
 		max = (size_t)pea->maxseg * (PEA_BDL_MAX / 4);
 	return rounddown(max, 2 * pea_period_step(pea));
+}
+
+/*
+ * Shortest buffer time for @st: PEA_BUFFER_US_MIN, or less if the longest
+ * buffer cannot hold that much of the stream's largest frame (4-byte samples
+ * on every channel) at its highest rate.
+ */
+static unsigned int pea_buffer_us_min(struct pea_stream *st)
+{
+	unsigned int i, rate = 0;
+	u64 us;
+
+	for (i = 0; i < ARRAY_SIZE(pea_rates); i++)
+		if (st->rates & pea_rates[i].bit)
+			rate = max(rate, pea_rates[i].hz);
+	if (!rate || !st->maxch)
+		return PEA_BUFFER_US_MIN;
+	us = div64_u64((u64)pea_buffer_max(st->pea) * USEC_PER_SEC, (u64)rate * st->maxch * 4);
+	return min_t(u64, PEA_BUFFER_US_MIN, us);
 }
 
 /*
@@ -388,6 +415,10 @@ static int pea_pcm_open(struct snd_pcm_substream *substream)
 					   PEA_PERIOD_US_MIN, UINT_MAX);
 	if (ret < 0)
 		return ret;
+	ret = snd_pcm_hw_constraint_minmax(rt, SNDRV_PCM_HW_PARAM_BUFFER_TIME,
+					   pea_buffer_us_min(st), UINT_MAX);
+	if (ret < 0)
+		return ret;
 
 	/* The list: 256 entries of 16 bytes, aligned like any DMA address (spec §10 rule 1). */
 	st->bdl_alloc = max_t(size_t, PEA_BDL_MAX * sizeof(struct pea_bdl_entry), align);
@@ -486,7 +517,7 @@ static int pea_pcm_hw_params(struct snd_pcm_substream *substream, struct snd_pcm
 /* The managed buffer is freed after this; a wrong_dir buffer goes now. */
 static int pea_pcm_hw_free(struct snd_pcm_substream *substream)
 {
-	pea_fault_buf_free(snd_pcm_substream_chip(substream));
+	pea_fault_buf_free(pea_substream_stream(substream));
 	return 0;
 }
 
