@@ -14,6 +14,8 @@ umask 022
 SCRIPT_DIR=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd -P)
 REPO_DIR=$(cd "$SCRIPT_DIR/../.." && pwd -P)
 GUEST_DIR=$REPO_DIR/qemu/guest
+# The guest probes: C programs built against the guest's alsa-lib by the drivers stage.
+PROBES_DIR=$GUEST_DIR/probes
 
 # shellcheck source=lib.sh
 source "$SCRIPT_DIR/lib.sh"
@@ -185,6 +187,7 @@ drivers_key() {
     {
         hash_files "$SCRIPT_DIR/lib.sh" "$SCRIPT_DIR/stage-drivers.sh"
         hash_tree "$DRIVERS_DIR"
+        hash_tree "$PROBES_DIR"
         printf 'kabi=%s guest=%s\n' "$kabi" "$GUEST_KEY"
     } | sha256sum | cut -c1-16
 }
@@ -291,7 +294,7 @@ elif ((!need_drivers)); then
     step "drivers: cached ($DRIVERS_STAGE)"
 fi
 if ((need_drivers)); then
-    build_stage drivers "$DRIVERS_STAGE" stage_drivers_build "$DRIVERS_DIR" "$GUEST_STAGE"
+    build_stage drivers "$DRIVERS_STAGE" stage_drivers_build "$DRIVERS_DIR" "$GUEST_STAGE" "$PROBES_DIR"
 fi
 
 # ---------------------------------------------------------------------------
@@ -318,6 +321,7 @@ MANIFEST=$CACHE/manifest-$MANIFEST_KEY
     printf 'drivers=%s\n' "$(meta_get "$DRIVERS_STAGE/meta" drivers)"
     printf 'drivers_dir=%s\n' "$DRIVERS_STAGE/ko"
     printf 'drivers_src=%s\n' "$DRIVERS_DIR"
+    printf 'probes=%s\n' "$(meta_get "$DRIVERS_STAGE/meta" probes)"
     printf 'agent_port=pcieemu.agent\n'
     printf 'share_mount=/mnt/host\n'
     printf 'share_tag=host\n'

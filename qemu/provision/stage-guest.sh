@@ -11,6 +11,10 @@
 #                      headers/usr/src/linux-headers-$KABI
 #   tools/busybox      the guest's busybox-static (a static binary; the drivers stage packs
 #                      its cpio with it, so the host needs no cpio)
+#   sysroot/           the guest's userland packages with libc6-dev and libasound2-dev,
+#                      extracted (no kernel, no docs): the drivers stage builds the guest
+#                      probes against it with gcc --sysroot, so they link against the
+#                      guest's glibc and alsa-lib, never the host's
 #   meta               kabi=..., kernel_package=..., modules=..., ...
 
 # shellcheck disable=SC2034  # read by provision.sh
@@ -19,6 +23,10 @@ GUEST_SUITES="bookworm bookworm-updates bookworm-security"
 
 # Userland packages; the dependency closure (their libraries) is downloaded too.
 GUEST_USER_PACKAGES=(busybox-static alsa-utils libasound2 libasound2-data pciutils libpci3)
+
+# Development packages for the guest probes (qemu/guest/probes), built by the drivers stage
+# against sysroot/; nothing of them enters the initramfs.
+GUEST_DEV_PACKAGES=(libc6-dev libasound2-dev)
 
 # Kernel modules baked into the initramfs (plus their dependency closure).
 GUEST_MODULES=(
@@ -219,6 +227,28 @@ build_rootfs() {
     install -m 755 "$gdir/agent.sh" "$root/bin/pcieemu-agent"
 }
 
+# make_sysroot X OUT: move what a userland build needs out of the extraction root X into
+# OUT (headers, libraries, crt files, the loader), and make absolute symlinks relative so
+# that nothing under OUT points at the host's files.
+make_sysroot() {
+    local x=$1 out=$2 d l t
+    [[ -f $x/usr/include/alsa/asoundlib.h ]] || die "guest: libasound2-dev has no usr/include/alsa/asoundlib.h; log: $STAGE_LOG"
+    [[ -e $x/usr/lib/x86_64-linux-gnu/libc.so ]] || die "guest: libc6-dev has no usr/lib/x86_64-linux-gnu/libc.so; log: $STAGE_LOG"
+    mkdir -p "$out"
+    for d in usr/include usr/lib lib lib64; do
+        if [[ -e $x/$d ]]; then
+            mkdir -p "$out/$(dirname "$d")"
+            mv "$x/$d" "$out/$d"
+        fi
+    done
+    rm -rf "$out/lib/modules" "$out/lib/firmware"
+    while IFS= read -r -d '' l; do
+        t=$(readlink "$l")
+        [[ $t == /* ]] || continue
+        ln -sfn "$(realpath -m --relative-to="$(dirname "$l")" "$out$t")" "$l"
+    done < <(find "$out" -type l -print0)
+}
+
 # extract_vmlinux BZIMAGE OUT: decompress the xz payload of a bzImage into a PVH ELF.
 extract_vmlinux() {
     local bz=$1 out=$2 off magic
@@ -263,12 +293,12 @@ stage_guest_build() {
         die "guest: cannot find the -common headers / linux-kbuild dependencies of package linux-headers-$KABI=$KVER in $suites; log: $STAGE_LOG"
     info "guest: kernel $KABI (linux-image-amd64 -> linux-image-$KABI $KVER)"
 
-    step "guest: download kernel $KABI, headers, busybox-static, alsa-utils, pciutils"
+    step "guest: download kernel $KABI, headers, busybox-static, alsa-utils, pciutils, libasound2-dev"
     local kpkgs=("linux-image-$KABI=$KVER" "linux-headers-$KABI=$KVER")
     local p
     while IFS= read -r p; do kpkgs+=("$p"); done <<<"$hdr_pkgs"
     apt_download "$A" "$suites" exact "${kpkgs[@]}"
-    apt_download "$A" "$suites" closure "${GUEST_USER_PACKAGES[@]}"
+    apt_download "$A" "$suites" closure "${GUEST_USER_PACKAGES[@]}" "${GUEST_DEV_PACKAGES[@]}"
     local debs=("$A"/cache/archives/*.deb)
     info "guest: ${#debs[@]} packages, $(human "$(du_bytes "${debs[@]}")")"
 
@@ -325,6 +355,9 @@ stage_guest_build() {
     # busybox stays available to the drivers stage (cpio) after the scratch is gone.
     mkdir -p "$out/tools"
     cp "$x/bin/busybox" "$out/tools/busybox"
+
+    make_sysroot "$x" "$out/sysroot"
+    info "guest: sysroot $(human "$(du_bytes "$out/sysroot")") (glibc and alsa-lib headers and libraries)"
 
     rm -rf "$s"
     local modlist

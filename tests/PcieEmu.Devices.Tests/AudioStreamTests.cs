@@ -182,6 +182,41 @@ public sealed class AudioStreamTests
     }
 
     [Fact]
+    public void A_period_of_several_descriptors_with_ioc_on_its_last_raises_one_ioc_per_period_spec_10()
+    {
+        // What the reference driver does with periods longer than MAXSEG (as Intel HDA): 480-frame periods
+        // (1920 bytes) cut into 896 + 896 + 128 bytes, each aligned and whole frames, IOC only on the third.
+        using var rig = new StreamRig();
+        int[] pieces = [896, 896, 128];
+        var buffer = rig.Program(Playback, S16Stereo48k, periods: 2, periodFrames: 480, editDescriptors: bdl =>
+        {
+            int n = 0, offset = 0;
+            for (int p = 0; p < 2; p++)
+            {
+                for (int k = 0; k < pieces.Length; k++, n++)
+                {
+                    BinaryPrimitives.WriteUInt64LittleEndian(bdl.AsSpan(16 * n), StreamRig.BufferIova + (ulong)offset);
+                    BinaryPrimitives.WriteUInt32LittleEndian(bdl.AsSpan((16 * n) + 8), (uint)pieces[k]);
+                    BinaryPrimitives.WriteUInt32LittleEndian(bdl.AsSpan((16 * n) + 12), k == pieces.Length - 1 ? 1u : 0u);
+                    offset += pieces[k];
+                }
+            }
+        });
+        rig.Write(Playback, AudioSdRegister.Bdln, 6);
+        StreamRig.FillRamp(buffer);
+        rig.Run(Playback);
+
+        rig.Advance(25 * Ms);
+
+        rig.ErrCode(Playback).Should().Be(0, "six legal descriptors form the 3840-byte buffer (spec §10)");
+        rig.Read64(Playback, AudioSdRegister.Frames).Should().Be(1200);
+        rig.Read(Playback, AudioSdRegister.Bcnt).Should().Be(2, "only the descriptors ending at 480 and 960 frames have IOC");
+        rig.Msix[1].Count.Should().Be(2, "one interrupt per period, not per descriptor");
+        rig.Recorded(Playback).Should().Equal([.. buffer, .. buffer.AsSpan(0, 240 * 4).ToArray()], "the segments play in list order");
+        rig.Card.Checker.Count.Should().Be(0);
+    }
+
+    [Fact]
     public void Playback_wraps_the_buffer_and_records_the_zero_timestamp_spec_11_2()
     {
         using var rig = new StreamRig();

@@ -24,22 +24,30 @@ internal static class AudioMixer
     /// <summary>SD_CHVOL after reset and after <see cref="Unity"/>: LEVEL 192 (0 dB), MUTE clear (spec §9.1, §12).</summary>
     public const ulong ResetValue = ChannelGain.UnityLevel;
 
-    /// <summary>amixer line setting control <paramref name="name"/> of stream <paramref name="stream"/> (values comma-separated, one per channel).</summary>
-    public static string Set(string name, int stream, string values) =>
-        string.Create(CultureInfo.InvariantCulture, $"amixer -q -c 0 cset name='{name}',index={stream} {values}");
+    /// <summary>
+    /// amixer line setting control <paramref name="name"/> of stream <paramref name="stream"/> (values comma-separated, one
+    /// per channel). The control's index is the stream's PCM device (playback and capture of device d are index d).
+    /// </summary>
+    public static string Set(AudioCard card, string name, int stream, string values) => SetOnDevice(name, AlsaCommands.PcmDevice(card.Model, stream), values);
 
-    public static string Get(string name, int stream) =>
-        string.Create(CultureInfo.InvariantCulture, $"amixer -c 0 cget name='{name}',index={stream}");
+    public static string Get(AudioCard card, string name, int stream) => GetOnDevice(name, AlsaCommands.PcmDevice(card.Model, stream));
+
+    /// <summary>amixer line setting control <paramref name="name"/> of PCM device <paramref name="pcmDevice"/>.</summary>
+    public static string SetOnDevice(string name, int pcmDevice, string values) =>
+        string.Create(CultureInfo.InvariantCulture, $"amixer -q -c 0 cset name='{name}',index={pcmDevice} {values}");
+
+    public static string GetOnDevice(string name, int pcmDevice) =>
+        string.Create(CultureInfo.InvariantCulture, $"amixer -c 0 cget name='{name}',index={pcmDevice}");
 
     /// <summary>Both controls of a stream back to 0 dB, unmuted, on every channel.</summary>
-    public static string Unity(Devices.AudioCard.Streams.AudioStream stream)
+    public static string Unity(AudioCard card, Devices.AudioCard.Streams.AudioStream stream)
     {
         int channels = stream.Layout.MaxChannels;
         string levels = string.Join(',', Enumerable.Repeat("192", channels));
         string on = string.Join(',', Enumerable.Repeat("on", channels));
         return stream.IsCapture
-            ? $"{Set(CaptureVolume, stream.Index, levels)} && {Set(CaptureSwitch, stream.Index, on)}"
-            : $"{Set(PlaybackVolume, stream.Index, levels)} && {Set(PlaybackSwitch, stream.Index, on)}";
+            ? $"{Set(card, CaptureVolume, stream.Index, levels)} && {Set(card, CaptureSwitch, stream.Index, on)}"
+            : $"{Set(card, PlaybackVolume, stream.Index, levels)} && {Set(card, PlaybackSwitch, stream.Index, on)}";
     }
 
     /// <summary>SD_CHVOL<paramref name="channel"/> of <paramref name="stream"/> as the card holds it (spec §9.1).</summary>
@@ -82,7 +90,7 @@ public sealed class AudioMixerTests(MixerGuest guest) : IClassFixture<MixerGuest
     /// <summary>Every test ends with the mixer at its reset state, so tests do not see each other's levels.</summary>
     public async Task DisposeAsync()
     {
-        await guest.Run($"{AudioMixer.Unity(guest.Audio.Streams[Playback])} && {AudioMixer.Unity(guest.Audio.Streams[Capture])}");
+        await guest.Run($"{AudioMixer.Unity(guest.Audio, guest.Audio.Streams[Playback])} && {AudioMixer.Unity(guest.Audio, guest.Audio.Streams[Capture])}");
         foreach (var stream in new[] { Playback, Capture })
         {
             for (int c = 0; c < 2; c++)
@@ -106,9 +114,9 @@ public sealed class AudioMixerTests(MixerGuest guest) : IClassFixture<MixerGuest
         string file = $"mixer-volume-{sampleFormat}-{left}-{right}.raw";
         await File.WriteAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, file), samples);
 
-        await guest.Run(AudioMixer.Set(AudioMixer.PlaybackVolume, Playback, $"{left},{right}"));
+        await guest.Run(AudioMixer.Set(guest.Audio, AudioMixer.PlaybackVolume, Playback, $"{left},{right}"));
 
-        (await guest.Run(AudioMixer.Get(AudioMixer.PlaybackVolume, Playback))).Should().Contain($": values={left},{right}", "the control reads back what was set");
+        (await guest.Run(AudioMixer.Get(guest.Audio, AudioMixer.PlaybackVolume, Playback))).Should().Contain($": values={left},{right}", "the control reads back what was set");
         AudioMixer.ChannelVolume(guest.Audio, Playback, 0).Should().Be((ulong)left, "SD_CHVOL0.LEVEL is the left value, MUTE clear (spec §9.1)");
         AudioMixer.ChannelVolume(guest.Audio, Playback, 1).Should().Be((ulong)right, "SD_CHVOL1.LEVEL is the right value");
         var expected = AudioMixer.Gained(samples, format, new ChannelGain((byte)left, false), new ChannelGain((byte)right, false));
@@ -131,7 +139,7 @@ public sealed class AudioMixerTests(MixerGuest guest) : IClassFixture<MixerGuest
         string file = $"mixer-mute-{sampleFormat}.raw";
         await File.WriteAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, file), samples);
 
-        await guest.Run(AudioMixer.Set(AudioMixer.PlaybackSwitch, Playback, "on,off"));
+        await guest.Run(AudioMixer.Set(guest.Audio, AudioMixer.PlaybackSwitch, Playback, "on,off"));
 
         AudioMixer.ChannelVolume(guest.Audio, Playback, 0).Should().Be(AudioMixer.ResetValue, "the left channel stays at 0 dB, unmuted");
         AudioMixer.ChannelVolume(guest.Audio, Playback, 1).Should().Be(AudioMixer.Mute | ChannelGain.UnityLevel, "switch off sets SD_CHVOL1.MUTE and keeps LEVEL (spec §9.1)");
@@ -158,7 +166,7 @@ public sealed class AudioMixerTests(MixerGuest guest) : IClassFixture<MixerGuest
         var format = new AudioFormat(sampleFormat, 48000, 2);
         string file = $"mixer-gain-{sampleFormat}-{left}-{right}.raw";
 
-        await guest.Run(AudioMixer.Set(AudioMixer.CaptureVolume, Capture, $"{left},{right}"));
+        await guest.Run(AudioMixer.Set(guest.Audio, AudioMixer.CaptureVolume, Capture, $"{left},{right}"));
 
         AudioMixer.ChannelVolume(guest.Audio, Capture, 0).Should().Be((ulong)left, "SD_CHVOL0.LEVEL of the capture stream (capture accepts 0..255, spec §12)");
         AudioMixer.ChannelVolume(guest.Audio, Capture, 1).Should().Be((ulong)right);
@@ -180,7 +188,7 @@ public sealed class AudioMixerTests(MixerGuest guest) : IClassFixture<MixerGuest
     {
         var format = new AudioFormat(SampleFormat.S32Le, 48000, 2);
 
-        await guest.Run($"{AudioMixer.Set(AudioMixer.CaptureVolume, Capture, "204,204")} && {AudioMixer.Set(AudioMixer.CaptureSwitch, Capture, "off,on")}");
+        await guest.Run($"{AudioMixer.Set(guest.Audio, AudioMixer.CaptureVolume, Capture, "204,204")} && {AudioMixer.Set(guest.Audio, AudioMixer.CaptureSwitch, Capture, "off,on")}");
 
         AudioMixer.ChannelVolume(guest.Audio, Capture, 0).Should().Be(AudioMixer.Mute | 204, "MUTE set, LEVEL kept");
         AudioMixer.ChannelVolume(guest.Audio, Capture, 1).Should().Be(204);

@@ -104,7 +104,7 @@ public sealed class AudioSuspendTests(SuspendGuest guest) : IClassFixture<Suspen
             "&& cp /mnt/host/suspend.raw /mnt/host/after.raw /tmp/ && umount /mnt/host && cd /tmp && sha256sum suspend.raw after.raw");
         copied.Should().Contain(DriverLifecycle.Sha256(samples)).And.Contain(DriverLifecycle.Sha256(after), "the files reached /tmp intact");
 
-        await guest.Run($"cd /tmp && {AudioMixer.Set(AudioMixer.PlaybackVolume, 0, "172,192")} && {AudioMixer.Set(AudioMixer.CaptureVolume, 1, "204,192")}");
+        await guest.Run($"cd /tmp && {AudioMixer.Set(guest.Audio, AudioMixer.PlaybackVolume, 0, "172,192")} && {AudioMixer.Set(guest.Audio, AudioMixer.CaptureVolume, 1, "204,192")}");
         AudioMixer.ChannelVolume(guest.Audio, 0, 0).Should().Be(172UL);
         AudioMixer.ChannelVolume(guest.Audio, 1, 0).Should().Be(204UL);
         var stream = guest.Audio.Streams[0];
@@ -154,7 +154,7 @@ public sealed class AudioSuspendTests(SuspendGuest guest) : IClassFixture<Suspen
             $"the second run is the rest of the file to its end, still at −10 dB left; first difference at byte {FrameSearch.FirstDifference(runs[1], expected.AsSpan(resumedAt).ToArray())}");
         guest.Audio.Checker.Count.Should().Be(violations, "suspend and resume broke no rule of the card");
 
-        string mixer = await guest.Run($"cd /tmp && {AudioMixer.Get(AudioMixer.PlaybackVolume, 0)} && {AudioMixer.Get(AudioMixer.CaptureVolume, 1)}");
+        string mixer = await guest.Run($"cd /tmp && {AudioMixer.Get(guest.Audio, AudioMixer.PlaybackVolume, 0)} && {AudioMixer.Get(guest.Audio, AudioMixer.CaptureVolume, 1)}");
         mixer.Should().Contain(": values=172,192").And.Contain(": values=204,192", "the controls keep their values");
         AudioMixer.ChannelVolume(guest.Audio, 0, 0).Should().Be(172UL, "the driver's mixer values survive in SD_CHVOL (No_Soft_Reset, then restored)");
         AudioMixer.ChannelVolume(guest.Audio, 0, 1).Should().Be(192UL);
@@ -185,6 +185,57 @@ public sealed class AudioSuspendTests(SuspendGuest guest) : IClassFixture<Suspen
         capture.Runs[^1].Bytes.AsSpan(0, tone.Length).SequenceEqual(tone).Should().BeTrue("the card writes the tone at +6 dB left after resume");
         sums.Should().Contain(DriverLifecycle.Sha256(tone), "arecord's file is exactly that");
         guest.Audio.Checker.Count.Should().Be(violations);
+    }
+
+    /// <summary>
+    /// The seeded bug suspend_running: the driver's suspend callback skips stopping the streams, so the card enters
+    /// D3hot with a stream running. The card names the rule and the config write that did it; the DMA it then cannot
+    /// do outside D0 stops the stream with ERRCODE POWER. With the fault off, suspend is clean again.
+    /// </summary>
+    [Fact]
+    public async Task A_driver_that_suspends_with_a_stream_running_is_caught_at_the_PMCSR_write_spec_7()
+    {
+        guest.ExpectViolations("RunningIntoD3Hot", "StreamPower", "MmioInD3Hot");
+        var format = new AudioFormat(SampleFormat.S16Le, 48000, 2);
+        var samples = AudioFiles.Samples(format, 2 * 48000, seed: 7200);
+        await File.WriteAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, "running.raw"), samples);
+        await guest.Run(
+            $"modprobe 9pnet_virtio && modprobe 9p && mkdir -p /mnt/host && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 {guest.Session.Artifacts.ShareTag} /mnt/host " +
+            "&& cp /mnt/host/running.raw /tmp/ && umount /mnt/host");
+        long before = guest.Audio.Checker.Count;
+        string play = string.Create(CultureInfo.InvariantCulture,
+            $"aplay -D {AudioFiles.PlaybackDevice} {AlsaCommands.RawArgs(format)} --period-size={PeriodFrames} --buffer-size={PeriodFrames * Periods} /tmp/running.raw");
+        try
+        {
+            await FaultScenario.SetFault(guest, "suspend_running");
+            var suspended = await guest.Session.RunAsync(
+                "cd /tmp && echo 1 > /sys/module/suspend/parameters/pm_test_delay && echo devices > /sys/power/pm_test && " +
+                $"{{ {play} > /tmp/aplay.log 2>&1 & pid=$!; {DriverLifecycle.WaitUntilPlaying}; " +
+                "echo mem > /sys/power/state; echo \"state=$?\"; wait $pid; echo \"aplay=$?\"; echo none > /sys/power/pm_test; cat /tmp/aplay.log; }",
+                TimeSpan.FromSeconds(90));
+            suspended.Output.Should().Contain("state=0", $"the suspend cycle completed:\n{suspended.Output}");
+        }
+        finally
+        {
+            await guest.Run($"cd /tmp && {FaultScenario.Device} && echo none > $dev/fault");
+        }
+
+        var violations = guest.AudioViolations().Skip((int)before).ToList();
+        var first = violations.Should().Contain(v => v.RuleName == "RunningIntoD3Hot").Which;
+        first.Details.Stream.Should().Be(0, "stream 0 was running");
+        first.Cause.Should().NotBeNull();
+        first.Cause!.Value.Kind.Should().Be(PcieEmu.Pci.Checking.GuestAccessKind.ConfigWrite, "the PMCSR write that entered D3hot caused it");
+        violations.Should().OnlyContain(v => v.RuleName == "RunningIntoD3Hot" || v.RuleName == "StreamPower" || v.RuleName == "MmioInD3Hot");
+
+        // The fault off: the same driver suspends cleanly again (the first test of the class shows it in full).
+        long clean = guest.Audio.Checker.Count;
+        var again = await guest.Session.RunAsync(
+            "cd /tmp && echo devices > /sys/power/pm_test && " +
+            $"{{ {play} > /tmp/aplay.log 2>&1 & pid=$!; {DriverLifecycle.WaitUntilPlaying}; " +
+            "echo mem > /sys/power/state; echo \"state=$?\"; wait $pid; echo \"aplay=$?\"; echo none > /sys/power/pm_test; }",
+            TimeSpan.FromSeconds(90));
+        again.Output.Should().Contain("state=0").And.Contain("aplay=0");
+        guest.Audio.Checker.Count.Should().Be(clean, "with the fault off, suspend with aplay running breaks no rule");
     }
 
     private static Task WatchPowerState(AudioCard card, ConcurrentQueue<PowerState> seen, CancellationToken stop) =>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using PcieEmu.Devices;
 using PcieEmu.Devices.Audio;
+using PcieEmu.Devices.AudioCard;
 using PcieEmu.Devices.Models;
 using PcieEmu.Harness;
 using PcieEmu.Harness.Audio;
@@ -22,6 +23,12 @@ public sealed class ProGuest : GuestFixture
 /// </summary>
 public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
 {
+    /// <summary>The seeded bug boundary_cross (the pro card has a 4 GiB segment boundary, spec §6.1): refused, the segment named.</summary>
+    [Fact]
+    public Task A_segment_across_the_4_GiB_boundary_is_refused_spec_6_1() =>
+        FaultScenario.RunAsync(guest, "boundary_cross", 0, "StreamBoundary", AudioDmaErr.Boundary, "BOUNDARY",
+            badAddress: a => a == 1UL << 32);
+
     private static readonly SampleFormat[] FormatOrder = [SampleFormat.S16Le, SampleFormat.S24Le, SampleFormat.S32Le, SampleFormat.FloatLe];
 
     [Fact]
@@ -31,27 +38,56 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
         model.Streams.Should().HaveCount(8, "pro.json has 4 playback and 4 capture streams");
         model.Streams.Select(s => s.MaxChannels).Should().Contain(32, "the model offers a 32-channel stream");
         var expected = model.Streams.Select((s, i) => string.Create(CultureInfo.InvariantCulture,
-            $"{i} {(s.Direction == StreamDirection.Playback ? "playback" : "capture")} {s.MaxChannels} {Formats(s)} {string.Join(',', s.Rates.Order())}")).ToList();
+            $"{i} {(s.Direction == StreamDirection.Playback ? "playback" : "capture")} {s.MaxChannels} {Formats(s)} {string.Join(',', s.Rates.Order())} {AlsaCommands.PcmDevice(model, i)}")).ToList();
 
         string sysfs = await guest.Run($"cat {GuestDevice.SysfsDir}/streams");
 
         sysfs.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal(expected,
-            "one line per stream: index, direction, MAXCH, FORMATS and RATES of its SD_CAPS, in card order (playback first, spec §9)");
+            "one line per stream: index, direction, MAXCH, FORMATS and RATES of its SD_CAPS, in card order (playback first, spec §9), and its PCM device");
 
         string pcms = await guest.Run("ls /proc/asound/card0 && dmesg");
         for (int i = 0; i < model.Streams.Count; i++)
         {
-            pcms.Should().Contain(model.Streams[i].Direction == StreamDirection.Playback ? $"pcm{i}p" : $"pcm{i}c", $"stream {i} is PCM device {i} in its direction");
+            int device = AlsaCommands.PcmDevice(model, i);
+            pcms.Should().Contain(model.Streams[i].Direction == StreamDirection.Playback ? $"pcm{device}p" : $"pcm{device}c",
+                $"stream {i} is the {model.Streams[i].Direction} substream of PCM device {device} (the j-th playback and the j-th capture stream share device j)");
         }
 
         pcms.Should().Contain("PcieEmu Audio spec 1.1: 4 playback, 4 capture, 16 vector(s) (msix)", "CAPS and the MSI-X table size come from the model");
         for (int i = 0; i < model.Streams.Count; i++)
         {
             bool capture = model.Streams[i].Direction == StreamDirection.Capture;
-            string control = await guest.Run(AudioMixer.Get(capture ? AudioMixer.CaptureVolume : AudioMixer.PlaybackVolume, i));
+            string control = await guest.Run(AudioMixer.Get(guest.Audio, capture ? AudioMixer.CaptureVolume : AudioMixer.PlaybackVolume, i));
             control.Should().Contain($"values={model.Streams[i].MaxChannels},min=0,max={(capture ? 255 : 192)}",
                 $"stream {i}'s volume control has one value per channel (spec §12 ranges)");
         }
+    }
+
+    [Fact]
+    public async Task Every_configuration_of_every_pcm_device_negotiates_with_near_calls_in_either_order()
+    {
+        var model = guest.Audio.Model;
+        long violations = guest.Audio.Checker.Count;
+        var expected = new List<(int, int)>();
+        var probes = new List<string>();
+        for (int i = 0; i < model.Streams.Count; i++)
+        {
+            var s = model.Streams[i];
+            string dir = s.Direction == StreamDirection.Playback ? "playback" : "capture";
+            probes.Add($"pcm_negotiate -D {AlsaCommands.StreamDevice(0, model, i)} -s {dir}");
+            expected.Add((s.Formats.Count * s.Rates.Count * s.MaxChannels, 0));
+        }
+
+        var summaries = new List<(int, int)>();
+        foreach (string probe in probes)
+        {
+            var result = await guest.Session.RunAsync(probe, TimeSpan.FromMinutes(5));
+            summaries.Add(AlsaApplicationTests.ProbeSummary(result.Output));
+            result.ExitCode.Should().Be(0, $"{probe}:\n{result.Output}");
+        }
+
+        summaries.Should().Equal(expected, "every format x rate x channel count of each stream negotiates, every try: no failure");
+        guest.Audio.Checker.Count.Should().Be(violations, "the card accepted every descriptor list the driver built, up to 32 channels and 256 KiB segments (spec §10)");
     }
 
     [Theory]
@@ -72,7 +108,7 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
 
         // From /tmp: the 9p share is not what is being tested and must not starve aplay.
         var run = await CardRuns.RunOnce(guest, streamIndex,
-            $"cp {file} /tmp/{file} && {AlsaCommands.Play(AlsaCommands.Device(0, streamIndex), "/tmp/" + file, format, periodFrames, periods: 8)}; rc=$?; rm -f /tmp/{file}; exit $rc",
+            $"cp {file} /tmp/{file} && {AlsaCommands.Play(AlsaCommands.StreamDevice(0, guest.Audio.Model, streamIndex), "/tmp/" + file, format, periodFrames, periods: 8)}; rc=$?; rm -f /tmp/{file}; exit $rc",
             format, frames);
 
         guest.Audio.Streams.Where(s => s.Index != streamIndex).Should().OnlyContain(s => !s.IsRunning);
@@ -94,18 +130,18 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
         int[] used = [1, 3, 4, 6];
         var runsBefore = used.ToDictionary(i => i, i => guest.Audio.Streams[i].Runs.Count);
         long violations = guest.Audio.Checker.Count;
-        string status(int i) => $"/proc/asound/card0/pcm{i}{(i < 4 ? 'p' : 'c')}/sub0/status";
+        string status(int i) => AlsaCommands.StatusFile(0, guest.Audio.Model, i);
         string waitRunning(params int[] streams) =>
             $"i=0; until [ \"$(grep -l RUNNING {string.Join(' ', streams.Select(status))} 2>/dev/null | wc -l)\" -eq {streams.Length} ]; do " +
             $"i=$((i+1)); if [ $i -gt 2000 ]; then echo 'not all of {string.Join(',', streams)} ran at once' >&2; exit 1; fi; sleep 0.005; done";
 
         string output = await guest.Run(
             "cp multi-1.raw multi-3.raw /tmp/ && cd /tmp && " +
-            $"{{ {AlsaCommands.Record(AlsaCommands.Device(0, 4), "rec-4.raw", rec4, recordFrames, PeriodFrames(rec4))} & r4=$!; " +
-            $"{AlsaCommands.Record(AlsaCommands.Device(0, 6), "rec-6.raw", rec6, recordFrames, PeriodFrames(rec6))} & r6=$!; " +
+            $"{{ {AlsaCommands.Record(AlsaCommands.StreamDevice(0, guest.Audio.Model, 4), "rec-4.raw", rec4, recordFrames, PeriodFrames(rec4))} & r4=$!; " +
+            $"{AlsaCommands.Record(AlsaCommands.StreamDevice(0, guest.Audio.Model, 6), "rec-6.raw", rec6, recordFrames, PeriodFrames(rec6))} & r6=$!; " +
             $"{waitRunning(4, 6)}; " +
-            $"{AlsaCommands.Play(AlsaCommands.Device(0, 1), "multi-1.raw", play1, PeriodFrames(play1))} & p1=$!; " +
-            $"{AlsaCommands.Play(AlsaCommands.Device(0, 3), "multi-3.raw", play3, PeriodFrames(play3))} & p3=$!; " +
+            $"{AlsaCommands.Play(AlsaCommands.StreamDevice(0, guest.Audio.Model, 1), "multi-1.raw", play1, PeriodFrames(play1))} & p1=$!; " +
+            $"{AlsaCommands.Play(AlsaCommands.StreamDevice(0, guest.Audio.Model, 3), "multi-3.raw", play3, PeriodFrames(play3))} & p3=$!; " +
             $"{waitRunning(1, 3, 4, 6)} && echo all-four-running; " +
             "wait $p1; echo \"p1=$?\"; wait $p3; echo \"p3=$?\"; wait $r4; echo \"r4=$?\"; wait $r6; echo \"r6=$?\"; " +
             "cp rec-4.raw rec-6.raw /mnt/host/; rm -f rec-4.raw rec-6.raw multi-1.raw multi-3.raw; }");

@@ -24,8 +24,9 @@ public sealed class LoopbackGuest : GuestFixture
 /// <summary>Known sample data and the ALSA command lines to play and record it on the default card.</summary>
 internal static class AudioFiles
 {
+    /// <summary>The default card's PCM device 0: stream 0 plays, stream 1 records (one device, both directions).</summary>
     public static readonly string PlaybackDevice = AlsaCommands.Device(0, 0);
-    public static readonly string CaptureDevice = AlsaCommands.Device(0, 1);
+    public static readonly string CaptureDevice = AlsaCommands.Device(0, 0);
 
     /// <summary>Deterministic full-range samples for a format (finite floats in [−1, 1)).</summary>
     public static byte[] Samples(AudioFormat format, int frames, int seed)
@@ -56,7 +57,7 @@ internal static class AudioFiles
     }
 
     /// <summary>aplay on stream 0; periods default to about 21 ms (1024 frames up to 48 kHz), so a loaded TCG host keeps up at 192 kHz too.</summary>
-    public static string Play(string file, AudioFormat format, int? periodFrames = null, int periods = AlsaCommands.DefaultPeriods) =>
+    public static string Play(string file, AudioFormat format, int? periodFrames = null, int? periods = null) =>
         AlsaCommands.Play(PlaybackDevice, file, format, periodFrames ?? AlsaCommands.PeriodFrames(format.Rate), periods);
 
     public static string Record(string file, AudioFormat format, int frames, int? periodFrames = null) =>
@@ -201,7 +202,7 @@ public sealed class AudioLoopbackTests(LoopbackGuest guest) : IClassFixture<Loop
 
         // Capture runs before playback starts, so the recording spans the whole playback.
         await guest.Run(AlsaCommands.RecordWhilePlaying(
-            AudioFiles.Record("loop-out.raw", format, 48000), AudioFiles.Play("loop-in.raw", format), card: 0, captureDevice: 1, TimeSpan.FromSeconds(10)));
+            AudioFiles.Record("loop-out.raw", format, 48000), AudioFiles.Play("loop-in.raw", format), card: 0, captureDevice: 0, TimeSpan.FromSeconds(10)));
 
         var recorded = await File.ReadAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, "loop-out.raw"));
         recorded.Length.Should().Be(48000 * format.FrameBytes);

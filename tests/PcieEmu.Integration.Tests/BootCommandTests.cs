@@ -15,4 +15,41 @@ public sealed class BootCommandTests
         boot.Stderr.Should().Contain("@@READY", "the guest console's tail is shown, not just its name");
         boot.Stderr.Should().Contain("PcieEmu.VfioUser.Connection", "so is the card server's log");
     }
+
+    /// <summary>
+    /// The CI use of the driver checker: a seeded driver bug under `boot --fail-on-violation` prints the sanitizer
+    /// report at the end, writes the JSON line and exits 3 although every guest command succeeded.
+    /// </summary>
+    [Fact]
+    public async Task A_seeded_driver_bug_under_fail_on_violation_prints_the_report_and_exits_non_zero()
+    {
+        string json = Path.Combine(Path.GetTempPath(), $"pcieemu-violations-{Guid.NewGuid():N}.jsonl");
+        try
+        {
+            string fault = $"{FaultScenario.Device} && echo misalign > $dev/fault";
+            string play = "dd if=/dev/zero bs=4096 count=64 2>/dev/null | aplay -q -D hw:0,0 -t raw -f S16_LE -r 48000 -c 2 --period-size=1024 --buffer-size=4096 -; echo aplay=$?";
+            var boot = await CliProcess.RunAsync(TimeSpan.FromMinutes(5), "boot", "--timeout", "240", "--fail-on-violation",
+                "--violations-json", json, "--exec", fault, "--exec", play);
+
+            boot.Exit.Should().Be(3, $"a violation under --fail-on-violation; stderr:\n{boot.Stderr}");
+            boot.Stdout.Should().Contain("aplay=1", "the card refused the start and aplay said so");
+            boot.Stderr.Should().Contain("==pcieemu== VIOLATION: StreamAlign").And.Contain("first bad: IOVA").And.Contain("SD0_CTL")
+                .And.Contain("§6.1", "the report names the rule, the address, the access and the spec section");
+            var lines = File.ReadAllLines(json);
+            lines.Should().ContainSingle(l => l.Contains("\"rule\":\"StreamAlign\"", StringComparison.Ordinal), string.Join('\n', lines));
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
+    [Fact]
+    public async Task An_unknown_rule_setting_is_one_clear_line_before_any_boot()
+    {
+        var boot = await CliProcess.RunAsync(TimeSpan.FromMinutes(1), "boot", "--rule", "NoSuchRule=off", "--exec", "true");
+
+        boot.Exit.Should().Be(2);
+        boot.Stderr.Trim().Should().StartWith("boot: rule setting 'NoSuchRule=off': no rule is called 'NoSuchRule'").And.NotContain("   at ");
+    }
 }

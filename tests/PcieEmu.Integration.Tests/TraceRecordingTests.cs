@@ -27,8 +27,8 @@ public sealed class TraceRecordingTests
         "probe" => "cat /proc/asound/cards",
         "playback" => AudioFiles.Play("trace.raw", Format, periodFrames: 960),
         "capture" => AudioFiles.Record("trace-rec.raw", Format, 4800, periodFrames: 960),
-        "volume" => $"{AudioMixer.Set(AudioMixer.PlaybackVolume, 0, "172,150")} && {AudioMixer.Set(AudioMixer.PlaybackSwitch, 0, "on,off")} && " +
-                    $"{AudioFiles.Play("trace.raw", Format, periodFrames: 960)} && {AudioMixer.Set(AudioMixer.CaptureVolume, 1, "204,100")} && " +
+        "volume" => $"{AudioMixer.SetOnDevice(AudioMixer.PlaybackVolume, 0, "172,150")} && {AudioMixer.SetOnDevice(AudioMixer.PlaybackSwitch, 0, "on,off")} && " +
+                    $"{AudioFiles.Play("trace.raw", Format, periodFrames: 960)} && {AudioMixer.SetOnDevice(AudioMixer.CaptureVolume, 0, "204,100")} && " +
                     $"{AudioFiles.Record("trace-rec.raw", Format, 2400, periodFrames: 480)}",
         _ => throw new ArgumentOutOfRangeException(nameof(scenario)),
     };

@@ -66,9 +66,11 @@ struct pea_posbuf_rec {
 };
 
 /*
- * Deliberate driver bugs for the host tests (spec §9.3, §10); see the fault
- * attribute. The last three are caught only behind an IOMMU: without one,
- * all guest RAM is mapped and the card really touches the memory involved.
+ * Deliberate driver bugs for the host tests: the card must catch each one with
+ * the rule its catalogue names (spec §14). Set through debugfs
+ * (<debugfs>/pcieemu_audio/<pci device>/fault) or the fault= module parameter.
+ * past_end, use_after_unmap and wrong_dir are caught only behind an IOMMU:
+ * without one, all guest RAM is mapped and the card really touches the memory.
  */
 enum pea_fault {
 	PEA_FAULT_NONE,
@@ -78,13 +80,31 @@ enum pea_fault {
 	PEA_FAULT_PAST_END,		/* one descriptor more: the period past the buffer */
 	PEA_FAULT_USE_AFTER_UNMAP,	/* RUN kept at stop and close: DMA after the free */
 	PEA_FAULT_WRONG_DIR,		/* the buffer mapped for the other direction */
+	PEA_FAULT_SEG_OVER_MAXSEG,	/* descriptor 0 longer than MAXSEG */
+	PEA_FAULT_DMA_MASK_IGNORED,	/* descriptor 0 above DMACAPS.ADDR_BITS */
+	PEA_FAULT_BOUNDARY_CROSS,	/* descriptor 0 across a 2^BOUNDARY_BITS line */
+	PEA_FAULT_PERIOD_NOT_FRAMES,	/* descriptor 0 not a whole number of frames */
+	PEA_FAULT_BDL_COUNT_WRONG,	/* SD_BDLN one short of the list: SD_CBL disagrees */
+	PEA_FAULT_BDL_TOO_LONG,		/* SD_BDLN above 256 */
+	PEA_FAULT_DESC_RESERVED,	/* a reserved descriptor flag bit set */
+	PEA_FAULT_BAD_FORMAT,		/* SD_FMT.RATE a code the card does not offer */
+	PEA_FAULT_REPROGRAM_RUNNING,	/* SD_FMT written again after RUN */
+	PEA_FAULT_NO_BUS_MASTER,	/* bus mastering off at RUN */
+	PEA_FAULT_DMA_OWN_BAR,		/* descriptor 0 at the card's own BAR0 */
+	PEA_FAULT_IRQ_NOT_ACKED,	/* SD_STS.IOC never written back */
+	PEA_FAULT_SUSPEND_RUNNING,	/* the SUSPEND trigger leaves RUN set */
+	PEA_FAULT_HI_LO_WRITEQ,		/* SD_BDL written high half first */
 	PEA_FAULT_COUNT,
 };
 
-/* One stream: register block PEA_SD(index), one ALSA PCM device numbered index. */
+/*
+ * One stream: register block PEA_SD(index). The j-th playback stream and the
+ * j-th capture stream are the two substreams of ALSA PCM device j.
+ */
 struct pea_stream {
 	struct pea_dev *pea;
 	unsigned int index;
+	unsigned int pcm_dev;		/* PCM device: rank among streams of its direction */
 	void __iomem *regs;		/* this stream's register block */
 
 	/* From SD_CAPS at probe (spec §9.1). */
@@ -94,7 +114,7 @@ struct pea_stream {
 	u64 formats;			/* SNDRV_PCM_FMTBIT_* */
 	unsigned int rates;		/* SNDRV_PCM_RATE_* */
 
-	struct snd_pcm *pcm;		/* NULL if the stream offers nothing usable */
+	struct snd_pcm *pcm;		/* device pcm_dev; NULL if the stream is unusable */
 
 	/* Serializes open/close against the card-reset path (process context). */
 	struct mutex open_lock;
@@ -110,6 +130,7 @@ struct pea_stream {
 	size_t bdl_alloc;
 	unsigned int bdln;
 	u32 cbl;			/* cyclic buffer bytes */
+	u32 seg_max;			/* longest descriptor for the format (hw_params) */
 	u32 ctl;			/* SD_CTL enables (IOCE | ERRE) written with RUN */
 	unsigned int rate;
 	enum pea_fault fault;		/* the fault the last prepare applied */
@@ -178,10 +199,13 @@ struct pea_dev {
 	/* Streams, spec §9: nplay playback then ncap capture, at most PEA_SD_COUNT. */
 	unsigned int nstreams;
 	struct pea_stream streams[PEA_SD_COUNT];
+	/* PCM device d's substreams: pcm_streams[d][SNDRV_PCM_STREAM_*], NULL if none. */
+	struct pea_stream *pcm_streams[PEA_SD_COUNT][2];
 	void *posbuf;			/* position records, posbuf_stride apart (spec §11.3) */
 	dma_addr_t posbuf_dma;
 	unsigned int posbuf_stride;
 	enum pea_fault fault;		/* read with READ_ONCE at prepare/trigger */
+	struct dentry *debugfs;		/* <debugfs>/pcieemu_audio/<pci device>, or NULL */
 
 	struct snd_card *card;
 	struct mutex mixer_lock;	/* stream chvol shadows and hw_off */
@@ -236,6 +260,14 @@ extern const struct attribute_group pea_diag_group;
 
 /* pcieemu_audio_card.c */
 int pea_fault_param_init(void);
+void pea_fault_buf_free(struct pea_stream *st);
+int pea_fault_apply(struct pea_stream *st, struct snd_pcm_runtime *rt, enum pea_fault fault,
+		    unsigned int period_bytes, u32 *fmt);
+u32 pea_fault_bdln(const struct pea_stream *st, enum pea_fault fault);
+void pea_debugfs_init(void);
+void pea_debugfs_exit(void);
+void pea_debugfs_add(struct pea_dev *pea);
+void pea_debugfs_remove(struct pea_dev *pea);
 int pea_streams_init(struct pea_dev *pea);
 int pea_snd_create(struct pea_dev *pea);
 void pea_snd_free(struct pea_dev *pea);
@@ -245,7 +277,8 @@ void pea_snd_card_reset(struct pea_dev *pea);
 extern const struct attribute_group pea_card_group;
 
 /* pcieemu_audio_pcm.c */
-int pea_pcm_new(struct pea_stream *st);
+int pea_pcm_new(struct pea_dev *pea, unsigned int dev, struct pea_stream *play,
+		struct pea_stream *cap);
 void pea_streams_irq(struct pea_dev *pea, unsigned long sis);
 void pea_streams_stop_all(struct pea_dev *pea);
 void pea_stream_format_names(u32 caps, char *buf, size_t size);

@@ -2,21 +2,26 @@
 /*
  * PcieEmu Audio: the ALSA card. Stream discovery (SD_CAPS, spec §9.1), card
  * creation and teardown, power management of the streams and the mixer, the
- * deliberate-fault switch for the host tests and the streams/fault sysfs
- * attributes on the PCI device.
+ * deliberate-fault switch for the host tests (debugfs, where kernel test hooks
+ * live) and the streams sysfs attribute on the PCI device.
  *
- * One PCM device per stream, numbered like the stream: playback streams are
- * devices 0..NPLAY-1, capture streams NPLAY..NPLAY+NCAP-1.
+ * PCM device j holds the card's j-th playback stream (stream j) and its j-th
+ * capture stream (stream NPLAY + j) as its two substreams, like any card whose
+ * "default" device plays and records; streams without a partner of the other
+ * direction are devices of their own, one direction only.
  */
 
 #include <linux/bitfield.h>
+#include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
+#include <linux/seq_file.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
 
 #include <sound/core.h>
 #include <sound/pcm.h>
@@ -37,12 +42,26 @@ static const char * const pea_fault_names[PEA_FAULT_COUNT] = {
 	[PEA_FAULT_PAST_END] = "past_end",
 	[PEA_FAULT_USE_AFTER_UNMAP] = "use_after_unmap",
 	[PEA_FAULT_WRONG_DIR] = "wrong_dir",
+	[PEA_FAULT_SEG_OVER_MAXSEG] = "seg_over_maxseg",
+	[PEA_FAULT_DMA_MASK_IGNORED] = "dma_mask_ignored",
+	[PEA_FAULT_BOUNDARY_CROSS] = "boundary_cross",
+	[PEA_FAULT_PERIOD_NOT_FRAMES] = "period_not_frames",
+	[PEA_FAULT_BDL_COUNT_WRONG] = "bdl_count_wrong",
+	[PEA_FAULT_BDL_TOO_LONG] = "bdl_too_long",
+	[PEA_FAULT_DESC_RESERVED] = "desc_reserved",
+	[PEA_FAULT_BAD_FORMAT] = "bad_format",
+	[PEA_FAULT_REPROGRAM_RUNNING] = "reprogram_running",
+	[PEA_FAULT_NO_BUS_MASTER] = "no_bus_master",
+	[PEA_FAULT_DMA_OWN_BAR] = "dma_own_bar",
+	[PEA_FAULT_IRQ_NOT_ACKED] = "irq_not_acked",
+	[PEA_FAULT_SUSPEND_RUNNING] = "suspend_running",
+	[PEA_FAULT_HI_LO_WRITEQ] = "hi_lo_writeq",
 };
 
 static char *pea_fault_param = "none";
 module_param_named(fault, pea_fault_param, charp, 0444);
 MODULE_PARM_DESC(fault,
-		 "Deliberate driver bug for card tests: none (default), bdl_outside, start_before_bdl, misalign, past_end, use_after_unmap or wrong_dir");
+		 "Deliberate driver bug for card tests (none by default; names as in <debugfs>/pcieemu_audio/<device>/faults)");
 
 static enum pea_fault pea_fault_default;
 
@@ -62,8 +81,8 @@ int pea_fault_param_init(void)
 	int f = pea_fault_parse(pea_fault_param);
 
 	if (f < 0) {
-		pr_err("%s: fault=%s is not one of none, bdl_outside, start_before_bdl, misalign, past_end, use_after_unmap, wrong_dir\n",
-		       PEA_DRV_NAME, pea_fault_param);
+		pr_err("%s: fault=%s is not a known fault (see <debugfs>/%s/<device>/faults)\n",
+		       PEA_DRV_NAME, pea_fault_param, PEA_DRV_NAME);
 		return f;
 	}
 	pea_fault_default = f;
@@ -113,7 +132,7 @@ static void pea_stream_init_one(struct pea_dev *pea, struct pea_stream *st, unsi
 int pea_streams_init(struct pea_dev *pea)
 {
 	struct device *dev = &pea->pdev->dev;
-	unsigned int i, n = pea->nplay + pea->ncap;
+	unsigned int i, n = pea->nplay + pea->ncap, nplay = 0, ncap = 0;
 	size_t size;
 
 	pea->fault = pea_fault_default;
@@ -129,8 +148,12 @@ int pea_streams_init(struct pea_dev *pea)
 		n = PEA_SD_COUNT;
 	}
 	pea->nstreams = n;
-	for (i = 0; i < n; i++)
-		pea_stream_init_one(pea, &pea->streams[i], i);
+	for (i = 0; i < n; i++) {
+		struct pea_stream *st = &pea->streams[i];
+
+		pea_stream_init_one(pea, st, i);
+		st->pcm_dev = st->capture ? ncap++ : nplay++;
+	}
 
 	/* One position record per stream (spec §11.3), used when posbuf=1. */
 	pea->posbuf_stride = max_t(unsigned int, PEA_POSBUF_ALIGN, 1U << pea->align_log2);
@@ -155,7 +178,7 @@ int pea_snd_create(struct pea_dev *pea)
 {
 	struct pci_dev *pdev = pea->pdev;
 	struct snd_card *card;
-	unsigned int i;
+	unsigned int i, d;
 	int ret;
 
 	ret = snd_card_new(&pdev->dev, -1 /* first free */, PEA_CARD_DRIVER, THIS_MODULE, 0,
@@ -174,10 +197,20 @@ int pea_snd_create(struct pea_dev *pea)
 	strscpy(card->mixername, PEA_CARD_SHORTNAME, sizeof(card->mixername));
 	pea->card = card;
 
-	for (i = 0; i < pea->nstreams; i++) {
-		ret = pea_pcm_new(&pea->streams[i]);
+	/* PCM device d: the d-th playback and the d-th capture stream (SD_CAPS.DIR). */
+	for (d = 0; d < pea->nstreams; d++) {
+		struct pea_stream *pair[2] = { NULL, NULL };
+
+		for (i = 0; i < pea->nstreams; i++)
+			if (pea->streams[i].pcm_dev == d)
+				pair[pea->streams[i].capture] = &pea->streams[i];
+		if (!pair[0] && !pair[1])
+			break;
+		ret = pea_pcm_new(pea, d, pair[0], pair[1]);
 		if (ret)
 			goto err_free;
+	}
+	for (i = 0; i < pea->nstreams; i++) {
 		if (!pea->streams[i].pcm)
 			continue;
 		ret = pea_mixer_new(&pea->streams[i]);
@@ -197,6 +230,7 @@ err_free:
 	snd_card_free(card);
 	for (i = 0; i < pea->nstreams; i++)
 		pea->streams[i].pcm = NULL;
+	memset(pea->pcm_streams, 0, sizeof(pea->pcm_streams));
 	return ret;
 }
 
@@ -215,6 +249,7 @@ void pea_snd_free(struct pea_dev *pea)
 	mutex_unlock(&pea->card_lock);
 	for (i = 0; i < pea->nstreams; i++)
 		pea->streams[i].pcm = NULL;
+	memset(pea->pcm_streams, 0, sizeof(pea->pcm_streams));
 }
 
 /*
@@ -228,10 +263,11 @@ void pea_snd_suspend(struct pea_dev *pea)
 
 	if (pea->card)
 		snd_power_change_state(pea->card, SNDRV_CTL_POWER_D3hot);
-	for (i = 0; i < pea->nstreams; i++)
+	for (i = 0; i < pea->nstreams; i++)	/* a PCM device twice is harmless */
 		if (pea->streams[i].pcm)
 			snd_pcm_suspend_all(pea->streams[i].pcm);
-	pea_streams_stop_all(pea);
+	if (READ_ONCE(pea->fault) != PEA_FAULT_SUSPEND_RUNNING)	/* else: the deliberate bug */
+		pea_streams_stop_all(pea);
 
 	mutex_lock(&pea->mixer_lock);
 	pea->hw_off = true;
@@ -284,7 +320,7 @@ void pea_snd_card_reset(struct pea_dev *pea)
 
 /* --- sysfs ------------------------------------------------------------------ */
 
-/* One line per stream: "<index> <playback|capture> <maxch> <formats> <rates>". */
+/* One line per stream: "<index> <playback|capture> <maxch> <formats> <rates> <pcm device>". */
 static ssize_t streams_show(struct device *dev, struct device_attribute *attr, char *buf)
 {
 	struct pea_dev *pea = dev_get_drvdata(dev);
@@ -297,44 +333,99 @@ static ssize_t streams_show(struct device *dev, struct device_attribute *attr, c
 
 		pea_stream_format_names(st->caps, formats, sizeof(formats));
 		pea_stream_rate_names(st->caps, rates, sizeof(rates));
-		len += sysfs_emit_at(buf, len, "%u %s %u %s %s\n", i,
+		len += sysfs_emit_at(buf, len, "%u %s %u %s %s %u\n", i,
 				     st->capture ? "capture" : "playback",
 				     (unsigned int)FIELD_GET(PEA_SD_CAPS_MAXCH, st->caps),
-				     formats, rates);
+				     formats, rates, st->pcm_dev);
 	}
 	return len;
 }
 static DEVICE_ATTR_RO(streams);
 
-static ssize_t fault_show(struct device *dev, struct device_attribute *attr, char *buf)
-{
-	struct pea_dev *pea = dev_get_drvdata(dev);
-
-	return sysfs_emit(buf, "%s\n", pea_fault_names[READ_ONCE(pea->fault)]);
-}
-
-/* Takes effect at the next prepare (and, for start_before_bdl, the next start). */
-static ssize_t fault_store(struct device *dev, struct device_attribute *attr,
-			   const char *buf, size_t count)
-{
-	struct pea_dev *pea = dev_get_drvdata(dev);
-	int f = pea_fault_parse(buf);
-
-	if (f < 0)
-		return f;
-	WRITE_ONCE(pea->fault, f);
-	if (f != PEA_FAULT_NONE)
-		dev_info(dev, "fault injection: %s\n", pea_fault_names[f]);
-	return count;
-}
-static DEVICE_ATTR_RW(fault);
 
 static struct attribute *pea_card_attrs[] = {
 	&dev_attr_streams.attr,
-	&dev_attr_fault.attr,
 	NULL,
 };
 
 const struct attribute_group pea_card_group = {
 	.attrs = pea_card_attrs,
 };
+
+/* --- debugfs: the fault switch ------------------------------------------------ */
+
+static struct dentry *pea_debugfs_root;
+
+static ssize_t pea_fault_read(struct file *file, char __user *ubuf, size_t count, loff_t *ppos)
+{
+	struct pea_dev *pea = file->private_data;
+	char buf[32];
+	int len;
+
+	len = scnprintf(buf, sizeof(buf), "%s\n", pea_fault_names[READ_ONCE(pea->fault)]);
+	return simple_read_from_buffer(ubuf, count, ppos, buf, len);
+}
+
+/* Takes effect at the next prepare (start_before_bdl: the next start). */
+static ssize_t pea_fault_write(struct file *file, const char __user *ubuf, size_t count, loff_t *ppos)
+{
+	struct pea_dev *pea = file->private_data;
+	char buf[32];
+	size_t n = min(count, sizeof(buf) - 1);
+	int f;
+
+	if (copy_from_user(buf, ubuf, n))
+		return -EFAULT;
+	buf[n] = '\0';
+	f = pea_fault_parse(buf);
+	if (f < 0)
+		return f;
+	WRITE_ONCE(pea->fault, f);
+	if (f != PEA_FAULT_NONE)
+		dev_info(&pea->pdev->dev, "fault injection: %s\n", pea_fault_names[f]);
+	return count;
+}
+
+static const struct file_operations pea_fault_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.read = pea_fault_read,
+	.write = pea_fault_write,
+	.llseek = default_llseek,
+};
+
+/* The names the fault file takes, one per line. */
+static int pea_faults_show(struct seq_file *m, void *unused)
+{
+	unsigned int i;
+
+	for (i = 0; i < PEA_FAULT_COUNT; i++)
+		seq_printf(m, "%s\n", pea_fault_names[i]);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pea_faults);
+
+void pea_debugfs_init(void)
+{
+	pea_debugfs_root = debugfs_create_dir(PEA_DRV_NAME, NULL);
+}
+
+void pea_debugfs_exit(void)
+{
+	debugfs_remove_recursive(pea_debugfs_root);
+	pea_debugfs_root = NULL;
+}
+
+/* Test hooks only: a failure here leaves the card working, so it is not checked. */
+void pea_debugfs_add(struct pea_dev *pea)
+{
+	pea->debugfs = debugfs_create_dir(pci_name(pea->pdev), pea_debugfs_root);
+	debugfs_create_file("fault", 0600, pea->debugfs, pea, &pea_fault_fops);
+	debugfs_create_file("faults", 0400, pea->debugfs, NULL, &pea_faults_fops);
+}
+
+void pea_debugfs_remove(struct pea_dev *pea)
+{
+	debugfs_remove_recursive(pea->debugfs);
+	pea->debugfs = NULL;
+}

@@ -405,6 +405,7 @@ static int pea_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = pea_snd_create(pea);
 	if (ret)
 		goto err_groups;
+	pea_debugfs_add(pea);
 
 	dev_info(dev, "PcieEmu Audio spec %d.%d: %u playback, %u capture, %d vector(s) (%s)\n",
 		 (int)FIELD_GET(PEA_VERSION_MAJOR, pea->version),
@@ -428,6 +429,7 @@ static void pea_remove(struct pci_dev *pdev)
 {
 	struct pea_dev *pea = pci_get_drvdata(pdev);
 
+	pea_debugfs_remove(pea);
 	/* Waits for sysfs readers and writers (a running dma_test) to leave. */
 	sysfs_remove_groups(&pdev->dev.kobj, pea_groups);
 
@@ -517,6 +519,8 @@ static struct pci_driver pea_driver = {
 
 static int __init pea_init(void)
 {
+	int ret;
+
 	if (sysfs_streq(pea_irq_mode_param, "auto")) {
 		pea_irq_flags = PCI_IRQ_MSIX | PCI_IRQ_MSI | PCI_IRQ_LEGACY;
 	} else if (sysfs_streq(pea_irq_mode_param, "msix")) {
@@ -532,13 +536,18 @@ static int __init pea_init(void)
 	}
 	if (pea_fault_param_init())
 		return -EINVAL;
-	return pci_register_driver(&pea_driver);
+	pea_debugfs_init();
+	ret = pci_register_driver(&pea_driver);
+	if (ret)
+		pea_debugfs_exit();
+	return ret;
 }
 module_init(pea_init);
 
 static void __exit pea_exit(void)
 {
 	pci_unregister_driver(&pea_driver);
+	pea_debugfs_exit();
 }
 module_exit(pea_exit);
 

@@ -2,8 +2,9 @@
 /*
  * PcieEmu Audio: per-stream volume/gain and mute controls (spec §12).
  *
- * Each stream with a PCM device has two mixer controls, index = stream number
- * (= PCM device number), one value per channel (MAXCH values):
+ * Each stream with a PCM substream has two mixer controls, index = its PCM
+ * device number (playback and capture of device d are index d), one value
+ * per channel (MAXCH values):
  *
  *   playback: "PCM Playback Volume" (0..192), "PCM Playback Switch"
  *   capture:  "PCM Capture Volume"  (0..255), "PCM Capture Switch"
@@ -144,7 +145,7 @@ int pea_mixer_new(struct pea_stream *st)
 	struct snd_kcontrol_new vol = {
 		.iface = SNDRV_CTL_ELEM_IFACE_MIXER,
 		.name = vol_name,
-		.index = st->index,
+		.index = st->pcm_dev,
 		.access = SNDRV_CTL_ELEM_ACCESS_READWRITE | SNDRV_CTL_ELEM_ACCESS_TLV_READ,
 		.info = pea_volume_info,
 		.get = pea_volume_get,
@@ -154,7 +155,7 @@ int pea_mixer_new(struct pea_stream *st)
 	struct snd_kcontrol_new sw = {
 		.iface = SNDRV_CTL_ELEM_IFACE_MIXER,
 		.name = sw_name,
-		.index = st->index,
+		.index = st->pcm_dev,
 		.access = SNDRV_CTL_ELEM_ACCESS_READWRITE,
 		.info = pea_switch_info,
 		.get = pea_switch_get,

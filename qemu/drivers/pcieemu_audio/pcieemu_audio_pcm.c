@@ -2,19 +2,32 @@
 /*
  * PcieEmu Audio: PCM streams (spec §9-§11).
  *
- * Each stream is one ALSA PCM device with one substream. The buffer is one
- * DMA-contiguous area (SNDRV_DMA_TYPE_DEV) of whole periods; the descriptor
- * list has one descriptor per period with IOC set, so the card interrupts
- * once per period. The hardware constraints come from SD_CAPS, DMACAPS and
- * MAXSEG only:
+ * PCM device j has the card's j-th playback stream as its playback substream
+ * and its j-th capture stream as its capture substream (either may be
+ * missing when the card has more streams of one direction), so "default"
+ * works both ways like on any other card. The buffer is one DMA-contiguous
+ * area (SNDRV_DMA_TYPE_DEV) of whole periods. A period is one or more
+ * descriptors, each at most MAXSEG bytes; IOC is set only on the descriptor
+ * that ends a period, so the card interrupts once per period (spec §10), as
+ * on HDA. The constraints come from SD_CAPS, DMACAPS and MAXSEG, in the ALSA
+ * core's terms:
  *
- *  - period bytes a multiple of 2^ALIGN_LOG2 and at most MAXSEG, so every
- *    descriptor is one aligned, legal segment;
- *  - at most 256 periods (SD_BDLN limit), an integer number of them;
- *  - with BOUNDARY_BITS, the buffer at most 2^BOUNDARY_BITS bytes: the DMA
- *    allocator aligns a buffer to its size rounded up to a power of two, so
- *    such a buffer never crosses a 2^BOUNDARY_BITS boundary (checked again
- *    in hw_params).
+ *  - period bytes a multiple of PEA_STEP = max(128, 2^ALIGN_LOG2), so every
+ *    period (and descriptor) starts aligned; buffer bytes a multiple of
+ *    2 * PEA_STEP; an integer number of periods, 2..256. Any buffer such
+ *    steps allow splits into two whole periods (its frame count is even as a
+ *    frame is at most 128 bytes), so set_buffer_{time,size}_near() never
+ *    picks a buffer that no period fits, whichever is set first;
+ *  - a period at most half the buffer, with no MAXSEG limit: a long period
+ *    is cut into descriptors of the longest multiple of lcm(frame size,
+ *    2^ALIGN_LOG2) that fits MAXSEG;
+ *  - the buffer at most 4 MiB, at most 64 * MAXSEG (so the list never needs
+ *    more than 256 descriptors) and, with BOUNDARY_BITS, at most
+ *    2^BOUNDARY_BITS bytes: the DMA allocator aligns a buffer to its size
+ *    rounded up to a power of two, so such a buffer never crosses a
+ *    2^BOUNDARY_BITS boundary (checked again in hw_params);
+ *  - periods of at least PEA_PERIOD_US_MIN and a buffer of at least
+ *    PEA_BUFFER_US_MIN (see there).
  *
  * The pointer is SD_LPIB, or the position buffer record with posbuf=1.
  */
@@ -24,9 +37,11 @@
 #include <linux/dma-mapping.h>
 #include <linux/delay.h>
 #include <linux/gfp.h>
+#include <linux/io-64-nonatomic-hi-lo.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/kernel.h>
 #include <linux/ktime.h>
+#include <linux/lcm.h>
 #include <linux/math64.h>
 #include <linux/moduleparam.h>
 #include <linux/sizes.h>
@@ -40,8 +55,17 @@
 
 /* Largest buffer: one contiguous DMA allocation. */
 #define PEA_BUFFER_MAX		SZ_4M
+/* Period step at least 128 bytes (as HDA): a multiple of every frame size (at most 32 x 4). */
+#define PEA_PERIOD_STEP_MIN	128
 /* Shortest period the driver offers: below ~1 ms the card's timing (spec §11.1) is too coarse. */
 #define PEA_PERIOD_US_MIN	1000
+/*
+ * Shortest buffer the driver offers (when the stream's largest frame at its
+ * highest rate fits one that long). The card and a TCG guest are host
+ * threads: on a loaded 2-core host they stall now and then for longer than
+ * 85 ms, and a buffer that short underruns however short its periods are.
+ */
+#define PEA_BUFFER_US_MIN	200000
 /* How long trigger waits for the card to accept or refuse RUN (validation may need DMA). */
 #define PEA_START_TIMEOUT_US	20000
 
@@ -134,6 +158,12 @@ static u64 pea_readq(void __iomem *addr)
 	return readq(addr);
 }
 
+/* Period bytes step: aligned descriptors, and a whole number of any frame. */
+static unsigned int pea_period_step(struct pea_dev *pea)
+{
+	return max_t(unsigned int, PEA_PERIOD_STEP_MIN, 1U << pea->align_log2);
+}
+
 /* Largest buffer the card can take as one segment list (see the top comment). */
 static size_t pea_buffer_max(struct pea_dev *pea)
 {
@@ -141,7 +171,68 @@ static size_t pea_buffer_max(struct pea_dev *pea)
 
 	if (pea->boundary_bits && pea->boundary_bits < ilog2(PEA_BUFFER_MAX))
 		max = (size_t)1 << pea->boundary_bits;
-	return max;
+	if (pea->maxseg && (size_t)pea->maxseg * (PEA_BDL_MAX / 4) < max)
+		max = (size_t)pea->maxseg * (PEA_BDL_MAX / 4);
+	return rounddown(max, 2 * pea_period_step(pea));
+}
+
+/*
+ * Shortest buffer time for @st: PEA_BUFFER_US_MIN, or less if the longest
+ * buffer cannot hold that much of the stream's largest frame (4-byte samples
+ * on every channel) at its highest rate.
+ */
+static unsigned int pea_buffer_us_min(struct pea_stream *st)
+{
+	unsigned int i, rate = 0;
+	u64 us;
+
+	for (i = 0; i < ARRAY_SIZE(pea_rates); i++)
+		if (st->rates & pea_rates[i].bit)
+			rate = max(rate, pea_rates[i].hz);
+	if (!rate || !st->maxch)
+		return PEA_BUFFER_US_MIN;
+	us = div64_u64((u64)pea_buffer_max(st->pea) * USEC_PER_SEC, (u64)rate * st->maxch * 4);
+	return min_t(u64, PEA_BUFFER_US_MIN, us);
+}
+
+/*
+ * Longest descriptor for frames of @frame_bytes: at most MAXSEG, a whole
+ * number of frames (spec §10 FRAME) and a multiple of the alignment, so the
+ * next descriptor of the period starts aligned (ALIGN). 0 if none fits.
+ */
+static u32 pea_seg_max(struct pea_dev *pea, unsigned int frame_bytes)
+{
+	unsigned long unit = lcm(frame_bytes, 1UL << pea->align_log2);
+
+	return unit ? rounddown(pea->maxseg, unit) : 0;
+}
+
+/* Descriptors for @periods periods of @period_bytes cut into pieces of at most @seg_max. */
+static unsigned int pea_bdl_count(unsigned int period_bytes, unsigned int periods, u32 seg_max)
+{
+	return periods * DIV_ROUND_UP(period_bytes, seg_max);
+}
+
+/*
+ * Spec §10: the list for the buffer at @addr. Each period is cut into
+ * descriptors of at most @seg_max bytes; IOC only on the one that ends it.
+ */
+static unsigned int pea_bdl_fill(struct pea_bdl_entry *bdl, u64 addr, unsigned int period_bytes,
+				 unsigned int periods, u32 seg_max)
+{
+	unsigned int k, n = 0;
+	u32 off, len;
+
+	for (k = 0; k < periods; k++) {
+		for (off = 0; off < period_bytes; off += len) {
+			len = min(seg_max, period_bytes - off);
+			bdl[n].addr = cpu_to_le64(addr + (u64)k * period_bytes + off);
+			bdl[n].len = cpu_to_le32(len);
+			bdl[n].flags = cpu_to_le32(off + len == period_bytes ? PEA_BDL_FLAG_IOC : 0);
+			n++;
+		}
+	}
+	return n;
 }
 
 static struct pea_posbuf_rec *pea_posbuf_rec(struct pea_stream *st)
@@ -152,45 +243,6 @@ static struct pea_posbuf_rec *pea_posbuf_rec(struct pea_stream *st)
 static dma_addr_t pea_posbuf_dma(struct pea_stream *st)
 {
 	return st->pea->posbuf_dma + (dma_addr_t)st->index * st->pea->posbuf_stride;
-}
-
-/* --- deliberate faults ------------------------------------------------------ */
-
-/* PEA_FAULT_WRONG_DIR: unmap and free the other-direction buffer, if any. */
-static void pea_fault_buf_free(struct pea_stream *st)
-{
-	struct device *dev = &st->pea->pdev->dev;
-
-	if (!st->fault_buf)
-		return;
-	dma_unmap_single(dev, st->fault_dma, st->fault_size, st->fault_dir);
-	free_pages_exact(st->fault_buf, st->fault_size);
-	st->fault_buf = NULL;
-}
-
-/*
- * PEA_FAULT_WRONG_DIR: @size bytes streaming-mapped for the direction the
- * stream does not use, DMA_TO_DEVICE (the card may only read them) for
- * capture and DMA_FROM_DEVICE for playback. Behind an IOMMU the mapping
- * grants the card just that permission.
- */
-static int pea_fault_buf_alloc(struct pea_stream *st, size_t size)
-{
-	struct device *dev = &st->pea->pdev->dev;
-
-	pea_fault_buf_free(st);
-	st->fault_buf = alloc_pages_exact(size, GFP_KERNEL | __GFP_ZERO);
-	if (!st->fault_buf)
-		return -ENOMEM;
-	st->fault_dir = st->capture ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
-	st->fault_size = size;
-	st->fault_dma = dma_map_single(dev, st->fault_buf, size, st->fault_dir);
-	if (dma_mapping_error(dev, st->fault_dma)) {
-		free_pages_exact(st->fault_buf, size);
-		st->fault_buf = NULL;
-		return -ENOMEM;
-	}
-	return 0;
 }
 
 /* --- stop ------------------------------------------------------------------ */
@@ -257,8 +309,9 @@ static void pea_stream_irq(struct pea_stream *st)
 	}
 	WRITE_ONCE(st->last_irq, jiffies);
 	causes = sts & PEA_SD_STS_CAUSES;
-	if (causes)
-		pea_sd_write(st, PEA_SD_STS, causes);	/* W1C acknowledge */
+	if (causes & ~(st->fault == PEA_FAULT_IRQ_NOT_ACKED ? PEA_SD_STS_IOC : 0))
+		pea_sd_write(st, PEA_SD_STS,		/* W1C acknowledge */
+			     causes & ~(st->fault == PEA_FAULT_IRQ_NOT_ACKED ? PEA_SD_STS_IOC : 0));
 	substream = st->running ? st->substream : NULL;
 	if (causes & PEA_SD_STS_ERR)
 		st->running = false;		/* the card cleared RUN */
@@ -308,6 +361,14 @@ void pea_streams_irq(struct pea_dev *pea, unsigned long sis)
 
 /* --- PCM operations ---------------------------------------------------------- */
 
+/* The card stream behind a substream: PCM device number and direction (pea_pcm_new). */
+static struct pea_stream *pea_substream_stream(struct snd_pcm_substream *substream)
+{
+	struct pea_dev *pea = snd_pcm_substream_chip(substream);
+
+	return pea->pcm_streams[substream->pcm->device][substream->stream];
+}
+
 static const struct snd_pcm_hardware pea_pcm_hw = {
 	.info = SNDRV_PCM_INFO_MMAP |
 		SNDRV_PCM_INFO_MMAP_VALID |
@@ -321,10 +382,11 @@ static const struct snd_pcm_hardware pea_pcm_hw = {
 
 static int pea_pcm_open(struct snd_pcm_substream *substream)
 {
-	struct pea_stream *st = snd_pcm_substream_chip(substream);
+	struct pea_stream *st = pea_substream_stream(substream);
 	struct pea_dev *pea = st->pea;
 	struct snd_pcm_runtime *rt = substream->runtime;
 	unsigned int align = 1U << pea->align_log2;
+	unsigned int step = pea_period_step(pea);
 	size_t bufmax = pea_buffer_max(pea);
 	int ret;
 
@@ -333,21 +395,28 @@ static int pea_pcm_open(struct snd_pcm_substream *substream)
 	rt->hw.rates = st->rates;
 	rt->hw.channels_max = st->maxch;
 	rt->hw.buffer_bytes_max = bufmax;
-	rt->hw.period_bytes_min = align;
-	rt->hw.period_bytes_max = min_t(size_t, rounddown(pea->maxseg, align), bufmax / 2);
+	rt->hw.period_bytes_min = step;
+	rt->hw.period_bytes_max = bufmax / 2;
 	ret = snd_pcm_limit_hw_rates(rt);
 	if (ret < 0)
 		return ret;
 
+	/* See the top comment: these steps let every near search land on a legal size. */
 	ret = snd_pcm_hw_constraint_integer(rt, SNDRV_PCM_HW_PARAM_PERIODS);
 	if (ret < 0)
 		return ret;
-	/* Every descriptor address (buffer start + k * period) stays aligned. */
-	ret = snd_pcm_hw_constraint_step(rt, 0, SNDRV_PCM_HW_PARAM_PERIOD_BYTES, align);
+	ret = snd_pcm_hw_constraint_step(rt, 0, SNDRV_PCM_HW_PARAM_PERIOD_BYTES, step);
+	if (ret < 0)
+		return ret;
+	ret = snd_pcm_hw_constraint_step(rt, 0, SNDRV_PCM_HW_PARAM_BUFFER_BYTES, 2 * step);
 	if (ret < 0)
 		return ret;
 	ret = snd_pcm_hw_constraint_minmax(rt, SNDRV_PCM_HW_PARAM_PERIOD_TIME,
 					   PEA_PERIOD_US_MIN, UINT_MAX);
+	if (ret < 0)
+		return ret;
+	ret = snd_pcm_hw_constraint_minmax(rt, SNDRV_PCM_HW_PARAM_BUFFER_TIME,
+					   pea_buffer_us_min(st), UINT_MAX);
 	if (ret < 0)
 		return ret;
 
@@ -375,7 +444,7 @@ static int pea_pcm_open(struct snd_pcm_substream *substream)
 
 static int pea_pcm_close(struct snd_pcm_substream *substream)
 {
-	struct pea_stream *st = snd_pcm_substream_chip(substream);
+	struct pea_stream *st = pea_substream_stream(substream);
 	struct pea_dev *pea = st->pea;
 
 	mutex_lock(&st->open_lock);
@@ -411,19 +480,22 @@ static int pea_pcm_close(struct snd_pcm_substream *substream)
 /* The buffer is allocated (managed); check it fits the card's DMA rules (spec §6.1, §10). */
 static int pea_pcm_hw_params(struct snd_pcm_substream *substream, struct snd_pcm_hw_params *params)
 {
-	struct pea_stream *st = snd_pcm_substream_chip(substream);
+	struct pea_stream *st = pea_substream_stream(substream);
 	struct pea_dev *pea = st->pea;
 	struct device *dev = &pea->pdev->dev;
 	struct snd_pcm_runtime *rt = substream->runtime;
 	unsigned int period_bytes = params_period_bytes(params);
 	unsigned int periods = params_periods(params);
+	unsigned int frame_bytes = params_physical_width(params) / 8 * params_channels(params);
+	u32 seg_max = pea_seg_max(pea, frame_bytes);
 	dma_addr_t addr = rt->dma_addr;
-	unsigned int k;
+	u64 end;
 
-	if (periods > PEA_BDL_MAX || period_bytes > pea->maxseg ||
-	    (size_t)period_bytes * periods > rt->dma_bytes) {
-		dev_err(dev, "stream %u: %u periods of %u bytes do not fit the card\n",
-			st->index, periods, period_bytes);
+	if (!seg_max || period_bytes % frame_bytes ||
+	    (size_t)period_bytes * periods > rt->dma_bytes ||
+	    pea_bdl_count(period_bytes, periods, seg_max) > PEA_BDL_MAX) {
+		dev_err(dev, "stream %u: %u periods of %u bytes do not fit %u descriptors of up to %u bytes\n",
+			st->index, periods, period_bytes, PEA_BDL_MAX, seg_max);
 		return -EINVAL;
 	}
 	if (addr & ((1ULL << pea->align_log2) - 1)) {
@@ -431,48 +503,28 @@ static int pea_pcm_hw_params(struct snd_pcm_substream *substream, struct snd_pcm
 			st->index, &addr, pea->align_log2);
 		return -EINVAL;
 	}
-	if (pea->boundary_bits && pea->boundary_bits < 64) {
-		for (k = 0; k < periods; k++) {
-			u64 start = addr + (u64)k * period_bytes;
-			u64 end = start + period_bytes - 1;
-
-			if ((start >> pea->boundary_bits) != (end >> pea->boundary_bits)) {
-				dev_err(dev, "stream %u: period %u crosses a 2^%u boundary\n",
-					st->index, k, pea->boundary_bits);
-				return -EINVAL;
-			}
-		}
+	end = addr + (u64)period_bytes * periods - 1;
+	if (pea->boundary_bits && pea->boundary_bits < 64 &&
+	    (addr >> pea->boundary_bits) != (end >> pea->boundary_bits)) {
+		dev_err(dev, "stream %u: buffer at %pad crosses a 2^%u boundary\n",
+			st->index, &addr, pea->boundary_bits);
+		return -EINVAL;
 	}
+	st->seg_max = seg_max;
 	return 0;
 }
 
 /* The managed buffer is freed after this; a wrong_dir buffer goes now. */
 static int pea_pcm_hw_free(struct snd_pcm_substream *substream)
 {
-	pea_fault_buf_free(snd_pcm_substream_chip(substream));
+	pea_fault_buf_free(pea_substream_stream(substream));
 	return 0;
-}
-
-/* An address the client never maps: 15/16 of the card's address space (0xf000000000 at 40 bits). */
-static u64 pea_fault_unmapped_addr(struct pea_dev *pea)
-{
-	unsigned int bits = clamp(pea->addr_bits, 8U, 64U);
-
-	return 0xfULL << (bits - 4);
-}
-
-/* An offset that breaks 2^ALIGN_LOG2 alignment: 4 bytes, or half the alignment if smaller. */
-static u64 pea_fault_misalign_offset(struct pea_dev *pea)
-{
-	if (pea->align_log2 > 2)
-		return 4;
-	return pea->align_log2 ? 1ULL << (pea->align_log2 - 1) : 0;
 }
 
 /* Spec §8 step 11: with RUN clear, program the format, the list and the enables. */
 static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 {
-	struct pea_stream *st = snd_pcm_substream_chip(substream);
+	struct pea_stream *st = pea_substream_stream(substream);
 	struct pea_dev *pea = st->pea;
 	struct device *dev = &pea->pdev->dev;
 	struct snd_pcm_runtime *rt = substream->runtime;
@@ -483,7 +535,6 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 	int fmt_code, rate_code;
 	unsigned long flags;
 	u64 bdl_addr, posbuf = 0;
-	unsigned int k;
 	u32 fmt;
 	int ret;
 
@@ -498,67 +549,13 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 	      FIELD_PREP(PEA_SD_FMT_RATE, rate_code) |
 	      FIELD_PREP(PEA_SD_FMT_CHANNELS, rt->channels - 1);
 
-	/* One descriptor per period, IOC on each (spec §10). */
-	for (k = 0; k < periods; k++) {
-		u64 addr = rt->dma_addr + (u64)k * period_bytes;
-
-		st->bdl[k].addr = cpu_to_le64(addr);
-		st->bdl[k].len = cpu_to_le32(period_bytes);
-		st->bdl[k].flags = cpu_to_le32(PEA_BDL_FLAG_IOC);
-	}
-	st->bdln = periods;
+	/* Each period one or more descriptors, IOC on its last (spec §10). */
+	st->bdln = pea_bdl_fill(st->bdl, rt->dma_addr, period_bytes, periods, st->seg_max);
 	st->cbl = period_bytes * periods;
 
-	if (fault != PEA_FAULT_WRONG_DIR)
-		pea_fault_buf_free(st);
-
-	switch (fault) {
-	case PEA_FAULT_BDL_OUTSIDE:
-		st->bdl[0].addr = cpu_to_le64(pea_fault_unmapped_addr(pea));
-		dev_warn(dev, "stream %u: fault bdl_outside: descriptor 0 at 0x%llx\n",
-			 st->index, pea_fault_unmapped_addr(pea));
-		break;
-	case PEA_FAULT_MISALIGN:
-		st->bdl[0].addr = cpu_to_le64(rt->dma_addr + pea_fault_misalign_offset(pea));
-		dev_warn(dev, "stream %u: fault misalign: descriptor 0 at %pad + %llu\n",
-			 st->index, &rt->dma_addr, pea_fault_misalign_offset(pea));
-		break;
-	case PEA_FAULT_START_BEFORE_BDL:
-		dev_warn(dev, "stream %u: fault start_before_bdl: RUN before SD_BDL/SD_BDLN\n",
-			 st->index);
-		break;
-	case PEA_FAULT_PAST_END:
-		/* The off-by-one: a descriptor for period number "periods" too. */
-		k = min(periods, PEA_BDL_MAX - 1U);
-		st->bdl[k].addr = cpu_to_le64(rt->dma_addr + (u64)periods * period_bytes);
-		st->bdl[k].len = cpu_to_le32(period_bytes);
-		st->bdl[k].flags = cpu_to_le32(PEA_BDL_FLAG_IOC);
-		st->bdln = k + 1;
-		st->cbl = period_bytes * st->bdln;
-		dev_warn(dev, "stream %u: fault past_end: descriptor %u at 0x%llx, past the %u-byte buffer at %pad\n",
-			 st->index, k, rt->dma_addr + (u64)periods * period_bytes,
-			 period_bytes * periods, &rt->dma_addr);
-		break;
-	case PEA_FAULT_USE_AFTER_UNMAP:
-		dev_warn(dev, "stream %u: fault use_after_unmap: RUN stays set at stop; buffer at %pad, %u bytes\n",
-			 st->index, &rt->dma_addr, st->cbl);
-		break;
-	case PEA_FAULT_WRONG_DIR:
-		ret = pea_fault_buf_alloc(st, st->cbl);
-		if (ret < 0) {
-			dev_err(dev, "stream %u: fault wrong_dir: no %u-byte buffer: %d\n",
-				st->index, st->cbl, ret);
-			return ret;
-		}
-		for (k = 0; k < periods; k++)
-			st->bdl[k].addr = cpu_to_le64(st->fault_dma + (u64)k * period_bytes);
-		dev_warn(dev, "stream %u: fault wrong_dir: descriptors at %pad, mapped %s\n",
-			 st->index, &st->fault_dma,
-			 st->fault_dir == DMA_TO_DEVICE ? "DMA_TO_DEVICE" : "DMA_FROM_DEVICE");
-		break;
-	default:
-		break;
-	}
+	ret = pea_fault_apply(st, rt, fault, period_bytes, &fmt);
+	if (ret < 0)
+		return ret;
 
 	if (use_posbuf) {
 		memset(pea_posbuf_rec(st), 0, sizeof(struct pea_posbuf_rec));
@@ -577,8 +574,11 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 	pea_sd_write(st, PEA_SD_CTL, 0);
 	pea_sd_write(st, PEA_SD_STS, PEA_SD_STS_CAUSES);
 	pea_sd_write(st, PEA_SD_FMT, fmt);
-	writeq(bdl_addr, st->regs + PEA_SD_BDL);
-	pea_sd_write(st, PEA_SD_BDLN, fault == PEA_FAULT_START_BEFORE_BDL ? 0 : st->bdln);
+	if (fault == PEA_FAULT_HI_LO_WRITEQ)
+		hi_lo_writeq(bdl_addr, st->regs + PEA_SD_BDL);	/* the deliberate bug */
+	else
+		writeq(bdl_addr, st->regs + PEA_SD_BDL);
+	pea_sd_write(st, PEA_SD_BDLN, pea_fault_bdln(st, fault));
 	pea_sd_write(st, PEA_SD_CBL, st->cbl);
 	writeq(posbuf, st->regs + PEA_SD_POSBUF);
 	pea_sd_write(st, PEA_SD_CTL, st->ctl);
@@ -640,6 +640,8 @@ static int pea_stream_start(struct pea_stream *st)
 		return -EIO;
 	}
 	st->running = true;
+	if (st->fault == PEA_FAULT_REPROGRAM_RUNNING)	/* the deliberate bug */
+		pea_sd_write(st, PEA_SD_FMT, pea_sd_read(st, PEA_SD_FMT));
 	/* The card took T0 while handling RUN, before RUNNING read 1 (spec §11.1). */
 	st->run_wallclk = pea_readq(wallclk);
 	st->last_irq = jiffies;
@@ -656,7 +658,7 @@ static int pea_stream_start(struct pea_stream *st)
 
 static int pea_pcm_trigger(struct snd_pcm_substream *substream, int cmd)
 {
-	struct pea_stream *st = snd_pcm_substream_chip(substream);
+	struct pea_stream *st = pea_substream_stream(substream);
 
 	switch (cmd) {
 	case SNDRV_PCM_TRIGGER_START:
@@ -671,6 +673,12 @@ static int pea_pcm_trigger(struct snd_pcm_substream *substream, int cmd)
 		pea_stream_stop(st);
 		return 0;
 	case SNDRV_PCM_TRIGGER_SUSPEND:
+		if (st->fault == PEA_FAULT_SUSPEND_RUNNING) {
+			/* The deliberate bug: RUN stays set into D3hot. */
+			dev_warn(&st->pea->pdev->dev, "stream %u: fault suspend_running: not stopped for suspend\n",
+				 st->index);
+			return 0;
+		}
 		pea_stream_stop(st);
 		return 0;
 	default:
@@ -681,7 +689,7 @@ static int pea_pcm_trigger(struct snd_pcm_substream *substream, int cmd)
 /* No interrupt handler may still be working on this substream. */
 static int pea_pcm_sync_stop(struct snd_pcm_substream *substream)
 {
-	struct pea_stream *st = snd_pcm_substream_chip(substream);
+	struct pea_stream *st = pea_substream_stream(substream);
 
 	pea_sync_irqs(st->pea);
 	return 0;
@@ -690,7 +698,7 @@ static int pea_pcm_sync_stop(struct snd_pcm_substream *substream)
 /* Spec §11.1, §11.3: SD_LPIB, or the LPIB of the last position record. */
 static snd_pcm_uframes_t pea_pcm_pointer(struct snd_pcm_substream *substream)
 {
-	struct pea_stream *st = snd_pcm_substream_chip(substream);
+	struct pea_stream *st = pea_substream_stream(substream);
 	u32 pos;
 
 	if (st->use_posbuf)
@@ -736,7 +744,7 @@ static int pea_pcm_get_time_info(struct snd_pcm_substream *substream,
 				 struct snd_pcm_audio_tstamp_config *config,
 				 struct snd_pcm_audio_tstamp_report *report)
 {
-	struct pea_stream *st = snd_pcm_substream_chip(substream);
+	struct pea_stream *st = pea_substream_stream(substream);
 	struct timespec64 before, after;
 	s64 ns_before, ns_after;
 	u64 t0, now;
@@ -774,17 +782,12 @@ static const struct snd_pcm_ops pea_pcm_ops = {
 	.get_time_info = pea_pcm_get_time_info,
 };
 
-/* PCM device st->index, one substream in the stream's direction. */
-int pea_pcm_new(struct pea_stream *st)
+/* Formats and rates from SD_CAPS; false if the stream offers nothing usable. */
+static bool pea_stream_usable(struct pea_stream *st)
 {
-	struct pea_dev *pea = st->pea;
-	struct device *dev = &pea->pdev->dev;
 	unsigned long fmask = FIELD_GET(PEA_SD_CAPS_FORMATS, st->caps);
 	unsigned long rmask = FIELD_GET(PEA_SD_CAPS_RATES, st->caps);
-	size_t bufmax = pea_buffer_max(pea);
-	struct snd_pcm *pcm;
 	unsigned int i;
-	int dir, ret;
 
 	st->formats = 0;
 	for_each_set_bit(i, &fmask, ARRAY_SIZE(pea_formats))
@@ -793,31 +796,60 @@ int pea_pcm_new(struct pea_stream *st)
 	for_each_set_bit(i, &rmask, ARRAY_SIZE(pea_rates))
 		st->rates |= pea_rates[i].bit;
 
-	if (!st->formats || !st->rates || !st->maxch) {
-		dev_warn(dev, "stream %u offers no format, rate or channel (SD_CAPS 0x%08x); no PCM device\n",
-			 st->index, st->caps);
-		return 0;
-	}
+	if (st->formats && st->rates && st->maxch)
+		return true;
+	dev_warn(&st->pea->pdev->dev,
+		 "stream %u offers no format, rate or channel (SD_CAPS 0x%08x); no PCM substream\n",
+		 st->index, st->caps);
+	return false;
+}
 
-	dir = st->capture ? SNDRV_PCM_STREAM_CAPTURE : SNDRV_PCM_STREAM_PLAYBACK;
-	ret = snd_pcm_new(pea->card, "PcieEmu Audio", st->index,
-			  dir == SNDRV_PCM_STREAM_PLAYBACK, dir == SNDRV_PCM_STREAM_CAPTURE, &pcm);
+/*
+ * PCM device @dev: @play as its playback substream, @cap as its capture
+ * substream (either NULL). No device if neither stream is usable.
+ */
+int pea_pcm_new(struct pea_dev *pea, unsigned int dev, struct pea_stream *play,
+		struct pea_stream *cap)
+{
+	struct device *pdev = &pea->pdev->dev;
+	struct pea_stream *both[2] = { play, cap };
+	struct snd_pcm_substream *substream;
+	struct snd_pcm *pcm;
+	unsigned int dir;
+	int ret;
+
+	for (dir = 0; dir < 2; dir++)
+		if (both[dir] && !pea_stream_usable(both[dir]))
+			both[dir] = NULL;
+	if (!both[0] && !both[1])
+		return 0;
+
+	ret = snd_pcm_new(pea->card, "PcieEmu Audio", dev, !!both[0], !!both[1], &pcm);
 	if (ret < 0) {
-		dev_err(dev, "stream %u: cannot create the PCM device: %d\n", st->index, ret);
+		dev_err(pdev, "cannot create PCM device %u: %d\n", dev, ret);
 		return ret;
 	}
-	pcm->private_data = st;
-	snprintf(pcm->name, sizeof(pcm->name), "PcieEmu %s %u",
-		 st->capture ? "Capture" : "Playback", st->index);
-	snd_pcm_set_ops(pcm, dir, &pea_pcm_ops);
-	st->pcm = pcm;	/* freed with the card */
+	pcm->private_data = pea;
+	snprintf(pcm->name, sizeof(pcm->name), "PcieEmu PCM %u", dev);
+	for (dir = 0; dir < 2; dir++) {
+		if (!both[dir])
+			continue;
+		snd_pcm_set_ops(pcm, dir, &pea_pcm_ops);
+		substream = pcm->streams[dir].substream;
+		snprintf(substream->name, sizeof(substream->name), "PcieEmu %s %u",
+			 dir == SNDRV_PCM_STREAM_CAPTURE ? "Capture" : "Playback",
+			 both[dir]->index);
+		pea->pcm_streams[dev][dir] = both[dir];
+		both[dir]->pcm = pcm;	/* freed with the card */
+	}
 	/*
 	 * No preallocation: the ALSA core caps the buffer at a preallocated
 	 * buffer's size, so preallocating 64 KiB would limit every stream to
-	 * 64 KiB (2048 frames of 8 ch S32). hw_params allocates up to bufmax.
+	 * 64 KiB (2048 frames of 8 ch S32). hw_params allocates up to the
+	 * buffer limit.
 	 */
-	ret = snd_pcm_set_managed_buffer_all(pcm, SNDRV_DMA_TYPE_DEV, dev, 0, bufmax);
+	ret = snd_pcm_set_managed_buffer_all(pcm, SNDRV_DMA_TYPE_DEV, pdev, 0, pea_buffer_max(pea));
 	if (ret < 0)
-		dev_err(dev, "stream %u: cannot set up the PCM buffer: %d\n", st->index, ret);
+		dev_err(pdev, "PCM device %u: cannot set up the buffers: %d\n", dev, ret);
 	return ret;
 }

@@ -111,9 +111,9 @@ public static class LoopbackDemo
         var before = Snapshot.Take(card, playback, capture);
         var guestIrqBefore = ProcInterrupts.Parse(await session.RunCheckedAsync("cat /proc/interrupts", cancellationToken: cancellationToken));
         string script = AlsaCommands.RecordWhilePlaying(
-            AlsaCommands.Record(AlsaCommands.Device(0, capture.Index), recordFile, format, recordFrames, periodFrames, CapturePeriods),
-            AlsaCommands.Play(AlsaCommands.Device(0, playback.Index), playFile, format, periodFrames),
-            card: 0, captureDevice: capture.Index, startTimeout: TimeSpan.FromSeconds(10));
+            AlsaCommands.Record(AlsaCommands.StreamDevice(0, card.Model, capture.Index), recordFile, format, recordFrames, periodFrames, CapturePeriods),
+            AlsaCommands.Play(AlsaCommands.StreamDevice(0, card.Model, playback.Index), playFile, format, periodFrames),
+            card: 0, captureDevice: AlsaCommands.PcmDevice(card.Model, capture.Index), startTimeout: TimeSpan.FromSeconds(10));
         var result = await session.RunAsync(script, cancellationToken: cancellationToken);
         var guestIrqAfter = ProcInterrupts.Parse(await session.RunCheckedAsync("cat /proc/interrupts", cancellationToken: cancellationToken));
         var after = Snapshot.Take(card, playback, capture);

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using PcieEmu.Devices.Audio;
 using PcieEmu.Devices.AudioCard;
+using PcieEmu.Devices.Models;
 using PcieEmu.Harness.Processes;
 using PcieEmu.Harness.Provisioning;
 
@@ -29,7 +30,7 @@ public static class StreamBench
         var idle = await MeasureAsync(() => Task.Delay(options.IdleWindow, cancellationToken));
 
         progress?.Report(new ProvisionStep(2, 3, $"starting {plan.Count} streams at {options.Rate} Hz {options.Format.AlsaName()}"));
-        var guest = session.RunAsync(Script(plan, options), options.Duration + TimeSpan.FromSeconds(120), cancellationToken);
+        var guest = session.RunAsync(Script(card.Model, plan, options), options.Duration + TimeSpan.FromSeconds(120), cancellationToken);
         var deadline = Stopwatch.StartNew();
         while (!card.Streams.All(s => s.IsRunning))
         {
@@ -84,7 +85,7 @@ public static class StreamBench
             int period = AlsaCommands.PeriodFrames(options.Rate);
             while (period > 1 && ((long)period * format.FrameBytes > card.Model.Dma.MaxSegmentBytes || period * format.FrameBytes % card.Model.Dma.Alignment != 0))
             {
-                period /= 2; // one descriptor per period: a period must fit one segment (spec §10)
+                period /= 2; // a period of one segment at most, as the bench has always measured (the driver would cut longer ones)
             }
 
             plan.Add((s, format, period));
@@ -93,7 +94,7 @@ public static class StreamBench
         return plan;
     }
 
-    private static string Script(IReadOnlyList<(AudioStream Stream, AudioFormat Format, int PeriodFrames)> plan, StreamBenchOptions options)
+    private static string Script(CardModel model, IReadOnlyList<(AudioStream Stream, AudioFormat Format, int PeriodFrames)> plan, StreamBenchOptions options)
     {
         // Streams run past the window so that none stops inside it; each is told how long, not killed.
         int seconds = (int)Math.Ceiling(options.Duration.TotalSeconds) + 10;
@@ -103,7 +104,7 @@ public static class StreamBench
             string tool = stream.IsCapture ? "arecord" : "aplay";
             string file = stream.IsCapture ? "/dev/null" : "/dev/zero";
             script.Append(CultureInfo.InvariantCulture,
-                $"{tool} -q -D {AlsaCommands.Device(0, stream.Index)} {AlsaCommands.RawArgs(format)} --period-size={period} --buffer-size={period * options.Periods} -d {seconds} {file} & pids=\"$pids $!\"; ");
+                $"{tool} -q -D {AlsaCommands.StreamDevice(0, model, stream.Index)} {AlsaCommands.RawArgs(format)} --period-size={period} --buffer-size={period * options.Periods} -d {seconds} {file} & pids=\"$pids $!\"; ");
         }
 
         script.Append("fail=0; for p in $pids; do wait $p || fail=1; done; exit $fail");
