@@ -8,8 +8,9 @@ using PcieEmu.Harness.Qemu;
 namespace PcieEmu.Cli.Commands;
 
 /// <summary>
-/// `pcieemu boot [--model FILE]... [--exec CMD]... [--share DIR] [--timeout S]`: serve the cards, boot the
-/// guest with the driver loaded, run the commands (or give an interactive console), tear everything down.
+/// `pcieemu boot [--model FILE]... [--exec CMD]... [--share DIR] [--timeout S] [--driver DIR]... [--no-driver]`: serve
+/// the cards, build the user's drivers, boot the guest with the drivers loaded, run the commands (or give an
+/// interactive console), tear everything down.
 /// </summary>
 internal static class BootCommand
 {
@@ -20,12 +21,19 @@ internal static class BootCommand
         var share = new Option<DirectoryInfo?>("--share") { Description = "Host folder mounted at /mnt/host in the guest (commands run there)" };
         var timeout = new Option<int>("--timeout") { Description = "Seconds for the whole session (boot and commands)", DefaultValueFactory = _ => 600 };
         var accel = new Option<AcceleratorChoice>("--accel") { Description = "Auto (KVM only with kvm_intel/kvm_amd loaded), Tcg or Kvm", DefaultValueFactory = _ => AcceleratorChoice.Auto };
-        var noDriver = new Option<bool>("--no-driver") { Description = "Do not load the project's driver at boot" };
+        var noDriver = new Option<bool>("--no-driver") { Description = "Leave the project's driver (pcieemu_audio) out of the guest; drivers given with --driver still load" };
+        var drivers = new Option<string[]>("--driver")
+        {
+            HelpName = "DIR",
+            Description = "Your out-of-tree kernel module source directory (with a Kbuild or Makefile), repeatable: built against the guest kernel's " +
+                          "headers in a scratch copy (cached by content: unchanged sources do not build again; warnings are shown, errors stop the boot), " +
+                          "added to the guest and loaded at boot after the project's driver",
+        };
         var unshared = new Option<bool>("--unshared-ram") { Description = "Guest RAM without an fd: all device DMA goes through DMA_READ/DMA_WRITE messages" };
         var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE for every card, repeatable (see serve --help)" };
         var keep = new Option<bool>("--keep-logs") { Description = "Keep the work directory (logs, sockets) even on success" };
         var trace = new Option<DirectoryInfo?>("--trace") { Description = "Record each card's session into DIR/card<i>.petrace (for pcieemu replay; needs shared guest RAM)" };
-        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, unshared, routes, keep, trace };
+        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, drivers, unshared, routes, keep, trace };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
@@ -38,6 +46,13 @@ internal static class BootCommand
 
             if (GuestStart.LoadModels("boot", modelPaths) is null)
             {
+                return 2; // fail fast, before provisioning and QEMU
+            }
+
+            string[] driverDirs = parse.GetValue(drivers) ?? [];
+            if (DriverArgumentProblem(driverDirs) is { } driverProblem)
+            {
+                Console.Error.WriteLine($"boot: {driverProblem}");
                 return 2; // fail fast, before provisioning and QEMU
             }
 
@@ -80,6 +95,7 @@ internal static class BootCommand
                 ModelPaths = modelPaths,
                 ShareDirectory = parse.GetValue(share)?.FullName,
                 LoadDrivers = !parse.GetValue(noDriver),
+                Drivers = driverDirs,
                 SharedMemory = !parse.GetValue(unshared),
                 Accelerator = parse.GetValue(accel),
                 Console = commands.Length == 0 ? ConsoleMode.Terminal : ConsoleMode.File,
@@ -99,6 +115,11 @@ internal static class BootCommand
                 if (options.TraceDirectory is { } traces)
                 {
                     Console.Error.WriteLine($"boot: recording {string.Join(", ", session.Cards.Select(c => GuestSession.TracePath(traces, c.Index)))}");
+                }
+
+                foreach (string failure in session.DriverLoadFailures())
+                {
+                    Console.Error.WriteLine($"boot: warning: the guest did not load driver {failure}");
                 }
 
                 if (commands.Length == 0)
@@ -150,5 +171,25 @@ internal static class BootCommand
             }
         });
         return command;
+    }
+
+    /// <summary>The first unusable --driver argument as "--driver DIR: why" (missing, not a directory, no Kbuild or Makefile, given twice), or null.</summary>
+    internal static string? DriverArgumentProblem(IReadOnlyList<string> directories)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string dir in directories)
+        {
+            if (Harness.Provisioning.DriverSource.Problem(dir) is { } problem)
+            {
+                return $"--driver {dir}: {problem}";
+            }
+
+            if (!seen.Add(Harness.Provisioning.DriverSource.FullPath(dir)))
+            {
+                return $"--driver {dir}: given twice";
+            }
+        }
+
+        return null;
     }
 }

@@ -33,7 +33,7 @@ internal static class GuestStart
     {
         try
         {
-            return await ProgressDisplay.RunAsync(verb, p => GuestSession.StartAsync(options, loggers, p, cancellationToken));
+            return await ProgressDisplay.RunAsync(verb, (p, messages) => GuestSession.StartAsync(options, loggers, p, messages, cancellationToken));
         }
         catch (Exception e) when (e is GuestSessionException or ProvisioningException or OperationCanceledException)
         {
