@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices;
+using PcieEmu.Harness.Checking;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Harness.Guest;
 using PcieEmu.Harness.Logging;
 using PcieEmu.Harness.Processes;
@@ -26,6 +28,7 @@ public sealed partial class GuestSession : IAsyncDisposable
     private readonly Socket _agentListener;
     private readonly GuestSessionOptions _options;
     private readonly List<ILoggerFactory> _ownedLoggers;
+    private ViolationLogFile? _violationLog;
     private GuestAgent? _agent;
     private CardSlots? _slots;
     private bool _failed;
@@ -111,8 +114,11 @@ public sealed partial class GuestSession : IAsyncDisposable
         var owned = new List<ILoggerFactory>();
         Socket? agentListener = null;
         GuestSession? session = null;
+        ViolationLogFile? violationLog = null;
         try
         {
+            violationLog = options.ViolationLogPath is { } violationPath ? new ViolationLogFile(violationPath) : null;
+
             string initrd = artifacts.Initrd;
             if (driverBuilds.Count > 0)
             {
@@ -127,6 +133,9 @@ public sealed partial class GuestSession : IAsyncDisposable
                 var cardLoggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FileLoggerProvider(log)));
                 owned.Add(cardLoggers);
                 var card = CardFactory.Load(options.ModelPaths[i], cardLoggers, new CardOptions { Routes = options.Routes, KeepSampleBytes = options.KeepSampleBytes });
+                card.Checker.Policy = options.CheckerPolicy;
+                ViolationLogging.Attach(card.Checker, cardLoggers.CreateLogger("PcieEmu.Checker"));
+                violationLog?.Attach(card.Checker);
                 var trace = options.TraceDirectory is { } traces
                     ? TraceRecording.Start(card, options.ModelPaths[i], options.Routes, TracePath(traces, i))
                     : null;
@@ -146,6 +155,7 @@ public sealed partial class GuestSession : IAsyncDisposable
                 KernelCommandLine = KernelCommandLine(options, artifacts, driverBuilds),
                 MemoryMiB = options.MemoryMiB,
                 SharedMemory = options.SharedMemory,
+                Viommu = options.Viommu,
                 Console = options.Console,
                 ConsoleLog = Path.Combine(work, "console.log"),
                 AgentSocket = Path.Combine(work, "agent.sock"),
@@ -160,7 +170,7 @@ public sealed partial class GuestSession : IAsyncDisposable
             File.WriteAllText(Path.Combine(work, "qemu.cmdline"), qemuBinary + " " + string.Join(" ", args.Select(Quote)) + "\n");
             var qemu = StartQemu(qemuBinary, args, Path.Combine(work, "qemu.log"), options.Console);
             LogStarted(logger, qemu.Id, machine.Accelerator, cards.Count, work);
-            session = new GuestSession(options, artifacts, driverBuilds, work, share, cards, qemu, agentListener, owned, logger);
+            session = new GuestSession(options, artifacts, driverBuilds, work, share, cards, qemu, agentListener, owned, logger) { _violationLog = violationLog };
             if (options.Console == ConsoleMode.File)
             {
                 await session.ConnectAsync(cancellationToken);
@@ -187,6 +197,7 @@ public sealed partial class GuestSession : IAsyncDisposable
                 }
 
                 owned.ForEach(f => f.Dispose());
+                violationLog?.Dispose();
             }
 
             if (e is GuestSessionException || (e is OperationCanceledException && cancellationToken.IsCancellationRequested))
@@ -346,6 +357,11 @@ public sealed partial class GuestSession : IAsyncDisposable
             parts.Add("pcieemu.mods=" + string.Join(",", options.Modules));
         }
 
+        if (options.Viommu)
+        {
+            parts.AddRange(GuestSessionOptions.ViommuKernelArguments);
+        }
+
         parts.AddRange(options.ExtraKernelArguments);
         return string.Join(" ", parts);
     }
@@ -415,6 +431,17 @@ public sealed partial class GuestSession : IAsyncDisposable
 
     private static string Quote(string s) => s.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'' or '{' or '}') ? $"'{s.Replace("'", "'\\''", StringComparison.Ordinal)}'" : s;
 
+    /// <summary>Every driver-rule violation the session's cards recorded so far (warnings left out).</summary>
+    public IReadOnlyList<RuleViolation> Violations() => ViolationAssertions.Violations(_cards.Select(c => c.Card));
+
+    /// <summary>
+    /// Throws <see cref="DriverViolationException"/> (the first report as its message) when a card saw a violation
+    /// of a rule outside <paramref name="expectedRules"/>. Call it after <see cref="DisposeAsync"/> to cover the
+    /// driver's shutdown path too; the cards keep their reports after the session ends.
+    /// </summary>
+    public void AssertNoViolations(params string[] expectedRules) =>
+        ViolationAssertions.AssertNone(_cards.Select(c => c.Card), expectedRules.ToHashSet(StringComparer.Ordinal));
+
     /// <summary>Powers the guest off (agent quit, then QMP quit, then kill), stops the servers, keeps logs on failure.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -468,6 +495,7 @@ public sealed partial class GuestSession : IAsyncDisposable
         }
 
         _ownedLoggers.ForEach(f => f.Dispose());
+        _violationLog?.Dispose();
         _qemu.Dispose();
         if (!_failed && !_options.KeepWorkDirectory && _options.WorkDirectory is null)
         {

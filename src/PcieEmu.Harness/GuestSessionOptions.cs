@@ -1,3 +1,4 @@
+using PcieEmu.Pci.Checking;
 using PcieEmu.Devices;
 using PcieEmu.Harness.Qemu;
 using PcieEmu.VfioUser.Server;
@@ -35,6 +36,16 @@ public sealed record GuestSessionOptions
     public bool SharedMemory { get; init; } = true;
 
     public int MemoryMiB { get; init; } = 512;
+
+    /// <summary>
+    /// Boot behind an emulated Intel IOMMU (QemuCommandLine.ViommuDevice) with the guest's DMA remapping on in
+    /// strict mode (<see cref="ViommuKernelArguments"/>): every buffer the driver maps becomes its own DMA_MAP at an
+    /// IOVA the guest chose, and every unmap is a DMA_UNMAP before the guest's dma_unmap returns.
+    /// </summary>
+    public bool Viommu { get; init; }
+
+    /// <summary>DMA remapping on (Debian's kernel leaves it off) and strict: an unmap flushes the IOTLB at once, not in batches.</summary>
+    public static readonly IReadOnlyList<string> ViommuKernelArguments = ["intel_iommu=on", "iommu.strict=1"];
 
     public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
 
@@ -80,4 +91,10 @@ public sealed record GuestSessionOptions
     public IReadOnlyList<string> ExtraKernelArguments { get; init; } = [];
 
     public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];
+
+    /// <summary>How each rule of the driver checker counts (off, warning, violation); default: as the card declares.</summary>
+    public CheckerPolicy CheckerPolicy { get; init; } = CheckerPolicy.Default;
+
+    /// <summary>Also write every violation and warning as a JSON line into this file (for CI), or null.</summary>
+    public string? ViolationLogPath { get; init; }
 }

@@ -19,7 +19,7 @@ public class RegisterMapDocumentTests
         map.Bar.Should().Be(0);
         map.BarSize.Should().Be(16 * 1024, "audio spec §3: BAR0 is 16 KiB");
         map.Registers.Should().HaveCount(19);
-        map.Enums.Should().ContainSingle(e => e.Name == "DMA_ERR").Which.Values.Should().HaveCount(16, "spec §6.3 lists codes 0–15");
+        map.Enums.Should().ContainSingle(e => e.Name == "DMA_ERR").Which.Values.Should().HaveCount(17, "spec §6.3 lists codes 0–16");
     }
 
     [Fact]

@@ -5,8 +5,9 @@ namespace PcieEmu.Harness.Tests;
 
 public sealed class QemuCommandLineTests
 {
-    private static QemuMachine Machine(bool shared = true, ConsoleMode console = ConsoleMode.File) => new()
+    private static QemuMachine Machine(bool shared = true, ConsoleMode console = ConsoleMode.File, bool viommu = false) => new()
     {
+        Viommu = viommu,
         Accelerator = "tcg",
         Kernel = "/k/vmlinux",
         Initrd = "/k/initrd",
@@ -51,6 +52,27 @@ public sealed class QemuCommandLineTests
         vfio[1].GetProperty("bus").GetString().Should().Be("rp1");
         vfio[1].GetProperty("socket").GetProperty("path").GetString().Should().Be("/w/vu1.sock");
         vfio[1].GetProperty("socket").GetProperty("type").GetString().Should().Be("unix");
+    }
+
+    [Fact]
+    public void Without_a_viommu_there_is_no_iommu_and_no_split_irqchip()
+    {
+        string line = Joined(Machine());
+        line.Should().NotContain("intel-iommu").And.NotContain("kernel-irqchip");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_viommu_is_an_intel_iommu_in_caching_mode_ahead_of_every_pci_device(bool shared)
+    {
+        var args = QemuCommandLine.Build(Machine(shared, viommu: true)).ToList();
+        string line = string.Join(" ", args);
+
+        line.Should().Contain(shared ? "-machine q35,kernel-irqchip=split,memory-backend=mem" : "-machine q35,kernel-irqchip=split ",
+            "interrupt remapping needs the split irqchip under KVM (TCG ignores it)");
+        var devices = args.Select((a, i) => (a, i)).Where(x => x.a == "-device").Select(x => args[x.i + 1]).ToList();
+        devices[0].Should().Be("intel-iommu,caching-mode=on,intremap=on", "QEMU forwards guest mappings to vfio devices only in caching mode");
     }
 
     [Fact]

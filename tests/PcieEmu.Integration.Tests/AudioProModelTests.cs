@@ -93,7 +93,7 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
         await File.WriteAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, "multi-3.raw"), samples3);
         int[] used = [1, 3, 4, 6];
         var runsBefore = used.ToDictionary(i => i, i => guest.Audio.Streams[i].Runs.Count);
-        long violations = guest.Audio.Violations.Count;
+        long violations = guest.Audio.Checker.Count;
         string status(int i) => $"/proc/asound/card0/pcm{i}{(i < 4 ? 'p' : 'c')}/sub0/status";
         string waitRunning(params int[] streams) =>
             $"i=0; until [ \"$(grep -l RUNNING {string.Join(' ', streams.Select(status))} 2>/dev/null | wc -l)\" -eq {streams.Length} ]; do " +
@@ -129,8 +129,8 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
             CardRuns.ShouldStartWith(guest.Audio.Streams[index].Runs[^1].Bytes, tone, $"stream {index}: what the card wrote");
         }
 
-        guest.Audio.Violations.Count.Should().Be(violations, "four streams at once broke no rule");
-        guest.Audio.Violations.Snapshot().Should().BeEmpty("the pro card saw no violation at all in this guest");
+        guest.Audio.Checker.Count.Should().Be(violations, "four streams at once broke no rule");
+        guest.AudioViolations().Should().BeEmpty("the pro card saw no violation at all in this guest");
     }
 
     /// <summary>About 21 ms (AlsaCommands.PeriodFrames), but at most MAXSEG bytes per period (pro model: 256 KiB, spec §4).</summary>

@@ -343,6 +343,33 @@ public class DmaControllerTests
         c.Check(0x3800, 0x1000, DmaAccess.Write).Should().Be(DmaResult.AccessDenied);
     }
 
+    [Fact]
+    public void First_fault_names_the_first_address_a_transfer_cannot_reach()
+    {
+        using var c = NewController();
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
+        c.Map(0x2000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
+        c.Map(0x4000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
+
+        c.FirstFault(0x1800, 0x1000, DmaAccess.Read).Should().BeNull("0x1800..0x27ff is mapped for reads");
+        c.FirstFault(0x1800, 0x1000, DmaAccess.Write).Should().Be(0x2000UL, "the second mapping is read-only");
+        c.FirstFault(0x1800, 0x2000, DmaAccess.Read).Should().Be(0x3000UL, "the gap after the second mapping");
+        c.FirstFault(0x3800, 0x1000, DmaAccess.Read).Should().Be(0x3800UL, "the range starts in the gap");
+        c.FirstFault(0x4ff0, 0x10, DmaAccess.Write).Should().BeNull();
+        c.FirstFault(0x4ff0, 0x11, DmaAccess.Write).Should().Be(0x5000UL, "one byte past the last mapping");
+        c.FirstFault(0x4ff0, 0, DmaAccess.Write).Should().BeNull("an empty range moves nothing");
+    }
+
+    [Fact]
+    public void First_fault_of_a_range_wrapping_past_the_top_is_where_it_wraps()
+    {
+        using var c = NewController();
+        c.Map(ulong.MaxValue - 0xfff, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
+
+        c.FirstFault(ulong.MaxValue - 0xf, 0x10, DmaAccess.Read).Should().BeNull();
+        c.FirstFault(ulong.MaxValue - 0xf, 0x11, DmaAccess.Read).Should().Be(0UL);
+    }
+
     // ------------------------------------------------------------------ unmap drains in-flight users
 
     [Fact]

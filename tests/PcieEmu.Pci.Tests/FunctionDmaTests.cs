@@ -49,6 +49,26 @@ public class FunctionDmaTests
     }
 
     [Fact]
+    public void First_fault_is_the_first_byte_a_gate_or_the_table_refuses()
+    {
+        using var f = Functions.Audio();
+        f.DmaMappings.Map(Bar0Address - 0x1000, 0x10_1000, DmaAccess.ReadWrite, Functions.Ram(0x10_1000));
+        f.DmaMappings.Map(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
+        f.CfgWrite32(0x10, (uint)Bar0Address);
+        f.CfgWrite32(0x14, 0);
+        f.SetCommand(PciCommand.MemorySpace);
+
+        f.Dma.FirstFault(0x1800, 8, DmaAccess.Read).Should().Be(0x1800UL, "without bus mastering the first byte already faults");
+        f.SetCommand(PciCommand.MemorySpace | PciCommand.BusMaster);
+        f.Dma.FirstFault(0x1800, 8, DmaAccess.Read).Should().BeNull();
+        f.Dma.FirstFault(0x1800, 8, DmaAccess.Write).Should().Be(0x1800UL, "a read-only mapping");
+        f.Dma.FirstFault(0x1ff0, 0x20, DmaAccess.Read).Should().Be(0x2000UL, "past the mapping");
+        f.Dma.FirstFault(Bar0Address - 0x10, 0x20, DmaAccess.Read).Should().Be(Bar0Address, "mapped, but the second half is our own BAR");
+        f.Dma.FirstFault(Bar0Address - 0x10, 0x10, DmaAccess.Read).Should().BeNull("ends just below the BAR");
+        f.Statistics.DmaFaults.Should().Be(0, "looking where a transfer would fault is not a transfer");
+    }
+
+    [Fact]
     public void Own_bar_refusal_needs_memory_space_decoding()
     {
         using var f = Functions.Audio();

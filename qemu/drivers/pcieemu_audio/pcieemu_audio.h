@@ -10,6 +10,7 @@
 
 #include <linux/atomic.h>
 #include <linux/completion.h>
+#include <linux/dma-direction.h>
 #include <linux/io.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
@@ -64,12 +65,19 @@ struct pea_posbuf_rec {
 	__le64 frames;
 };
 
-/* Deliberate driver bugs for the host tests (spec §9.3, §10); see the fault attribute. */
+/*
+ * Deliberate driver bugs for the host tests (spec §9.3, §10); see the fault
+ * attribute. The last three are caught only behind an IOMMU: without one,
+ * all guest RAM is mapped and the card really touches the memory involved.
+ */
 enum pea_fault {
 	PEA_FAULT_NONE,
 	PEA_FAULT_BDL_OUTSIDE,		/* descriptor 0 points where nothing is mapped */
 	PEA_FAULT_START_BEFORE_BDL,	/* RUN while SD_BDL/SD_BDLN are still 0 */
 	PEA_FAULT_MISALIGN,		/* descriptor 0 not aligned to 2^ALIGN_LOG2 */
+	PEA_FAULT_PAST_END,		/* one descriptor more: the period past the buffer */
+	PEA_FAULT_USE_AFTER_UNMAP,	/* RUN kept at stop and close: DMA after the free */
+	PEA_FAULT_WRONG_DIR,		/* the buffer mapped for the other direction */
 	PEA_FAULT_COUNT,
 };
 
@@ -105,6 +113,11 @@ struct pea_stream {
 	u32 ctl;			/* SD_CTL enables (IOCE | ERRE) written with RUN */
 	unsigned int rate;
 	enum pea_fault fault;		/* the fault the last prepare applied */
+	/* PEA_FAULT_WRONG_DIR: the buffer the descriptors point at instead. */
+	void *fault_buf;
+	dma_addr_t fault_dma;
+	size_t fault_size;
+	enum dma_data_direction fault_dir;
 	bool use_posbuf;		/* pointer from the position buffer record */
 	u64 run_wallclk;		/* WALLCLK just after the card accepted RUN */
 	unsigned long last_irq;		/* jiffies of the last interrupt (or of RUN) */

@@ -34,12 +34,15 @@ static const char * const pea_fault_names[PEA_FAULT_COUNT] = {
 	[PEA_FAULT_BDL_OUTSIDE] = "bdl_outside",
 	[PEA_FAULT_START_BEFORE_BDL] = "start_before_bdl",
 	[PEA_FAULT_MISALIGN] = "misalign",
+	[PEA_FAULT_PAST_END] = "past_end",
+	[PEA_FAULT_USE_AFTER_UNMAP] = "use_after_unmap",
+	[PEA_FAULT_WRONG_DIR] = "wrong_dir",
 };
 
 static char *pea_fault_param = "none";
 module_param_named(fault, pea_fault_param, charp, 0444);
 MODULE_PARM_DESC(fault,
-		 "Deliberate driver bug for card tests: none (default), bdl_outside, start_before_bdl or misalign");
+		 "Deliberate driver bug for card tests: none (default), bdl_outside, start_before_bdl, misalign, past_end, use_after_unmap or wrong_dir");
 
 static enum pea_fault pea_fault_default;
 
@@ -59,7 +62,7 @@ int pea_fault_param_init(void)
 	int f = pea_fault_parse(pea_fault_param);
 
 	if (f < 0) {
-		pr_err("%s: fault=%s is not one of none, bdl_outside, start_before_bdl, misalign\n",
+		pr_err("%s: fault=%s is not one of none, bdl_outside, start_before_bdl, misalign, past_end, use_after_unmap, wrong_dir\n",
 		       PEA_DRV_NAME, pea_fault_param);
 		return f;
 	}

@@ -23,6 +23,7 @@
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/delay.h>
+#include <linux/gfp.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/kernel.h>
 #include <linux/ktime.h>
@@ -153,6 +154,45 @@ static dma_addr_t pea_posbuf_dma(struct pea_stream *st)
 	return st->pea->posbuf_dma + (dma_addr_t)st->index * st->pea->posbuf_stride;
 }
 
+/* --- deliberate faults ------------------------------------------------------ */
+
+/* PEA_FAULT_WRONG_DIR: unmap and free the other-direction buffer, if any. */
+static void pea_fault_buf_free(struct pea_stream *st)
+{
+	struct device *dev = &st->pea->pdev->dev;
+
+	if (!st->fault_buf)
+		return;
+	dma_unmap_single(dev, st->fault_dma, st->fault_size, st->fault_dir);
+	free_pages_exact(st->fault_buf, st->fault_size);
+	st->fault_buf = NULL;
+}
+
+/*
+ * PEA_FAULT_WRONG_DIR: @size bytes streaming-mapped for the direction the
+ * stream does not use, DMA_TO_DEVICE (the card may only read them) for
+ * capture and DMA_FROM_DEVICE for playback. Behind an IOMMU the mapping
+ * grants the card just that permission.
+ */
+static int pea_fault_buf_alloc(struct pea_stream *st, size_t size)
+{
+	struct device *dev = &st->pea->pdev->dev;
+
+	pea_fault_buf_free(st);
+	st->fault_buf = alloc_pages_exact(size, GFP_KERNEL | __GFP_ZERO);
+	if (!st->fault_buf)
+		return -ENOMEM;
+	st->fault_dir = st->capture ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
+	st->fault_size = size;
+	st->fault_dma = dma_map_single(dev, st->fault_buf, size, st->fault_dir);
+	if (dma_mapping_error(dev, st->fault_dma)) {
+		free_pages_exact(st->fault_buf, size);
+		st->fault_buf = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* --- stop ------------------------------------------------------------------ */
 
 /* Clears RUN; the card stops before the write completes (spec §9.3). */
@@ -164,6 +204,16 @@ static void pea_stream_stop(struct pea_stream *st)
 	st->running = false;
 	pea_sd_write(st, PEA_SD_CTL, st->ctl);
 	pea_sd_read(st, PEA_SD_STS);	/* flush the posted write */
+	spin_unlock_irqrestore(&st->lock, flags);
+}
+
+/* PEA_FAULT_USE_AFTER_UNMAP: stopped for the driver only; RUN stays set. */
+static void pea_stream_forget(struct pea_stream *st)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&st->lock, flags);
+	st->running = false;
 	spin_unlock_irqrestore(&st->lock, flags);
 }
 
@@ -221,11 +271,16 @@ static void pea_stream_irq(struct pea_stream *st)
 	if (causes & PEA_SD_STS_ERR)
 		atomic_inc(&st->err_count);
 
-	if (!substream)
+	code = FIELD_GET(PEA_SD_STS_ERRCODE, sts);
+	if (!substream) {
+		/* A stream the driver let go of still did DMA (use_after_unmap). */
+		if (causes & PEA_SD_STS_ERR)
+			dev_err_ratelimited(dev, "stream %u: the card reported ERRCODE %u (%s) while stopped\n",
+					    st->index, code, pea_dma_err_name(code));
 		return;
+	}
 
 	if (causes & PEA_SD_STS_ERR) {
-		code = FIELD_GET(PEA_SD_STS_ERRCODE, sts);
 		dev_err_ratelimited(dev, "stream %u stopped by the card: ERRCODE %u (%s)\n",
 				    st->index, code, pea_dma_err_name(code));
 		/* TRANSPORT: the host lost its client, nothing will come back (spec §7). */
@@ -331,16 +386,23 @@ static int pea_pcm_close(struct snd_pcm_substream *substream)
 	spin_unlock_irq(&st->lock);
 	mutex_unlock(&st->open_lock);
 
-	/* Idle the stream: no RUN, no interrupt enables, nothing pointing at our memory. */
-	pea_sd_write(st, PEA_SD_CTL, 0);
-	pea_sd_write(st, PEA_SD_STS, PEA_SD_STS_CAUSES);
-	writeq(0, st->regs + PEA_SD_POSBUF);
-	writeq(0, st->regs + PEA_SD_BDL);
-	pea_sd_write(st, PEA_SD_BDLN, 0);
-	pea_sd_write(st, PEA_SD_CBL, 0);
-	pea_sd_read(st, PEA_SD_STS);
+	if (st->fault == PEA_FAULT_USE_AFTER_UNMAP) {
+		/* The deliberate bug: the card keeps running on what ALSA freed. */
+		dev_warn(&pea->pdev->dev, "stream %u: fault use_after_unmap: closed with RUN still set\n",
+			 st->index);
+	} else {
+		/* Idle the stream: no RUN, no interrupt enables, nothing pointing at our memory. */
+		pea_sd_write(st, PEA_SD_CTL, 0);
+		pea_sd_write(st, PEA_SD_STS, PEA_SD_STS_CAUSES);
+		writeq(0, st->regs + PEA_SD_POSBUF);
+		writeq(0, st->regs + PEA_SD_BDL);
+		pea_sd_write(st, PEA_SD_BDLN, 0);
+		pea_sd_write(st, PEA_SD_CBL, 0);
+		pea_sd_read(st, PEA_SD_STS);
+	}
 	pea_sync_irqs(pea);
 
+	pea_fault_buf_free(st);
 	dma_free_coherent(&pea->pdev->dev, st->bdl_alloc, st->bdl, st->bdl_dma);
 	st->bdl = NULL;
 	return 0;
@@ -384,6 +446,13 @@ static int pea_pcm_hw_params(struct snd_pcm_substream *substream, struct snd_pcm
 	return 0;
 }
 
+/* The managed buffer is freed after this; a wrong_dir buffer goes now. */
+static int pea_pcm_hw_free(struct snd_pcm_substream *substream)
+{
+	pea_fault_buf_free(snd_pcm_substream_chip(substream));
+	return 0;
+}
+
 /* An address the client never maps: 15/16 of the card's address space (0xf000000000 at 40 bits). */
 static u64 pea_fault_unmapped_addr(struct pea_dev *pea)
 {
@@ -416,6 +485,7 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 	u64 bdl_addr, posbuf = 0;
 	unsigned int k;
 	u32 fmt;
+	int ret;
 
 	fmt_code = pea_format_code(rt->format);
 	rate_code = pea_rate_code(rt->rate);
@@ -439,6 +509,9 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 	st->bdln = periods;
 	st->cbl = period_bytes * periods;
 
+	if (fault != PEA_FAULT_WRONG_DIR)
+		pea_fault_buf_free(st);
+
 	switch (fault) {
 	case PEA_FAULT_BDL_OUTSIDE:
 		st->bdl[0].addr = cpu_to_le64(pea_fault_unmapped_addr(pea));
@@ -453,6 +526,35 @@ static int pea_pcm_prepare(struct snd_pcm_substream *substream)
 	case PEA_FAULT_START_BEFORE_BDL:
 		dev_warn(dev, "stream %u: fault start_before_bdl: RUN before SD_BDL/SD_BDLN\n",
 			 st->index);
+		break;
+	case PEA_FAULT_PAST_END:
+		/* The off-by-one: a descriptor for period number "periods" too. */
+		k = min(periods, PEA_BDL_MAX - 1U);
+		st->bdl[k].addr = cpu_to_le64(rt->dma_addr + (u64)periods * period_bytes);
+		st->bdl[k].len = cpu_to_le32(period_bytes);
+		st->bdl[k].flags = cpu_to_le32(PEA_BDL_FLAG_IOC);
+		st->bdln = k + 1;
+		st->cbl = period_bytes * st->bdln;
+		dev_warn(dev, "stream %u: fault past_end: descriptor %u at 0x%llx, past the %u-byte buffer at %pad\n",
+			 st->index, k, rt->dma_addr + (u64)periods * period_bytes,
+			 period_bytes * periods, &rt->dma_addr);
+		break;
+	case PEA_FAULT_USE_AFTER_UNMAP:
+		dev_warn(dev, "stream %u: fault use_after_unmap: RUN stays set at stop; buffer at %pad, %u bytes\n",
+			 st->index, &rt->dma_addr, st->cbl);
+		break;
+	case PEA_FAULT_WRONG_DIR:
+		ret = pea_fault_buf_alloc(st, st->cbl);
+		if (ret < 0) {
+			dev_err(dev, "stream %u: fault wrong_dir: no %u-byte buffer: %d\n",
+				st->index, st->cbl, ret);
+			return ret;
+		}
+		for (k = 0; k < periods; k++)
+			st->bdl[k].addr = cpu_to_le64(st->fault_dma + (u64)k * period_bytes);
+		dev_warn(dev, "stream %u: fault wrong_dir: descriptors at %pad, mapped %s\n",
+			 st->index, &st->fault_dma,
+			 st->fault_dir == DMA_TO_DEVICE ? "DMA_TO_DEVICE" : "DMA_FROM_DEVICE");
 		break;
 	default:
 		break;
@@ -562,6 +664,12 @@ static int pea_pcm_trigger(struct snd_pcm_substream *substream, int cmd)
 			return -ENODEV;
 		return pea_stream_start(st);
 	case SNDRV_PCM_TRIGGER_STOP:
+		if (st->fault == PEA_FAULT_USE_AFTER_UNMAP) {
+			pea_stream_forget(st);	/* the deliberate bug */
+			return 0;
+		}
+		pea_stream_stop(st);
+		return 0;
 	case SNDRV_PCM_TRIGGER_SUSPEND:
 		pea_stream_stop(st);
 		return 0;
@@ -658,6 +766,7 @@ static const struct snd_pcm_ops pea_pcm_ops = {
 	.open = pea_pcm_open,
 	.close = pea_pcm_close,
 	.hw_params = pea_pcm_hw_params,
+	.hw_free = pea_pcm_hw_free,
 	.prepare = pea_pcm_prepare,
 	.trigger = pea_pcm_trigger,
 	.sync_stop = pea_pcm_sync_stop,

@@ -220,6 +220,7 @@
 #define PEA_DMA_ERR_BOUNDARY             13
 #define PEA_DMA_ERR_FRAME                14
 #define PEA_DMA_ERR_BDL_LENGTH           15
+#define PEA_DMA_ERR_POWER                16
 
 /* FMT: SD_FMT.FORMAT values (spec §9.2) */
 #define PEA_FMT_S16_LE                   0

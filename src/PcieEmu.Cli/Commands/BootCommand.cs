@@ -8,8 +8,8 @@ using PcieEmu.Harness.Qemu;
 namespace PcieEmu.Cli.Commands;
 
 /// <summary>
-/// `pcieemu boot [--model FILE]... [--exec CMD]... [--share DIR] [--timeout S] [--driver DIR]... [--no-driver]`: serve
-/// the cards, build the user's drivers, boot the guest with the drivers loaded, run the commands (or give an
+/// `pcieemu boot [--model FILE]... [--exec CMD]... [--share DIR] [--timeout S] [--viommu] [--driver DIR]... [--no-driver]`:
+/// serve the cards, build the user's drivers, boot the guest with the drivers loaded, run the commands (or give an
 /// interactive console), tear everything down.
 /// </summary>
 internal static class BootCommand
@@ -30,10 +30,18 @@ internal static class BootCommand
                           "added to the guest and loaded at boot after the project's driver",
         };
         var unshared = new Option<bool>("--unshared-ram") { Description = "Guest RAM without an fd: all device DMA goes through DMA_READ/DMA_WRITE messages" };
+        var viommu = new Option<bool>("--viommu") { Description = "Put the card(s) behind an emulated Intel IOMMU, guest DMA remapping on in strict mode: one DMA_MAP per buffer the driver maps" };
         var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE for every card, repeatable (see serve --help)" };
         var keep = new Option<bool>("--keep-logs") { Description = "Keep the work directory (logs, sockets) even on success" };
         var trace = new Option<DirectoryInfo?>("--trace") { Description = "Record each card's session into DIR/card<i>.petrace (for pcieemu replay; needs shared guest RAM)" };
-        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, drivers, unshared, routes, keep, trace };
+        var failOnViolation = new Option<bool>("--fail-on-violation") { Description = "Exit with status 3 when the driver broke any rule of a card (use it in CI); the reports are printed either way" };
+        var checker = new CheckerOptions();
+        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, drivers, unshared, viommu, routes, keep, trace, failOnViolation };
+        foreach (var o in checker.All)
+        {
+            command.Options.Add(o);
+        }
+
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
@@ -44,7 +52,7 @@ internal static class BootCommand
                 modelPaths.Add(DataFiles.DefaultModelPath);
             }
 
-            if (GuestStart.LoadModels("boot", modelPaths) is null)
+            if (GuestStart.LoadModels("boot", modelPaths) is not { } cardModels)
             {
                 return 2; // fail fast, before provisioning and QEMU
             }
@@ -55,6 +63,18 @@ internal static class BootCommand
                 Console.Error.WriteLine($"boot: {driverProblem}");
                 return 2; // fail fast, before provisioning and QEMU
             }
+
+            if (checker.Policy(parse, "boot", cardModels) is not { } policy)
+            {
+                return 2;
+            }
+
+            if (!checker.TryOpen(parse, "boot", out var probe))
+            {
+                return 2; // an unwritable --violations-json fails now, not after the boot
+            }
+
+            probe?.Dispose();
 
             IReadOnlyDictionary<string, string> routeTable;
             try
@@ -97,12 +117,15 @@ internal static class BootCommand
                 LoadDrivers = !parse.GetValue(noDriver),
                 Drivers = driverDirs,
                 SharedMemory = !parse.GetValue(unshared),
+                Viommu = parse.GetValue(viommu),
                 Accelerator = parse.GetValue(accel),
                 Console = commands.Length == 0 ? ConsoleMode.Terminal : ConsoleMode.File,
                 KeepWorkDirectory = parse.GetValue(keep),
                 Routes = routeTable,
                 TraceDirectory = parse.GetValue(trace)?.FullName,
                 HotPlug = actions.Values.Any(a => a.NeedsHotPlug),
+                CheckerPolicy = policy,
+                ViolationLogPath = probe?.Path,
             };
 
             if (await GuestStart.StartAsync("boot", options, loggers, deadline.Token) is not { } session)
@@ -110,65 +133,18 @@ internal static class BootCommand
                 return 1;
             }
 
-            await using (session)
+            int status;
+            try
             {
-                if (options.TraceDirectory is { } traces)
-                {
-                    Console.Error.WriteLine($"boot: recording {string.Join(", ", session.Cards.Select(c => GuestSession.TracePath(traces, c.Index)))}");
-                }
-
-                foreach (string failure in session.DriverLoadFailures())
-                {
-                    Console.Error.WriteLine($"boot: warning: the guest did not load driver {failure}");
-                }
-
-                if (commands.Length == 0)
-                {
-                    Console.Error.WriteLine($"boot: guest console (cards: {string.Join(", ", session.Cards.Select(c => c.Card.Model.Name))}); 'exit' powers the guest off");
-                    await session.WaitForExitAsync(deadline.Token);
-                    return 0;
-                }
-
-                int status = 0;
-                for (int i = 0; i < commands.Length; i++)
-                {
-                    string c = commands[i];
-                    var sw = Stopwatch.StartNew();
-                    try
-                    {
-                        if (actions.TryGetValue(i, out var action))
-                        {
-                            await action.RunAsync(session.Slots, deadline.Token);
-                            Console.Error.WriteLine($"boot: `{c}` done in {sw.Elapsed.TotalSeconds:F2} s");
-                            continue;
-                        }
-
-                        var r = await session.RunAsync(c, TimeSpan.FromSeconds(parse.GetValue(timeout)), deadline.Token);
-                        Console.Out.Write(r.Output);
-                        Console.Out.Flush();
-                        Console.Error.WriteLine($"boot: `{c}` exited {r.ExitCode} in {sw.Elapsed.TotalSeconds:F2} s");
-                        if (r.ExitCode != 0 && status == 0)
-                        {
-                            status = r.ExitCode;
-                        }
-                    }
-                    catch (Exception e) when (e is GuestSessionException or OperationCanceledException or InvalidOperationException or Harness.Qemu.QmpException)
-                    {
-                        session.MarkFailed();
-                        Console.Error.WriteLine($"boot: `{c}` failed: {(e is OperationCanceledException ? "session timeout" : e.Message)}");
-                        Console.Error.WriteLine(session.DescribeLogs());
-                        return 1;
-                    }
-                }
-
-                if (status != 0)
-                {
-                    session.MarkFailed();
-                    Console.Error.WriteLine(session.DescribeLogs());
-                }
-
-                return status;
+                status = await RunCommandsAsync(session, commands, actions, options, TimeSpan.FromSeconds(parse.GetValue(timeout)), deadline.Token);
             }
+            finally
+            {
+                await session.DisposeAsync(); // before the summary: the driver's shutdown path is checked too
+            }
+
+            int violations = ViolationSummary.Print(session.Cards.Select(c => c.Card));
+            return status == 0 && violations > 0 && parse.GetValue(failOnViolation) ? 3 : status;
         });
         return command;
     }
@@ -191,5 +167,66 @@ internal static class BootCommand
         }
 
         return null;
+    }
+
+    private static async Task<int> RunCommandsAsync(GuestSession session, string[] commands, Dictionary<int, SlotAction> actions,
+        GuestSessionOptions options, TimeSpan commandTimeout, CancellationToken deadline)
+    {
+        if (options.TraceDirectory is { } traces)
+        {
+            Console.Error.WriteLine($"boot: recording {string.Join(", ", session.Cards.Select(c => GuestSession.TracePath(traces, c.Index)))}");
+        }
+
+        foreach (string failure in session.DriverLoadFailures())
+        {
+            Console.Error.WriteLine($"boot: warning: the guest did not load driver {failure}");
+        }
+
+        if (commands.Length == 0)
+        {
+            Console.Error.WriteLine($"boot: guest console (cards: {string.Join(", ", session.Cards.Select(c => c.Card.Model.Name))}); 'exit' powers the guest off");
+            await session.WaitForExitAsync(deadline);
+            return 0;
+        }
+
+        int status = 0;
+        for (int i = 0; i < commands.Length; i++)
+        {
+            string c = commands[i];
+            var sw = Stopwatch.StartNew();
+            try
+            {
+                if (actions.TryGetValue(i, out var action))
+                {
+                    await action.RunAsync(session.Slots, deadline);
+                    Console.Error.WriteLine($"boot: `{c}` done in {sw.Elapsed.TotalSeconds:F2} s");
+                    continue;
+                }
+
+                var r = await session.RunAsync(c, commandTimeout, deadline);
+                Console.Out.Write(r.Output);
+                Console.Out.Flush();
+                Console.Error.WriteLine($"boot: `{c}` exited {r.ExitCode} in {sw.Elapsed.TotalSeconds:F2} s");
+                if (r.ExitCode != 0 && status == 0)
+                {
+                    status = r.ExitCode;
+                }
+            }
+            catch (Exception e) when (e is GuestSessionException or OperationCanceledException or InvalidOperationException or Harness.Qemu.QmpException)
+            {
+                session.MarkFailed();
+                Console.Error.WriteLine($"boot: `{c}` failed: {(e is OperationCanceledException ? "session timeout" : e.Message)}");
+                Console.Error.WriteLine(session.DescribeLogs());
+                return 1;
+            }
+        }
+
+        if (status != 0)
+        {
+            session.MarkFailed();
+            Console.Error.WriteLine(session.DescribeLogs());
+        }
+
+        return status;
     }
 }

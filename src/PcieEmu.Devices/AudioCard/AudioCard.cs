@@ -7,6 +7,7 @@ using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Bars;
 using PcieEmu.Pci.Capabilities;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Pci.Config;
 using PcieEmu.Pci.Observation;
 using PcieEmu.Pci.Registers;
@@ -52,12 +53,15 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
         _cardCauses = new CauseRegister(_registers, (uint)AudioRegister.Intsts, () => _registers.Get((uint)AudioRegister.Inten),
             cause => cause == AudioFields.Intsts.Diag ? _diagVector : MiscVector, _interrupts);
         _interrupts.Add(_cardCauses);
-        _streamHost = new CardStreamHost(model.Dma, Violations, loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Streams"));
+        _streamHost = new CardStreamHost(model.Dma, loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Streams"));
         _streams = CreateStreams(options);
         Function = BuildFunction(model, loggerFactory, options);
         _streamHost.Function = Function;
-        _diagnostics = new DiagnosticDmaEngine(Function, _registers, _cardCauses, model.Dma, Violations, _logger);
+        _diagnostics = new DiagnosticDmaEngine(Function, _registers, _cardCauses, model.Dma, _logger);
+        Function.Checker.SpecName = AudioRules.Spec;
+        _registers.LowHalfFirst = true; // spec §4: a 64-bit register written in halves takes its low half first
         Function.OnReset(OnFunctionReset);
+        Function.PowerStateChanged += OnPowerStateChanged;
         foreach (var s in _streams)
         {
             Function.Scheduler.Add(s);
@@ -70,8 +74,10 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
 
     public PciFunction Function { get; }
 
-    /// <summary>Driver-rule violations the card caught (spec §6.1).</summary>
-    public DriverRuleViolations Violations { get; } = new();
+    /// <summary>What the driver did wrong (the card's rules, <see cref="AudioRules"/>, and the framework's), and host problems.</summary>
+    public DriverChecker Checker => Function.Checker;
+
+    public IReadOnlyList<DriverRule> Rules => AudioRules.All;
 
     public IReadOnlyList<DeviceRecordKind> RecordKinds => AudioCardRecorder.Kinds;
 
@@ -96,7 +102,6 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
     public FunctionObservation Observe(IFunctionObserver observer)
     {
         var observation = Function.Observe(observer);
-        CommonRecordKinds.RecordViolations(Violations, observation);
         _streamHost.Observer = new AudioCardRecorder(observation);
         return observation;
     }
@@ -261,6 +266,44 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
         _diagnostics.Reset(kind.ToString());
         _registers.Reset();
         _interrupts.ResetCount();
+    }
+
+    /// <summary>
+    /// The driver changed the card's power state (function lock held). Entering D3hot with a stream running or the
+    /// diagnostic engine busy is a driver bug (spec §7): the card masters no DMA there, so that work fails with POWER.
+    /// </summary>
+    private void OnPowerStateChanged(PowerState previous, PowerState now)
+    {
+        if (now != PowerState.D3Hot)
+        {
+            return;
+        }
+
+        foreach (var s in _streams.Where(s => s.IsStarted))
+        {
+            uint ctl = AudioSdBlock.Offset(s.Index, AudioSdRegister.Ctl);
+            Checker.Report(AudioRules.RunningIntoD3Hot, new ViolationDetails
+            {
+                What = $"put the card into D3hot (from {previous}) while stream {s.Index} ({s.Layout.Name}) was running",
+                Stream = s.Index,
+                Register = Function.Checker.RegisterNames?.Invoke(0, ctl),
+                RegisterOffset = ctl,
+                Value = _registers.Get(ctl),
+                Consequence = "the stream's next DMA is refused (ERRCODE POWER)",
+            });
+        }
+
+        if (_diagnostics.IsBusy)
+        {
+            Checker.Report(AudioRules.RunningIntoD3Hot, new ViolationDetails
+            {
+                What = $"put the card into D3hot (from {previous}) while the diagnostic DMA engine was busy",
+                Register = "DIAG_DMA_CTL",
+                RegisterOffset = (uint)AudioRegister.DiagDmaCtl,
+                Value = _registers.Get((uint)AudioRegister.DiagDmaCtl),
+                Consequence = "the transfer's DMA is refused (ERRCODE POWER)",
+            });
+        }
     }
 
     private void StopStreams(ResetKind kind)

@@ -266,6 +266,7 @@ public enum AudioDmaErr
     Boundary = 13,
     Frame = 14,
     BdlLength = 15,
+    Power = 16,
 }
 
 /// <summary>SD_FMT.FORMAT values (spec §9.2)</summary>

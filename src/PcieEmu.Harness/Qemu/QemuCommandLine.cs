@@ -46,6 +46,12 @@ public sealed record QemuMachine
     /// <summary>One vfio-user-pci device per socket, each behind its own pcie-root-port.</summary>
     public IReadOnlyList<string> VfioUserSockets { get; init; } = [];
 
+    /// <summary>
+    /// An emulated Intel IOMMU in front of the devices (<see cref="ViommuDevice"/>): the guest maps each DMA buffer
+    /// into an IOVA space of its own and QEMU sends one DMA_MAP/DMA_UNMAP per IOMMU mapping instead of mapping all RAM.
+    /// </summary>
+    public bool Viommu { get; init; }
+
     /// <summary>Milliseconds QEMU waits for each vfio-user reply (x-msg-timeout).</summary>
     public int VfioUserTimeoutMs { get; init; } = 5000;
 
@@ -54,6 +60,14 @@ public sealed record QemuMachine
 
 public static class QemuCommandLine
 {
+    /// <summary>
+    /// The vIOMMU for vfio-user-pci. caching-mode=on makes the guest flush its IOTLB after every map as well as every
+    /// unmap, which is how QEMU learns of mappings to forward (without it QEMU refuses to realize a vfio device behind
+    /// the IOMMU). intremap=on (interrupt remapping) needs kernel-irqchip=split under KVM; under TCG QEMU forwards the
+    /// machine's kernel-irqchip only to the KVM accelerator, so the same line works on both.
+    /// </summary>
+    public const string ViommuDevice = "intel-iommu,caching-mode=on,intremap=on";
+
     public static IReadOnlyList<string> Build(QemuMachine m)
     {
         var a = new List<string>
@@ -63,13 +77,19 @@ public static class QemuCommandLine
             "-run-with", "exit-with-parent=on",
             "-m", $"{m.MemoryMiB}M",
         };
+        string machine = "q35" + (m.Viommu ? ",kernel-irqchip=split" : "");
         if (m.SharedMemory)
         {
-            a.AddRange(["-machine", "q35,memory-backend=mem", "-object", $"memory-backend-memfd,id=mem,size={m.MemoryMiB}M,share=on"]);
+            a.AddRange(["-machine", $"{machine},memory-backend=mem", "-object", $"memory-backend-memfd,id=mem,size={m.MemoryMiB}M,share=on"]);
         }
         else
         {
-            a.AddRange(["-machine", "q35"]);
+            a.AddRange(["-machine", machine]);
+        }
+
+        if (m.Viommu)
+        {
+            a.AddRange(["-device", ViommuDevice]); // before any PCI device it translates for
         }
 
         a.AddRange(["-kernel", m.Kernel, "-initrd", m.Initrd, "-append", m.KernelCommandLine]);

@@ -206,6 +206,48 @@ public sealed partial class DmaController : IDisposable
         Resolve(_table, iova, length, access, localOnly: false, out _, out _);
 
     /// <summary>
+    /// The first address of [iova, iova+length) that a transfer needing <paramref name="access"/> cannot reach — the
+    /// first faulting IOVA an IOMMU would report — or null when the whole range is reachable. A range running past
+    /// 2^64 − 1 faults where it wraps, at 0.
+    /// </summary>
+    public ulong? FirstFault(ulong iova, ulong length, DmaAccess access)
+    {
+        if (length == 0)
+        {
+            return null;
+        }
+
+        bool wraps = length - 1 > ulong.MaxValue - iova;
+        ulong last = wraps ? ulong.MaxValue : iova + (length - 1);
+        var table = _table;
+        if (!table.TryFind(iova, out var p))
+        {
+            return iova;
+        }
+
+        ulong cur = iova;
+        while (true)
+        {
+            var r = table.At(p);
+            if ((r.Access & access) != access)
+            {
+                return cur;
+            }
+
+            if (r.Last >= last)
+            {
+                return wraps ? 0 : null;
+            }
+
+            cur = r.Last + 1;
+            if (!table.Next(ref p) || table.At(p).Iova != cur)
+            {
+                return cur;
+            }
+        }
+    }
+
+    /// <summary>
     /// Device read from guest memory. The whole range is validated before any byte moves (one walk of the table);
     /// a concurrent unmap can still cut a transfer short (as an IOMMU fault would on hardware). With
     /// <paramref name="localOnly"/>, a range any part of which only the client can reach (message DMA) is

@@ -23,6 +23,13 @@ public interface IDmaSpace
 
     /// <summary>Validates a range for a direction without moving data (a table lookup: allowed under the lock).</summary>
     DmaResult Check(ulong address, ulong length, DmaAccess access);
+
+    /// <summary>
+    /// Where a transfer over the range would fault: the first address a <see cref="Check"/> of it would refuse (the
+    /// address itself when bus mastering is off), or null when the whole range passes now. For error reports: it
+    /// names the first bad IOVA, as an IOMMU fault record does. A table lookup: allowed under the lock.
+    /// </summary>
+    ulong? FirstFault(ulong address, ulong length, DmaAccess access);
 }
 
 /// <summary>Little-endian typed loads and stores (descriptor fields, positions).</summary>
