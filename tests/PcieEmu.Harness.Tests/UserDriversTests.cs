@@ -136,7 +136,7 @@ public sealed class UserDriversTests : IDisposable
     }
 
     [Fact]
-    public async Task A_failed_build_is_one_line_with_the_first_error_in_the_users_file_and_the_log_and_is_not_cached()
+    public async Task A_failed_build_is_one_line_with_the_first_error_in_the_users_file_and_the_log_carries_the_compilers_lines_and_is_not_cached()
     {
         var make = Make(stderr: "$M/mydrv.c:7:1: warning: no return\n$M/mydrv.c:9:3: error: expected ';' before '}' token\nmake: *** [$M] Error 2\n", ko: null, exit: 2);
 
@@ -145,6 +145,9 @@ public sealed class UserDriversTests : IDisposable
         var e = (await build.Should().ThrowAsync<DriverBuildException>()).Which;
         e.Message.Should().Be($"driver {Source} failed to build: {Source}/mydrv.c:9:3: error: expected ';' before '}}' token; log: {e.LogPath}");
         e.LogPath.Should().StartWith(Path.Combine(Cache, "logs", "mydrv-"));
+        e.Diagnostics.Should().Equal(
+            [$"{Source}/mydrv.c:7:1: warning: no return", $"{Source}/mydrv.c:9:3: error: expected ';' before '}}' token", $"make: *** [{Source}] Error 2"],
+            "the compiler's own lines go with the error, in the user's paths");
         File.ReadAllText(e.LogPath!).Should().Contain($"{Source}/mydrv.c:9:3: error").And.NotContain("/src/mydrv.c");
         Directory.EnumerateDirectories(Cache).Select(Path.GetFileName).Should().Equal(["logs"], "nothing is cached and the scratch copy is gone");
         (await build.Should().ThrowAsync<DriverBuildException>()).Which.LogPath.Should().Be(e.LogPath);

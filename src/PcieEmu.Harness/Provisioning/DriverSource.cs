@@ -173,9 +173,18 @@ public sealed class DriverSource
     }
 }
 
-/// <summary>A user driver could not be used: a bad directory, a failed build, a module the guest cannot load. One line.</summary>
-public sealed class DriverBuildException(string message, string? logPath = null) : ProvisioningException(message)
+/// <summary>
+/// A user driver could not be used: a bad directory, a failed build, a module the guest cannot load. The message is
+/// one line; a failed compile also carries the compiler's own lines in <see cref="Diagnostics"/>.
+/// </summary>
+public sealed class DriverBuildException(string message, string? logPath = null, IReadOnlyList<string>? diagnostics = null) : ProvisioningException(message)
 {
     /// <summary>The build log (paths rewritten to the user's sources), when there is one.</summary>
     public string? LogPath { get; } = logPath;
+
+    /// <summary>
+    /// The compiler's and modpost's lines of a failed build (`file:line:col: error: …` with the user's paths, the
+    /// source excerpts, make's failure lines), without make's and Kbuild's progress chatter; empty when no compile ran.
+    /// </summary>
+    public IReadOnlyList<string> Diagnostics { get; } = diagnostics ?? [];
 }

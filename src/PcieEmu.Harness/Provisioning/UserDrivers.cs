@@ -182,7 +182,8 @@ public static class UserDrivers
         if (exit != 0)
         {
             string failed = SaveFailedLog(plan, log);
-            throw new DriverBuildException($"driver {source.Directory} failed to build: {DriverBuildLog.FirstProblem(lines) ?? $"make exited {exit}"}; log: {failed}", failed);
+            throw new DriverBuildException($"driver {source.Directory} failed to build: {DriverBuildLog.FirstProblem(lines) ?? $"make exited {exit}"}; log: {failed}", failed,
+                DriverBuildLog.Diagnostics(lines));
         }
 
         var kos = BuiltModules(copy);
