@@ -9,7 +9,14 @@ namespace PcieEmu.Cli;
 /// </summary>
 internal static class ProgressDisplay
 {
-    public static async Task<T> RunAsync<T>(string title, Func<IProgress<ProvisionStep>, Task<T>> work)
+    public static Task<T> RunAsync<T>(string title, Func<IProgress<ProvisionStep>, Task<T>> work) =>
+        RunAsync(title, (progress, _) => work(progress));
+
+    /// <summary>
+    /// As above, plus lines to keep (a driver build's warnings): printed as they come, above a live bar, on stderr
+    /// otherwise.
+    /// </summary>
+    public static async Task<T> RunAsync<T>(string title, Func<IProgress<ProvisionStep>, IProgress<string>, Task<T>> work)
     {
         if (!Console.IsErrorRedirected && AnsiConsole.Profile.Capabilities.Interactive)
         {
@@ -26,13 +33,15 @@ internal static class ProgressDisplay
                         task.Value = Math.Max(0, s.Index - 1);
                         task.Description = $"{title}: {Markup.Escape(s.Text)}";
                     });
-                    result = await work(progress);
+                    // Written through AnsiConsole, a line lands above the live bar instead of through it.
+                    result = await work(progress, new SynchronousProgress<string>(line => AnsiConsole.Console.WriteLine(line)));
                     task.Value = task.MaxValue;
                 });
             return result;
         }
 
-        return await work(new SynchronousProgress<ProvisionStep>(s => Console.Error.WriteLine($"[{s.Index}/{s.Count}] {title}: {s.Text}")));
+        return await work(new SynchronousProgress<ProvisionStep>(s => Console.Error.WriteLine($"[{s.Index}/{s.Count}] {title}: {s.Text}")),
+            new SynchronousProgress<string>(Console.Error.WriteLine));
     }
 
     /// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>

@@ -34,11 +34,12 @@ public sealed partial class GuestSession : IAsyncDisposable
     private bool _failed;
     private bool _disposed;
 
-    private GuestSession(GuestSessionOptions options, GuestArtifacts artifacts, string workDirectory, string shareDirectory,
-        List<CardInstance> cards, Process qemu, Socket agentListener, List<ILoggerFactory> ownedLoggers, ILogger logger)
+    private GuestSession(GuestSessionOptions options, GuestArtifacts artifacts, IReadOnlyList<UserDriverBuild> driverBuilds, string workDirectory,
+        string shareDirectory, List<CardInstance> cards, Process qemu, Socket agentListener, List<ILoggerFactory> ownedLoggers, ILogger logger)
     {
         _options = options;
         Artifacts = artifacts;
+        DriverBuilds = driverBuilds;
         WorkDirectory = workDirectory;
         ShareDirectory = shareDirectory;
         _cards = cards;
@@ -49,6 +50,9 @@ public sealed partial class GuestSession : IAsyncDisposable
     }
 
     public GuestArtifacts Artifacts { get; }
+
+    /// <summary>The user drivers of <see cref="GuestSessionOptions.Drivers"/>, in order: built now or taken from the cache.</summary>
+    public IReadOnlyList<UserDriverBuild> DriverBuilds { get; }
 
     public string WorkDirectory { get; }
 
@@ -73,16 +77,29 @@ public sealed partial class GuestSession : IAsyncDisposable
     public bool QemuExited => _qemu.HasExited;
 
     /// <summary>Provisions on demand, starts the card servers and QEMU, and (for batch sessions) waits for the agent.</summary>
+    public static Task<GuestSession> StartAsync(GuestSessionOptions options, ILoggerFactory loggers,
+        IProgress<ProvisionStep>? progress = null, CancellationToken cancellationToken = default) =>
+        StartAsync(options, loggers, progress, messages: null, cancellationToken);
+
+    /// <summary>
+    /// Provisions on demand, builds the user drivers (<see cref="GuestSessionOptions.Drivers"/>), starts the card
+    /// servers and QEMU, and (for batch sessions) waits for the agent. <paramref name="messages"/> gets the lines a
+    /// person should keep seeing: what was built, and the compiler's warnings with paths into the user's sources.
+    /// A driver that cannot be used (a bad directory, a failed build, a name clash) is a <see cref="DriverBuildException"/>
+    /// of one line, thrown before anything starts.
+    /// </summary>
     public static async Task<GuestSession> StartAsync(GuestSessionOptions options, ILoggerFactory loggers,
-        IProgress<ProvisionStep>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<ProvisionStep>? progress, IProgress<string>? messages, CancellationToken cancellationToken = default)
     {
         var logger = loggers.CreateLogger("PcieEmu.Harness.GuestSession");
-        int steps = 0;
-        var counting = progress is null ? null : new StepCounter(progress, n => steps = n);
+        var sources = ReadDriverSources(options.Drivers);
+        int steps = 0, extra = sources.Count + 1; // a step per user driver, then the boot
+        var counting = progress is null ? null : new StepCounter(progress, extra, n => steps = n);
         var artifacts = await Provisioner.EnsureAsync(counting, cancellationToken: cancellationToken, hotplugQemu: options.HotPlug);
         string qemuBinary = !options.HotPlug ? artifacts.Qemu
             : artifacts.QemuHotplug ?? throw new GuestSessionException("hot-plug needs the qemu-hotplug stage, which provisioning did not report (manifest key qemu_hotplug)");
-        progress?.Report(new ProvisionStep(steps + 1, steps + 1, "starting the card server(s) and QEMU, waiting for the guest"));
+        var driverBuilds = await BuildDriversAsync(sources, artifacts, options.LoadDrivers, progress, steps + 1, steps + extra, messages, cancellationToken);
+        progress?.Report(new ProvisionStep(steps + extra, steps + extra, "starting the card server(s) and QEMU, waiting for the guest"));
         string work = options.WorkDirectory ?? Directory.CreateTempSubdirectory("pcieemu-").FullName;
         Directory.CreateDirectory(work);
         string share = options.ShareDirectory ?? Path.Combine(work, "share");
@@ -101,6 +118,15 @@ public sealed partial class GuestSession : IAsyncDisposable
         try
         {
             violationLog = options.ViolationLogPath is { } violationPath ? new ViolationLogFile(violationPath) : null;
+
+            string initrd = artifacts.Initrd;
+            if (driverBuilds.Count > 0)
+            {
+                // Without our drivers, the base without them: a user's build of pcieemu_audio is then the only one.
+                initrd = Path.Combine(work, "initrd");
+                UserDrivers.WriteInitrd(options.LoadDrivers ? artifacts.Initrd : artifacts.InitrdBase ?? artifacts.Initrd, driverBuilds, initrd);
+            }
+
             for (int i = 0; i < options.ModelPaths.Count; i++)
             {
                 string log = Path.Combine(work, $"server-{i}.log");
@@ -125,8 +151,8 @@ public sealed partial class GuestSession : IAsyncDisposable
             {
                 Accelerator = Accelerator.Resolve(options.Accelerator),
                 Kernel = artifacts.Kernel,
-                Initrd = artifacts.Initrd,
-                KernelCommandLine = KernelCommandLine(options, artifacts),
+                Initrd = initrd,
+                KernelCommandLine = KernelCommandLine(options, artifacts, driverBuilds),
                 MemoryMiB = options.MemoryMiB,
                 SharedMemory = options.SharedMemory,
                 Viommu = options.Viommu,
@@ -144,7 +170,7 @@ public sealed partial class GuestSession : IAsyncDisposable
             File.WriteAllText(Path.Combine(work, "qemu.cmdline"), qemuBinary + " " + string.Join(" ", args.Select(Quote)) + "\n");
             var qemu = StartQemu(qemuBinary, args, Path.Combine(work, "qemu.log"), options.Console);
             LogStarted(logger, qemu.Id, machine.Accelerator, cards.Count, work);
-            session = new GuestSession(options, artifacts, work, share, cards, qemu, agentListener, owned, logger) { _violationLog = violationLog };
+            session = new GuestSession(options, artifacts, driverBuilds, work, share, cards, qemu, agentListener, owned, logger) { _violationLog = violationLog };
             if (options.Console == ConsoleMode.File)
             {
                 await session.ConnectAsync(cancellationToken);
@@ -285,13 +311,45 @@ public sealed partial class GuestSession : IAsyncDisposable
         return r.ReadToEnd();
     }
 
-    private static string KernelCommandLine(GuestSessionOptions options, GuestArtifacts artifacts)
+    /// <summary>The modules /init insmods (pcieemu.drivers=), in order: the project's when loaded, then the user's.</summary>
+    public IReadOnlyList<string> DriversToLoad => DriverList(_options, Artifacts, DriverBuilds);
+
+    /// <summary>
+    /// For each module of <see cref="DriversToLoad"/> the guest did not load (its agent's @@READY line does not list
+    /// it), the reason /init gave on the console ("hello: insmod … failed: …"). Empty before the agent is connected.
+    /// </summary>
+    public IReadOnlyList<string> DriverLoadFailures()
+    {
+        if (_agent is null)
+        {
+            return [];
+        }
+
+        var loaded = _agent.LoadedDrivers.Select(d => d.Replace('-', '_')).ToHashSet(StringComparer.Ordinal);
+        var missing = DriversToLoad.Where(d => !loaded.Contains(d.Replace('-', '_'))).ToList();
+        if (missing.Count == 0)
+        {
+            return [];
+        }
+
+        string[] console = File.Exists(ConsoleLog) ? ReadShared(ConsoleLog).Split('\n') : [];
+        return [.. missing.Select(d =>
+            console.LastOrDefault(l => l.Contains("pcieemu-init: insmod", StringComparison.Ordinal) && l.Contains($"/{d}.ko", StringComparison.Ordinal)) is { } why
+                ? $"{d}: {why[(why.IndexOf("pcieemu-init: ", StringComparison.Ordinal) + 14)..].Trim()}"
+                : $"{d}: not loaded (see {ConsoleLog})")];
+    }
+
+    internal static IReadOnlyList<string> DriverList(GuestSessionOptions options, GuestArtifacts artifacts, IReadOnlyList<UserDriverBuild> builds) =>
+        [.. (options.LoadDrivers ? artifacts.Drivers : []), .. builds.SelectMany(b => b.Modules).Select(m => m.Name)];
+
+    internal static string KernelCommandLine(GuestSessionOptions options, GuestArtifacts artifacts, IReadOnlyList<UserDriverBuild> builds)
     {
         var parts = new List<string> { "console=ttyS0", "panic=-1", "quiet", "pcieemu.share=1" };
         parts.Add(options.Console == ConsoleMode.Terminal ? "pcieemu.mode=shell" : "pcieemu.mode=runner");
-        if (options.LoadDrivers && artifacts.Drivers.Count > 0)
+        var drivers = DriverList(options, artifacts, builds);
+        if (drivers.Count > 0)
         {
-            parts.Add("pcieemu.drivers=" + string.Join(",", artifacts.Drivers));
+            parts.Add("pcieemu.drivers=" + string.Join(",", drivers));
         }
 
         if (options.Modules.Count > 0)
@@ -475,13 +533,13 @@ public sealed partial class GuestSession : IAsyncDisposable
     private static partial void LogKilled(ILogger logger, int pid);
 }
 
-/// <summary>Passes provisioning steps through and remembers how many there were.</summary>
-internal sealed class StepCounter(IProgress<ProvisionStep> inner, Action<int> count) : IProgress<ProvisionStep>
+/// <summary>Passes provisioning steps through, counting <paramref name="extra"/> steps after them, and remembers how many there were.</summary>
+internal sealed class StepCounter(IProgress<ProvisionStep> inner, int extra, Action<int> count) : IProgress<ProvisionStep>
 {
     public void Report(ProvisionStep value)
     {
         count(value.Count);
-        inner.Report(value with { Count = value.Count + 1 });
+        inner.Report(value with { Count = value.Count + extra });
     }
 }
 

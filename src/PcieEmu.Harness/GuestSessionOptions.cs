@@ -14,8 +14,20 @@ public sealed record GuestSessionOptions
     /// <summary>Host folder mounted in the guest at /mnt/host (default: a fresh folder in the work directory).</summary>
     public string? ShareDirectory { get; init; }
 
-    /// <summary>insmod the project's driver(s) at boot.</summary>
+    /// <summary>
+    /// insmod the project's driver(s) (qemu/drivers, built by provisioning) at boot. Off, they are not even in the
+    /// guest when <see cref="Drivers"/> adds the user's (its initrd is then built on provisioning's initrd_base).
+    /// </summary>
     public bool LoadDrivers { get; init; } = true;
+
+    /// <summary>
+    /// Source directories of the user's out-of-tree kernel modules (each with a Kbuild or Makefile, like
+    /// qemu/drivers/pcieemu_audio): built against the guest kernel's headers, cached by content
+    /// (Provisioning.UserDrivers), added to the guest's initrd and insmodded at boot in this order, after the
+    /// project's drivers and whatever <see cref="LoadDrivers"/> says. A module named like one of ours while ours
+    /// load too, or like another of these, is an error.
+    /// </summary>
+    public IReadOnlyList<string> Drivers { get; init; } = [];
 
     /// <summary>Extra guest modules to modprobe at boot (e.g. snd-pcm).</summary>
     public IReadOnlyList<string> Modules { get; init; } = [];

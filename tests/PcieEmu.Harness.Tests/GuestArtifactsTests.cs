@@ -44,6 +44,21 @@ public sealed class GuestArtifactsTests : IDisposable
     }
 
     [Fact]
+    public void The_keys_a_user_driver_build_needs_are_read_and_absent_ones_are_null()
+    {
+        string path = Manifest();
+        File.AppendAllText(path, "initrd_base=/c/guest/initrd-base.cpio\nkernel_package=linux-image-6.1.0-56-amd64=6.1.158-1\ncache=/c\n");
+        var a = GuestArtifacts.Parse(path);
+        a.InitrdBase.Should().Be("/c/guest/initrd-base.cpio");
+        a.KernelPackage.Should().Be("linux-image-6.1.0-56-amd64=6.1.158-1");
+        a.CacheDirectory.Should().Be("/c");
+
+        var older = GuestArtifacts.Parse(Manifest());
+        older.InitrdBase.Should().BeNull();
+        older.CacheDirectory.Should().BeNull();
+    }
+
+    [Fact]
     public void An_empty_driver_list_is_no_drivers()
     {
         GuestArtifacts.Parse(Manifest(drivers: "")).Drivers.Should().BeEmpty();

@@ -8,8 +8,9 @@ using PcieEmu.Harness.Qemu;
 namespace PcieEmu.Cli.Commands;
 
 /// <summary>
-/// `pcieemu boot [--model FILE]... [--exec CMD]... [--share DIR] [--timeout S] [--viommu]`: serve the cards, boot the
-/// guest with the driver loaded, run the commands (or give an interactive console), tear everything down.
+/// `pcieemu boot [--model FILE]... [--exec CMD]... [--share DIR] [--timeout S] [--viommu] [--driver DIR]... [--no-driver]`:
+/// serve the cards, build the user's drivers, boot the guest with the drivers loaded, run the commands (or give an
+/// interactive console), tear everything down.
 /// </summary>
 internal static class BootCommand
 {
@@ -20,7 +21,14 @@ internal static class BootCommand
         var share = new Option<DirectoryInfo?>("--share") { Description = "Host folder mounted at /mnt/host in the guest (commands run there)" };
         var timeout = new Option<int>("--timeout") { Description = "Seconds for the whole session (boot and commands)", DefaultValueFactory = _ => 600 };
         var accel = new Option<AcceleratorChoice>("--accel") { Description = "Auto (KVM only with kvm_intel/kvm_amd loaded), Tcg or Kvm", DefaultValueFactory = _ => AcceleratorChoice.Auto };
-        var noDriver = new Option<bool>("--no-driver") { Description = "Do not load the project's driver at boot" };
+        var noDriver = new Option<bool>("--no-driver") { Description = "Leave the project's driver (pcieemu_audio) out of the guest; drivers given with --driver still load" };
+        var drivers = new Option<string[]>("--driver")
+        {
+            HelpName = "DIR",
+            Description = "Your out-of-tree kernel module source directory (with a Kbuild or Makefile), repeatable: built against the guest kernel's " +
+                          "headers in a scratch copy (cached by content: unchanged sources do not build again; warnings are shown, errors stop the boot), " +
+                          "added to the guest and loaded at boot after the project's driver",
+        };
         var unshared = new Option<bool>("--unshared-ram") { Description = "Guest RAM without an fd: all device DMA goes through DMA_READ/DMA_WRITE messages" };
         var viommu = new Option<bool>("--viommu") { Description = "Put the card(s) behind an emulated Intel IOMMU, guest DMA remapping on in strict mode: one DMA_MAP per buffer the driver maps" };
         var routes = new Option<string[]>("--route") { Description = "STREAM=ROUTE for every card, repeatable (see serve --help)" };
@@ -28,7 +36,7 @@ internal static class BootCommand
         var trace = new Option<DirectoryInfo?>("--trace") { Description = "Record each card's session into DIR/card<i>.petrace (for pcieemu replay; needs shared guest RAM)" };
         var failOnViolation = new Option<bool>("--fail-on-violation") { Description = "Exit with status 3 when the driver broke any rule of a card (use it in CI); the reports are printed either way" };
         var checker = new CheckerOptions();
-        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, unshared, viommu, routes, keep, trace, failOnViolation };
+        var command = new Command("boot", "Boot a QEMU guest with the card(s) and run commands in it") { models, exec, share, timeout, accel, noDriver, drivers, unshared, viommu, routes, keep, trace, failOnViolation };
         foreach (var o in checker.All)
         {
             command.Options.Add(o);
@@ -46,6 +54,13 @@ internal static class BootCommand
 
             if (GuestStart.LoadModels("boot", modelPaths) is not { } cardModels)
             {
+                return 2; // fail fast, before provisioning and QEMU
+            }
+
+            string[] driverDirs = parse.GetValue(drivers) ?? [];
+            if (DriverArgumentProblem(driverDirs) is { } driverProblem)
+            {
+                Console.Error.WriteLine($"boot: {driverProblem}");
                 return 2; // fail fast, before provisioning and QEMU
             }
 
@@ -100,6 +115,7 @@ internal static class BootCommand
                 ModelPaths = modelPaths,
                 ShareDirectory = parse.GetValue(share)?.FullName,
                 LoadDrivers = !parse.GetValue(noDriver),
+                Drivers = driverDirs,
                 SharedMemory = !parse.GetValue(unshared),
                 Viommu = parse.GetValue(viommu),
                 Accelerator = parse.GetValue(accel),
@@ -133,12 +149,37 @@ internal static class BootCommand
         return command;
     }
 
+    /// <summary>The first unusable --driver argument as "--driver DIR: why" (missing, not a directory, no Kbuild or Makefile, given twice), or null.</summary>
+    internal static string? DriverArgumentProblem(IReadOnlyList<string> directories)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string dir in directories)
+        {
+            if (Harness.Provisioning.DriverSource.Problem(dir) is { } problem)
+            {
+                return $"--driver {dir}: {problem}";
+            }
+
+            if (!seen.Add(Harness.Provisioning.DriverSource.FullPath(dir)))
+            {
+                return $"--driver {dir}: given twice";
+            }
+        }
+
+        return null;
+    }
+
     private static async Task<int> RunCommandsAsync(GuestSession session, string[] commands, Dictionary<int, SlotAction> actions,
         GuestSessionOptions options, TimeSpan commandTimeout, CancellationToken deadline)
     {
         if (options.TraceDirectory is { } traces)
         {
             Console.Error.WriteLine($"boot: recording {string.Join(", ", session.Cards.Select(c => GuestSession.TracePath(traces, c.Index)))}");
+        }
+
+        foreach (string failure in session.DriverLoadFailures())
+        {
+            Console.Error.WriteLine($"boot: warning: the guest did not load driver {failure}");
         }
 
         if (commands.Length == 0)

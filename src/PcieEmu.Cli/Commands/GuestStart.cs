@@ -8,6 +8,9 @@ namespace PcieEmu.Cli.Commands;
 /// <summary>What `boot` and `demo` share: checking model files before anything starts, and starting the guest with a progress display.</summary>
 internal static class GuestStart
 {
+    /// <summary>Most compiler lines a failed driver build prints below its one-line error; the rest are in the log.</summary>
+    internal const int MaxCompilerLines = 60;
+
     /// <summary>Loads every model file; on the first bad one prints "<paramref name="verb"/>: why" and returns null.</summary>
     public static IReadOnlyList<CardModel>? LoadModels(string verb, IReadOnlyList<string> paths)
     {
@@ -33,12 +36,31 @@ internal static class GuestStart
     {
         try
         {
-            return await ProgressDisplay.RunAsync(verb, p => GuestSession.StartAsync(options, loggers, p, cancellationToken));
+            return await ProgressDisplay.RunAsync(verb, (p, messages) => GuestSession.StartAsync(options, loggers, p, messages, cancellationToken));
         }
         catch (Exception e) when (e is GuestSessionException or ProvisioningException or OperationCanceledException)
         {
             Console.Error.WriteLine($"{verb}: {(e is OperationCanceledException ? "timed out or interrupted while starting" : e.Message)}");
+            if (e is DriverBuildException { Diagnostics.Count: > 0 } build)
+            {
+                PrintCompilerLines(build);
+            }
+
             return null;
+        }
+    }
+
+    /// <summary>Below the one-line error, the compiler's own lines (file:line:col with the user's paths), up to <see cref="MaxCompilerLines"/>.</summary>
+    private static void PrintCompilerLines(DriverBuildException e)
+    {
+        foreach (string line in e.Diagnostics.Take(MaxCompilerLines))
+        {
+            Console.Error.WriteLine(line);
+        }
+
+        if (e.Diagnostics.Count > MaxCompilerLines)
+        {
+            Console.Error.WriteLine($"... {e.Diagnostics.Count - MaxCompilerLines} more lines in {e.LogPath}");
         }
     }
 }

@@ -23,6 +23,15 @@ public sealed record GuestArtifacts(
     /// <summary>How <see cref="QemuHotplug"/> got the fix: "patched" or "already-fixed".</summary>
     public string? QemuHotplugPatch { get; init; }
 
+    /// <summary>The initramfs without the project's drivers (manifest key initrd_base), or null in an older manifest.</summary>
+    public string? InitrdBase { get; init; }
+
+    /// <summary>The guest kernel's Debian package=version (manifest key kernel_package), or null.</summary>
+    public string? KernelPackage { get; init; }
+
+    /// <summary>The provisioning cache directory (manifest key cache), or null.</summary>
+    public string? CacheDirectory { get; init; }
+
     public static GuestArtifacts Parse(string manifestPath)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -34,6 +43,8 @@ public sealed record GuestArtifacts(
                 values[line[..eq]] = line[(eq + 1)..];
             }
         }
+
+        string? Optional(string key) => values.TryGetValue(key, out var v) && v.Length > 0 ? v : null;
 
         string Get(string key) => values.TryGetValue(key, out var v) && v.Length > 0
             ? v
@@ -54,6 +65,9 @@ public sealed record GuestArtifacts(
         {
             QemuHotplug = values.TryGetValue("qemu_hotplug", out var h) && h.Length > 0 ? h : null,
             QemuHotplugPatch = values.TryGetValue("qemu_hotplug_patch", out var hp) && hp.Length > 0 ? hp : null,
+            InitrdBase = Optional("initrd_base"),
+            KernelPackage = Optional("kernel_package"),
+            CacheDirectory = Optional("cache"),
         };
         foreach (var f in new[] { artifacts.Qemu, artifacts.Kernel, artifacts.Initrd, artifacts.QemuHotplug }.OfType<string>())
         {
@@ -67,7 +81,7 @@ public sealed record GuestArtifacts(
     }
 }
 
-public sealed class ProvisioningException(string message) : Exception(message);
+public class ProvisioningException(string message) : Exception(message);
 
 /// <summary>One progress line of provisioning: step i of n.</summary>
 public readonly record struct ProvisionStep(int Index, int Count, string Text);
