@@ -1,19 +1,22 @@
 using System.CommandLine;
+using PcieEmu.Devices;
 using PcieEmu.Devices.Models;
 
 namespace PcieEmu.Cli.Commands;
 
-/// <summary>`pcieemu validate FILE...`: check model files against the schema and the model rules.</summary>
+/// <summary>`pcieemu validate [FILE...]`: check model files (default: the bundled ones) against the schema and the model rules.</summary>
 internal static class ValidateCommand
 {
     public static Command Create()
     {
-        var files = new Argument<FileInfo[]>("model") { Description = "Model file(s) to check", Arity = ArgumentArity.OneOrMore };
+        var files = new Argument<FileInfo[]>("model") { Description = "Model file(s) to check (default: the bundled models, firmware-models/ beside the binary)", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("validate", "Validate card model files") { files };
         command.SetAction(parse =>
         {
             int bad = 0;
-            foreach (var f in parse.GetValue(files)!)
+            FileInfo[] given = parse.GetValue(files) ?? [];
+            FileInfo[] models = given.Length > 0 ? given : [new FileInfo(DataFiles.DefaultModelPath), new FileInfo(DataFiles.ProModelPath)];
+            foreach (var f in models)
             {
                 try
                 {

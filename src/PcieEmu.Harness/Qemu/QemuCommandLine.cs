@@ -47,7 +47,7 @@ public sealed record QemuMachine
     public IReadOnlyList<string> VfioUserSockets { get; init; } = [];
 
     /// <summary>
-    /// An emulated Intel IOMMU in front of the devices (<see cref="ViommuDevice"/>): the guest maps each DMA buffer
+    /// An emulated Intel IOMMU in front of the devices (<see cref="QemuCommandLine.ViommuDevice"/>): the guest maps each DMA buffer
     /// into an IOVA space of its own and QEMU sends one DMA_MAP/DMA_UNMAP per IOMMU mapping instead of mapping all RAM.
     /// </summary>
     public bool Viommu { get; init; }

@@ -94,8 +94,8 @@ public sealed partial class MessageReader
     }
 
     /// <summary>
-    /// Reads the next message. On <see cref="ReadStatus.Message"/>, <paramref name="message"/> (header, payload
-    /// and fds) stays valid until the next call; the caller releases the fds it did not take.
+    /// Reads the next message. On <see cref="ReadStatus.Message"/>, the message (<paramref name="header"/>,
+    /// <paramref name="payload"/> and <paramref name="fds"/>) stays valid until the next call; the caller releases the fds it did not take.
     /// </summary>
     public ReadStatus Read(out MessageHeader header, out ReadOnlySpan<byte> payload, ReceivedFds fds)
     {

@@ -21,8 +21,8 @@ namespace PcieEmu.Devices.Audio.Dsp;
 /// float → double → float round trip quietens it.
 /// </para>
 /// <para>
-/// <see cref="Apply"/> is vectorised (AVX2 with 256-bit vectors, else 128-bit vectors on any hardware that
-/// accelerates them, else the scalar loop) and produces exactly the bytes <see cref="ApplyScalar"/> produces, for
+/// <see cref="Apply(Span{byte}, SampleFormat, int, ReadOnlySpan{ChannelGain})"/> is vectorised (AVX2 with 256-bit vectors, else 128-bit vectors on any hardware that
+/// accelerates them, else the scalar loop) and produces exactly the bytes <see cref="ApplyScalar(Span{byte}, SampleFormat, int, ReadOnlySpan{ChannelGain})"/> produces, for
 /// every input; the two differ only in speed. Neither allocates.
 /// </para>
 /// </summary>
@@ -34,7 +34,7 @@ public static partial class GainStage
     private const double S24Min = -(1 << 23);
     private const double S24Max = (1 << 23) - 1;
 
-    /// <summary>The fastest kernel this machine runs; <see cref="Apply"/> uses it.</summary>
+    /// <summary>The fastest kernel this machine runs; <see cref="Apply(Span{byte}, SampleFormat, int, ReadOnlySpan{ChannelGain})"/> uses it.</summary>
     internal static GainKernel BestKernel { get; } =
         IsSupported(GainKernel.Vector256) ? GainKernel.Vector256
         : Vector128.IsHardwareAccelerated && IsSupported(GainKernel.Vector128) ? GainKernel.Vector128
@@ -53,7 +53,7 @@ public static partial class GainStage
         Apply(BestKernel, frames, format, channels, gains);
 
     /// <summary>
-    /// The per-sample reference for <see cref="Apply"/>: same contract, same bytes, one sample at a time.
+    /// The per-sample reference for <see cref="Apply(Span{byte}, SampleFormat, int, ReadOnlySpan{ChannelGain})"/>: same contract, same bytes, one sample at a time.
     /// </summary>
     /// <inheritdoc cref="Apply(Span{byte}, SampleFormat, int, ReadOnlySpan{ChannelGain})"/>
     public static void ApplyScalar(Span<byte> frames, SampleFormat format, int channels, ReadOnlySpan<ChannelGain> gains) =>
@@ -249,7 +249,7 @@ public static partial class GainStage
 /// <summary>The implementations of <see cref="GainStage"/>; all produce the same bytes.</summary>
 internal enum GainKernel
 {
-    /// <summary>One sample at a time (<see cref="GainStage.ApplyScalar"/>).</summary>
+    /// <summary>One sample at a time (<see cref="GainStage.ApplyScalar(Span{byte}, SampleFormat, int, ReadOnlySpan{ChannelGain})"/>).</summary>
     Scalar,
 
     /// <summary>128-bit vectors: SSE2/SSE4.1 conversions on x86, portable Vector128 elsewhere.</summary>

@@ -436,8 +436,6 @@ public sealed class ToneSource : ICaptureSource
         return p;
     }
 
-    /// <param name="Modulus">m = 10^d × RATE.</param>
-    /// <param name="Step">P mod m: how far k moves per frame.</param>
     /// <summary>The one expression every sample's sine comes from (spec §13 as computed, see the class comment).</summary>
     private static double Sine(long k, long modulus) => Math.Sin(TwoPi * k / modulus);
 
