@@ -87,7 +87,9 @@ DRIVER_JUNK_FIND=(
     -o -name 'Module.symvers' -o -name 'modules.order' -o -name '*.mod.o' -o -name '.tmp_versions'
 )
 
-# hash_tree DIR: short hash of every file below DIR (relative paths, modes and contents),
+# hash_tree DIR: short hash of every file below DIR (relative paths and contents; not modes:
+# the stages set every mode they need, and a NuGet-installed copy unpacks files 0744 where a
+# checkout has 0644, which must not make the installed tool rebuild what the checkout built),
 # ignoring kernel build products. Empty or missing DIR hashes to a constant.
 hash_tree() {
     local dir=$1
@@ -103,7 +105,7 @@ hash_tree() {
                 if [[ -L $f ]]; then
                     printf 'L %s -> %s\0' "$f" "$(readlink "$f")"
                 else
-                    printf 'F %s %s\0' "$f" "$(stat -c %a "$f")"
+                    printf 'F %s\0' "$f"
                     sha256sum <"$f"
                 fi
             done
