@@ -8,6 +8,7 @@ using PcieEmu.Harness.Logging;
 using PcieEmu.Harness.Processes;
 using PcieEmu.Harness.Provisioning;
 using PcieEmu.Harness.Qemu;
+using PcieEmu.Pci.Hosting;
 using PcieEmu.Tracing.Recording;
 using PcieEmu.VfioUser.Server;
 
@@ -121,20 +122,35 @@ public sealed partial class GuestSession : IAsyncDisposable
                 UserDrivers.WriteInitrd(options.LoadDrivers ? artifacts.Initrd : artifacts.InitrdBase ?? artifacts.Initrd, driverBuilds, initrd);
             }
 
-            for (int i = 0; i < options.ModelPaths.Count; i++)
+            for (int i = 0; i < options.ModelPaths.Count + options.Devices.Count; i++)
             {
                 string log = Path.Combine(work, $"server-{i}.log");
                 var cardLoggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FileLoggerProvider(log)));
                 owned.Add(cardLoggers);
-                var card = CardFactory.Load(options.ModelPaths[i], cardLoggers, new CardOptions { Routes = options.Routes, KeepSampleBytes = options.KeepSampleBytes });
-                var trace = options.TraceDirectory is { } traces
-                    ? TraceRecording.Start(card, options.ModelPaths[i], options.Routes, TracePath(traces, i))
-                    : null;
+                IPciDevice device;
+                Tracing.Format.TraceWriter? trace = null;
+                if (i < options.ModelPaths.Count)
+                {
+                    var card = CardFactory.Load(options.ModelPaths[i], cardLoggers, new CardOptions { Routes = options.Routes, KeepSampleBytes = options.KeepSampleBytes });
+                    device = card;
+                    trace = options.TraceDirectory is { } traces
+                        ? TraceRecording.Start(card, options.ModelPaths[i], options.Routes, TracePath(traces, i))
+                        : null;
+                }
+                else
+                {
+                    var type = options.Devices[i - options.ModelPaths.Count];
+                    device = type.Create(PciDeviceContext.RealTime(cardLoggers));
+                    trace = options.TraceDirectory is { } traces
+                        ? TraceRecording.Start(device, type, TracePath(traces, i))
+                        : null;
+                }
+
                 // A hot-pluggable card's server outlives its client: the next device_add connects again.
                 var serverOptions = options.HotPlug ? options.ServerOptions with { Persist = true } : options.ServerOptions;
-                var server = new VfioUserServer(card.Function, Path.Combine(work, $"vu{i}.sock"), serverOptions, cardLoggers);
+                var server = new VfioUserServer(device.Function, Path.Combine(work, $"vu{i}.sock"), serverOptions, cardLoggers);
                 server.Listen();
-                cards.Add(new CardInstance(i, card, server, log, server.RunAsync(), trace));
+                cards.Add(new CardInstance(i, device, server, log, server.RunAsync(), trace));
             }
 
             agentListener = GuestAgent.Listen(Path.Combine(work, "agent.sock"));
