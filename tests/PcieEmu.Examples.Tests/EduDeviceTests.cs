@@ -157,6 +157,25 @@ public sealed class EduDeviceTests
     }
 
     [Fact]
+    public void A_reset_while_busy_drops_the_result_of_work_armed_before_it()
+    {
+        using var bench = new EduBench().Ready();
+        bench.Write32(EduRegister.InterruptEnable, EduBits.AllCauses);
+        bench.Write32(EduRegister.FactorialInput, 7);
+        bench.Write32(EduRegister.Invert, 1);
+        bench.F.Reset(Pci.ResetKind.DeviceReset); // §2
+
+        bench.RunDevice();
+
+        bench.Read32(EduRegister.Status).Should().Be(0);
+        bench.Read64(EduRegister.FactorialResult).Should().Be(0);
+        bench.Read32(EduRegister.InterruptStatus).Should().Be(0);
+        bench.Read32(EduRegister.Invert).Should().Be(0xFFFF_FFFF);
+        bench.Device.Factorials.Should().Be(0);
+        bench.Msix.Count.Should().Be(0);
+    }
+
+    [Fact]
     public void Unclaimed_offsets_read_all_ones()
     {
         using var bench = new EduBench();

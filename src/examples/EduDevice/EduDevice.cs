@@ -34,6 +34,7 @@ public sealed partial class EduDevice : IPciDevice
     private long _bytesCopied;
     private long _dmaErrors;
     private long _interrupts;
+    private int _generation; // bumped by every reset: work armed before it reports nothing after it
 
     public EduDevice(PciDeviceContext context)
     {
@@ -114,6 +115,7 @@ public sealed partial class EduDevice : IPciDevice
         lock (Function.Sync)
         {
             _registers.Reset();
+            _generation++;
         }
     }
 
@@ -131,7 +133,8 @@ public sealed partial class EduDevice : IPciDevice
 
         uint n = (uint)write.NewValue;
         _registers.SetBits((uint)EduRegister.Status, EduBits.FactorialBusy);
-        Function.Scheduler.Post(() => ComputeFactorial(n));
+        int generation = _generation;
+        Function.Scheduler.Post(() => ComputeFactorial(n, generation));
     }
 
     /// <summary>DMA_CMD.START: arm a copy on the scheduler (README.md §5); ignored while a copy runs.</summary>
@@ -154,7 +157,8 @@ public sealed partial class EduDevice : IPciDevice
             _registers.Get((uint)EduRegister.DmaDestination),
             (uint)_registers.Get((uint)EduRegister.DmaLength));
         _registers.SetBits((uint)EduRegister.Status, EduBits.DmaBusy);
-        Function.Scheduler.Post(() => RunCopy(copy));
+        int generation = _generation;
+        Function.Scheduler.Post(() => RunCopy(copy, generation));
     }
 
     /// <summary>
@@ -182,7 +186,7 @@ public sealed partial class EduDevice : IPciDevice
 
     // ------------------------------------------------------------------ engines (scheduler thread)
 
-    private void ComputeFactorial(uint n)
+    private void ComputeFactorial(uint n, int generation)
     {
         ulong result = 1;
         for (uint i = 2; i <= n; i++)
@@ -192,6 +196,11 @@ public sealed partial class EduDevice : IPciDevice
 
         lock (Function.Sync)
         {
+            if (generation != _generation)
+            {
+                return;
+            }
+
             _registers.Set((uint)EduRegister.FactorialResult, result);
             _registers.Set((uint)EduRegister.FactorialCount, (_registers.Get((uint)EduRegister.FactorialCount) + 1) & 0xFFFF_FFFF);
             Interlocked.Increment(ref _factorials);
@@ -202,11 +211,16 @@ public sealed partial class EduDevice : IPciDevice
     private readonly record struct Copy(ulong Source, ulong Destination, uint Length);
 
     /// <summary>Copies in 4 KiB chunks through the translation table; the first failed chunk stops the copy.</summary>
-    private void RunCopy(Copy copy)
+    private void RunCopy(Copy copy, int generation)
     {
         var error = Transfer(copy);
         lock (Function.Sync)
         {
+            if (generation != _generation)
+            {
+                return;
+            }
+
             _registers.Set((uint)EduRegister.DmaError, (uint)error);
             if (error == EduDmaError.None)
             {
