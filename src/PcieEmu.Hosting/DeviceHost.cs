@@ -66,7 +66,7 @@ public static class DeviceHost
         var socket = new Option<string>("--socket") { Description = "UNIX socket path to listen on", Required = true };
         var persist = new Option<bool>("--persist") { Description = "Accept the next client after one disconnects" };
         var trace = new Option<string?>("--trace") { Description = "Record the session into FILE (replay FILE replays it; needs guest RAM shared with the server)" };
-        var command = new Command("serve", $"Serve one {type.Name} to a vfio-user client (QEMU -device vfio-user-pci,socket=PATH)") { socket, persist, trace };
+        var command = new Command("serve", $"Serve the device ({type.Name}) to a vfio-user client (QEMU -device vfio-user-pci,socket=PATH)") { socket, persist, trace };
         command.SetAction(parse =>
         {
             using var loggers = Loggers(parse, LogLevel.Information);
@@ -106,7 +106,7 @@ public static class DeviceHost
         var accel = new Option<AcceleratorChoice>("--accel") { Description = "Auto, Tcg or Kvm", DefaultValueFactory = _ => AcceleratorChoice.Auto };
         var trace = new Option<DirectoryInfo?>("--trace") { Description = "Record the device's session into DIR/card0.petrace (for replay)" };
         var keep = new Option<bool>("--keep-logs") { Description = "Keep the work directory (logs, sockets) even on success" };
-        var command = new Command("boot", $"Boot a QEMU guest with a {type.Name} and your driver, and run commands in it") { exec, drivers, timeout, share, accel, trace, keep };
+        var command = new Command("boot", $"Boot a QEMU guest with the device ({type.Name}) and your driver, and run commands in it") { exec, drivers, timeout, share, accel, trace, keep };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = Loggers(parse, LogLevel.Warning);
@@ -202,7 +202,7 @@ public static class DeviceHost
     {
         var file = new Argument<FileInfo>("trace") { Description = "Trace recorded with serve --trace or boot --trace" };
         var truncated = new Option<bool>("--allow-truncated") { Description = "Replay a trace whose recorder was killed up to its last whole unit" };
-        var command = new Command("replay", $"Replay a trace against a new {type.Name} in virtual time; exit 0 when it behaves exactly as recorded") { file, truncated };
+        var command = new Command("replay", $"Replay a trace against a new device ({type.Name}) in virtual time; exit 0 when it behaves exactly as recorded") { file, truncated };
         command.SetAction(parse =>
         {
             using var loggers = Loggers(parse, LogLevel.Warning);

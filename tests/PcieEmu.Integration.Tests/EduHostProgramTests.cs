@@ -10,6 +10,33 @@ public sealed class EduHostProgramTests
     private static readonly string Dll = Path.Combine(AppContext.BaseDirectory, "edu-device.dll");
 
     [Fact]
+    public async Task Serve_listens_records_and_stops_on_SIGTERM()
+    {
+        string folder = Directory.CreateTempSubdirectory("pcieemu-edu-serve-").FullName;
+        try
+        {
+            string trace = Path.Combine(folder, "serve.petrace");
+            using (var serve = ServeProcess.Start(Path.Combine(folder, "edu.sock"), Dll, folder, "--trace", trace))
+            {
+                await serve.WaitForSocketAsync();
+                serve.Terminate();
+
+                (await serve.WaitForExitAsync()).Should().Be(0, await serve.OutputAsync());
+                (await serve.StderrAsync()).Should().Contain("edu-example on");
+            }
+
+            var replay = await CliProcesses.RunAsync(TimeSpan.FromMinutes(1), Dll, folder, "replay", trace);
+
+            replay.Exit.Should().Be(0, $"stdout:\n{replay.Stdout}\nstderr:\n{replay.Stderr}");
+            replay.Stdout.Should().Contain("identical");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Boot_with_the_driver_records_a_trace_that_replay_accepts()
     {
         string traces = Directory.CreateTempSubdirectory("pcieemu-edu-host-").FullName;
