@@ -3,6 +3,7 @@ using PcieEmu.Devices.Common;
 using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Checking;
+using PcieEmu.Pci.Hosting;
 using PcieEmu.Pci.Observation;
 using PcieEmu.Pci.Scheduling;
 using PcieEmu.Pci.Timing;
@@ -10,26 +11,20 @@ using PcieEmu.Pci.Timing;
 namespace PcieEmu.Devices;
 
 /// <summary>What hosts (server, harness, replay) need of any card, whatever its model.</summary>
-public interface IEmulatedCard : IDisposable
+/// <remarks>
+/// A card is an <see cref="IPciDevice"/>: its <see cref="IPciDevice.RecordKinds"/> are the card's own record kinds (a
+/// trace carries them, so any reader can decode them), and <see cref="IPciDevice.Observe"/> observes the function's
+/// units, DMA and interrupts plus the card's own records (violations, samples handed to the host).
+/// </remarks>
+public interface IEmulatedCard : IPciDevice
 {
     CardModel Model { get; }
-
-    PciFunction Function { get; }
 
     /// <summary>What the driver did wrong (the card's rules and the framework's) and host problems: the function's checker.</summary>
     DriverChecker Checker { get; }
 
     /// <summary>Every rule the card checks besides the framework's (<see cref="FunctionRules"/>), for catalogues and policies.</summary>
     IReadOnlyList<DriverRule> Rules { get; }
-
-    /// <summary>The trace record kinds this card defines (a trace carries them, so any reader can decode them).</summary>
-    IReadOnlyList<DeviceRecordKind> RecordKinds { get; }
-
-    /// <summary>
-    /// Starts observing the card (a trace recorder or replayer): its function's units, DMA and interrupts, and the
-    /// card's own records (violations, samples handed to the host). Before any client traffic.
-    /// </summary>
-    FunctionObservation Observe(IFunctionObserver observer);
 }
 
 /// <summary>Host-side settings of a card that are not part of its model file.</summary>

@@ -10,6 +10,7 @@ using PcieEmu.Harness.Logging;
 using PcieEmu.Harness.Processes;
 using PcieEmu.Harness.Provisioning;
 using PcieEmu.Harness.Qemu;
+using PcieEmu.Pci.Hosting;
 using PcieEmu.Tracing.Recording;
 using PcieEmu.VfioUser.Server;
 
@@ -127,23 +128,39 @@ public sealed partial class GuestSession : IAsyncDisposable
                 UserDrivers.WriteInitrd(options.LoadDrivers ? artifacts.Initrd : artifacts.InitrdBase ?? artifacts.Initrd, driverBuilds, initrd);
             }
 
-            for (int i = 0; i < options.ModelPaths.Count; i++)
+            for (int i = 0; i < options.ModelPaths.Count + options.Devices.Count; i++)
             {
                 string log = Path.Combine(work, $"server-{i}.log");
                 var cardLoggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FileLoggerProvider(log)));
                 owned.Add(cardLoggers);
-                var card = CardFactory.Load(options.ModelPaths[i], cardLoggers, new CardOptions { Routes = options.Routes, KeepSampleBytes = options.KeepSampleBytes });
-                card.Checker.Policy = options.CheckerPolicy;
-                ViolationLogging.Attach(card.Checker, cardLoggers.CreateLogger("PcieEmu.Checker"));
-                violationLog?.Attach(card.Checker);
-                var trace = options.TraceDirectory is { } traces
-                    ? TraceRecording.Start(card, options.ModelPaths[i], options.Routes, TracePath(traces, i))
-                    : null;
+                IPciDevice device;
+                Tracing.Format.TraceWriter? trace = null;
+                if (i < options.ModelPaths.Count)
+                {
+                    var card = CardFactory.Load(options.ModelPaths[i], cardLoggers, new CardOptions { Routes = options.Routes, KeepSampleBytes = options.KeepSampleBytes });
+                    device = card;
+                    trace = options.TraceDirectory is { } traces
+                        ? TraceRecording.Start(card, options.ModelPaths[i], options.Routes, TracePath(traces, i))
+                        : null;
+                }
+                else
+                {
+                    var type = options.Devices[i - options.ModelPaths.Count];
+                    device = type.Create(PciDeviceContext.RealTime(cardLoggers));
+                    trace = options.TraceDirectory is { } traces
+                        ? TraceRecording.Start(device, type, TracePath(traces, i))
+                        : null;
+                }
+
+                device.Function.Checker.Policy = options.CheckerPolicy;
+                ViolationLogging.Attach(device.Function.Checker, cardLoggers.CreateLogger("PcieEmu.Checker"));
+                violationLog?.Attach(device.Function.Checker);
+
                 // A hot-pluggable card's server outlives its client: the next device_add connects again.
                 var serverOptions = options.HotPlug ? options.ServerOptions with { Persist = true } : options.ServerOptions;
-                var server = new VfioUserServer(card.Function, Path.Combine(work, $"vu{i}.sock"), serverOptions, cardLoggers);
+                var server = new VfioUserServer(device.Function, Path.Combine(work, $"vu{i}.sock"), serverOptions, cardLoggers);
                 server.Listen();
-                cards.Add(new CardInstance(i, card, server, log, server.RunAsync(), trace));
+                cards.Add(new CardInstance(i, device, server, log, server.RunAsync(), trace));
             }
 
             agentListener = GuestAgent.Listen(Path.Combine(work, "agent.sock"));
@@ -432,7 +449,7 @@ public sealed partial class GuestSession : IAsyncDisposable
     private static string Quote(string s) => s.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'' or '{' or '}') ? $"'{s.Replace("'", "'\\''", StringComparison.Ordinal)}'" : s;
 
     /// <summary>Every driver-rule violation the session's cards recorded so far (warnings left out).</summary>
-    public IReadOnlyList<RuleViolation> Violations() => ViolationAssertions.Violations(_cards.Select(c => c.Card));
+    public IReadOnlyList<RuleViolation> Violations() => ViolationAssertions.Violations(_cards.Select(c => c.Device.Function.Checker));
 
     /// <summary>
     /// Throws <see cref="DriverViolationException"/> (the first report as its message) when a card saw a violation
@@ -440,7 +457,7 @@ public sealed partial class GuestSession : IAsyncDisposable
     /// driver's shutdown path too; the cards keep their reports after the session ends.
     /// </summary>
     public void AssertNoViolations(params string[] expectedRules) =>
-        ViolationAssertions.AssertNone(_cards.Select(c => c.Card), expectedRules.ToHashSet(StringComparer.Ordinal));
+        ViolationAssertions.AssertNone(_cards.Select(c => c.Device.Function.Checker), expectedRules.ToHashSet(StringComparer.Ordinal));
 
     /// <summary>Powers the guest off (agent quit, then QMP quit, then kill), stops the servers, keeps logs on failure.</summary>
     public async ValueTask DisposeAsync()

@@ -1,6 +1,7 @@
 using PcieEmu.Pci.Checking;
 using PcieEmu.Devices;
 using PcieEmu.Harness.Qemu;
+using PcieEmu.Pci.Hosting;
 using PcieEmu.VfioUser.Server;
 
 namespace PcieEmu.Harness;
@@ -10,6 +11,13 @@ public sealed record GuestSessionOptions
 {
     /// <summary>One card per model file, each behind its own pcie-root-port.</summary>
     public IReadOnlyList<string> ModelPaths { get; init; } = [DataFiles.DefaultModelPath];
+
+    /// <summary>
+    /// Users' devices, each served behind its own pcie-root-port after the cards of <see cref="ModelPaths"/> (set
+    /// ModelPaths to [] for a guest with only these). <see cref="GuestSession.Cards"/> lists them after the cards, with
+    /// <see cref="CardInstance.Device"/> set; a <see cref="TraceDirectory"/> records them too.
+    /// </summary>
+    public IReadOnlyList<PciDeviceType> Devices { get; init; } = [];
 
     /// <summary>Host folder mounted in the guest at /mnt/host (default: a fresh folder in the work directory).</summary>
     public string? ShareDirectory { get; init; }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using PcieEmu.Devices;
 using PcieEmu.Pci.Checking;
 
 namespace PcieEmu.Harness.Checking;
@@ -12,17 +11,17 @@ namespace PcieEmu.Harness.Checking;
 public static class ViolationAssertions
 {
     /// <summary>Every violation the cards recorded (kept reports, in order per card), warnings left out.</summary>
-    public static IReadOnlyList<RuleViolation> Violations(IEnumerable<IEmulatedCard> cards) =>
-        [.. cards.SelectMany(c => c.Checker.Snapshot()).Where(v => v.IsViolation)];
+    public static IReadOnlyList<RuleViolation> Violations(IEnumerable<DriverChecker> checkers) =>
+        [.. checkers.SelectMany(c => c.Snapshot()).Where(v => v.IsViolation)];
 
     /// <summary>
     /// Throws <see cref="DriverViolationException"/> with the first unexpected violation's report when any card
     /// recorded a violation of a rule outside <paramref name="expectedRules"/>.
     /// </summary>
-    public static void AssertNone(IEnumerable<IEmulatedCard> cards, IReadOnlySet<string>? expectedRules = null)
+    public static void AssertNone(IEnumerable<DriverChecker> checkers, IReadOnlySet<string>? expectedRules = null)
     {
-        var unexpected = cards
-            .SelectMany(c => c.Checker.Snapshot().Where(v => v.IsViolation).Select(v => (Card: c, Violation: v)))
+        var unexpected = checkers
+            .SelectMany(c => c.Snapshot().Where(v => v.IsViolation).Select(v => (Checker: c, Violation: v)))
             .Where(p => expectedRules is null || !expectedRules.Contains(p.Violation.RuleName))
             .ToList();
         if (unexpected.Count == 0)
@@ -30,9 +29,9 @@ public static class ViolationAssertions
             return;
         }
 
-        var (card, first) = unexpected[0];
+        var (checker, first) = unexpected[0];
         var violations = unexpected.Select(p => p.Violation).ToList();
-        throw new DriverViolationException(Describe(violations, first.Report(card.Checker.SpecName)), violations);
+        throw new DriverViolationException(Describe(violations, first.Report(checker.SpecName)), violations);
     }
 
     private static string Describe(IReadOnlyList<RuleViolation> unexpected, string firstReport)

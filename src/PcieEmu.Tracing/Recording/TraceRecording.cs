@@ -1,6 +1,7 @@
 using System.Reflection;
 using PcieEmu.Devices;
 using PcieEmu.Devices.Models;
+using PcieEmu.Pci.Hosting;
 using PcieEmu.Tracing.Format;
 
 namespace PcieEmu.Tracing.Recording;
@@ -36,10 +37,38 @@ public static class TraceRecording
     }
 
     /// <summary>
+    /// Attaches a <see cref="TraceWriter"/> for <paramref name="path"/> to a device of <paramref name="type"/> (a
+    /// user's device, without a model file), before any client traffic. The header names the type and carries a small
+    /// description in place of a model file; <see cref="Replay.TraceReplayer.Replay(string, Replay.ReplayOptions, PciDeviceType, Microsoft.Extensions.Logging.ILoggerFactory)"/>
+    /// rebuilds the device from the same type.
+    /// </summary>
+    public static TraceWriter Start(IPciDevice device, PciDeviceType type, string path)
+    {
+        string json = DeviceDescription(type);
+        var header = new TraceHeader
+        {
+            Card = type.Name,
+            ModelName = device.Function.Name,
+            ModelSha256 = TraceHeader.Sha256Of(json),
+            ModelJson = json,
+            RecordedAt = DateTimeOffset.UtcNow,
+            Recorder = "pcieemu " + (typeof(TraceRecording).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?"),
+            DeviceRecords = [.. device.RecordKinds.Select(DeviceRecordDeclaration.Of)],
+        };
+        var writer = new TraceWriter(path, header);
+        device.Observe(writer);
+        return writer;
+    }
+
+    /// <summary>What a trace of a user's device carries where a card's trace carries its model file.</summary>
+    internal static string DeviceDescription(PciDeviceType type) =>
+        System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["device"] = type.Name });
+
+    /// <summary>
     /// Ends the recording between two units (a device thread may still be running one) and completes the file;
     /// whatever the card does afterwards is not recorded. Throws <see cref="IOException"/> if writing failed.
     /// </summary>
-    public static void Finish(IEmulatedCard card, TraceWriter writer)
+    public static void Finish(IPciDevice card, TraceWriter writer)
     {
         if (card.Function.Observation is { } observation)
         {

@@ -6,6 +6,7 @@ using PcieEmu.Devices.Common;
 using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Hosting;
 using PcieEmu.Pci.Interrupts;
 using PcieEmu.Pci.Observation;
 using PcieEmu.Pci.Scheduling;
@@ -66,7 +67,7 @@ public static class TraceReplayer
         card.Observe(sink);
         try
         {
-            return Run(card, sink, clock, model, options, tracePath, reader.Schema);
+            return Run(card, sink, clock, model.Name, options, tracePath, reader.Schema);
         }
         finally
         {
@@ -76,13 +77,48 @@ public static class TraceReplayer
     }
 
     /// <summary>
+    /// Replays a trace of a user's device (recorded with <see cref="Recording.TraceRecording.Start(IPciDevice, PciDeviceType, string)"/>)
+    /// against a new device of <paramref name="type"/>, created on a manual clock with an external scheduler.
+    /// <see cref="ReplayOptions.ModelPath"/> and <see cref="ReplayOptions.Routes"/> do not apply;
+    /// <see cref="ReplayOptions.Prepare"/> is called only for a device that is an <see cref="IEmulatedCard"/>.
+    /// </summary>
+    /// <exception cref="TraceFormatException">The trace is corrupt or truncated, or was recorded from another kind of device.</exception>
+    public static ReplayResult Replay(string tracePath, ReplayOptions options, PciDeviceType type, ILoggerFactory loggers)
+    {
+        using var reader = TraceReader.Open(tracePath);
+        var header = reader.Header;
+        if (header.Card != type.Name || header.ModelJson != Recording.TraceRecording.DeviceDescription(type))
+        {
+            throw new TraceFormatException($"{tracePath} was recorded from a \"{header.Card}\" device, not a \"{type.Name}\"");
+        }
+
+        var clock = new ManualDeviceClock();
+        using var device = type.Create(new PciDeviceContext(loggers, clock, SchedulerMode.External));
+        CheckDeviceKinds(device, reader, tracePath);
+        var sink = new ReplaySink(reader, reader.Schema, options.AllowTruncated);
+        device.Observe(sink);
+        try
+        {
+            return Run(device, sink, clock, header.ModelName, options, tracePath, reader.Schema);
+        }
+        finally
+        {
+            sink.Close();
+        }
+    }
+
+    /// <summary>
     /// Runs every recorded unit in file order at its recorded time. The sink reads the unit's nested records as the
     /// card produces its own, so nothing is held per unit and nothing is copied per record.
     /// </summary>
-    private static ReplayResult Run(IEmulatedCard card, ReplaySink sink, ManualDeviceClock clock, CardModel model, ReplayOptions options,
+    private static ReplayResult Run(IPciDevice card, ReplaySink sink, ManualDeviceClock clock, string modelName, ReplayOptions options,
         string tracePath, RecordSchema schema)
     {
-        options.Prepare?.Invoke(card);
+        if (card is IEmulatedCard emulated)
+        {
+            options.Prepare?.Invoke(emulated);
+        }
+
         long started = Stopwatch.GetTimestamp();
         ReplayDivergence? divergence = null;
         try
@@ -114,7 +150,7 @@ public static class TraceReplayer
         return new ReplayResult
         {
             TracePath = tracePath,
-            ModelName = model.Name,
+            ModelName = modelName,
             Units = sink.Units,
             Records = sink.Records,
             DmaBytes = sink.DmaBytes,
@@ -126,7 +162,7 @@ public static class TraceReplayer
     }
 
     /// <summary>The card must define the device record kinds the trace has, with the same numbers and fields.</summary>
-    private static void CheckDeviceKinds(IEmulatedCard card, TraceReader reader, string tracePath)
+    private static void CheckDeviceKinds(IPciDevice card, TraceReader reader, string tracePath)
     {
         foreach (var recorded in reader.Schema.DeviceKinds)
         {
@@ -216,7 +252,7 @@ public static class TraceReplayer
     }
 
     /// <summary>Runs one recorded unit on the card, checking its parameters first (a corrupt trace must not crash the replay).</summary>
-    private static void RunUnit(IEmulatedCard card, RecordCopy unit, ReplaySink sink, string tracePath)
+    private static void RunUnit(IPciDevice card, RecordCopy unit, ReplaySink sink, string tracePath)
     {
         var f = card.Function;
         switch (unit.Kind)
