@@ -2,7 +2,8 @@
 # PcieEmu guest provisioning: QEMU (vfio-user client) + guest kernel/initramfs + our
 # out-of-tree kernel modules, built on demand into a content-keyed cache.
 #
-#   qemu/provision/provision.sh [--cache DIR] [--drivers-dir DIR] [--force]
+#   qemu/provision/provision.sh [--cache DIR] [--drivers-dir DIR] [--force] [--prune]
+#                               [--with-hotplug-qemu]
 #
 # stdout protocol: "@@STEP i/n text" progress lines, free-form log lines, and finally
 # either "@@MANIFEST <path>" (exit 0) or "@@ERROR <message>" (exit != 0).
@@ -22,6 +23,8 @@ source "$SCRIPT_DIR/stage-qemu.sh"
 source "$SCRIPT_DIR/stage-guest.sh"
 # shellcheck source=stage-drivers.sh
 source "$SCRIPT_DIR/stage-drivers.sh"
+# shellcheck source=stage-qemu-hotplug.sh
+source "$SCRIPT_DIR/stage-qemu-hotplug.sh"
 
 STEP_I=0
 STEP_N=0
@@ -32,7 +35,7 @@ CUR_TMP=""
 
 usage() {
     cat <<EOF
-usage: ${0##*/} [--cache DIR] [--drivers-dir DIR] [--force] [--prune]
+usage: ${0##*/} [--cache DIR] [--drivers-dir DIR] [--force] [--prune] [--with-hotplug-qemu]
 
   --cache DIR        cache directory (default: \$PCIEEMU_CACHE, else
                      \${XDG_CACHE_HOME:-\$HOME/.cache}/pcieemu)
@@ -41,6 +44,10 @@ usage: ${0##*/} [--cache DIR] [--drivers-dir DIR] [--force] [--prune]
   --force            rebuild every stage
   --prune            afterwards, delete the cached stages, manifests and logs that
                      this run did not use (frees the space of older recipes)
+  --with-hotplug-qemu
+                     also provide a QEMU whose device_del of a vfio-user-pci device
+                     with MSI-X does not abort (manifest key qemu_hotplug; also
+                     \$PCIEEMU_HOTPLUG_QEMU=1)
 EOF
 }
 
@@ -64,6 +71,8 @@ DRIVERS_DIR=$REPO_DIR/qemu/drivers
 DRIVERS_DIR_GIVEN=0
 FORCE=0
 PRUNE=0
+HOTPLUG=0
+if [[ ${PCIEEMU_HOTPLUG_QEMU:-0} == 1 ]]; then HOTPLUG=1; fi
 while (($#)); do
     case $1 in
     --cache)
@@ -92,6 +101,10 @@ while (($#)); do
         ;;
     --prune)
         PRUNE=1
+        shift
+        ;;
+    --with-hotplug-qemu)
+        HOTPLUG=1
         shift
         ;;
     -h | --help)
@@ -153,6 +166,16 @@ QEMU_KEY=$(hash_files "$SCRIPT_DIR/lib.sh" "$SCRIPT_DIR/stage-qemu.sh")
 GUEST_KEY=$(hash_files "$SCRIPT_DIR/lib.sh" "$SCRIPT_DIR/stage-guest.sh" "${guest_files[@]}")
 QEMU_STAGE=$CACHE/qemu-$QEMU_KEY
 GUEST_STAGE=$CACHE/guest-$GUEST_KEY
+# The hot-plug QEMU is derived from the qemu stage: its key includes the qemu key.
+HOTPLUG_STAGE=""
+if ((HOTPLUG)); then
+    HOTPLUG_KEY=$({
+        hash_files "$SCRIPT_DIR/lib.sh" "$SCRIPT_DIR/stage-qemu-hotplug.sh" "$SCRIPT_DIR/qemu-binpatch.py" \
+            "$SCRIPT_DIR/patches/vfio-user-pba-teardown.patch"
+        printf 'qemu=%s\n' "$QEMU_KEY"
+    } | sha256sum | cut -c1-16)
+    HOTPLUG_STAGE=$CACHE/qemu-hotplug-$HOTPLUG_KEY
+fi
 
 # drivers_key: needs the KABI, i.e. a complete guest stage.
 drivers_key() {
@@ -166,10 +189,15 @@ drivers_key() {
     } | sha256sum | cut -c1-16
 }
 
-need_qemu=1 need_guest=1 need_drivers=1
+need_qemu=1 need_guest=1 need_drivers=1 need_hotplug=$HOTPLUG
 DRIVERS_STAGE=""
 if ((!FORCE)); then
     is_complete "$QEMU_STAGE" && need_qemu=0
+    # Cached only if made from this very qemu stage (a --force run may have rebuilt it).
+    if ((HOTPLUG && !need_qemu)) && is_complete "$HOTPLUG_STAGE" &&
+        [[ $(meta_get "$HOTPLUG_STAGE/meta" qemu_stage_complete) == "$(<"$QEMU_STAGE/.complete")" ]]; then
+        need_hotplug=0
+    fi
     if is_complete "$GUEST_STAGE"; then
         need_guest=0
         DRIVERS_STAGE=$CACHE/drivers-$(drivers_key)
@@ -177,7 +205,8 @@ if ((!FORCE)); then
     fi
 fi
 STEP_N=$((1 + (need_qemu ? QEMU_STAGE_STEPS : 1) + (need_guest ? GUEST_STAGE_STEPS : 1) +
-    (need_drivers ? DRIVERS_STAGE_STEPS : 1) + 1))
+    (need_drivers ? DRIVERS_STAGE_STEPS : 1) + 1 +
+    (HOTPLUG ? (need_hotplug ? QEMU_HOTPLUG_STAGE_STEPS : 1) : 0)))
 
 step "prepare: cache $CACHE"
 info "drivers dir: $DRIVERS_DIR"
@@ -195,6 +224,7 @@ if ((need_qemu || need_guest)); then
     [[ $(uname -m) == x86_64 ]] || die "the host must be x86_64 (is $(uname -m))"
 fi
 if ((need_guest)); then check_tools xz readelf od grep tail install; fi
+if ((need_hotplug)); then check_tools python3 objdump; fi
 
 # build_stage NAME KEY_DIR FUNC ARGS...: build a stage in a temp dir, mark it complete,
 # and rename it into place (replacing an old copy under --force).
@@ -232,6 +262,12 @@ else
     step "qemu: cached ($QEMU_STAGE)"
 fi
 
+if ((need_hotplug)); then
+    build_stage qemu-hotplug "$HOTPLUG_STAGE" stage_qemu_hotplug_build "$QEMU_STAGE" "$SCRIPT_DIR/qemu-binpatch.py"
+elif ((HOTPLUG)); then
+    step "qemu-hotplug: cached ($HOTPLUG_STAGE)"
+fi
+
 if ((need_guest)); then
     build_stage guest "$GUEST_STAGE" stage_guest_build "$GUEST_DIR"
 else
@@ -262,7 +298,9 @@ fi
 # Manifest
 # ---------------------------------------------------------------------------
 step "manifest"
-MANIFEST_KEY=$(printf '%s\n' "$QEMU_STAGE" "$GUEST_STAGE" "$DRIVERS_STAGE" | sha256sum | cut -c1-16)
+# (Without --with-hotplug-qemu the key, and so the manifest, is the same as before that option.)
+MANIFEST_KEY=$(printf '%s\n' "$QEMU_STAGE" "$GUEST_STAGE" "$DRIVERS_STAGE" ${HOTPLUG_STAGE:+"$HOTPLUG_STAGE"} |
+    sha256sum | cut -c1-16)
 MANIFEST=$CACHE/manifest-$MANIFEST_KEY
 {
     printf 'qemu=%s\n' "$QEMU_STAGE/qemu"
@@ -284,6 +322,10 @@ MANIFEST=$CACHE/manifest-$MANIFEST_KEY
     printf 'share_mount=/mnt/host\n'
     printf 'share_tag=host\n'
     printf 'cache=%s\n' "$CACHE"
+    if [[ -n $HOTPLUG_STAGE ]]; then
+        printf 'qemu_hotplug=%s\n' "$HOTPLUG_STAGE/qemu"
+        printf 'qemu_hotplug_patch=%s\n' "$(meta_get "$HOTPLUG_STAGE/meta" patch_status)"
+    fi
 } >"$MANIFEST.tmp.$$"
 mv "$MANIFEST.tmp.$$" "$MANIFEST"
 
@@ -294,6 +336,7 @@ if ((PRUNE)); then
         case $old in
         "$QEMU_STAGE" | "$GUEST_STAGE" | "$DRIVERS_STAGE" | "$MANIFEST") continue ;;
         "$CACHE/logs/${QEMU_STAGE##*/}.log" | "$CACHE/logs/${GUEST_STAGE##*/}.log" | "$CACHE/logs/${DRIVERS_STAGE##*/}.log") continue ;;
+        "${HOTPLUG_STAGE:-/nonexistent}" | "$CACHE/logs/${HOTPLUG_STAGE##*/}.log") continue ;;
         esac
         rm -rf "$old"
         pruned=$((pruned + 1))

@@ -11,9 +11,9 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ValidateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
-root.Subcommands.Add(CodegenCommand.Create());
 root.Subcommands.Add(TraceCommand.Create());
-var parse = root.Parse(args);
+// No response files: `boot --exec "@unplug 0"` is a slot action, not a file of arguments (SlotAction).
+var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 try
 {
     // System.CommandLine's own handler would print the stack trace; ours prints one line (see LastResort).

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using PcieEmu.Devices.Common;
 using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Pci.Observation;
 using PcieEmu.Pci.Scheduling;
 using PcieEmu.Pci.Timing;
@@ -15,7 +16,11 @@ public interface IEmulatedCard : IDisposable
 
     PciFunction Function { get; }
 
-    DriverRuleViolations Violations { get; }
+    /// <summary>What the driver did wrong (the card's rules and the framework's) and host problems: the function's checker.</summary>
+    DriverChecker Checker { get; }
+
+    /// <summary>Every rule the card checks besides the framework's (<see cref="FunctionRules"/>), for catalogues and policies.</summary>
+    IReadOnlyList<DriverRule> Rules { get; }
 
     /// <summary>The trace record kinds this card defines (a trace carries them, so any reader can decode them).</summary>
     IReadOnlyList<DeviceRecordKind> RecordKinds { get; }
@@ -77,6 +82,13 @@ public static class CardFactory
 
     public static IEmulatedCard Load(string modelPath, ILoggerFactory loggerFactory, CardOptions? options = null) =>
         Create(CardModelLoader.Load(modelPath), loggerFactory, options);
+
+    /// <summary>Every rule a card of <paramref name="model"/> checks, the framework's included (for policies and catalogues).</summary>
+    public static IReadOnlyList<DriverRule> RulesOf(CardModel model) => model.Card switch
+    {
+        "pcieemu-audio" => [.. FunctionRules.All, .. AudioCard.AudioRules.All],
+        _ => FunctionRules.All,
+    };
 
     /// <summary>Route overrides must name streams of the model and be valid routes for their direction.</summary>
     private static IReadOnlyDictionary<string, string> CheckRoutes(CardModel model, IReadOnlyDictionary<string, string> routes)

@@ -1,8 +1,8 @@
 namespace PcieEmu.Devices;
 
 /// <summary>
-/// The source checkout, for what only a developer does with one: `pcieemu codegen` writes generated sources into it,
-/// and tests that re-record committed files. The tools' own data comes from <see cref="DataFiles"/>, beside the
+/// The source checkout, for what only a developer does with one: tests that read the spec or re-record committed
+/// files. The tools' own data comes from <see cref="DataFiles"/>, beside the
 /// binary. Found from $PCIEEMU_REPO, the current directory, or the running binary's location, whichever holds
 /// PcieEmu.sln first.
 /// </summary>

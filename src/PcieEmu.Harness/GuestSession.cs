@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices;
+using PcieEmu.Harness.Checking;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Harness.Guest;
 using PcieEmu.Harness.Logging;
 using PcieEmu.Harness.Processes;
@@ -26,7 +28,9 @@ public sealed partial class GuestSession : IAsyncDisposable
     private readonly Socket _agentListener;
     private readonly GuestSessionOptions _options;
     private readonly List<ILoggerFactory> _ownedLoggers;
+    private ViolationLogFile? _violationLog;
     private GuestAgent? _agent;
+    private CardSlots? _slots;
     private bool _failed;
     private bool _disposed;
 
@@ -57,6 +61,11 @@ public sealed partial class GuestSession : IAsyncDisposable
 
     public QmpClient? Qmp { get; private set; }
 
+    /// <summary>The cards' PCIe slots: hot-unplug, hot-plug and surprise removal (needs <see cref="GuestSessionOptions.HotPlug"/>).</summary>
+    public CardSlots Slots => _slots ??= new CardSlots(this, _options, _cards, _logger);
+
+    internal GuestSessionOptions Options => _options;
+
     public string QemuLog => Path.Combine(WorkDirectory, "qemu.log");
 
     public string ConsoleLog => Path.Combine(WorkDirectory, "console.log");
@@ -70,7 +79,9 @@ public sealed partial class GuestSession : IAsyncDisposable
         var logger = loggers.CreateLogger("PcieEmu.Harness.GuestSession");
         int steps = 0;
         var counting = progress is null ? null : new StepCounter(progress, n => steps = n);
-        var artifacts = await Provisioner.EnsureAsync(counting, cancellationToken: cancellationToken);
+        var artifacts = await Provisioner.EnsureAsync(counting, cancellationToken: cancellationToken, hotplugQemu: options.HotPlug);
+        string qemuBinary = !options.HotPlug ? artifacts.Qemu
+            : artifacts.QemuHotplug ?? throw new GuestSessionException("hot-plug needs the qemu-hotplug stage, which provisioning did not report (manifest key qemu_hotplug)");
         progress?.Report(new ProvisionStep(steps + 1, steps + 1, "starting the card server(s) and QEMU, waiting for the guest"));
         string work = options.WorkDirectory ?? Directory.CreateTempSubdirectory("pcieemu-").FullName;
         Directory.CreateDirectory(work);
@@ -86,18 +97,25 @@ public sealed partial class GuestSession : IAsyncDisposable
         var owned = new List<ILoggerFactory>();
         Socket? agentListener = null;
         GuestSession? session = null;
+        ViolationLogFile? violationLog = null;
         try
         {
+            violationLog = options.ViolationLogPath is { } violationPath ? new ViolationLogFile(violationPath) : null;
             for (int i = 0; i < options.ModelPaths.Count; i++)
             {
                 string log = Path.Combine(work, $"server-{i}.log");
                 var cardLoggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FileLoggerProvider(log)));
                 owned.Add(cardLoggers);
                 var card = CardFactory.Load(options.ModelPaths[i], cardLoggers, new CardOptions { Routes = options.Routes, KeepSampleBytes = options.KeepSampleBytes });
+                card.Checker.Policy = options.CheckerPolicy;
+                ViolationLogging.Attach(card.Checker, cardLoggers.CreateLogger("PcieEmu.Checker"));
+                violationLog?.Attach(card.Checker);
                 var trace = options.TraceDirectory is { } traces
                     ? TraceRecording.Start(card, options.ModelPaths[i], options.Routes, TracePath(traces, i))
                     : null;
-                var server = new VfioUserServer(card.Function, Path.Combine(work, $"vu{i}.sock"), options.ServerOptions, cardLoggers);
+                // A hot-pluggable card's server outlives its client: the next device_add connects again.
+                var serverOptions = options.HotPlug ? options.ServerOptions with { Persist = true } : options.ServerOptions;
+                var server = new VfioUserServer(card.Function, Path.Combine(work, $"vu{i}.sock"), serverOptions, cardLoggers);
                 server.Listen();
                 cards.Add(new CardInstance(i, card, server, log, server.RunAsync(), trace));
             }
@@ -123,10 +141,10 @@ public sealed partial class GuestSession : IAsyncDisposable
                 ExtraArguments = options.ExtraQemuArguments,
             };
             var args = QemuCommandLine.Build(machine);
-            File.WriteAllText(Path.Combine(work, "qemu.cmdline"), artifacts.Qemu + " " + string.Join(" ", args.Select(Quote)) + "\n");
-            var qemu = StartQemu(artifacts.Qemu, args, Path.Combine(work, "qemu.log"), options.Console);
+            File.WriteAllText(Path.Combine(work, "qemu.cmdline"), qemuBinary + " " + string.Join(" ", args.Select(Quote)) + "\n");
+            var qemu = StartQemu(qemuBinary, args, Path.Combine(work, "qemu.log"), options.Console);
             LogStarted(logger, qemu.Id, machine.Accelerator, cards.Count, work);
-            session = new GuestSession(options, artifacts, work, share, cards, qemu, agentListener, owned, logger);
+            session = new GuestSession(options, artifacts, work, share, cards, qemu, agentListener, owned, logger) { _violationLog = violationLog };
             if (options.Console == ConsoleMode.File)
             {
                 await session.ConnectAsync(cancellationToken);
@@ -153,6 +171,7 @@ public sealed partial class GuestSession : IAsyncDisposable
                 }
 
                 owned.ForEach(f => f.Dispose());
+                violationLog?.Dispose();
             }
 
             if (e is GuestSessionException || (e is OperationCanceledException && cancellationToken.IsCancellationRequested))
@@ -354,6 +373,17 @@ public sealed partial class GuestSession : IAsyncDisposable
 
     private static string Quote(string s) => s.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'' or '{' or '}') ? $"'{s.Replace("'", "'\\''", StringComparison.Ordinal)}'" : s;
 
+    /// <summary>Every driver-rule violation the session's cards recorded so far (warnings left out).</summary>
+    public IReadOnlyList<RuleViolation> Violations() => ViolationAssertions.Violations(_cards.Select(c => c.Card));
+
+    /// <summary>
+    /// Throws <see cref="DriverViolationException"/> (the first report as its message) when a card saw a violation
+    /// of a rule outside <paramref name="expectedRules"/>. Call it after <see cref="DisposeAsync"/> to cover the
+    /// driver's shutdown path too; the cards keep their reports after the session ends.
+    /// </summary>
+    public void AssertNoViolations(params string[] expectedRules) =>
+        ViolationAssertions.AssertNone(_cards.Select(c => c.Card), expectedRules.ToHashSet(StringComparer.Ordinal));
+
     /// <summary>Powers the guest off (agent quit, then QMP quit, then kill), stops the servers, keeps logs on failure.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -407,6 +437,7 @@ public sealed partial class GuestSession : IAsyncDisposable
         }
 
         _ownedLoggers.ForEach(f => f.Dispose());
+        _violationLog?.Dispose();
         _qemu.Dispose();
         if (!_failed && !_options.KeepWorkDirectory && _options.WorkDirectory is null)
         {

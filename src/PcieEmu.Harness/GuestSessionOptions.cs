@@ -1,3 +1,4 @@
+using PcieEmu.Pci.Checking;
 using PcieEmu.Devices;
 using PcieEmu.Harness.Qemu;
 using PcieEmu.VfioUser.Server;
@@ -73,7 +74,20 @@ public sealed record GuestSessionOptions
     /// </summary>
     public string? TraceDirectory { get; init; }
 
+    /// <summary>
+    /// The cards may be hot-unplugged and plugged again (<see cref="GuestSession.Slots"/>): QEMU is the qemu-hotplug
+    /// build (Debian's 11.1.3 aborts on device_del of a vfio-user device with MSI-X; provisioning applies the
+    /// upstream fix, qemu/provision/README.md), and each card's server accepts the next client after one leaves.
+    /// </summary>
+    public bool HotPlug { get; init; }
+
     public IReadOnlyList<string> ExtraKernelArguments { get; init; } = [];
 
     public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];
+
+    /// <summary>How each rule of the driver checker counts (off, warning, violation); default: as the card declares.</summary>
+    public CheckerPolicy CheckerPolicy { get; init; } = CheckerPolicy.Default;
+
+    /// <summary>Also write every violation and warning as a JSON line into this file (for CI), or null.</summary>
+    public string? ViolationLogPath { get; init; }
 }

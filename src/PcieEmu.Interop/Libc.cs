@@ -17,6 +17,7 @@ public static partial class Libc
     public const int MSG_DONTWAIT = 0x40;
     public const int MSG_CTRUNC = 0x08;
     public const int MSG_NOSIGNAL = 0x4000;
+    public const int MSG_WAITALL = 0x100;
     public const int MSG_CMSG_CLOEXEC = 0x40000000;
 
     public const int PROT_READ = 0x1;

@@ -6,4 +6,8 @@ public static partial class Libc
 {
     [LibraryImport(Library, SetLastError = true)]
     public static partial int shutdown(SafeHandle sockfd, int how);
+
+    /// <summary>The raw-descriptor form, for a caller that keeps the socket's SafeHandle referenced.</summary>
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int shutdown(int sockfd, int how);
 }

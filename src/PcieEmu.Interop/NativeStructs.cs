@@ -65,3 +65,73 @@ public static class Cmsg
     /// <summary>CMSG_SPACE(n).</summary>
     public static int Space(int dataLength) => HeaderSize + AlignUp(dataLength);
 }
+
+/// <summary>struct io_sqring_offsets (40 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct io_sqring_offsets
+{
+    public uint head;
+    public uint tail;
+    public uint ring_mask;
+    public uint ring_entries;
+    public uint flags;
+    public uint dropped;
+    public uint array;
+    public uint resv1;
+    public ulong user_addr;
+}
+
+/// <summary>struct io_cqring_offsets (40 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct io_cqring_offsets
+{
+    public uint head;
+    public uint tail;
+    public uint ring_mask;
+    public uint ring_entries;
+    public uint overflow;
+    public uint cqes;
+    public uint flags;
+    public uint resv1;
+    public ulong user_addr;
+}
+
+/// <summary>struct io_uring_params (120 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct io_uring_params
+{
+    public uint sq_entries;
+    public uint cq_entries;
+    public uint flags;
+    public uint sq_thread_cpu;
+    public uint sq_thread_idle;
+    public uint features;
+    public uint wq_fd;
+    public fixed uint resv[3];
+    public io_sqring_offsets sq_off;
+    public io_cqring_offsets cq_off;
+}
+
+/// <summary>struct io_uring_sqe (64 bytes), with the fields the socket operations use.</summary>
+[StructLayout(LayoutKind.Explicit, Size = 64)]
+public struct io_uring_sqe
+{
+    [FieldOffset(0)] public byte opcode;
+    [FieldOffset(1)] public byte flags;
+    [FieldOffset(2)] public ushort ioprio;
+    [FieldOffset(4)] public int fd;
+    [FieldOffset(8)] public ulong off;
+    [FieldOffset(16)] public ulong addr;
+    [FieldOffset(24)] public uint len;
+    [FieldOffset(28)] public uint msg_flags;
+    [FieldOffset(32)] public ulong user_data;
+}
+
+/// <summary>struct io_uring_cqe (16 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct io_uring_cqe
+{
+    public ulong user_data;
+    public int res;
+    public uint flags;
+}

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Pci.Bars;
 using PcieEmu.Pci.Capabilities;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Pci.Config;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
@@ -54,6 +55,8 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         _dmaSpace = new FunctionDmaSpace(this, loggerFactory.CreateLogger($"PcieEmu.Pci.Function.{name}"));
         Clock = new FunctionClock(clock, () => _observation);
         Scheduler = new DeviceScheduler(clock, schedulerMode, loggerFactory.CreateLogger("PcieEmu.Pci.Scheduler"), () => _observation);
+        Checker = new DriverChecker(name, Clock);
+        Interrupts.Checker = Checker;
 
         foreach (var c in _allCapabilities)
         {
@@ -101,6 +104,9 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     public FunctionStatistics Statistics { get; }
 
+    /// <summary>What the driver did wrong (and host problems, kept apart): the device's rules and the framework's.</summary>
+    public DriverChecker Checker { get; }
+
     public IReadOnlyList<PciBar?> Bars => _bars;
 
     public IReadOnlyList<PciCapabilityBase> AllCapabilities => _allCapabilities;
@@ -131,6 +137,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         Interrupts.Observation = observation;
         DmaMappings.Observation = observation;
         Interrupts.Delivered += (index, vector) => observation.Note(new TraceRecord(TraceEventKind.Interrupt, a: (ulong)index, b: (ulong)vector));
+        CheckerRecords.Record(Checker, observation);
         return observation;
     }
 
@@ -151,6 +158,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     {
         lock (Sync)
         {
+            using var access = Checker.Enter(GuestAccessKind.ConfigRead, 0, (ulong)offset, data.Length, 0);
             int done = 0;
             while (done < data.Length)
             {
@@ -175,6 +183,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         using var unit = _observation is { } t ? t.Begin(TraceEventKind.ConfigWrite, (ulong)offset, data: data) : default;
         lock (Sync)
         {
+            using var access = Checker.Enter(GuestAccessKind.ConfigWrite, 0, (ulong)offset, data.Length, Load(data[..Math.Min(data.Length, 8)]));
             int done = 0;
             while (done < data.Length)
             {
@@ -250,6 +259,18 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     void ICapabilityHost.RequestReset(ResetKind kind) => _requestedReset = kind;
 
+    void ICapabilityHost.PowerStateChanged(PowerState previous, PowerState now)
+    {
+        LogPowerState(_logger, Name, previous, now);
+        PowerStateChanged?.Invoke(previous, now);
+    }
+
+    /// <summary>
+    /// The driver changed the function's power state (PMCSR), under the function lock: a device checks here what a
+    /// driver must have done first (e.g. stopped its DMA before D3hot). Keep handlers O(1).
+    /// </summary>
+    public event Action<PowerState, PowerState>? PowerStateChanged;
+
     // ---------------------------------------------------------------- BARs and ROM
 
     /// <summary>
@@ -268,12 +289,14 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     {
         lock (Sync)
         {
+            using var access = Checker.Enter(GuestAccessKind.BarRead, bar, offset, data.Length, 0);
             Statistics.BarReads++;
             var b = _bars[bar] ?? throw new ArgumentOutOfRangeException(nameof(bar));
             if (PowerState == PowerState.D3Hot)
             {
                 data.Fill(0xFF);
                 LogD3Access(_logger, Name, "read", bar, offset);
+                ReportD3Access(bar, offset, "read");
                 return;
             }
 
@@ -327,11 +350,13 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         using var unit = _observation is { } t ? t.Begin(TraceEventKind.BarWrite, (ulong)bar, offset, data: data) : default;
         lock (Sync)
         {
+            using var access = Checker.Enter(GuestAccessKind.BarWrite, bar, offset, data.Length, Load(data[..Math.Min(data.Length, 8)]));
             Statistics.BarWrites++;
             var b = _bars[bar] ?? throw new ArgumentOutOfRangeException(nameof(bar));
             if (PowerState == PowerState.D3Hot)
             {
                 LogD3Access(_logger, Name, "write", bar, offset);
+                ReportD3Access(bar, offset, "write");
                 return;
             }
 
@@ -377,6 +402,15 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
             }
         }
     }
+
+    private void ReportD3Access(int bar, ulong offset, string kind) =>
+        Checker.Report(FunctionRules.MmioInD3Hot, new ViolationDetails
+        {
+            What = $"{kind} of BAR{bar}+0x{offset:x} while the function is in D3hot (the function does not decode its BARs there: reads return all-ones, writes are dropped)",
+            Register = Checker.RegisterNames?.Invoke(bar, offset),
+            RegisterBar = bar,
+            RegisterOffset = offset,
+        });
 
     private MsixCapability? MsixIn(int bar) =>
         _msix is { } m && (m.TableBar == bar || m.PbaBar == bar) ? m : null;
@@ -430,6 +464,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         using var unit = _observation is { } t ? t.Begin(TraceEventKind.Reset, (ulong)kind) : default;
         lock (Sync)
         {
+            using var access = Checker.Enter(GuestAccessKind.Reset, 0, 0, 0, (ulong)kind);
             ResetLocked(kind);
         }
     }
@@ -489,6 +524,9 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "{Function}: refused {Kind} of {Length} B at BAR{Bar}+0x{Offset:x}: no access width of this BAR fits")]
     private static partial void LogRefusedAccess(ILogger logger, string function, string kind, int bar, ulong offset, int length);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Debug, Message = "{Function}: power state {Previous} -> {Now}")]
+    private static partial void LogPowerState(ILogger logger, string function, PowerState previous, PowerState now);
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "{Function}: BAR{Bar}+0x{Offset:x} {Kind} while in D3hot (dropped)")]
     private static partial void LogD3Access(ILogger logger, string function, string kind, int bar, ulong offset);

@@ -210,8 +210,32 @@ public sealed class PciFunctionBuilder(string name)
 
         PlaceCapabilities(config);
         ValidateMsix(bars);
-        return new PciFunction(name, config, bars, _rom, _capabilities, _extended, _loggerFactory, _maxDmaMappings,
+        var function = new PciFunction(name, config, bars, _rom, _capabilities, _extended, _loggerFactory, _maxDmaMappings,
             _clock ?? new MonotonicDeviceClock(), _schedulerMode);
+        AttachRegisterBanks(function);
+        return function;
+    }
+
+    /// <summary>Register banks serving BARs report rule breaks to the function's checker, which names their registers.</summary>
+    private static void AttachRegisterBanks(PciFunction function)
+    {
+        var banks = new Registers.RegisterBank?[6];
+        foreach (var bar in function.Bars)
+        {
+            if (bar?.Handler is Registers.RegisterBank bank)
+            {
+                bank.AttachChecker(function.Checker, bar.Index);
+                banks[bar.Index] = bank;
+            }
+        }
+
+        if (banks.Any(b => b is not null))
+        {
+            function.Checker.RegisterNames = (bar, offset) =>
+                bar is >= 0 and < 6 && banks[bar]?.Find(offset) is { } reg
+                    ? (offset == reg.Offset ? reg.Name : $"{reg.Name}+{offset - reg.Offset}")
+                    : null;
+        }
     }
 
     private void PlaceCapabilities(ConfigSpace config)
@@ -313,6 +337,8 @@ public sealed class PciFunctionBuilder(string name)
         public Interrupts.InterruptController Interrupts => throw new InvalidOperationException("not available while installing");
 
         public void RequestReset(ResetKind kind) => throw new InvalidOperationException("not available while installing");
+
+        public void PowerStateChanged(PowerState previous, PowerState now) => throw new InvalidOperationException("not available while installing");
     }
 }
 

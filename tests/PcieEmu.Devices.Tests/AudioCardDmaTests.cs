@@ -42,7 +42,7 @@ public sealed class AudioCardDmaTests : IDisposable
         _h.Read32(Spec.DIAG_DMA_RESULT).Should().Be(expected);
         (_h.Read32(Spec.DIAG_DMA_CTL) & Spec.CtlStart).Should().Be(0u, "START reads 0 after completion");
         _h.Read32(Spec.INTSTS).Should().Be(Spec.IntDmaDone);
-        _h.Card.Violations.Count.Should().Be(0);
+        _h.Card.Checker.Count.Should().Be(0);
     }
 
     [Fact]
@@ -345,7 +345,7 @@ public sealed class AudioCardDmaTests : IDisposable
         _h.RunDiag(Iova, 128, write: false).Should().Be(Spec.StsDone);
         _h.Card.DiagnosticTransfers.Should().Be(2, "the START while busy did not start a transfer");
         slow.Writes.Should().Be(0, "nothing ever wrote to guest memory");
-        _h.Card.Violations.Count.Should().Be(1);
+        _h.Card.Checker.Count.Should().Be(1);
     }
 
     [Fact]

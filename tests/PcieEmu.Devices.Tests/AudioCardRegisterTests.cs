@@ -245,10 +245,10 @@ public sealed class AudioCardRegisterTests : IDisposable
     {
         get
         {
-            var map = PcieEmu.Pci.Registers.RegisterMapDocument.Load(Repo.RegistersJsonPath);
+            var map = PcieEmu.Codegen.RegisterMapDocument.Load(Repo.RegistersJsonPath);
             int streams = CardModelLoader.Load(Repo.DefaultModelPath).Streams.Count;
             var claimed = new List<ulong>();
-            void Add(PcieEmu.Pci.Registers.RegisterSpec r, ulong baseOffset)
+            void Add(PcieEmu.Codegen.RegisterSpec r, ulong baseOffset)
             {
                 foreach (var (_, offset) in r.Instances())
                 {

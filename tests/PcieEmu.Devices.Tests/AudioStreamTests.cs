@@ -178,7 +178,7 @@ public sealed class AudioStreamTests
         rig.Read(Playback, AudioSdRegister.Bcnt).Should().Be(2, "the period boundaries at 480 and 960 frames were crossed");
         rig.Msix[1].Count.Should().Be(2, "stream 0's IOC events go to vector 1 (spec §5)");
         rig.Recorded(Playback).Should().Equal(buffer.AsSpan(0, frames * 4).ToArray());
-        rig.Card.Violations.Count.Should().Be(0);
+        rig.Card.Checker.Count.Should().Be(0);
     }
 
     [Fact]
@@ -332,7 +332,7 @@ public sealed class AudioStreamTests
         (sts & AudioSdFields.Sts.Err).Should().NotBe(0);
         (sts & AudioSdFields.Sts.Running).Should().Be(0);
         rig.ErrCode(Playback).Should().Be(code, what);
-        rig.Card.Violations.Snapshot().Select(v => v.Rule).Should().Equal(rule);
+        rig.H.ViolationRules().Should().Equal(rule);
         if (what != "bus mastering off")
         {
             rig.Msix[1].Count.Should().Be(errVectorBefore + 1, "ERRE: the refusal is an ERR event on the stream's vector");
@@ -354,10 +354,15 @@ public sealed class AudioStreamTests
         rig.Run(Playback);
 
         rig.ErrCode(Playback).Should().Be((int)AudioDmaErr.Unmapped);
-        var v = rig.Card.Violations.Snapshot().Should().ContainSingle().Subject;
-        v.Rule.Should().Be("StreamUnmapped");
-        v.Detail.Should().Be($"stream 0: descriptor 2: [0x{StreamRig.BufferIova + 0x2800:x}, +4096): Unmapped, first bad IOVA 0x{StreamRig.BufferIova + 0x3000:x}",
-            "the first byte past the buffer's mapping, not the segment start");
+        var v = rig.H.Violations().Should().ContainSingle().Subject;
+        v.RuleName.Should().Be("StreamUnmapped");
+        v.Details.Stream.Should().Be(0);
+        v.Details.Descriptor.Should().Be(2);
+        v.Details.BadAddress.Should().Be(StreamRig.BufferIova + 0x3000, "the first byte past the buffer's mapping, not the segment start");
+        v.Details.ErrorCode.Should().Be("UNMAPPED (1)");
+        v.What.Should().Be($"stream 0 was refused at RUN: descriptor 2 of 3, segment [0x{StreamRig.BufferIova + 0x2800:x}, +4096) is not mapped for DMA");
+        v.Cause.Should().NotBeNull("the SD_CTL write that set RUN caused it");
+        v.CauseRegister.Should().Be("SD0_CTL");
     }
 
     [Fact]
@@ -370,9 +375,11 @@ public sealed class AudioStreamTests
         rig.Run(Capture);
 
         rig.ErrCode(Capture).Should().Be((int)AudioDmaErr.Denied);
-        var v = rig.Card.Violations.Snapshot().Should().ContainSingle().Subject;
-        v.Rule.Should().Be("StreamDenied");
-        v.Detail.Should().EndWith($"AccessDenied, first bad IOVA 0x{StreamRig.CaptureBufferIova:x}");
+        var v = rig.H.Violations().Should().ContainSingle().Subject;
+        v.RuleName.Should().Be("StreamDenied");
+        v.Details.BadAddress.Should().Be(StreamRig.CaptureBufferIova);
+        v.Details.Descriptor.Should().Be(0);
+        v.What.Should().EndWith("is not mapped writable by the device");
         rig.Advance(20 * Ms);
         rig.Card.Streams[Capture].Runs.Should().BeEmpty("nothing is written into a read-only mapping");
     }
@@ -387,17 +394,18 @@ public sealed class AudioStreamTests
         rig.Program(stream, S16Stereo48k, periods: 4, periodFrames: 480, bufferIova: buffer, bdlIova: stream == Playback ? StreamRig.BdlIova : StreamRig.CaptureBdlIova);
         rig.Run(stream);
         rig.Advance(10 * Ms); // frames 0..479 move
-        rig.Card.Violations.Count.Should().Be(0);
+        rig.Card.Checker.Count.Should().Be(0);
 
         rig.H.F.DmaMappings.Unmap(buffer, 4 * 480 * 4).Should().Be(0, "the driver unmapped the buffer but left RUN set");
         rig.Advance(10 * Ms);
 
         rig.ErrCode(stream).Should().Be((int)AudioDmaErr.Unmapped);
         (rig.Read(stream, AudioSdRegister.Sts) & AudioSdFields.Sts.Running).Should().Be(0);
-        var v = rig.Card.Violations.Snapshot().Should().ContainSingle().Subject;
-        v.Rule.Should().Be("StreamUnmapped");
-        v.Detail.Should().Be($"stream {stream}: buffer DMA at frame 480: Unmapped, first bad IOVA 0x{buffer + (480 * 4):x}",
-            "the next frame's address in the buffer");
+        var v = rig.H.Violations().Should().ContainSingle().Subject;
+        v.RuleName.Should().Be("StreamUnmapped");
+        v.Details.Stream.Should().Be(stream);
+        v.Details.BadAddress.Should().Be(buffer + (480 * 4), "the next frame's address in the buffer");
+        v.What.Should().StartWith($"stream {stream} stopped while running: the buffer DMA at frame 480");
         rig.Read64(stream, AudioSdRegister.Frames).Should().Be(480, "nothing moved after the unmap");
     }
 
@@ -436,7 +444,7 @@ public sealed class AudioStreamTests
         // Frames 1440..2399 are the last buffer's worth; frame 1440 sits at buffer frame 1440 mod 960 = 480.
         got.AsSpan(1440 * 4).ToArray().Should().Equal([.. buffer.AsSpan(480 * 4).ToArray(), .. buffer.AsSpan(0, 480 * 4).ToArray()],
             "the last buffer's worth is played from where the position is");
-        rig.Card.Violations.Count.Should().Be(0, "an xrun is a host event, not a driver violation");
+        rig.Card.Checker.Count.Should().Be(0, "an xrun is a host event, not a driver violation");
     }
 
     [Fact]
@@ -482,7 +490,7 @@ public sealed class AudioStreamTests
         rig.Write(Playback, AudioSdRegister.Cbl, 4);
 
         rig.Read(Playback, AudioSdRegister.Cbl).Should().Be(4 * 480 * 4);
-        rig.Card.Violations.Snapshot().Should().ContainSingle(v => v.Rule == "StreamReprogrammedWhileRunning");
+        rig.H.Violations().Should().ContainSingle(v => v.RuleName == "StreamReprogrammedWhileRunning");
     }
 
     [Fact]

@@ -6,97 +6,9 @@ using PcieEmu.Devices.Common;
 
 namespace PcieEmu.Devices.Tests;
 
-/// <summary>The device layer's shared pieces: the violation record and the FNV-1a digests.</summary>
+/// <summary>The device layer's shared pieces: the FNV-1a digests.</summary>
 public sealed class CommonTests
 {
-    // ------------------------------------------------------------------ DriverRuleViolations
-
-    [Fact]
-    public void Violations_start_empty()
-    {
-        var v = new DriverRuleViolations();
-        v.Count.Should().Be(0);
-        v.Snapshot().Should().BeEmpty();
-    }
-
-    [Fact]
-    public void Violations_keep_rule_detail_and_time_in_order()
-    {
-        var v = new DriverRuleViolations();
-        var before = DateTimeOffset.UtcNow;
-
-        v.Record("RuleA", "first");
-        v.Record("RuleB", "second");
-
-        v.Count.Should().Be(2);
-        var items = v.Snapshot();
-        items.Select(i => (i.Rule, i.Detail)).Should().Equal(("RuleA", "first"), ("RuleB", "second"));
-        items.Should().OnlyContain(i => i.Time >= before && i.Time <= DateTimeOffset.UtcNow);
-    }
-
-    [Fact]
-    public void Violations_keep_the_first_thousand_and_count_all()
-    {
-        var v = new DriverRuleViolations();
-
-        for (int i = 0; i < 1500; i++)
-        {
-            v.Record("R", i.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
-
-        v.Count.Should().Be(1500);
-        var kept = v.Snapshot();
-        kept.Should().HaveCount(1000);
-        kept[0].Detail.Should().Be("0");
-        kept[^1].Detail.Should().Be("999");
-    }
-
-    [Fact]
-    public void Violation_snapshots_are_copies()
-    {
-        var v = new DriverRuleViolations();
-        v.Record("R", "1");
-        var snapshot = v.Snapshot();
-
-        v.Record("R", "2");
-
-        snapshot.Should().HaveCount(1);
-        v.Snapshot().Should().HaveCount(2);
-    }
-
-    [Fact]
-    public void Every_recorded_violation_is_announced()
-    {
-        var v = new DriverRuleViolations();
-        var seen = new List<string>();
-        v.Recorded += x => seen.Add(x.Rule);
-
-        for (int i = 0; i < 1002; i++)
-        {
-            v.Record($"R{i}", "d");
-        }
-
-        seen.Should().HaveCount(1002, "the bound limits what is kept, not what is announced");
-        seen[^1].Should().Be("R1001");
-    }
-
-    [Fact]
-    public void Violations_from_many_threads_are_all_counted()
-    {
-        var v = new DriverRuleViolations();
-
-        Parallel.For(0, 8, t =>
-        {
-            for (int i = 0; i < 500; i++)
-            {
-                v.Record($"T{t}", i.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            }
-        });
-
-        v.Count.Should().Be(4000);
-        v.Snapshot().Should().HaveCount(1000);
-    }
-
     // ------------------------------------------------------------------ FNV-1a
 
     [Theory]

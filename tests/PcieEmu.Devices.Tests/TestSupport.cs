@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
 using AudioCardDevice = PcieEmu.Devices.AudioCard.AudioCard;
@@ -516,7 +517,9 @@ internal sealed class CardHarness : IDisposable
         return WaitDiagIdle();
     }
 
-    public IReadOnlyList<string> ViolationRules() => [.. Card.Violations.Snapshot().Select(v => v.Rule)];
+    public IReadOnlyList<string> ViolationRules() => [.. Card.Checker.Snapshot().Where(v => v.IsViolation).Select(v => v.RuleName)];
+
+    public IReadOnlyList<RuleViolation> Violations() => [.. Card.Checker.Snapshot().Where(v => v.IsViolation)];
 
     public void Dispose()
     {

@@ -41,6 +41,7 @@ internal static class FaultScenario
     public static async Task RunAsync(GuestFixture guest, string fault, int streamIndex, string rule, AudioDmaErr code, string codeName,
         bool startMayOutlastTheDriversWait = false)
     {
+        guest.ExpectViolations(rule);
         var stream = guest.Audio.Streams[streamIndex];
         var format = new AudioFormat(SampleFormat.S16Le, 48000, 2);
         string file = string.Create(CultureInfo.InvariantCulture, $"fault-{fault}-{streamIndex}.raw");
@@ -51,22 +52,23 @@ internal static class FaultScenario
         }
 
         // A buffer of 4 periods, a third of the file: the start comes from a write, whose error aplay reports.
-        string transfer = stream.IsCapture ? AudioFiles.Record(file, format, Frames) : AudioFiles.Play(file, format);
+        // Four periods, not the default sixteen: a buffer larger than the file would start only at drain.
+        string transfer = stream.IsCapture ? AudioFiles.Record(file, format, Frames) : AudioFiles.Play(file, format, periods: 4);
         string refused = $"stream {streamIndex}: the card refused to start: ERRCODE {(int)code} ({codeName})";
         string stoppedLater = $"stream {streamIndex} stopped by the card: ERRCODE {(int)code} ({codeName})";
         try
         {
             (await guest.Run($"{Device} && dmesg -c >/dev/null && echo {fault} > $dev/fault && cat $dev/fault")).Trim().Should().Be(fault);
-            long violationsBefore = guest.Audio.Violations.Count;
+            long violationsBefore = guest.Audio.Checker.Count;
             int runsBefore = stream.Runs.Count;
 
             var broken = await guest.Session.RunAsync(transfer, TimeSpan.FromSeconds(60));
 
-            var violations = guest.Audio.Violations.Snapshot().Skip((int)violationsBefore).ToList();
+            var violations = guest.AudioViolations().Skip((int)violationsBefore).ToList();
             violations.Should().NotBeEmpty($"the card catches fault {fault} (spec §10); {(stream.IsCapture ? "arecord" : "aplay")} said:\n{broken.Output}");
-            violations.Select(v => v.Rule).Should().AllBe(rule, $"fault {fault} breaks the spec §10 rule whose ERRCODE is {codeName}; got: {string.Join("; ", violations)}");
-            violations.Should().OnlyContain(v => v.Detail.StartsWith($"stream {streamIndex}:", StringComparison.Ordinal), "the violation names the stream");
-            guest.Audio.Violations.Count.Should().Be(violationsBefore + violations.Count, "nothing else was recorded");
+            violations.Select(v => v.RuleName).Should().AllBe(rule, $"fault {fault} breaks the spec §10 rule whose ERRCODE is {codeName}; got: {string.Join("; ", violations)}");
+            violations.Should().OnlyContain(v => v.Details.Stream == streamIndex, "the violation names the stream");
+            guest.Audio.Checker.Count.Should().Be(violationsBefore + violations.Count, "nothing else was recorded");
             stream.Runs.Should().HaveCount(runsBefore, "a refused RUN moves no byte: no run begins (spec §9.3)");
             stream.IsRunning.Should().BeFalse();
             ulong sts = guest.Audio.PeekRegister((AudioRegister)AudioSdBlock.Offset(streamIndex, AudioSdRegister.Sts));

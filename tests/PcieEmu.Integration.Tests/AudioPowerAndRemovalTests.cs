@@ -109,7 +109,7 @@ public sealed class AudioSuspendTests(SuspendGuest guest) : IClassFixture<Suspen
         AudioMixer.ChannelVolume(guest.Audio, 1, 0).Should().Be(204UL);
         var stream = guest.Audio.Streams[0];
         int runsBefore = stream.Runs.Count;
-        long violations = guest.Audio.Violations.Count;
+        long violations = guest.Audio.Checker.Count;
         var powerStates = new ConcurrentQueue<PowerState>();
         using var stopWatching = new CancellationTokenSource();
         var watcher = WatchPowerState(guest.Audio, powerStates, stopWatching.Token);
@@ -152,7 +152,7 @@ public sealed class AudioSuspendTests(SuspendGuest guest) : IClassFixture<Suspen
         runs[1].Length.Should().BeGreaterThanOrEqualTo(expected.Length - resumedAt);
         runs[1].AsSpan(0, expected.Length - resumedAt).SequenceEqual(expected.AsSpan(resumedAt)).Should().BeTrue(
             $"the second run is the rest of the file to its end, still at −10 dB left; first difference at byte {FrameSearch.FirstDifference(runs[1], expected.AsSpan(resumedAt).ToArray())}");
-        guest.Audio.Violations.Count.Should().Be(violations, "suspend and resume broke no rule of the card");
+        guest.Audio.Checker.Count.Should().Be(violations, "suspend and resume broke no rule of the card");
 
         string mixer = await guest.Run($"cd /tmp && {AudioMixer.Get(AudioMixer.PlaybackVolume, 0)} && {AudioMixer.Get(AudioMixer.CaptureVolume, 1)}");
         mixer.Should().Contain(": values=172,192").And.Contain(": values=204,192", "the controls keep their values");
@@ -172,7 +172,7 @@ public sealed class AudioSuspendTests(SuspendGuest guest) : IClassFixture<Suspen
         var capture = guest.Audio.Streams[1];
         int playRuns = playback.Runs.Count;
         int recordRuns = capture.Runs.Count;
-        long violations = guest.Audio.Violations.Count;
+        long violations = guest.Audio.Checker.Count;
         var tone = AudioMixer.Gained(AudioMixer.Tone(format, 12000), format, new ChannelGain(204, false), ChannelGain.Unity);
 
         string sums = await guest.Run($"cd /tmp && {AudioFiles.Play("after.raw", format)} && {AudioFiles.Record("rec.raw", format, 12000)} && sha256sum rec.raw");
@@ -184,7 +184,7 @@ public sealed class AudioSuspendTests(SuspendGuest guest) : IClassFixture<Suspen
         capture.Runs.Should().HaveCount(recordRuns + 1);
         capture.Runs[^1].Bytes.AsSpan(0, tone.Length).SequenceEqual(tone).Should().BeTrue("the card writes the tone at +6 dB left after resume");
         sums.Should().Contain(DriverLifecycle.Sha256(tone), "arecord's file is exactly that");
-        guest.Audio.Violations.Count.Should().Be(violations);
+        guest.Audio.Checker.Count.Should().Be(violations);
     }
 
     private static Task WatchPowerState(AudioCard card, ConcurrentQueue<PowerState> seen, CancellationToken stop) =>
@@ -273,7 +273,7 @@ public sealed class AudioHotRemovalTests(HotRemovalGuest guest) : IClassFixture<
         await guest.Run("cp long.raw /tmp/long.raw");
         var stream = guest.Audio.Streams[0];
         int runsBefore = stream.Runs.Count;
-        long violations = guest.Audio.Violations.Count;
+        long violations = guest.Audio.Checker.Count;
         string play = AudioFiles.Play("/tmp/long.raw", format, periodFrames: 4800, periods: 4);
 
         string refused = await guest.Run(
@@ -302,7 +302,7 @@ public sealed class AudioHotRemovalTests(HotRemovalGuest guest) : IClassFixture<
         runs[0].Length.Should().BeInRange(format.FrameBytes, samples.Length - 1, "the unbind cut the file short");
         runs[0].AsSpan().SequenceEqual(samples.AsSpan(0, runs[0].Length)).Should().BeTrue(
             $"what played until the unbind is the file bit-exact; first difference at byte {FrameSearch.FirstDifference(runs[0], samples)}");
-        guest.Audio.Violations.Count.Should().Be(violations, "the driver broke no rule of the card while going away");
+        guest.Audio.Checker.Count.Should().Be(violations, "the driver broke no rule of the card while going away");
         await DriverLifecycle.ShouldBeCleanKernelLog(guest, "unbind during playback");
 
         await guest.Run("rmmod pcieemu_audio && ! lsmod | grep -q '^pcieemu_audio '");

@@ -93,7 +93,7 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
         await File.WriteAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, "multi-3.raw"), samples3);
         int[] used = [1, 3, 4, 6];
         var runsBefore = used.ToDictionary(i => i, i => guest.Audio.Streams[i].Runs.Count);
-        long violations = guest.Audio.Violations.Count;
+        long violations = guest.Audio.Checker.Count;
         string status(int i) => $"/proc/asound/card0/pcm{i}{(i < 4 ? 'p' : 'c')}/sub0/status";
         string waitRunning(params int[] streams) =>
             $"i=0; until [ \"$(grep -l RUNNING {string.Join(' ', streams.Select(status))} 2>/dev/null | wc -l)\" -eq {streams.Length} ]; do " +
@@ -104,8 +104,8 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
             $"{{ {AlsaCommands.Record(AlsaCommands.Device(0, 4), "rec-4.raw", rec4, recordFrames, PeriodFrames(rec4))} & r4=$!; " +
             $"{AlsaCommands.Record(AlsaCommands.Device(0, 6), "rec-6.raw", rec6, recordFrames, PeriodFrames(rec6))} & r6=$!; " +
             $"{waitRunning(4, 6)}; " +
-            $"{AlsaCommands.Play(AlsaCommands.Device(0, 1), "multi-1.raw", play1, PeriodFrames(play1), periods: 8)} & p1=$!; " +
-            $"{AlsaCommands.Play(AlsaCommands.Device(0, 3), "multi-3.raw", play3, PeriodFrames(play3), periods: 8)} & p3=$!; " +
+            $"{AlsaCommands.Play(AlsaCommands.Device(0, 1), "multi-1.raw", play1, PeriodFrames(play1))} & p1=$!; " +
+            $"{AlsaCommands.Play(AlsaCommands.Device(0, 3), "multi-3.raw", play3, PeriodFrames(play3))} & p3=$!; " +
             $"{waitRunning(1, 3, 4, 6)} && echo all-four-running; " +
             "wait $p1; echo \"p1=$?\"; wait $p3; echo \"p3=$?\"; wait $r4; echo \"r4=$?\"; wait $r6; echo \"r6=$?\"; " +
             "cp rec-4.raw rec-6.raw /mnt/host/; rm -f rec-4.raw rec-6.raw multi-1.raw multi-3.raw; }");
@@ -129,8 +129,8 @@ public sealed class AudioProModelTests(ProGuest guest) : IClassFixture<ProGuest>
             CardRuns.ShouldStartWith(guest.Audio.Streams[index].Runs[^1].Bytes, tone, $"stream {index}: what the card wrote");
         }
 
-        guest.Audio.Violations.Count.Should().Be(violations, "four streams at once broke no rule");
-        guest.Audio.Violations.Snapshot().Should().BeEmpty("the pro card saw no violation at all in this guest");
+        guest.Audio.Checker.Count.Should().Be(violations, "four streams at once broke no rule");
+        guest.AudioViolations().Should().BeEmpty("the pro card saw no violation at all in this guest");
     }
 
     /// <summary>About 21 ms (AlsaCommands.PeriodFrames), but at most MAXSEG bytes per period (pro model: 256 KiB, spec §4).</summary>

@@ -56,7 +56,7 @@ internal static class AudioFiles
     }
 
     /// <summary>aplay on stream 0; periods default to about 21 ms (1024 frames up to 48 kHz), so a loaded TCG host keeps up at 192 kHz too.</summary>
-    public static string Play(string file, AudioFormat format, int? periodFrames = null, int periods = 4) =>
+    public static string Play(string file, AudioFormat format, int? periodFrames = null, int periods = AlsaCommands.DefaultPeriods) =>
         AlsaCommands.Play(PlaybackDevice, file, format, periodFrames ?? AlsaCommands.PeriodFrames(format.Rate), periods);
 
     public static string Record(string file, AudioFormat format, int frames, int? periodFrames = null) =>
@@ -197,7 +197,7 @@ public sealed class AudioLoopbackTests(LoopbackGuest guest) : IClassFixture<Loop
         var format = new AudioFormat(SampleFormat.S16Le, 48000, 2);
         var played = AudioFiles.Samples(format, 24000, seed: 11);
         await File.WriteAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, "loop-in.raw"), played);
-        long violations = guest.Audio.Violations.Count;
+        long violations = guest.Audio.Checker.Count;
 
         // Capture runs before playback starts, so the recording spans the whole playback.
         await guest.Run(AlsaCommands.RecordWhilePlaying(
@@ -211,7 +211,7 @@ public sealed class AudioLoopbackTests(LoopbackGuest guest) : IClassFixture<Loop
         var source = (LoopbackSource)((PcieEmu.Devices.AudioCard.Streams.CaptureStream)guest.Audio.Streams[1]).Source;
         FrameSearch.Find(recorded, played, format.FrameBytes).Should().BeGreaterThanOrEqualTo(0,
             $"the played samples arrive in the recording unchanged and contiguous (loopback underflows {source.UnderflowEvents}, overflows {source.OverflowEvents})");
-        guest.Audio.Violations.Count.Should().Be(violations);
+        guest.Audio.Checker.Count.Should().Be(violations);
     }
 
     [Fact]

@@ -6,7 +6,8 @@ public sealed class BootCommandTests
     [Fact]
     public async Task A_command_that_outlives_the_session_fails_with_the_qemu_console_and_server_logs()
     {
-        var boot = await CliProcess.RunAsync(TimeSpan.FromMinutes(5), "boot", "--timeout", "20", "--exec", "echo started; sleep 600");
+        // 60 s: long enough for a loaded machine to boot the guest (the timeout covers the boot too), far short of the command.
+        var boot = await CliProcess.RunAsync(TimeSpan.FromMinutes(5), "boot", "--timeout", "60", "--exec", "echo started; sleep 600");
 
         boot.Exit.Should().Be(1, boot.Stderr);
         boot.Stderr.Should().Contain("failed: session timeout");

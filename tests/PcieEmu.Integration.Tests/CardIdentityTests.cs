@@ -62,6 +62,6 @@ public sealed class CardIdentityTests(DriverGuest guest) : IClassFixture<DriverG
         programmed.Should().Be(bar0, "the BAR address the guest kernel assigned must have reached the device's config space");
         guest.Audio.Function.Command.Should().HaveFlag(PciCommand.MemorySpace).And.HaveFlag(PciCommand.BusMaster);
         guest.Audio.Function.Statistics.ConfigReads.Should().BePositive();
-        guest.Audio.Violations.Count.Should().Be(0);
+        guest.Audio.Checker.Count.Should().Be(0);
     }
 }

@@ -20,7 +20,7 @@ internal static class CardRuns
     {
         var stream = guest.Audio.Streams[streamIndex];
         int runs = stream.Runs.Count;
-        long violations = guest.Audio.Violations.Count;
+        long violations = guest.Audio.Checker.Count;
 
         await guest.Run(command);
 
@@ -28,7 +28,7 @@ internal static class CardRuns
         var run = stream.Runs[^1];
         run.Format.Should().Be(format, "SD_FMT carries the channel count, format and rate (spec §9.1)");
         run.Bytes.Length.Should().BeGreaterThanOrEqualTo(minimumFrames * format.FrameBytes, "drain moves every frame before the stop");
-        guest.Audio.Violations.Count.Should().Be(violations, "the driver broke no rule of the card");
+        guest.Audio.Checker.Count.Should().Be(violations, "the driver broke no rule of the card");
         return run;
     }
 

@@ -28,17 +28,19 @@ public sealed class DmaTests(DriverGuest guest) : IClassFixture<DriverGuest>
     [Fact]
     public async Task A_misaligned_buffer_is_refused_and_recorded_as_a_driver_rule_violation()
     {
-        long violations = guest.Audio.Violations.Count;
+        guest.ExpectViolations("DmaAlign");
+        long violations = guest.Audio.Checker.Count;
 
         (await DmaTest("read 4096 1 offset 4")).Should().Be("error code=6 ALIGN");
 
-        guest.Audio.Violations.Count.Should().Be(violations + 1);
-        guest.Audio.Violations.Snapshot().Should().Contain(v => v.Rule == "DmaAlign");
+        guest.Audio.Checker.Count.Should().Be(violations + 1);
+        guest.AudioViolations().Should().Contain(v => v.RuleName == "DmaAlign");
     }
 
     [Fact]
     public async Task Without_bus_mastering_the_card_does_no_dma_and_reports_BUS_MASTER()
     {
+        guest.ExpectViolations("DmaBusMaster");
         long readBefore = guest.Audio.Function.Statistics.DmaReadBytes;
         try
         {
@@ -50,7 +52,7 @@ public sealed class DmaTests(DriverGuest guest) : IClassFixture<DriverGuest>
             result.Should().BeOneOf("error code=3 BUS_MASTER", "timeout sts=0x00000304");
             guest.Audio.PeekRegister(PcieEmu.Devices.AudioCard.AudioRegister.DiagDmaSts).Should().Be(0x304);
             guest.Audio.Function.Statistics.DmaReadBytes.Should().Be(readBefore, "no byte may move without bus mastering");
-            guest.Audio.Violations.Snapshot().Should().Contain(v => v.Rule == "DmaBusMaster");
+            guest.AudioViolations().Should().Contain(v => v.RuleName == "DmaBusMaster");
         }
         finally
         {
@@ -81,6 +83,6 @@ public sealed class MessageDmaTests(UnsharedRamGuest guest) : IClassFixture<Unsh
         (await guest.Run($"cat {GuestDevice.SysfsDir}/dma_test")).Trim().Should().StartWith("ok write");
 
         (guest.Card.Connection!.RequestsSentToClient - sentBefore).Should().BeGreaterThanOrEqualTo(2, "the bytes travelled as DMA_READ/DMA_WRITE messages");
-        guest.Audio.Violations.Count.Should().Be(0);
+        guest.Audio.Checker.Count.Should().Be(0);
     }
 }

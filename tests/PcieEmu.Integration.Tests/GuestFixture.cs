@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices.AudioCard;
 using PcieEmu.Harness;
+using PcieEmu.Pci.Checking;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
 
@@ -13,6 +14,7 @@ namespace PcieEmu.Integration.Tests;
 /// </summary>
 public abstract class GuestFixture : IAsyncLifetime
 {
+    private readonly HashSet<string> _expectedViolations = new(StringComparer.Ordinal);
     private Exception? _startFailure;
     private GuestSession? _session;
 
@@ -23,6 +25,9 @@ public abstract class GuestFixture : IAsyncLifetime
     public CardInstance Card => Session.Cards[0];
 
     public AudioCard Audio => (AudioCard)Card.Card;
+
+    /// <summary>The violations (not warnings) the first card recorded so far, in order.</summary>
+    public IReadOnlyList<RuleViolation> AudioViolations() => [.. Audio.Checker.Snapshot().Where(v => v.IsViolation)];
 
     public static ILoggerFactory Loggers { get; } = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
 
@@ -38,11 +43,31 @@ public abstract class GuestFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Ends the guest, then checks that the driver broke no rule of the card (the shutdown path included) beyond
+    /// those a test declared with <see cref="ExpectViolations"/>: the first unexpected report fails the class.
+    /// </summary>
     public virtual async Task DisposeAsync()
     {
         if (_session is not null)
         {
             await _session.DisposeAsync();
+            string[] expected;
+            lock (_expectedViolations)
+            {
+                expected = [.. _expectedViolations];
+            }
+
+            _session.AssertNoViolations(expected);
+        }
+    }
+
+    /// <summary>Declares rules a test of this class provokes on purpose; the teardown check lets them through.</summary>
+    public void ExpectViolations(params string[] rules)
+    {
+        lock (_expectedViolations)
+        {
+            _expectedViolations.UnionWith(rules);
         }
     }
 

@@ -85,37 +85,23 @@ public sealed class TraceCliTests
     public async Task Serve_with_trace_records_every_client_access_and_the_trace_replays_identically()
     {
         string dir = Directory.CreateTempSubdirectory("pcieemu-serve-trace-").FullName;
-        string socket = Path.Combine(dir, "vu.sock");
-        string trace = Path.Combine(dir, "serve.petrace");
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "pcieemu.dll"), "serve", "--socket", socket, "--trace", trace })
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var server = Harness.Processes.ChildProcessLauncher.Start(start);
-        var serverErr = server.StandardError.ReadToEndAsync();
-        var serverOut = server.StandardOutput.ReadToEndAsync();
         try
         {
-            await WaitForSocketAsync(server, socket, () => serverErr);
+            string socket = Path.Combine(dir, "vu.sock");
+            string trace = Path.Combine(dir, "serve.petrace");
+            using var server = ServeProcess.Start(socket, extra: ["--trace", trace]);
+            await server.WaitForSocketAsync();
 
             var rtt = await CliProcess.RunAsync(Quick, "bench", "rtt", "--socket", socket, "--count", "2000", "--warmup", "0", "--offset", "8");
             rtt.Exit.Should().Be(0, rtt.Stderr);
-            using var cts = new CancellationTokenSource(Quick);
-            var exited = server.WaitForExitAsync(cts.Token);
+            var exited = server.WaitForExitAsync(Quick);
             while (!exited.IsCompleted)
             {
-                using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-                {
-                    await kill.WaitForExitAsync(cts.Token);
-                }
-
-                await Task.WhenAny(exited, Task.Delay(10, cts.Token));
+                server.Terminate(); // at every moment of the shutdown, until it has happened
+                await Task.WhenAny(exited, Task.Delay(10));
             }
 
-            await exited;
-            server.ExitCode.Should().Be(0, await serverErr + await serverOut);
+            (await exited).Should().Be(0, await server.OutputAsync());
 
             var reads = TraceReader.ReadAll(trace).Where(e => e.Kind == TraceEventKind.BarRead && e.A == 0 && e.B == 8).ToList();
             reads.Should().HaveCount(2000, "every timed REGION_READ of CAPS is a unit");
@@ -125,23 +111,7 @@ public sealed class TraceCliTests
         }
         finally
         {
-            Harness.Processes.ChildProcessLauncher.Kill(server);
             Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    /// <summary>Waits for the server's socket to appear (generous deadline: a loaded machine starts dotnet slowly); fails at once if the server died.</summary>
-    private static async Task WaitForSocketAsync(System.Diagnostics.Process server, string socket, Func<Task<string>> stderr)
-    {
-        using var deadline = new CancellationTokenSource(Quick);
-        while (!File.Exists(socket))
-        {
-            if (server.HasExited)
-            {
-                throw new InvalidOperationException($"serve exited ({server.ExitCode}) before listening: {await stderr()}");
-            }
-
-            await Task.Delay(20, deadline.Token);
         }
     }
 

@@ -45,7 +45,7 @@ public sealed class TraceRecordingTests
             {
                 await File.WriteAllBytesAsync(Path.Combine(session.ShareDirectory, "trace.raw"), AudioFiles.Samples(Format, 2400, seed: 9900));
                 await session.RunCheckedAsync(Commands(scenario));
-                liveViolations = session.Cards[0].Card.Violations.Count;
+                liveViolations = session.Cards[0].Card.Checker.Count;
             }
 
             string trace = GuestSession.TracePath(traces, 0);

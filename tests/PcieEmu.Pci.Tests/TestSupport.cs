@@ -207,23 +207,3 @@ public static class Functions
         return new ArrayDmaBacking(bytes);
     }
 }
-
-/// <summary>Finds files of the repository from the test's output directory.</summary>
-public static class Repository
-{
-    public static string Root
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PcieEmu.sln")))
-            {
-                dir = dir.Parent;
-            }
-
-            return dir?.FullName ?? throw new InvalidOperationException($"PcieEmu.sln not found above {AppContext.BaseDirectory}");
-        }
-    }
-
-    public static string AudioModel(string file) => Path.Combine(Root, "firmware-models", "pcieemu-audio", file);
-}

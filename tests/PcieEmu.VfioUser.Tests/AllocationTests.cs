@@ -27,13 +27,14 @@ public sealed class AllocationTests
     private const int Measured = 5000;
 
     [Theory]
-    [InlineData(VfioRegion.Config, 0x0, 4)]
-    [InlineData(TestDevice.RegsBar, TestDevice.Scratch64Register, 8)]
-    [InlineData(TestDevice.ShmBar, 0x10, 4)]
-    [InlineData(TestDevice.MsixBar, TestDevice.MsixPbaOffset, 8)]
-    public void Region_read_round_trips_allocate_nothing_in_the_vfio_user_layer(int region, ulong offset, int count)
+    [InlineData(VfioRegion.Config, 0x0, 4, true)]
+    [InlineData(VfioRegion.Config, 0x0, 4, false)]
+    [InlineData(TestDevice.RegsBar, TestDevice.Scratch64Register, 8, true)]
+    [InlineData(TestDevice.ShmBar, 0x10, 4, true)]
+    [InlineData(TestDevice.MsixBar, TestDevice.MsixPbaOffset, 8, true)]
+    public void Region_read_round_trips_allocate_nothing_in_the_vfio_user_layer(int region, ulong offset, int count, bool ioUring)
     {
-        using var h = ServerHarness.Start(TransportKind.SocketPair, new VfioUserServerOptions { TrackAllocations = true });
+        using var h = ServerHarness.Start(TransportKind.SocketPair, new VfioUserServerOptions { TrackAllocations = true, BatchReplyWithReceive = ioUring });
         var data = new byte[count];
         Action<PciFunction> access = region == VfioRegion.Config
             ? f => f.ConfigRead((int)offset, data)

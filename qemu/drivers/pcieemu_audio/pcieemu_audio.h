@@ -120,6 +120,8 @@ struct pea_stream {
 	enum dma_data_direction fault_dir;
 	bool use_posbuf;		/* pointer from the position buffer record */
 	u64 run_wallclk;		/* WALLCLK just after the card accepted RUN */
+	unsigned long last_irq;		/* jiffies of the last interrupt (or of RUN) */
+	unsigned long stall;		/* jiffies without one after which the card is checked */
 
 	/* SD_CHVOL shadow, under pea->mixer_lock (spec §12). */
 	u32 chvol[PEA_SD_CHVOL_COUNT];
@@ -184,6 +186,19 @@ struct pea_dev {
 	struct snd_card *card;
 	struct mutex mixer_lock;	/* stream chvol shadows and hw_off */
 	bool hw_off;			/* suspended: registers not reachable */
+
+	/*
+	 * Surprise removal (spec §7.1): the card vanished without a hot-plug event
+	 * (a Thunderbolt cable pulled, its server killed). Reads return all-ones;
+	 * once config space does too, gone is set, every stream is stopped and the
+	 * ALSA card disconnected (process context, gone_work). stall_work looks at
+	 * running streams whose interrupts stopped, so a reader blocked in ALSA
+	 * learns of it too.
+	 */
+	bool gone;
+	struct mutex card_lock;		/* card against gone_work */
+	struct work_struct gone_work;
+	struct delayed_work stall_work;
 };
 
 static inline u32 pea_read(struct pea_dev *pea, unsigned int reg)
@@ -208,6 +223,8 @@ static inline void pea_sd_write(struct pea_stream *st, unsigned int reg, u32 val
 
 /* pcieemu_audio_main.c */
 void pea_sync_irqs(struct pea_dev *pea);
+bool pea_check_gone(struct pea_dev *pea);
+void pea_watch_stalls(struct pea_dev *pea);
 const char *pea_irq_mode_name(struct pea_dev *pea);
 
 /* pcieemu_audio_diag.c */

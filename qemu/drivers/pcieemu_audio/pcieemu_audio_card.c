@@ -205,10 +205,14 @@ void pea_snd_free(struct pea_dev *pea)
 {
 	unsigned int i;
 
-	if (!pea->card)
+	mutex_lock(&pea->card_lock);
+	if (!pea->card) {
+		mutex_unlock(&pea->card_lock);
 		return;
+	}
 	snd_card_free(pea->card);
 	pea->card = NULL;
+	mutex_unlock(&pea->card_lock);
 	for (i = 0; i < pea->nstreams; i++)
 		pea->streams[i].pcm = NULL;
 }

@@ -44,6 +44,7 @@ static const char * const pea_dma_err_names[] = {
 	[PEA_DMA_ERR_BOUNDARY] = "BOUNDARY",
 	[PEA_DMA_ERR_FRAME] = "FRAME",
 	[PEA_DMA_ERR_BDL_LENGTH] = "BDL_LENGTH",
+	[PEA_DMA_ERR_POWER] = "POWER",
 };
 
 /* ERRCODE name of DIAG_DMA_STS and SD_STS (spec §6.3). */

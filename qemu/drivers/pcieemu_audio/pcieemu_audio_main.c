@@ -68,8 +68,10 @@ static irqreturn_t pea_irq(int irq, void *data)
 	u32 sts;
 
 	sts = pea_read(pea, PEA_REG_INTSTS);
-	if (sts == ~0U)		/* not answering: D3hot or gone */
+	if (sts == ~0U) {	/* not answering: D3hot or gone */
+		pea_check_gone(pea);
 		return IRQ_NONE;
+	}
 	if (pea->irq_mode == PEA_IRQ_INTX && !(sts & (pea->inten | PEA_INTSTS_SIS)))
 		return IRQ_NONE;
 
@@ -97,6 +99,68 @@ static void pea_free_irqs(struct pea_dev *pea)
 			vec->requested = false;
 		}
 	}
+}
+
+/*
+ * A register read returned all-ones. In D3hot that is expected; if config
+ * space reads all-ones too, the card is gone (spec §7.1): say so once, stop
+ * using it and disconnect the ALSA card from process context. Safe in any
+ * context (pci_device_is_present() takes only the PCI config lock).
+ */
+bool pea_check_gone(struct pea_dev *pea)
+{
+	if (READ_ONCE(pea->gone))
+		return true;
+	if (pci_device_is_present(pea->pdev))
+		return false;
+	if (xchg(&pea->gone, true))
+		return true;
+	dev_warn(&pea->pdev->dev, "card not answering (config space reads all-ones): removed, stopping its streams\n");
+	schedule_work(&pea->gone_work);
+	return true;
+}
+
+static void pea_gone_work(struct work_struct *work)
+{
+	struct pea_dev *pea = container_of(work, struct pea_dev, gone_work);
+
+	/* Running streams stop with DISCONNECTED; blocked readers and writers wake with -ENODEV. */
+	mutex_lock(&pea->card_lock);
+	if (pea->card)
+		snd_card_disconnect(pea->card);
+	mutex_unlock(&pea->card_lock);
+}
+
+/* Arms the stall check while a stream runs (its first run, or after a quiet spell). */
+void pea_watch_stalls(struct pea_dev *pea)
+{
+	if (!READ_ONCE(pea->gone))
+		mod_delayed_work(system_wq, &pea->stall_work, msecs_to_jiffies(200));
+}
+
+/*
+ * A running stream that has had no interrupt for well over two periods: is the
+ * card still there? Nothing else would tell a reader blocked in ALSA, which waits
+ * up to ten seconds before it gives up on its own.
+ */
+static void pea_stall_work(struct work_struct *work)
+{
+	struct pea_dev *pea = container_of(to_delayed_work(work), struct pea_dev, stall_work);
+	bool running = false;
+	unsigned int i;
+
+	for (i = 0; i < pea->nstreams; i++) {
+		struct pea_stream *st = &pea->streams[i];
+
+		if (!READ_ONCE(st->running))
+			continue;
+		running = true;
+		if (time_after(jiffies, READ_ONCE(st->last_irq) + st->stall) &&
+		    pea_sd_read(st, PEA_SD_STS) == ~0U && pea_check_gone(pea))
+			return;
+	}
+	if (running)
+		pea_watch_stalls(pea);
 }
 
 void pea_sync_irqs(struct pea_dev *pea)
@@ -285,6 +349,9 @@ static int pea_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return -ENOMEM;
 	pea->pdev = pdev;
 	mutex_init(&pea->mixer_lock);
+	mutex_init(&pea->card_lock);
+	INIT_WORK(&pea->gone_work, pea_gone_work);
+	INIT_DELAYED_WORK(&pea->stall_work, pea_stall_work);
 	pci_set_drvdata(pdev, pea);
 
 	/* Spec §8 step 1. */
@@ -366,8 +433,11 @@ static void pea_remove(struct pci_dev *pdev)
 
 	/* Stops running streams and waits until every ALSA file is closed. */
 	pea_snd_free(pea);
+	cancel_delayed_work_sync(&pea->stall_work);
+	cancel_work_sync(&pea->gone_work);
 
-	pea_quiesce(pea);
+	if (!READ_ONCE(pea->gone))	/* a removed card has no registers left to quiesce */
+		pea_quiesce(pea);
 	pea_teardown_irqs(pea);
 	pea_diag_fini(pea);
 	pci_clear_master(pdev);

@@ -252,8 +252,10 @@ static void pea_stream_irq(struct pea_stream *st)
 	sts = pea_sd_read(st, PEA_SD_STS);
 	if (sts == ~0U) {			/* not answering */
 		spin_unlock(&st->lock);
+		pea_check_gone(st->pea);
 		return;
 	}
+	WRITE_ONCE(st->last_irq, jiffies);
 	causes = sts & PEA_SD_STS_CAUSES;
 	if (causes)
 		pea_sd_write(st, PEA_SD_STS, causes);	/* W1C acknowledge */
@@ -620,6 +622,8 @@ static int pea_stream_start(struct pea_stream *st)
 
 	if (sts == ~0U) {
 		spin_unlock_irqrestore(&st->lock, flags);
+		if (pea_check_gone(st->pea))
+			return -ENODEV;
 		dev_err(dev, "stream %u: card not answering at start\n", st->index);
 		return -EIO;
 	}
@@ -638,7 +642,11 @@ static int pea_stream_start(struct pea_stream *st)
 	st->running = true;
 	/* The card took T0 while handling RUN, before RUNNING read 1 (spec §11.1). */
 	st->run_wallclk = pea_readq(wallclk);
+	st->last_irq = jiffies;
+	st->stall = max_t(unsigned long, msecs_to_jiffies(100),
+			  2 * DIV_ROUND_UP(HZ * st->substream->runtime->period_size, max(st->rate, 1U)));
 	spin_unlock_irqrestore(&st->lock, flags);
+	pea_watch_stalls(st->pea);
 
 	if (!(sts & PEA_SD_STS_RUNNING))
 		dev_dbg(dev, "stream %u: still validating after %u us\n", st->index,
@@ -652,6 +660,8 @@ static int pea_pcm_trigger(struct snd_pcm_substream *substream, int cmd)
 
 	switch (cmd) {
 	case SNDRV_PCM_TRIGGER_START:
+		if (READ_ONCE(st->pea->gone))
+			return -ENODEV;
 		return pea_stream_start(st);
 	case SNDRV_PCM_TRIGGER_STOP:
 		if (st->fault == PEA_FAULT_USE_AFTER_UNMAP) {
@@ -687,6 +697,8 @@ static snd_pcm_uframes_t pea_pcm_pointer(struct snd_pcm_substream *substream)
 		pos = le32_to_cpu(READ_ONCE(pea_posbuf_rec(st)->lpib));
 	else
 		pos = pea_sd_read(st, PEA_SD_LPIB);
+	if (pos == ~0U && !st->use_posbuf && pea_check_gone(st->pea))
+		return SNDRV_PCM_POS_XRUN;	/* the card is gone: stop the stream now */
 	if (pos >= st->cbl)
 		pos = 0;
 	return bytes_to_frames(substream->runtime, pos);

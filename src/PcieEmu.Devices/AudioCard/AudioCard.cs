@@ -7,6 +7,7 @@ using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Bars;
 using PcieEmu.Pci.Capabilities;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Pci.Config;
 using PcieEmu.Pci.Observation;
 using PcieEmu.Pci.Registers;
@@ -17,12 +18,13 @@ namespace PcieEmu.Devices.AudioCard;
 
 /// <summary>
 /// The synthetic PCIe audio/capture card (firmware-models/pcieemu-audio/README.md): identity, capabilities and
-/// BARs from the model file; BAR0 registers from registers.json; the one interrupt recompute (spec §5,
+/// BARs from the model file; BAR0 registers as registers.json declares them (<see cref="AudioRegisterTable"/>, generated
+/// from it; the card implements the side effects it names); the one interrupt recompute (spec §5,
 /// <see cref="CardInterrupts"/>); the diagnostic DMA engine (spec §6, <see cref="DiagnosticDmaEngine"/>); the
 /// streams (spec §9–§13, <see cref="PlaybackStream"/>, <see cref="CaptureStream"/>). It knows nothing about
 /// vfio-user (a transport drives <see cref="Function"/>) nor about tracing (an observer watches the function).
 /// </summary>
-public sealed partial class AudioCard : IEmulatedCard
+public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
 {
     private const int MiscVector = 0;
 
@@ -43,17 +45,23 @@ public sealed partial class AudioCard : IEmulatedCard
         _manualClock = options.Clock as ManualDeviceClock;
         _logger = loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard");
         _registers = new RegisterBank("pcieemu-audio BAR0", model.RegistersBar.Size, loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Registers"));
-        _registers.DefineAll(AudioRegisterMap.Document.CreateDefinitions(WriteHandlers(), ReadHandlers(), ModelResetValue));
+        _registers.DefineAll(AudioRegisterTable.CreateDefinitions(this,
+            capsReset: (uint)model.PlaybackStreams | ((uint)model.CaptureStreams << 8) | ((uint)model.MsixVectors << 16),
+            dmacapsReset: (uint)model.Dma.AddressBits | ((uint)model.Dma.AlignmentLog2 << 8) | ((uint)model.Dma.BoundaryBits << 16),
+            maxsegReset: model.Dma.MaxSegmentBytes));
         _interrupts = new CardInterrupts(() => Function!);
         _cardCauses = new CauseRegister(_registers, (uint)AudioRegister.Intsts, () => _registers.Get((uint)AudioRegister.Inten),
             cause => cause == AudioFields.Intsts.Diag ? _diagVector : MiscVector, _interrupts);
         _interrupts.Add(_cardCauses);
-        _streamHost = new CardStreamHost(model.Dma, Violations, loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Streams"));
+        _streamHost = new CardStreamHost(model.Dma, loggerFactory.CreateLogger("PcieEmu.Devices.AudioCard.Streams"));
         _streams = CreateStreams(options);
         Function = BuildFunction(model, loggerFactory, options);
         _streamHost.Function = Function;
-        _diagnostics = new DiagnosticDmaEngine(Function, _registers, _cardCauses, model.Dma, Violations, _logger);
+        _diagnostics = new DiagnosticDmaEngine(Function, _registers, _cardCauses, model.Dma, _logger);
+        Function.Checker.SpecName = AudioRules.Spec;
+        _registers.LowHalfFirst = true; // spec §4: a 64-bit register written in halves takes its low half first
         Function.OnReset(OnFunctionReset);
+        Function.PowerStateChanged += OnPowerStateChanged;
         foreach (var s in _streams)
         {
             Function.Scheduler.Add(s);
@@ -66,8 +74,10 @@ public sealed partial class AudioCard : IEmulatedCard
 
     public PciFunction Function { get; }
 
-    /// <summary>Driver-rule violations the card caught (spec §6.1).</summary>
-    public DriverRuleViolations Violations { get; } = new();
+    /// <summary>What the driver did wrong (the card's rules, <see cref="AudioRules"/>, and the framework's), and host problems.</summary>
+    public DriverChecker Checker => Function.Checker;
+
+    public IReadOnlyList<DriverRule> Rules => AudioRules.All;
 
     public IReadOnlyList<DeviceRecordKind> RecordKinds => AudioCardRecorder.Kinds;
 
@@ -92,7 +102,6 @@ public sealed partial class AudioCard : IEmulatedCard
     public FunctionObservation Observe(IFunctionObserver observer)
     {
         var observation = Function.Observe(observer);
-        CommonRecordKinds.RecordViolations(Violations, observation);
         _streamHost.Observer = new AudioCardRecorder(observation);
         return observation;
     }
@@ -146,9 +155,7 @@ public sealed partial class AudioCard : IEmulatedCard
                 ? new PlaybackStream(_streamHost, i, layout, _registers, _interrupts, AudioRoutes.CreateSink(route, loopback, layout.Name, options.KeepSampleBytes), options.KeepSampleBytes)
                 : new CaptureStream(_streamHost, i, layout, _registers, _interrupts, AudioRoutes.CreateSource(route, loopback), options.KeepSampleBytes);
             streams[i] = stream;
-            _registers.DefineAll(AudioRegisterMap.Document.CreateBlockDefinitions("SD", i, stream.WriteHandlers(),
-                new Dictionary<string, RegisterReadHandler>(),
-                name => name == "CAPS" ? stream.Caps : throw new RegisterMapException($"SD.{name} has no model value")));
+            _registers.DefineAll(AudioRegisterTable.CreateSdDefinitions(i, stream, capsReset: stream.Caps));
         }
 
         return streams;
@@ -192,34 +199,10 @@ public sealed partial class AudioCard : IEmulatedCard
         return b.Build();
     }
 
-    private ulong ModelResetValue(string register) => register switch
-    {
-        "CAPS" => (uint)Model.PlaybackStreams | ((uint)Model.CaptureStreams << 8) | ((uint)Model.MsixVectors << 16),
-        "DMACAPS" => (uint)Model.Dma.AddressBits | ((uint)Model.Dma.AlignmentLog2 << 8) | ((uint)Model.Dma.BoundaryBits << 16),
-        "MAXSEG" => Model.Dma.MaxSegmentBytes,
-        _ => throw new RegisterMapException($"register {register} takes its reset value from the model, but the card has no rule for it"),
-    };
-
     // ------------------------------------------------------------------ register side effects (function lock held, O(1))
 
-    private Dictionary<string, RegisterWriteHandler> WriteHandlers() => new()
-    {
-        ["GlobalControl"] = GlobalControl,
-        ["InterruptStatusWritten"] = (in RegisterWrite _) => _cardCauses.StatusChanged(),
-        ["InterruptEnableWritten"] = (in RegisterWrite write) => _cardCauses.EnablesChanged(write.OldValue),
-        ["DiagnosticInterrupt"] = DiagnosticInterrupt,
-        ["DiagnosticDmaControl"] = (in RegisterWrite write) => _diagnostics.ControlWritten(write),
-    };
-
-    private Dictionary<string, RegisterReadHandler> ReadHandlers() => new()
-    {
-        ["InterruptCount"] = (_, _) => (uint)_interrupts.Events,
-        ["InterruptStatusRead"] = InterruptStatusRead,
-        ["WallClock"] = (_, _) => (ulong)Function.Clock.NowNanoseconds,
-    };
-
     /// <summary>GCTL (spec §4, §7): RESET resets registers and engines and clears SRAM.</summary>
-    private void GlobalControl(in RegisterWrite write)
+    void IAudioRegisterHandlers.GlobalControl(in RegisterWrite write)
     {
         if ((write.NewValue & AudioFields.Gctl.Reset) == 0)
         {
@@ -235,15 +218,27 @@ public sealed partial class AudioCard : IEmulatedCard
         _interrupts.Update();
     }
 
+    void IAudioRegisterHandlers.InterruptStatusWritten(in RegisterWrite write) => _cardCauses.StatusChanged();
+
+    void IAudioRegisterHandlers.InterruptEnableWritten(in RegisterWrite write) => _cardCauses.EnablesChanged(write.OldValue);
+
     /// <summary>DIAG_IRQ: set INTSTS.DIAG and send exactly one event on VECTOR if enabled (spec §5).</summary>
-    private void DiagnosticInterrupt(in RegisterWrite write)
+    void IAudioRegisterHandlers.DiagnosticInterrupt(in RegisterWrite write)
     {
         _diagVector = (int)((write.Written & AudioFields.DiagIrq.Vector) >> AudioFields.DiagIrq.VectorShift);
         _cardCauses.Raise(AudioFields.Intsts.Diag);
     }
 
+    void IAudioRegisterHandlers.DiagnosticDmaControl(in RegisterWrite write) => _diagnostics.ControlWritten(write);
+
+    /// <summary>INTCNT: interrupt events generated, wrapping at 32 bits (spec §5).</summary>
+    ulong IAudioRegisterHandlers.InterruptCount(RegisterDefinition register, ulong stored) => (uint)_interrupts.Events;
+
+    /// <summary>WALLCLK: the card's time in nanoseconds (spec §11).</summary>
+    ulong IAudioRegisterHandlers.WallClock(RegisterDefinition register, ulong stored) => (ulong)Function.Clock.NowNanoseconds;
+
     /// <summary>INTSTS read: stored causes plus SIS, stream i's pending enabled causes at bit 16+i (spec §9.4).</summary>
-    private ulong InterruptStatusRead(RegisterDefinition register, ulong stored)
+    ulong IAudioRegisterHandlers.InterruptStatusRead(RegisterDefinition register, ulong stored)
     {
         ulong sis = 0;
         foreach (var s in _streams)
@@ -271,6 +266,44 @@ public sealed partial class AudioCard : IEmulatedCard
         _diagnostics.Reset(kind.ToString());
         _registers.Reset();
         _interrupts.ResetCount();
+    }
+
+    /// <summary>
+    /// The driver changed the card's power state (function lock held). Entering D3hot with a stream running or the
+    /// diagnostic engine busy is a driver bug (spec §7): the card masters no DMA there, so that work fails with POWER.
+    /// </summary>
+    private void OnPowerStateChanged(PowerState previous, PowerState now)
+    {
+        if (now != PowerState.D3Hot)
+        {
+            return;
+        }
+
+        foreach (var s in _streams.Where(s => s.IsStarted))
+        {
+            uint ctl = AudioSdBlock.Offset(s.Index, AudioSdRegister.Ctl);
+            Checker.Report(AudioRules.RunningIntoD3Hot, new ViolationDetails
+            {
+                What = $"put the card into D3hot (from {previous}) while stream {s.Index} ({s.Layout.Name}) was running",
+                Stream = s.Index,
+                Register = Function.Checker.RegisterNames?.Invoke(0, ctl),
+                RegisterOffset = ctl,
+                Value = _registers.Get(ctl),
+                Consequence = "the stream's next DMA is refused (ERRCODE POWER)",
+            });
+        }
+
+        if (_diagnostics.IsBusy)
+        {
+            Checker.Report(AudioRules.RunningIntoD3Hot, new ViolationDetails
+            {
+                What = $"put the card into D3hot (from {previous}) while the diagnostic DMA engine was busy",
+                Register = "DIAG_DMA_CTL",
+                RegisterOffset = (uint)AudioRegister.DiagDmaCtl,
+                Value = _registers.Get((uint)AudioRegister.DiagDmaCtl),
+                Consequence = "the transfer's DMA is refused (ERRCODE POWER)",
+            });
+        }
     }
 
     private void StopStreams(ResetKind kind)

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices.AudioCard.Streams;
-using PcieEmu.Devices.Common;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Dma;
@@ -10,7 +10,7 @@ using PcieEmu.Pci.Timing;
 namespace PcieEmu.Devices.AudioCard;
 
 /// <summary>What the card gives its streams (<see cref="IStreamHost"/>); the function is bound once the card has built it.</summary>
-internal sealed class CardStreamHost(DmaConstraints constraints, DriverRuleViolations violations, ILogger logger) : IStreamHost
+internal sealed class CardStreamHost(DmaConstraints constraints, ILogger logger) : IStreamHost
 {
     private PciFunction? _function;
 
@@ -34,5 +34,13 @@ internal sealed class CardStreamHost(DmaConstraints constraints, DriverRuleViola
 
     public ILogger Logger => logger;
 
-    public void Violation(string rule, string detail) => violations.Record(rule, detail);
+    public void Violation(DriverRule rule, ViolationDetails details) => Function.Checker.Report(rule, details);
+
+    public void HostProblem(string kind, string detail, int stream) => Function.Checker.ReportHost(kind, detail, stream);
+
+    public GuestAccess? CurrentAccess => Function.Checker.CurrentAccess;
+
+    public long GuestAccessCount => Function.Checker.AccessCount;
+
+    public string? RegisterName(uint offset) => Function.Checker.RegisterNames?.Invoke(0, offset);
 }

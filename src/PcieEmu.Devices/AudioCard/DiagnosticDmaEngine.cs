@@ -5,6 +5,7 @@ using PcieEmu.Devices.AudioCard.Interrupts;
 using PcieEmu.Devices.Common;
 using PcieEmu.Devices.Models;
 using PcieEmu.Pci;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Registers;
 
@@ -15,12 +16,15 @@ namespace PcieEmu.Devices.AudioCard;
 /// a job on the card's scheduler without the lock, its result published under the lock with DMA_DONE or DMA_ERR.
 /// </summary>
 internal sealed partial class DiagnosticDmaEngine(PciFunction function, RegisterBank registers, CauseRegister causes,
-    DmaConstraints constraints, DriverRuleViolations violations, ILogger logger)
+    DmaConstraints constraints, ILogger logger)
 {
     private const int ChunkBytes = 4096;
     private long _generation;
     private bool _busy;
     private long _transfers;
+
+    /// <summary>A transfer is running (read under the function lock).</summary>
+    public bool IsBusy => _busy;
 
     /// <summary>Transfers completed (successfully or not).</summary>
     public long Transfers => Interlocked.Read(ref _transfers);
@@ -34,7 +38,13 @@ internal sealed partial class DiagnosticDmaEngine(PciFunction function, Register
             registers.Set((uint)AudioRegister.DiagDmaCtl, write.OldValue);
             if ((write.OnesWritten & AudioFields.DiagDmaCtl.Start) != 0)
             {
-                violations.Record("DiagDmaStartWhileBusy", "DIAG_DMA_CTL.START written while a transfer was running");
+                function.Checker.Report(AudioRules.DiagDmaStartWhileBusy, new ViolationDetails
+                {
+                    What = "wrote DIAG_DMA_CTL.START while a diagnostic transfer was running; the write was ignored",
+                    Register = "DIAG_DMA_CTL",
+                    RegisterOffset = (uint)AudioRegister.DiagDmaCtl,
+                    Value = write.Written,
+                });
             }
 
             return;
@@ -50,7 +60,8 @@ internal sealed partial class DiagnosticDmaEngine(PciFunction function, Register
             (uint)registers.Get((uint)AudioRegister.DiagDmaLen),
             (uint)registers.Get((uint)AudioRegister.DiagDmaSeed),
             (write.NewValue & AudioFields.DiagDmaCtl.Dir) != 0,
-            _generation);
+            _generation,
+            function.Checker.CurrentAccess);
         registers.Set((uint)AudioRegister.DiagDmaSts, AudioFields.DiagDmaSts.Busy);
         _busy = true;
         LogStart(logger, job.Write ? "write" : "read", job.Address, job.Length);
@@ -89,7 +100,7 @@ internal sealed partial class DiagnosticDmaEngine(PciFunction function, Register
         if (code is not (AudioDmaErr.None or AudioDmaErr.Transport))
         {
             // Before the status is published: whoever sees ERR in DIAG_DMA_STS also finds the violation.
-            violations.Record($"Dma{code}", $"diagnostic {(job.Write ? "write" : "read")} of {job.Length} B at 0x{job.Address:x}");
+            Report(job, code);
         }
 
         lock (function.Sync)
@@ -184,7 +195,35 @@ internal sealed partial class DiagnosticDmaEngine(PciFunction function, Register
         }
     }
 
-    private readonly record struct Job(ulong Address, uint Length, uint Seed, bool Write, long Generation);
+    /// <summary>A transfer the driver programmed broke a rule (spec §6.1): reported with its first bad byte.</summary>
+    private void Report(Job job, AudioDmaErr code)
+    {
+        if (AudioRules.Diag(code) is not { } rule)
+        {
+            return;
+        }
+
+        ulong? bad = code switch
+        {
+            AudioDmaErr.Length => null,
+            AudioDmaErr.Align => job.Address,
+            AudioDmaErr.AddrBits => Math.Max(job.Address, constraints.AddressLimit + 1),
+            _ => function.Dma.FirstFault(job.Address, job.Length, job.Write ? DmaAccess.Write : DmaAccess.Read),
+        };
+        function.Checker.Report(rule, new ViolationDetails
+        {
+            What = $"the diagnostic {(job.Write ? "write" : "read")} of {job.Length} B at 0x{job.Address:x} that the driver started broke the DMA rules",
+            Register = "DIAG_DMA_ADDR",
+            RegisterOffset = (uint)AudioRegister.DiagDmaAddr,
+            Value = job.Address,
+            BadAddress = bad,
+            ErrorCode = AudioRules.ErrcodeText(code),
+            Consequence = "DIAG_DMA_STS = ERR with the ERRCODE, INTSTS.DMA_ERR raised",
+            Cause = job.Cause,
+        });
+    }
+
+    private readonly record struct Job(ulong Address, uint Length, uint Seed, bool Write, long Generation, GuestAccess? Cause);
 
     [LoggerMessage(EventId = 3110, Level = LogLevel.Debug, Message = "Diagnostic DMA {Direction} of {Length} B at 0x{Address:x} started")]
     private static partial void LogStart(ILogger logger, string direction, ulong address, uint length);

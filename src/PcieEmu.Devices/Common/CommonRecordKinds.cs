@@ -1,16 +1,13 @@
+using PcieEmu.Pci.Checking;
 using PcieEmu.Pci.Observation;
 
 namespace PcieEmu.Devices.Common;
 
-/// <summary>Trace record kinds every card writes.</summary>
+/// <summary>Trace record kinds every card writes (the framework writes them: <see cref="CheckerRecords"/>).</summary>
 public static class CommonRecordKinds
 {
-    /// <summary>A driver-rule violation the card recorded: Text = rule, Detail = what the driver did.</summary>
-    public static readonly DeviceRecordKind Violation = new((TraceEventKind)64, "Violation", TraceFields.Text | TraceFields.Detail);
+    /// <summary>A driver-rule violation or warning: Text = rule, Detail = the report as JSON.</summary>
+    public static DeviceRecordKind Violation => CheckerRecords.Violation;
 
-    public static IReadOnlyList<DeviceRecordKind> All { get; } = [Violation];
-
-    /// <summary>Writes every violation <paramref name="violations"/> records from now on into <paramref name="observation"/>.</summary>
-    public static void RecordViolations(DriverRuleViolations violations, FunctionObservation observation) =>
-        violations.Recorded += v => observation.Note(Violation.Record(text: v.Rule, detail: v.Detail));
+    public static IReadOnlyList<DeviceRecordKind> All { get; } = [CheckerRecords.Violation];
 }

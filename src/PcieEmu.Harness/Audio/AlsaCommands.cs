@@ -9,7 +9,12 @@ namespace PcieEmu.Harness.Audio;
 /// </summary>
 public static class AlsaCommands
 {
-    public const int DefaultPeriods = 4;
+    /// <summary>
+    /// Periods per buffer when a test does not choose: 16 of about 21 ms, a third of a second. A TCG guest on a loaded
+    /// 2-core host can stall for longer than the 85 ms four periods gave, and then aplay underruns and arecord
+    /// overruns: restarted streams, samples not bit-exact.
+    /// </summary>
+    public const int DefaultPeriods = 16;
 
     public static string Device(int card, int stream) => string.Create(CultureInfo.InvariantCulture, $"hw:{card},{stream}");
 

@@ -160,8 +160,8 @@ public static class LoopbackDemo
             DmaReadBytes: after.DmaRead - before.DmaRead,
             DmaWriteBytes: after.DmaWrite - before.DmaWrite,
             Xruns: (after.PlaybackXruns - before.PlaybackXruns) + (after.CaptureXruns - before.CaptureXruns),
-            Violations: [.. card.Violations.Snapshot().Skip((int)Math.Min(before.Violations, int.MaxValue)).Select(v => v.Rule)],
-            ViolationCount: card.Violations.Count - before.Violations,
+            Violations: [.. card.Checker.Snapshot().Where(v => v.IsViolation).Skip((int)Math.Min(before.Violations, int.MaxValue)).Select(v => v.RuleName)],
+            ViolationCount: card.Checker.Count - before.Violations,
             ToneWav: toneWav,
             CardPlaybackWav: cardWav,
             RecordingWav: recordWav,
@@ -205,7 +205,7 @@ public static class LoopbackDemo
             playback.Runs.Count, capture.Runs.Count, playback.Statistics.Periods, capture.Statistics.Periods,
             card.Function.Interrupts.DeliveredCount(IrqIndex.Msix, playback.Vector), card.Function.Interrupts.DeliveredCount(IrqIndex.Msix, capture.Vector),
             playback.Statistics.Xruns, capture.Statistics.Xruns, card.Function.Statistics.DmaReadBytes, card.Function.Statistics.DmaWriteBytes,
-            card.Violations.Count);
+            card.Checker.Count);
     }
 }
 

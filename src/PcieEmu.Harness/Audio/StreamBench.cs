@@ -66,7 +66,7 @@ public static class StreamBench
         }
 
         return new StreamBenchReport(options, idle, busy, streams, Percentiles.Of([.. lateness]), dmaRead, dmaWrite, allRan,
-            result.ExitCode, result.Output.Trim(), card.Violations.Count);
+            result.ExitCode, result.Output.Trim(), card.Checker.Count);
     }
 
     /// <summary>What each stream runs: the requested format at its most channels, periods within MAXSEG.</summary>

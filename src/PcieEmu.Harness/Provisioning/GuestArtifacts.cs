@@ -14,6 +14,15 @@ public sealed record GuestArtifacts(
     string ShareTag,
     string ManifestPath)
 {
+    /// <summary>
+    /// A QEMU that survives device_del of a vfio-user-pci device with MSI-X (provisioning's qemu-hotplug stage: the
+    /// upstream fix applied to Debian's 11.1.3), or null when the stage was not built.
+    /// </summary>
+    public string? QemuHotplug { get; init; }
+
+    /// <summary>How <see cref="QemuHotplug"/> got the fix: "patched" or "already-fixed".</summary>
+    public string? QemuHotplugPatch { get; init; }
+
     public static GuestArtifacts Parse(string manifestPath)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -41,8 +50,12 @@ public sealed record GuestArtifacts(
             Get("agent_port"),
             Get("share_mount"),
             Get("share_tag"),
-            manifestPath);
-        foreach (var f in new[] { artifacts.Qemu, artifacts.Kernel, artifacts.Initrd })
+            manifestPath)
+        {
+            QemuHotplug = values.TryGetValue("qemu_hotplug", out var h) && h.Length > 0 ? h : null,
+            QemuHotplugPatch = values.TryGetValue("qemu_hotplug_patch", out var hp) && hp.Length > 0 ? hp : null,
+        };
+        foreach (var f in new[] { artifacts.Qemu, artifacts.Kernel, artifacts.Initrd, artifacts.QemuHotplug }.OfType<string>())
         {
             if (!File.Exists(f))
             {

@@ -13,8 +13,9 @@ public static class Provisioner
     /// <summary>The provisioning script beside the binary (a copy of the checkout's qemu/ tree, see PcieEmu.Harness.csproj).</summary>
     public static string ScriptPath => Path.Combine(DataFiles.QemuDirectory, "provision", "provision.sh");
 
+    /// <param name="hotplugQemu">Also build the qemu-hotplug stage (a QEMU that survives device_del of an MSI-X vfio-user device).</param>
     public static async Task<GuestArtifacts> EnsureAsync(IProgress<ProvisionStep>? progress = null, bool force = false,
-        string? cacheDirectory = null, CancellationToken cancellationToken = default)
+        string? cacheDirectory = null, bool hotplugQemu = false, CancellationToken cancellationToken = default)
     {
         string script = ScriptPath;
         if (!File.Exists(script))
@@ -26,6 +27,11 @@ public static class Provisioner
         if (force)
         {
             args.Add("--force");
+        }
+
+        if (hotplugQemu)
+        {
+            args.Add("--with-hotplug-qemu");
         }
 
         if (cacheDirectory is not null)

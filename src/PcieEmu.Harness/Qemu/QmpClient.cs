@@ -85,6 +85,51 @@ public sealed class QmpClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits for an event named <paramref name="name"/> that <paramref name="matches"/> (already received ones count,
+    /// and are consumed), reading QEMU's messages until it arrives; a QmpException at the deadline.
+    /// </summary>
+    public async Task<JsonNode> WaitForEventAsync(string name, Func<JsonNode, bool> matches, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            while (true)
+            {
+                lock (Events)
+                {
+                    int i = Events.FindIndex(e => e["event"]?.GetValue<string>() == name && matches(e));
+                    if (i >= 0)
+                    {
+                        var found = Events[i];
+                        Events.RemoveAt(i);
+                        return found;
+                    }
+                }
+
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero)
+                {
+                    throw new QmpException($"QMP: no {name} event within {timeout.TotalSeconds:F0} s");
+                }
+
+                var message = await ReadMessageAsync(left, cancellationToken);
+                if (message["event"] is not null)
+                {
+                    lock (Events)
+                    {
+                        Events.Add(message);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>Human monitor command through QMP (e.g. "info pci").</summary>
     public async Task<string> HumanAsync(string commandLine, CancellationToken cancellationToken = default) =>
         (await ExecuteAsync("human-monitor-command", new JsonObject { ["command-line"] = commandLine }, null, cancellationToken))?.GetValue<string>() ?? "";

@@ -83,4 +83,7 @@ public interface ICapabilityHost
 
     /// <summary>Schedules a reset to run once the current config access has finished.</summary>
     void RequestReset(ResetKind kind);
+
+    /// <summary>The driver moved the function from <paramref name="previous"/> to <paramref name="now"/> (under the function lock).</summary>
+    void PowerStateChanged(PowerState previous, PowerState now);
 }

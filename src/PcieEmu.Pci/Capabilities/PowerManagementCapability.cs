@@ -50,6 +50,7 @@ public sealed class PowerManagementCapability(bool noSoftReset = true) : PciCapa
 
         if (previous != now)
         {
+            Host.PowerStateChanged(previous, now);
             Host.Interrupts.ReevaluateRouting(); // interrupts held in D3hot go out once back in D0
         }
     }

@@ -36,6 +36,9 @@ public enum DmaResult
     /// <summary>Address arithmetic overflowed or the length is zero/too large.</summary>
     InvalidRange = 7,
 
+    /// <summary>The function is not in D0: a function in D1–D3 masters no transactions (PCI PM 1.2 §5.4.1).</summary>
+    NotInD0 = 9,
+
     /// <summary>A local-only access met memory reachable only through the client (message DMA); retry off the bus thread.</summary>
     WouldBlock = 8,
 }

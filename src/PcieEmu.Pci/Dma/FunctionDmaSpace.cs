@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using PcieEmu.Pci.Capabilities;
 using PcieEmu.Pci.Config;
 using PcieEmu.Pci.Observation;
 
@@ -12,6 +13,7 @@ namespace PcieEmu.Pci.Dma;
 internal sealed partial class FunctionDmaSpace(PciFunction function, ILogger logger) : IDmaSpace
 {
     private int _observedNeedsSharedMemoryLogged;
+    private bool _outsideD0Reported;
 
     public DmaResult Read(ulong address, Span<byte> destination) =>
         Transfer(address, destination, default, write: false, localOnly: false);
@@ -35,7 +37,7 @@ internal sealed partial class FunctionDmaSpace(PciFunction function, ILogger log
             return null;
         }
 
-        if ((function.Config.Get16(PciConfigRegisters.Command) & (ushort)PciCommand.BusMaster) == 0)
+        if ((function.Config.Get16(PciConfigRegisters.Command) & (ushort)PciCommand.BusMaster) == 0 || function.PowerState != PowerState.D0)
         {
             return address;
         }
@@ -124,6 +126,15 @@ internal sealed partial class FunctionDmaSpace(PciFunction function, ILogger log
             return DmaResult.BusMasterDisabled;
         }
 
+        if (function.PowerState != PowerState.D0)
+        {
+            function.Statistics.NoteDma(DmaResult.NotInD0, 0, false);
+            NoteOutsideD0(address, length);
+            return DmaResult.NotInD0;
+        }
+
+        _outsideD0Reported = false;
+
         if (function.HitsOwnBar(address, length))
         {
             function.Statistics.NoteDma(DmaResult.OwnBar, 0, false);
@@ -131,6 +142,25 @@ internal sealed partial class FunctionDmaSpace(PciFunction function, ILogger log
         }
 
         return DmaResult.Ok;
+    }
+
+    /// <summary>
+    /// The first refused DMA of each stay outside D0 is a violation (the rest are the same mistake: a stream left
+    /// running keeps trying every period).
+    /// </summary>
+    private void NoteOutsideD0(ulong address, ulong length)
+    {
+        if (_outsideD0Reported)
+        {
+            return;
+        }
+
+        _outsideD0Reported = true;
+        function.Checker.Report(Checking.FunctionRules.DmaOutsideD0, new Checking.ViolationDetails
+        {
+            What = $"the device was left with DMA to do ({length} B at 0x{address:x}) while the function is in {function.PowerState}; the transfer was refused",
+            BadAddress = address,
+        });
     }
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "{Function}: DMA at 0x{Address:x} needs message DMA, which an observed (recorded) function cannot wait for; recording needs guest RAM shared with the server (memfd), so this and later such DMA fail")]

@@ -31,6 +31,7 @@ public sealed partial class InterruptController
     private uint _msiPending;
     private bool _intxLevel;
     private bool _intxMasked;
+    private ulong[] _msixUnusableReported = [];
 
     public InterruptController(object sync, ConfigSpace config, ILogger logger)
     {
@@ -73,7 +74,11 @@ public sealed partial class InterruptController
         }
 
         _msixPending = new ulong[((_msix?.Vectors ?? 0) + 63) / 64];
+        _msixUnusableReported = new ulong[_msixPending.Length];
     }
+
+    /// <summary>Where a device's use of a vector the driver did not set up is reported (set by the function).</summary>
+    internal Checking.DriverChecker? Checker { get; set; }
 
     public int VectorCount(IrqIndex index) => index switch
     {
@@ -100,9 +105,15 @@ public sealed partial class InterruptController
                         if (!MessagesAllowed() || !MsixDeliverable(v))
                         {
                             _msixPending[v >> 6] |= 1UL << (v & 63);
+                            if (MessagesAllowed())
+                            {
+                                NoteUnusableMsixVector(v);
+                            }
+
                             return InterruptOutcome.Pending;
                         }
 
+                        _msixUnusableReported[v >> 6] &= ~(1UL << (v & 63));
                         Deliver(IrqIndex.Msix, v);
                         return InterruptOutcome.Delivered;
                     }
@@ -350,6 +361,7 @@ public sealed partial class InterruptController
         lock (_sync)
         {
             Array.Clear(_msixPending);
+            Array.Clear(_msixUnusableReported);
             _msiPending = 0;
             _intxLevel = false;
             _intxMasked = false;
@@ -377,6 +389,37 @@ public sealed partial class InterruptController
     }
 
     private static int Fold(int vector, int enabled) => enabled <= 0 ? 0 : (int)((uint)vector % (uint)enabled);
+
+    /// <summary>
+    /// A raise on a vector the driver has not set up (no eventfd: never requested) or while it holds the whole
+    /// function masked is a driver bug, reported once until the vector delivers again. A vector the client masks is
+    /// not: the client (QEMU) masks vectors on the guest's behalf for its own reasons.
+    /// </summary>
+    private void NoteUnusableMsixVector(int v)
+    {
+        ulong bit = 1UL << (v & 63);
+        if (Checker is null || (_msixUnusableReported[v >> 6] & bit) != 0)
+        {
+            return;
+        }
+
+        Checking.DriverRule? rule = _msix!.FunctionMasked ? Checking.FunctionRules.MsixVectorMasked
+            : _signals[(int)IrqIndex.Msix][v] is null ? Checking.FunctionRules.MsixVectorUnassigned
+            : null;
+        if (rule is null)
+        {
+            return;
+        }
+
+        _msixUnusableReported[v >> 6] |= bit;
+        Checker.Report(rule, new Checking.ViolationDetails
+        {
+            What = rule == Checking.FunctionRules.MsixVectorMasked
+                ? $"the device signalled MSI-X vector {v} while the driver holds the MSI-X function masked; the message waits in the PBA"
+                : $"the device signalled MSI-X vector {v}, which the driver never set up (no interrupt is wired to it); the message waits in the PBA",
+            Value = (ulong)v,
+        });
+    }
 
     private bool MsixDeliverable(int v) =>
         !_msix!.FunctionMasked && !_clientMasked[(int)IrqIndex.Msix][v] && _signals[(int)IrqIndex.Msix][v] is not null;

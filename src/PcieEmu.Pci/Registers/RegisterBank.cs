@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using PcieEmu.Pci.Bars;
+using PcieEmu.Pci.Checking;
 
 namespace PcieEmu.Pci.Registers;
 
@@ -8,6 +9,9 @@ namespace PcieEmu.Pci.Registers;
 /// value, W1C bits clear where 1 is written, read-only bits keep their value, write-only bits read 0,
 /// read-clear bits clear after a read. Narrow accesses touch only their byte lanes; an 8-byte access over two
 /// 32-bit registers becomes two accesses. Unclaimed offsets read all-ones and ignore writes (logged, rate-limited).
+/// Once installed as a function's BAR handler the bank also checks the register-file rules of
+/// <see cref="FunctionRules"/>: undecoded offsets, read-only registers and reserved bits written, and (when the
+/// device's spec fixes it, <see cref="LowHalfFirst"/>) the order of a 64-bit register's halves.
 /// </summary>
 public sealed partial class RegisterBank : IMmioHandler
 {
@@ -15,7 +19,10 @@ public sealed partial class RegisterBank : IMmioHandler
     private readonly List<RegisterDefinition> _registers = [];
     private readonly int[] _indexByDword;
     private ulong[] _values = [];
+    private bool[] _lowHalfWritten = [];
     private long _unclaimedAccesses;
+    private DriverChecker? _checker;
+    private int _bar;
 
     /// <summary>Largest bank: 16 MiB (the dword index costs 4 bytes per 4 bytes of bank). Model schemas cap register BARs here.</summary>
     public const ulong MaxSize = 16 << 20;
@@ -40,6 +47,19 @@ public sealed partial class RegisterBank : IMmioHandler
     public IReadOnlyList<RegisterDefinition> Registers => _registers;
 
     public long UnclaimedAccesses => Interlocked.Read(ref _unclaimedAccesses);
+
+    /// <summary>
+    /// The device's spec says a 64-bit register written in two 32-bit halves takes its low half first (Linux's
+    /// lo_hi_writeq); a high half not preceded by its low half is then <see cref="FunctionRules.RegisterHalvesOutOfOrder"/>.
+    /// </summary>
+    public bool LowHalfFirst { get; set; }
+
+    /// <summary>Called by the function builder when the bank becomes BAR <paramref name="bar"/>'s handler: where rule breaks go.</summary>
+    internal void AttachChecker(DriverChecker checker, int bar)
+    {
+        _checker = checker;
+        _bar = bar;
+    }
 
     public void Define(RegisterDefinition register)
     {
@@ -82,6 +102,7 @@ public sealed partial class RegisterBank : IMmioHandler
         }
 
         Array.Resize(ref _values, _registers.Count);
+        Array.Resize(ref _lowHalfWritten, _registers.Count);
         _values[^1] = register.ResetValue & register.WidthMask;
     }
 
@@ -100,6 +121,8 @@ public sealed partial class RegisterBank : IMmioHandler
         {
             _values[i] = _registers[i].ResetValue & _registers[i].WidthMask;
         }
+
+        Array.Clear(_lowHalfWritten);
     }
 
     /// <summary>Device-side read of the stored value (no read handler, no read-clear).</summary>
@@ -208,6 +231,18 @@ public sealed partial class RegisterBank : IMmioHandler
             if (reserved != 0)
             {
                 LogReservedWrite(_logger, Name, reg.Name, reserved);
+                Report(FunctionRules.ReservedBitsWritten, reg, offset, value & size.Mask(),
+                    $"wrote 1s to reserved bits 0x{reserved:x} of {reg.Name}");
+            }
+            else if (reg.WritableMask == 0 && reg.W1cMask == 0 && reg.OnWrite is null)
+            {
+                Report(FunctionRules.ReadOnlyRegisterWritten, reg, offset, value & size.Mask(),
+                    $"wrote 0x{value & size.Mask():x} to the read-only register {reg.Name} (ignored)");
+            }
+
+            if (reg.Width == 8 && LowHalfFirst && reg.WritableMask != 0)
+            {
+                CheckHalves(reg, i, offset, size, value);
             }
 
             reg.OnWrite?.Invoke(new RegisterWrite(reg, old, now, written, lanes));
@@ -225,6 +260,38 @@ public sealed partial class RegisterBank : IMmioHandler
 
         hole = true;
     }
+
+    private void CheckHalves(RegisterDefinition reg, int index, ulong offset, AccessSize size, ulong value)
+    {
+        if (size == AccessSize.Qword)
+        {
+            _lowHalfWritten[index] = false;
+        }
+        else if (offset == reg.Offset && size == AccessSize.Dword)
+        {
+            _lowHalfWritten[index] = true;
+        }
+        else if (offset == reg.Offset + 4 && size == AccessSize.Dword)
+        {
+            if (!_lowHalfWritten[index])
+            {
+                Report(FunctionRules.RegisterHalvesOutOfOrder, reg, offset, value & size.Mask(),
+                    $"wrote the high half of {reg.Name} (0x{value & size.Mask():x}) before its low half");
+            }
+
+            _lowHalfWritten[index] = false;
+        }
+    }
+
+    private void Report(DriverRule rule, RegisterDefinition? reg, ulong offset, ulong value, string what) =>
+        _checker?.Report(rule, new ViolationDetails
+        {
+            What = what,
+            Register = reg?.Name,
+            RegisterBar = _bar,
+            RegisterOffset = offset,
+            Value = value,
+        });
 
     private int IndexOf(uint offset)
     {
@@ -244,6 +311,10 @@ public sealed partial class RegisterBank : IMmioHandler
         {
             LogUnclaimed(_logger, Name, isWrite ? "write" : "read", offset, (int)size, value, n);
         }
+
+        Report(FunctionRules.UndecodedOffset, null, offset, value,
+            isWrite ? $"wrote 0x{value:x} ({(int)size} B) to offset 0x{offset:x}, where {Name} has no register (dropped)"
+                    : $"read {(int)size} B at offset 0x{offset:x}, where {Name} has no register (all-ones)");
     }
 
     [LoggerMessage(EventId = 2300, Level = LogLevel.Warning, Message = "{Bank}: {Kind} of unclaimed offset 0x{Offset:x} ({Size} B, value 0x{Value:x}); unclaimed accesses so far: {Count}")]

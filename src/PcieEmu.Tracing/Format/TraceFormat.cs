@@ -26,6 +26,24 @@ public static class TraceFormat
     /// <summary>Longest LEB128 encoding of a 64-bit value.</summary>
     public const int MaxVarintBytes = 10;
 
+    /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; the bytes read.</summary>
+    internal static int ReadUpTo(Stream stream, Span<byte> buffer)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = stream.Read(buffer[total..]);
+            if (n == 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return total;
+    }
+
     public static int WriteVarint(Span<byte> destination, ulong value)
     {
         int n = 0;

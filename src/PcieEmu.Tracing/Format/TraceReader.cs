@@ -298,22 +298,7 @@ public sealed class TraceReader : IDisposable
 
     private bool ReadExactly(Span<byte> buffer) => ReadSome(buffer) == buffer.Length;
 
-    private int ReadSome(Span<byte> buffer)
-    {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = _stream.Read(buffer[total..]);
-            if (n == 0)
-            {
-                break;
-            }
-
-            total += n;
-        }
-
-        return total;
-    }
+    private int ReadSome(Span<byte> buffer) => TraceFormat.ReadUpTo(_stream, buffer);
 
     private TraceFormatException Bad(string what, bool truncated = false) => new($"{_name}: {what}", truncated);
 }

@@ -16,14 +16,19 @@ public sealed class ConnectionStatistics
 
     public long ClientRepliesReceived { get; internal set; }
 
-    public long Commands(VfioUserCommand command) => (int)command < _byCommand.Length ? Interlocked.Read(ref _byCommand[(int)command]) : 0;
+    public long Commands(VfioUserCommand command) => (int)command < _byCommand.Length ? Volatile.Read(ref _byCommand[(int)command]) : 0;
 
+    /// <summary>
+    /// One writer (the socket thread), so a plain increment published with a volatile write is enough for readers on
+    /// other threads; a locked read-modify-write per message would buy nothing but its cost on the hot path.
+    /// </summary>
     internal void Count(VfioUserCommand command)
     {
         Messages++;
-        if ((int)command < _byCommand.Length)
+        if ((uint)command < (uint)_byCommand.Length)
         {
-            Interlocked.Increment(ref _byCommand[(int)command]);
+            ref long slot = ref _byCommand[(int)command];
+            Volatile.Write(ref slot, slot + 1);
         }
     }
 

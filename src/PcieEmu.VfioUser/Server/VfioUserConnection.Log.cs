@@ -23,6 +23,9 @@ public sealed partial class VfioUserConnection
     [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "Request {Id} {Command} answered with {Error}")]
     private static partial void LogErrorReply(ILogger logger, ushort id, VfioUserCommand command, string error);
 
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "{Transport}: replies and receives go out as separate system calls ({Reason})")]
+    private static partial void LogNoBatching(ILogger logger, string transport, string reason);
+
     [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "Sending the reply to {Id} {Command} failed: {Error}; closing the session")]
     private static partial void LogSendFailed(ILogger logger, ushort id, VfioUserCommand command, string error);
 

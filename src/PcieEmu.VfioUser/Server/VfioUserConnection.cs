@@ -31,6 +31,7 @@ public sealed partial class VfioUserConnection : IDisposable
     private SafeHandle? _replyFd;
     private bool _negotiated;
     private bool _dead;
+    private bool _batching;
 
     public VfioUserConnection(IMessageTransport transport, PciFunction function, VfioUserServerOptions options, ILoggerFactory loggerFactory)
     {
@@ -61,6 +62,15 @@ public sealed partial class VfioUserConnection : IDisposable
     {
         _requests.LoopThreadId = Environment.CurrentManagedThreadId;
         LogConnected(_logger, Description, _function.Name);
+        if (_options.BatchReplyWithReceive)
+        {
+            _batching = _transport.TryBatchSendWithReceive(out string reason);
+            if (!_batching)
+            {
+                LogNoBatching(_logger, Description, reason);
+            }
+        }
+
         try
         {
             while (!_dead)
@@ -204,11 +214,21 @@ public sealed partial class VfioUserConnection : IDisposable
 
         header.WriteTo(_reply);
         int sent;
+        var message = _reply.AsSpan(0, MessageHeader.Length + payloadLength);
         lock (_sendLock)
         {
-            sent = _replyFd is null || errno != 0
-                ? _transport.Send(_reply.AsSpan(0, MessageHeader.Length + payloadLength), default, default)
-                : _transport.Send(_reply.AsSpan(0, MessageHeader.Length + payloadLength), default, [_replyFd]);
+            if (_replyFd is not null && errno == 0)
+            {
+                sent = _transport.Send(message, default, [_replyFd]);
+            }
+            else if (_batching && _reader.NextReadReceives)
+            {
+                sent = _transport.SendBeforeReceive(message); // goes out with the receive of the next request
+            }
+            else
+            {
+                sent = _transport.Send(message, default, default);
+            }
         }
 
         _replyFd = null;

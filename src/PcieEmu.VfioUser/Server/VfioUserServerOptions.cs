@@ -30,6 +30,12 @@ public sealed record VfioUserServerOptions
     /// <summary>The clock of the rate-limited logs (tests pass one that moves only when told).</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// Send each small reply together with the receive of the next request in one system call (io_uring), when the
+    /// kernel allows it; otherwise, or when false, a reply is one send and a receive one recvmsg.
+    /// </summary>
+    public bool BatchReplyWithReceive { get; init; } = true;
+
     /// <summary>Record the socket thread's allocations (diagnostics for the no-allocation-per-message rule).</summary>
     public bool TrackAllocations { get; init; }
 

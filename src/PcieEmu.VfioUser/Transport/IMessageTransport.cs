@@ -18,4 +18,21 @@ public interface IMessageTransport : IDisposable
     int Send(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail, ReadOnlySpan<SafeHandle> fds);
 
     void Shutdown();
+
+    /// <summary>
+    /// Lets the calling thread pass a message to <see cref="SendBeforeReceive"/>, to go out with its next
+    /// <see cref="Receive"/> in one system call. False, with the reason, when this transport cannot batch.
+    /// </summary>
+    bool TryBatchSendWithReceive(out string reason)
+    {
+        reason = "not supported by this transport";
+        return false;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="message"/> (no fds) no later than the calling thread's next <see cref="Receive"/>, which
+    /// it may join into one system call; the caller must call Receive next. 0 or -errno (a failure may instead be
+    /// reported by that Receive).
+    /// </summary>
+    int SendBeforeReceive(ReadOnlySpan<byte> message) => Send(message, default, default);
 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using PcieEmu.VfioUser.Protocol;
@@ -21,9 +22,17 @@ public enum ReadStatus
 
 /// <summary>
 /// Frames the byte stream into messages over one reusable buffer, reading as many bytes as the transport
-/// has per call (pipelined requests cost one receive, not one per message). Sizes are checked before any
-/// buffering. Fds ride on the first byte of the sender's sendmsg and the kernel never reads past a
-/// chunk that carried fds, so the fds of a chunk belong to the last message that starts in it.
+/// has per call: a request costs one receive, header and body together, and pipelined requests that arrive
+/// together cost one receive between them; bytes of the next message stay buffered. Sizes are checked before any
+/// buffering.
+/// <para>
+/// Fd attribution: a Linux AF_UNIX stream recvmsg (unix_stream_read_generic) detaches the fds of the first skb it
+/// copies from that carried any, and stops right after that skb (or inside it, when the buffer is full). An skb
+/// holds the bytes of one sendmsg, and a sender sends each message's fds with bytes of that message. So the fds
+/// one receive returns belong to the message that contains the last byte it returned — whether that message
+/// started in this receive or in an earlier one, and however many whole messages came before it in the same
+/// receive. <see cref="InMemoryTransport"/> keeps the same rule.
+/// </para>
 /// </summary>
 public sealed partial class MessageReader
 {
@@ -61,6 +70,30 @@ public sealed partial class MessageReader
     public long ReceiveCalls { get; private set; }
 
     /// <summary>
+    /// Whether the next <see cref="Read"/> receives before it can return anything, i.e. no whole message (nor an
+    /// oversized or malformed header) is buffered. A reply sent now may then travel with that receive.
+    /// </summary>
+    public bool NextReadReceives
+    {
+        get
+        {
+            if (_discard > 0)
+            {
+                return false;
+            }
+
+            int have = _end - _start;
+            if (have < MessageHeader.Length)
+            {
+                return true;
+            }
+
+            uint size = BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(_start + 4));
+            return size >= MessageHeader.Length && size <= MaxMessageSize && have < size;
+        }
+    }
+
+    /// <summary>
     /// Reads the next message. On <see cref="ReadStatus.Message"/>, <paramref name="message"/> (header, payload
     /// and fds) stays valid until the next call; the caller releases the fds it did not take.
     /// </summary>
@@ -75,6 +108,7 @@ public sealed partial class MessageReader
                 int skip = (int)Math.Min(_discard, _end - _start);
                 _start += skip;
                 _discard -= skip;
+                DropFdsOfRefusedMessage(_streamBase + _start);
             }
 
             if (_discard == 0 && _end - _start >= MessageHeader.Length)
@@ -160,32 +194,35 @@ public sealed partial class MessageReader
         return ReadStatus.Message;
     }
 
+    /// <summary>
+    /// Hands <paramref name="fds"/> every fd chunk whose last byte lies in the message [start, start + size): a chunk's
+    /// fds belong to the message holding the last byte of the receive that brought them (see the class remarks).
+    /// A chunk ending before the message belonged to a message that was refused unread; it is closed.
+    /// </summary>
     private void ClaimFds(long messageStart, long messageSize, ReceivedFds fds)
     {
-        while (_fdChunks.Count > 0)
+        DropFdsOfRefusedMessage(messageStart);
+        long messageEnd = messageStart + messageSize;
+        while (_fdChunks.Count > 0 && _fdChunks.Peek().End <= messageEnd)
         {
-            var chunk = _fdChunks.Peek();
-            if (chunk.End <= messageStart)
+            var chunk = _fdChunks.Dequeue();
+            foreach (var fd in chunk.Fds)
             {
-                // No message started in that chunk's bytes at or after its fds: nothing can own them.
-                _fdChunks.Dequeue();
-                LogOrphanFds(_logger, chunk.Fds.Count, chunk.Start);
-                chunk.Dispose();
-                continue;
+                fds.Add(fd);
             }
 
-            if (chunk.Start <= messageStart && messageStart < chunk.End && messageStart + messageSize >= chunk.End)
-            {
-                _fdChunks.Dequeue();
-                foreach (var fd in chunk.Fds)
-                {
-                    fds.Add(fd);
-                }
+            fds.Truncated |= chunk.Truncated;
+        }
+    }
 
-                fds.Truncated = chunk.Truncated;
-            }
-
-            return;
+    /// <summary>Closes the fds of chunks that ended before <paramref name="streamOffset"/> without being claimed.</summary>
+    private void DropFdsOfRefusedMessage(long streamOffset)
+    {
+        while (_fdChunks.Count > 0 && _fdChunks.Peek().End <= streamOffset)
+        {
+            var chunk = _fdChunks.Dequeue();
+            LogOrphanFds(_logger, chunk.Fds.Count, chunk.End - 1);
+            chunk.Dispose();
         }
     }
 
@@ -207,7 +244,7 @@ public sealed partial class MessageReader
         }
     }
 
-    [LoggerMessage(EventId = 1110, Level = LogLevel.Warning, Message = "Closing {Count} fd(s) received at stream offset {Offset} that belong to no message")]
+    [LoggerMessage(EventId = 1110, Level = LogLevel.Warning, Message = "Closing {Count} fd(s) that came with stream byte {Offset}, part of a message refused unread")]
     private static partial void LogOrphanFds(ILogger logger, int count, long offset);
 
     private sealed record FdChunk(long Start, long End, List<SafeFileHandle> Fds, bool Truncated) : IDisposable

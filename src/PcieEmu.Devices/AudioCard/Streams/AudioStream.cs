@@ -5,6 +5,7 @@ using PcieEmu.Devices.Audio.Dsp;
 using PcieEmu.Devices.Audio.Routing;
 using PcieEmu.Devices.AudioCard.Interrupts;
 using PcieEmu.Devices.Models;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Registers;
 using PcieEmu.Pci.Scheduling;
@@ -18,7 +19,7 @@ namespace PcieEmu.Devices.AudioCard.Streams;
 /// publish state — never around DMA. Each RUN starts a new generation: work of an older generation that finishes
 /// late is dropped.
 /// </summary>
-public abstract class AudioStream : IScheduledWork
+public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
 {
     /// <summary>Frames moved per DMA chunk at most (bounds the scratch buffer).</summary>
     private const int MaxChunkFrames = 2048;
@@ -31,6 +32,9 @@ public abstract class AudioStream : IScheduledWork
     private State _state;
     private long _generation;
     private StreamProgram? _program;
+
+    /// <summary>The guest access that set RUN for the current (or last) run: what a refusal or a failure is charged to.</summary>
+    private GuestAccess? _runCause;
     private long _t0;
     private long _frames;
     private byte[] _scratch = [];
@@ -43,7 +47,11 @@ public abstract class AudioStream : IScheduledWork
         Index = index;
         Layout = layout;
         _registers = new StreamRegisterBlock(bank, index);
-        _causes = new CauseRegister(bank, _registers.Offset(AudioSdRegister.Sts), () => EnabledCauses(_registers.Get(AudioSdRegister.Ctl)), _ => Vector, interrupts);
+        _causes = new CauseRegister(bank, _registers.Offset(AudioSdRegister.Sts), () => EnabledCauses(_registers.Get(AudioSdRegister.Ctl)), _ => Vector, interrupts)
+        {
+            GuestActivity = () => host.GuestAccessCount,
+            NotAcknowledged = NotAcknowledged,
+        };
         interrupts.Add(_causes);
         Recorder = new SampleRecorder(keepSampleBytes);
         _gains = new StreamGains(_registers, attenuateOnly: !IsCaptureDirection(layout));
@@ -72,6 +80,9 @@ public abstract class AudioStream : IScheduledWork
 
     public bool IsRunning => _state == State.Running;
 
+    /// <summary>RUN took (running, or validating its start). Read under the function lock.</summary>
+    internal bool IsStarted => _state != State.Idle;
+
     /// <summary>The MSI-X vector of the stream's interrupts (spec §5).</summary>
     public int Vector => 1 + Index;
 
@@ -98,19 +109,12 @@ public abstract class AudioStream : IScheduledWork
 
     // ------------------------------------------------------------------ register side effects (lock held)
 
-    internal Dictionary<string, RegisterWriteHandler> WriteHandlers() => new()
-    {
-        ["StreamControl"] = Control,
-        ["StreamStatusWritten"] = (in RegisterWrite _) => _causes.StatusChanged(),
-        ["StreamProgrammed"] = Programmed,
-        ["ChannelVolumeWritten"] = _gains.Written,
-    };
-
     private static ulong EnabledCauses(ulong ctl) =>
         ((ctl & AudioSdFields.Ctl.Ioce) != 0 ? AudioSdFields.Sts.Ioc : 0)
         | ((ctl & AudioSdFields.Ctl.Erre) != 0 ? AudioSdFields.Sts.Xrun | AudioSdFields.Sts.Err : 0);
 
-    private void Control(in RegisterWrite write)
+    /// <summary>SD_CTL (spec §9.3): SRST, RUN 0→1 starts, 1→0 stops; the enables gate the causes.</summary>
+    void IAudioSdRegisterHandlers.StreamControl(in RegisterWrite write)
     {
         if ((write.NewValue & AudioSdFields.Ctl.Srst) != 0)
         {
@@ -136,13 +140,42 @@ public abstract class AudioStream : IScheduledWork
         _causes.StatusChanged();
     }
 
-    private void Programmed(in RegisterWrite write)
+    void IAudioSdRegisterHandlers.StreamStatusWritten(in RegisterWrite write) => _causes.StatusChanged();
+
+    /// <summary>SD_FMT, SD_BDL, SD_BDLN, SD_CBL, SD_POSBUF: refused (old value kept) while the stream runs.</summary>
+    void IAudioSdRegisterHandlers.StreamProgrammed(in RegisterWrite write)
     {
         if (_state != State.Idle)
         {
             _registers.Set(write.Register.Offset, write.OldValue);
-            _host.Violation("StreamReprogrammedWhileRunning", $"stream {Index}: {write.Register.Name} written while running");
+            _host.Violation(AudioRules.StreamReprogrammedWhileRunning, new ViolationDetails
+            {
+                What = $"wrote {write.Register.Name} (0x{write.Written:x}) while stream {Index} runs; the write was ignored",
+                Stream = Index,
+                Register = write.Register.Name,
+                RegisterOffset = write.Register.Offset,
+                Value = write.Written,
+            });
         }
+    }
+
+    /// <summary>SD_CHVOL&lt;c&gt; (spec §12).</summary>
+    void IAudioSdRegisterHandlers.ChannelVolumeWritten(in RegisterWrite write) => _gains.Written(write);
+
+    /// <summary>The driver keeps handling this stream's interrupts without clearing the cause (spec §9.4): a storm in the making.</summary>
+    private void NotAcknowledged(ulong cause, int raises)
+    {
+        string name = cause == AudioSdFields.Sts.Ioc ? "IOC" : cause == AudioSdFields.Sts.Xrun ? "XRUN" : "ERR";
+        uint sts = AudioSdBlock.Offset(Index, AudioSdRegister.Sts);
+        _host.Violation(AudioRules.InterruptNotAcknowledged, new ViolationDetails
+        {
+            What = $"SD_STS.{name} of stream {Index} was raised {raises} times in a row while still set, with the driver accessing the card in between: the interrupt handler never writes 1 to clear it",
+            Stream = Index,
+            Register = _host.RegisterName(sts),
+            RegisterOffset = sts,
+            Value = _registers.Get(AudioSdRegister.Sts),
+            Consequence = "one event per raise still goes out (spec §5); with INTx the line would stay asserted",
+        });
     }
 
     /// <summary>After a card-wide register reset: channel gains back to 0 dB.</summary>
@@ -158,7 +191,8 @@ public abstract class AudioStream : IScheduledWork
 
         _registers.ClearBits(AudioSdRegister.Sts, AudioSdFields.Sts.Errcode);
         var regs = _registers.Snapshot();
-        var code = StreamProgram.TryBuild(regs, Layout, _host.DmaConstraints, _host.Dma, localOnly: true, out var program, out bool wouldBlock, out string detail);
+        _runCause = _host.CurrentAccess;
+        var code = StreamProgram.TryBuild(regs, Layout, _host.DmaConstraints, _host.Dma, localOnly: true, out var program, out bool wouldBlock, out var fault);
         _generation++;
         if (wouldBlock || EndpointDoesIo)
         {
@@ -168,7 +202,7 @@ public abstract class AudioStream : IScheduledWork
             return;
         }
 
-        Apply(code, program, detail, code == AudioDmaErr.None ? StartEndpointLocked(program!.Format) : null);
+        Apply(code, program, fault, code == AudioDmaErr.None ? StartEndpointLocked(program!.Format) : null);
     }
 
     /// <summary>
@@ -177,7 +211,7 @@ public abstract class AudioStream : IScheduledWork
     /// </summary>
     private void FinishStart(StreamRegisters regs, long generation)
     {
-        var code = StreamProgram.TryBuild(regs, Layout, _host.DmaConstraints, _host.Dma, localOnly: false, out var program, out _, out string detail);
+        var code = StreamProgram.TryBuild(regs, Layout, _host.DmaConstraints, _host.Dma, localOnly: false, out var program, out _, out var fault);
         string? endpointError = code == AudioDmaErr.None ? StartEndpointLocked(program!.Format) : null;
         bool applied = false;
         lock (_host.Sync)
@@ -185,7 +219,7 @@ public abstract class AudioStream : IScheduledWork
             if (_generation == generation && _state == State.Starting)
             {
                 _state = State.Idle;
-                Apply(code, program, detail, endpointError);
+                Apply(code, program, fault, endpointError);
                 _causes.StatusChanged();
                 applied = true;
             }
@@ -214,14 +248,16 @@ public abstract class AudioStream : IScheduledWork
     }
 
     /// <param name="endpointError">What the endpoint said when it was started for this run (null: started).</param>
-    private void Apply(AudioDmaErr code, StreamProgram? program, string detail, string? endpointError)
+    private void Apply(AudioDmaErr code, StreamProgram? program, StreamFault fault, string? endpointError)
     {
         if (code == AudioDmaErr.None)
         {
             if (endpointError is not null)
             {
-                code = AudioDmaErr.Format;
-                detail = endpointError;
+                // The host's side could not serve the stream (a WAV file, a loopback): not the driver's doing.
+                _host.HostProblem("StreamEndpoint", endpointError, Index);
+                code = AudioDmaErr.Transport;
+                fault = new StreamFault(code, endpointError);
             }
             else if (!EndpointRecords)
             {
@@ -234,7 +270,7 @@ public abstract class AudioStream : IScheduledWork
 
         if (code != AudioDmaErr.None)
         {
-            Refuse(code, detail);
+            Refuse(fault, stopped: false);
             return;
         }
 
@@ -265,16 +301,29 @@ public abstract class AudioStream : IScheduledWork
     }
 
     /// <summary>A start refused or a running stream failed: RUN cleared, ERR with the code (spec §9.3, §10).</summary>
-    private void Refuse(AudioDmaErr code, string detail)
+    private void Refuse(StreamFault fault, bool stopped)
     {
+        var code = fault.Code;
         _registers.ClearBits(AudioSdRegister.Ctl, AudioSdFields.Ctl.Run);
         _registers.Set(AudioSdRegister.Sts,
             (_registers.Get(AudioSdRegister.Sts) & ~(AudioSdFields.Sts.Errcode | AudioSdFields.Sts.Running))
             | ((ulong)code << AudioSdFields.Sts.ErrcodeShift));
-        StreamLog.Error(_host.Logger, Index, code, detail);
-        if (code != AudioDmaErr.Transport)
+        StreamLog.Error(_host.Logger, Index, code, fault.What);
+        if (AudioRules.Stream(code) is { } rule)
         {
-            _host.Violation($"Stream{code}", $"stream {Index}: {detail}");
+            _host.Violation(rule, new ViolationDetails
+            {
+                What = stopped ? $"stream {Index} stopped while running: {fault.What}" : $"stream {Index} was refused at RUN: {fault.What}",
+                Stream = Index,
+                Register = fault.Register is { } reg ? _host.RegisterName(AudioSdBlock.Offset(Index, reg)) : null,
+                RegisterOffset = fault.Register is { } r ? AudioSdBlock.Offset(Index, r) : null,
+                Value = fault.Value,
+                BadAddress = fault.BadAddress,
+                Descriptor = fault.Descriptor,
+                ErrorCode = AudioRules.ErrcodeText(code),
+                Consequence = stopped ? "the stream stopped: RUN cleared, SD_STS.ERR set" : "the stream did not start: RUN cleared, SD_STS.ERR set",
+                Cause = _runCause,
+            });
         }
 
         _causes.Raise(AudioSdFields.Sts.Err);
@@ -402,7 +451,9 @@ public abstract class AudioStream : IScheduledWork
 
             if (r != DmaResult.Ok)
             {
-                Fail(generation, AudioDmaErrors.Of(r), $"buffer DMA at frame {frame}: {r}{program.BufferFaultText(_host.Dma, offset, chunk.Length, IsCapture ? DmaAccess.Write : DmaAccess.Read)}");
+                var access = IsCapture ? DmaAccess.Write : DmaAccess.Read;
+                Fail(generation, new StreamFault(AudioDmaErrors.Of(r), $"the buffer DMA at frame {frame} ({(IsCapture ? "write" : "read")} of {chunk.Length} B at buffer offset {offset}) failed: {r}",
+                    BadAddress: program.BufferFirstFault(_host.Dma, offset, chunk.Length, access), Descriptor: program.DescriptorAt(offset)));
                 return;
             }
 
@@ -460,7 +511,8 @@ public abstract class AudioStream : IScheduledWork
             var r = _host.Dma.Write(program.PosBufAddress, record);
             if (r != DmaResult.Ok)
             {
-                Fail(generation, AudioDmaErrors.Of(r), $"position buffer at 0x{program.PosBufAddress:x}: {r}{StreamProgram.FaultText(_host.Dma, program.PosBufAddress, 16, DmaAccess.Write)}");
+                Fail(generation, new StreamFault(AudioDmaErrors.Of(r), $"the position buffer write at 0x{program.PosBufAddress:x} failed: {r}",
+                    AudioSdRegister.Posbuf, program.PosBufAddress | 1, BadAddress: _host.Dma.FirstFault(program.PosBufAddress, 16, DmaAccess.Write)));
                 return;
             }
         }
@@ -492,7 +544,7 @@ public abstract class AudioStream : IScheduledWork
         }
     }
 
-    private void Fail(long generation, AudioDmaErr code, string detail)
+    private void Fail(long generation, StreamFault fault)
     {
         lock (_host.Sync)
         {
@@ -501,8 +553,8 @@ public abstract class AudioStream : IScheduledWork
                 return;
             }
 
-            StopLocked($"error {code}");
-            Refuse(code, detail);
+            StopLocked($"error {fault.Code}");
+            Refuse(fault, stopped: true);
         }
     }
 }

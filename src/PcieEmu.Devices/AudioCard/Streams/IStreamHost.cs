@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices.Models;
+using PcieEmu.Pci.Checking;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Scheduling;
 using PcieEmu.Pci.Timing;
@@ -28,7 +29,19 @@ internal interface IStreamHost
     DeviceScheduler Scheduler { get; }
 
     /// <summary>Something the driver did that the spec forbids.</summary>
-    void Violation(string rule, string detail);
+    void Violation(DriverRule rule, ViolationDetails details);
+
+    /// <summary>Something on the host's side failed (a file, a loopback): stops like a violation, never charged to the driver.</summary>
+    void HostProblem(string kind, string detail, int stream);
+
+    /// <summary>How many guest accesses the function has seen: whether the driver ran between two events.</summary>
+    long GuestAccessCount { get; }
+
+    /// <summary>The guest access the calling thread is serving (the register write in progress), if any.</summary>
+    GuestAccess? CurrentAccess { get; }
+
+    /// <summary>The register map's name of BAR0 offset <paramref name="offset"/> (e.g. "SD1_BDL").</summary>
+    string? RegisterName(uint offset);
 
     /// <summary>Who watches the card's host-side output (a trace recorder), or null.</summary>
     IAudioCardObserver? Observer { get; }

@@ -8,6 +8,13 @@ namespace PcieEmu.Devices.AudioCard.Streams;
 /// <summary>What the driver programmed into a stream's registers, read at RUN (spec §9.1).</summary>
 internal readonly record struct StreamRegisters(uint Fmt, ulong Bdl, uint Bdln, uint Cbl, ulong PosBuf);
 
+/// <summary>
+/// Why a stream was refused at RUN or stopped while running: the ERRCODE and what the card knows of the driver's
+/// mistake (the register and value, the first bad byte, the descriptor), for the violation report.
+/// </summary>
+internal readonly record struct StreamFault(AudioDmaErr Code, string What, AudioSdRegister? Register = null, ulong? Value = null,
+    ulong? BadAddress = null, int? Descriptor = null);
+
 /// <summary>One descriptor (spec §10) with its place in the cyclic buffer.</summary>
 internal readonly record struct Segment(ulong Address, uint Length, bool Ioc, uint BufferOffset);
 
@@ -47,44 +54,49 @@ internal sealed class StreamProgram
     public bool PosBufEnabled { get; }
 
     /// <summary>
-    /// Validates and builds a program; the first rule broken names the error (spec §6.3). With
-    /// <paramref name="localOnly"/> the list is read only from local memory and <see cref="AudioDmaErr"/>
-    /// is returned as <c>null</c> with <paramref name="wouldBlock"/> set when it needs message DMA.
+    /// Validates and builds a program; the first rule broken names the error (spec §6.3) in <paramref name="fault"/>.
+    /// With <paramref name="localOnly"/> the list is read only from local memory and <see cref="AudioDmaErr.None"/>
+    /// is returned with <paramref name="wouldBlock"/> set when it needs message DMA.
     /// </summary>
     public static AudioDmaErr TryBuild(in StreamRegisters r, StreamLayout layout, DmaConstraints dma, IDmaSpace space,
-        bool localOnly, out StreamProgram? program, out bool wouldBlock, out string detail)
+        bool localOnly, out StreamProgram? program, out bool wouldBlock, out StreamFault fault)
     {
         program = null;
         wouldBlock = false;
-        detail = "";
-        if (!TryDecodeFormat(r.Fmt, layout, out var format, out detail))
+        fault = default;
+        if (!TryDecodeFormat(r.Fmt, layout, out var format, out string formatProblem))
         {
-            return AudioDmaErr.Format;
+            fault = new StreamFault(AudioDmaErr.Format, $"SD_FMT 0x{r.Fmt:x}: {formatProblem}", AudioSdRegister.Fmt, r.Fmt);
+            return fault.Code;
         }
 
         if (r.Bdl == 0 || r.Bdln == 0)
         {
-            detail = $"SD_BDL 0x{r.Bdl:x}, SD_BDLN {r.Bdln}";
-            return AudioDmaErr.NoBdl;
+            fault = r.Bdl == 0
+                ? new StreamFault(AudioDmaErr.NoBdl, $"no descriptor list: SD_BDL is 0 (SD_BDLN {r.Bdln})", AudioSdRegister.Bdl, r.Bdl)
+                : new StreamFault(AudioDmaErr.NoBdl, $"no descriptor list: SD_BDLN is 0 (SD_BDL 0x{r.Bdl:x})", AudioSdRegister.Bdln, r.Bdln);
+            return fault.Code;
         }
 
         if (r.Bdln > MaxDescriptors)
         {
-            detail = $"SD_BDLN {r.Bdln} > {MaxDescriptors}";
-            return AudioDmaErr.BdlLength;
+            fault = new StreamFault(AudioDmaErr.BdlLength, $"SD_BDLN {r.Bdln} names more than {MaxDescriptors} descriptors", AudioSdRegister.Bdln, r.Bdln);
+            return fault.Code;
         }
 
         int listBytes = (int)r.Bdln * DescriptorBytes;
         if ((r.Bdl & (dma.Alignment - 1)) != 0)
         {
-            detail = $"descriptor list at 0x{r.Bdl:x} not aligned to {dma.Alignment}";
-            return AudioDmaErr.Align;
+            fault = new StreamFault(AudioDmaErr.Align, $"the descriptor list at 0x{r.Bdl:x} is not aligned to {dma.Alignment} B",
+                AudioSdRegister.Bdl, r.Bdl, BadAddress: r.Bdl);
+            return fault.Code;
         }
 
         if (r.Bdl > dma.AddressLimit || (ulong)(listBytes - 1) > dma.AddressLimit - r.Bdl)
         {
-            detail = $"descriptor list at 0x{r.Bdl:x} beyond {dma.AddressBits} address bits";
-            return AudioDmaErr.AddrBits;
+            fault = new StreamFault(AudioDmaErr.AddrBits, $"the descriptor list [0x{r.Bdl:x}, +{listBytes}) reaches beyond the card's {dma.AddressBits} address bits",
+                AudioSdRegister.Bdl, r.Bdl, BadAddress: Math.Max(r.Bdl, dma.AddressLimit + 1));
+            return fault.Code;
         }
 
         Span<byte> list = stackalloc byte[MaxDescriptors * DescriptorBytes];
@@ -98,8 +110,9 @@ internal sealed class StreamProgram
 
         if (read != DmaResult.Ok)
         {
-            detail = $"descriptor list at 0x{r.Bdl:x} ({listBytes} B): {read}{FaultText(space, r.Bdl, (ulong)listBytes, DmaAccess.Read)}";
-            return AudioDmaErrors.Of(read);
+            fault = new StreamFault(AudioDmaErrors.Of(read), $"the card could not read the descriptor list [0x{r.Bdl:x}, +{listBytes}): {read}",
+                AudioSdRegister.Bdl, r.Bdl, BadAddress: space.FirstFault(r.Bdl, (ulong)listBytes, DmaAccess.Read));
+            return fault.Code;
         }
 
         var access = layout.Direction == StreamDirection.Playback ? DmaAccess.Read : DmaAccess.Write;
@@ -112,10 +125,11 @@ internal sealed class StreamProgram
             ulong addr = BinaryPrimitives.ReadUInt64LittleEndian(d);
             uint len = BinaryPrimitives.ReadUInt32LittleEndian(d[8..]);
             uint flags = BinaryPrimitives.ReadUInt32LittleEndian(d[12..]);
-            var code = CheckSegment(addr, len, flags, format, dma, space, access, out detail);
+            var code = CheckSegment(addr, len, flags, format, dma, space, access, out string what, out ulong? bad);
             if (code != AudioDmaErr.None)
             {
-                detail = $"descriptor {i}: {detail}";
+                fault = new StreamFault(code, $"descriptor {i} of {segments.Length}, segment [0x{addr:x}, +{len}){what}",
+                    BadAddress: bad, Descriptor: i, Value: code == AudioDmaErr.DescReserved ? flags : null);
                 return code;
             }
 
@@ -129,8 +143,8 @@ internal sealed class StreamProgram
 
         if (r.Cbl == 0 || total != r.Cbl)
         {
-            detail = $"SD_CBL {r.Cbl} but the descriptors add up to {total}";
-            return AudioDmaErr.Cbl;
+            fault = new StreamFault(AudioDmaErr.Cbl, $"SD_CBL is {r.Cbl} but the {segments.Length} descriptors add up to {total} B", AudioSdRegister.Cbl, r.Cbl);
+            return fault.Code;
         }
 
         bool posBuf = (r.PosBuf & 1) != 0;
@@ -140,8 +154,9 @@ internal sealed class StreamProgram
             var check = space.Check(posAddress, 16, DmaAccess.Write);
             if (check != DmaResult.Ok)
             {
-                detail = $"position buffer at 0x{posAddress:x}: {check}{FaultText(space, posAddress, 16, DmaAccess.Write)}";
-                return AudioDmaErrors.Of(check);
+                fault = new StreamFault(AudioDmaErrors.Of(check), $"the position buffer at 0x{posAddress:x} cannot be written: {check}",
+                    AudioSdRegister.Posbuf, r.PosBuf, BadAddress: space.FirstFault(posAddress, 16, DmaAccess.Write));
+                return fault.Code;
             }
         }
 
@@ -149,59 +164,76 @@ internal sealed class StreamProgram
         return AudioDmaErr.None;
     }
 
+    /// <summary>Checks one descriptor (spec §10 rule 2); on a break, <paramref name="what"/> completes the sentence and <paramref name="bad"/> is the first bad byte.</summary>
     private static AudioDmaErr CheckSegment(ulong addr, uint len, uint flags, AudioFormat format, DmaConstraints dma,
-        IDmaSpace space, DmaAccess access, out string detail)
+        IDmaSpace space, DmaAccess access, out string what, out ulong? bad)
     {
-        detail = $"[0x{addr:x}, +{len})";
+        bad = null;
+        what = "";
         if ((addr & (dma.Alignment - 1)) != 0)
         {
+            what = $" is not aligned to {dma.Alignment} B";
+            bad = addr;
             return AudioDmaErr.Align;
         }
 
         if (len == 0 || len > dma.MaxSegmentBytes)
         {
+            what = len == 0 ? " is empty" : $" is longer than MAXSEG ({dma.MaxSegmentBytes} B)";
+            bad = len == 0 ? addr : addr + dma.MaxSegmentBytes;
             return AudioDmaErr.Length;
         }
 
         if (len % (uint)format.FrameBytes != 0)
         {
-            detail += $" is not a multiple of the {format.FrameBytes}-byte frame";
+            what = $" is not a whole number of {format.FrameBytes}-byte frames";
             return AudioDmaErr.Frame;
         }
 
         if (addr > dma.AddressLimit || (ulong)(len - 1) > dma.AddressLimit - addr)
         {
+            what = $" reaches beyond the card's {dma.AddressBits} address bits";
+            bad = Math.Max(addr, dma.AddressLimit + 1);
             return AudioDmaErr.AddrBits;
         }
 
         if (dma.BoundaryBits < 64 && (addr >> dma.BoundaryBits) != ((addr + len - 1) >> dma.BoundaryBits))
         {
-            detail += $" crosses a 2^{dma.BoundaryBits} boundary";
+            what = $" crosses a 2^{dma.BoundaryBits} boundary";
+            bad = ((addr >> dma.BoundaryBits) + 1) << dma.BoundaryBits;
             return AudioDmaErr.Boundary;
         }
 
         var check = space.Check(addr, len, access);
         if (check != DmaResult.Ok)
         {
-            detail += $": {check}{FaultText(space, addr, len, access)}";
+            what = check switch
+            {
+                DmaResult.Unmapped => " is not mapped for DMA",
+                DmaResult.AccessDenied => access == DmaAccess.Read ? " is not mapped readable by the device" : " is not mapped writable by the device",
+                DmaResult.OwnBar => " lies in one of the card's own BARs",
+                DmaResult.BusMasterDisabled => ": bus mastering is off",
+                DmaResult.NotInD0 => ": the function is not in D0",
+                _ => $": {check}",
+            };
+            bad = space.FirstFault(addr, len, access);
             return AudioDmaErrors.Of(check);
         }
 
         if ((flags & ~1u) != 0)
         {
-            detail += $" has reserved flag bits 0x{flags & ~1u:x}";
+            what = $" has reserved FLAGS bits 0x{flags & ~1u:x} set";
             return AudioDmaErr.DescReserved;
         }
 
         return AudioDmaErr.None;
     }
 
-    /// <summary>", first bad IOVA 0x…" for a transfer over [address, +length) that failed, for error details (spec §10).</summary>
-    public static string FaultText(IDmaSpace space, ulong address, ulong length, DmaAccess access) =>
-        space.FirstFault(address, length, access) is { } bad ? $", first bad IOVA 0x{bad:x}" : "; the range is mapped now";
-
-    /// <summary><see cref="FaultText"/> for a transfer of <paramref name="length"/> bytes at byte <paramref name="offset"/> of the cyclic buffer.</summary>
-    public string BufferFaultText(IDmaSpace space, long offset, int length, DmaAccess access)
+    /// <summary>
+    /// The first bad IOVA of a transfer of <paramref name="length"/> bytes at byte <paramref name="offset"/> of the
+    /// cyclic buffer that failed (spec §10), or null when every byte passes now.
+    /// </summary>
+    public ulong? BufferFirstFault(IDmaSpace space, long offset, int length, DmaAccess access)
     {
         long at = offset % BufferBytes;
         for (int done = 0; done < length;)
@@ -209,17 +241,20 @@ internal sealed class StreamProgram
             var seg = Segments[SegmentAt((uint)at)];
             uint inSegment = (uint)at - seg.BufferOffset;
             int n = (int)Math.Min(seg.Length - inSegment, (uint)(length - done));
-            if (space.FirstFault(seg.Address + inSegment, (ulong)n, access) is not null)
+            if (space.FirstFault(seg.Address + inSegment, (ulong)n, access) is { } bad)
             {
-                return FaultText(space, seg.Address + inSegment, (ulong)n, access);
+                return bad;
             }
 
             done += n;
             at = (at + n) % BufferBytes;
         }
 
-        return "; the range is mapped now";
+        return null;
     }
+
+    /// <summary>The descriptor whose segment holds byte <paramref name="offset"/> of the cyclic buffer.</summary>
+    public int DescriptorAt(long offset) => SegmentAt((uint)(offset % BufferBytes));
 
     public static bool TryDecodeFormat(uint fmt, StreamLayout layout, out AudioFormat format, out string detail)
     {

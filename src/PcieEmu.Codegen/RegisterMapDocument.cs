@@ -1,14 +1,14 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace PcieEmu.Pci.Registers;
+namespace PcieEmu.Codegen;
 
 /// <summary>
 /// A register map as data (registers.json beside a card's spec): the one source the device model, the
 /// driver's C header and the spec's table are checked against. Fields carry the access class; register masks
 /// are derived from them, so a bit's behaviour is written down exactly once.
 /// </summary>
-public sealed class RegisterMapDocument
+internal sealed class RegisterMapDocument
 {
     public required string Device { get; init; }
 
@@ -257,8 +257,21 @@ public sealed class RegisterMapDocument
             ctx.Fail(at, $"{name}: an array needs count 1..256 and a non-zero stride");
         }
 
+        // Side-effect names become methods of the generated handler interface.
+        string onWrite = OptionalString(r, "onWrite");
+        string onRead = OptionalString(r, "onRead");
+        if (onWrite.Length > 0)
+        {
+            ctx.Identifier(onWrite, at + ".onWrite");
+        }
+
+        if (onRead.Length > 0)
+        {
+            ctx.Identifier(onRead, at + ".onRead");
+        }
+
         return new RegisterSpec(name, offset, width, reset, fromModel, OptionalString(r, "doc"), fields,
-            OptionalString(r, "onWrite"), OptionalString(r, "onRead"), (int)count, (uint)stride);
+            onWrite, onRead, (int)count, (uint)stride);
     }
 
     private static (int Hi, int Lo) ParseBits(Ctx ctx, string bits, string at, string field)
@@ -284,86 +297,6 @@ public sealed class RegisterMapDocument
 
     private static string OptionalString(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
-
-    /// <summary>
-    /// Register definitions with side effects bound by name. Every name the map uses must be supplied and every
-    /// supplied handler must be used, so the data and the code cannot silently disagree.
-    /// </summary>
-    public IReadOnlyList<RegisterDefinition> CreateDefinitions(
-        IReadOnlyDictionary<string, RegisterWriteHandler> writeHandlers,
-        IReadOnlyDictionary<string, RegisterReadHandler> readHandlers,
-        Func<string, ulong>? modelReset = null) =>
-        Bind(Registers, 0, "", writeHandlers, readHandlers, modelReset);
-
-    /// <summary>
-    /// Definitions of instance <paramref name="index"/> of block <paramref name="block"/> at absolute offsets, named
-    /// "&lt;BLOCK&gt;&lt;index&gt;_&lt;REG&gt;" (array elements get their element number appended). Handlers bind as for
-    /// <see cref="CreateDefinitions"/>; <paramref name="modelReset"/> receives the block-relative register name.
-    /// </summary>
-    public IReadOnlyList<RegisterDefinition> CreateBlockDefinitions(string block, int index,
-        IReadOnlyDictionary<string, RegisterWriteHandler> writeHandlers,
-        IReadOnlyDictionary<string, RegisterReadHandler> readHandlers,
-        Func<string, ulong>? modelReset = null)
-    {
-        var spec = Blocks.FirstOrDefault(b => b.Name == block) ?? throw new RegisterMapException($"{Device}: no register block {block}");
-        if (index < 0 || index >= spec.Count)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index), index, $"{Device}: block {block} has {spec.Count} instances");
-        }
-
-        return Bind(spec.Registers, spec.Base + ((uint)index * spec.Stride), $"{block}{index}_", writeHandlers, readHandlers, modelReset);
-    }
-
-    private List<RegisterDefinition> Bind(IReadOnlyList<RegisterSpec> registers, uint baseOffset, string prefix,
-        IReadOnlyDictionary<string, RegisterWriteHandler> writeHandlers,
-        IReadOnlyDictionary<string, RegisterReadHandler> readHandlers,
-        Func<string, ulong>? modelReset)
-    {
-        var usedWrites = new HashSet<string>();
-        var usedReads = new HashSet<string>();
-        var result = new List<RegisterDefinition>();
-        foreach (var r in registers)
-        {
-            RegisterWriteHandler? onWrite = null;
-            RegisterReadHandler? onRead = null;
-            if (r.OnWrite.Length > 0)
-            {
-                if (!writeHandlers.TryGetValue(r.OnWrite, out onWrite))
-                {
-                    throw new RegisterMapException($"{Device}: register {prefix}{r.Name} names write side effect '{r.OnWrite}', which the device does not implement");
-                }
-
-                usedWrites.Add(r.OnWrite);
-            }
-
-            if (r.OnRead.Length > 0)
-            {
-                if (!readHandlers.TryGetValue(r.OnRead, out onRead))
-                {
-                    throw new RegisterMapException($"{Device}: register {prefix}{r.Name} names read handler '{r.OnRead}', which the device does not implement");
-                }
-
-                usedReads.Add(r.OnRead);
-            }
-
-            ulong reset = r.ResetFromModel
-                ? (modelReset ?? throw new RegisterMapException($"{Device}: {prefix}{r.Name} takes its reset value from the model, but none was supplied"))(r.Name)
-                : r.Reset;
-            foreach (var (name, offset) in r.Instances())
-            {
-                result.Add(r.ToDefinition(reset, onWrite, onRead) with { Name = prefix + name, Offset = baseOffset + offset });
-            }
-        }
-
-        var unusedWrites = writeHandlers.Keys.Where(k => !usedWrites.Contains(k)).ToList();
-        var unusedReads = readHandlers.Keys.Where(k => !usedReads.Contains(k)).ToList();
-        if (unusedWrites.Count > 0 || unusedReads.Count > 0)
-        {
-            throw new RegisterMapException($"{Device}: side effects implemented but named by no register: {string.Join(", ", unusedWrites.Concat(unusedReads))}");
-        }
-
-        return result;
-    }
 
     public RegisterSpec this[string name] => Registers.FirstOrDefault(r => r.Name == name)
         ?? throw new KeyNotFoundException($"no register {name} in {Device}");
@@ -448,7 +381,7 @@ public sealed class RegisterMapDocument
     }
 }
 
-public sealed record RegisterSpec(
+internal sealed record RegisterSpec(
     string Name,
     uint Offset,
     int WidthBits,
@@ -482,41 +415,35 @@ public sealed record RegisterSpec(
 
     public FieldSpec Field(string name) => Fields.First(f => f.Name == name);
 
-    public RegisterDefinition ToDefinition(ulong reset, RegisterWriteHandler? onWrite, RegisterReadHandler? onRead)
-    {
-        ulong implemented = Fields.Aggregate(0UL, (m, f) => m | f.Mask);
-        ulong wo = MaskOf("WO");
-        return new RegisterDefinition(
-            Name,
-            Offset,
-            WidthBits / 8,
-            reset,
-            implemented,
-            WritableMask: MaskOf("RW") | wo,
-            W1cMask: MaskOf("W1C"),
-            ReadMask: implemented & ~wo,
-            ReadClearMask: MaskOf("RC"),
-            OnWrite: onWrite,
-            OnRead: onRead,
-            Doc: Doc);
-    }
+    /// <summary>Every bit some field defines; the others are reserved.</summary>
+    public ulong ImplementedMask => Fields.Aggregate(0UL, (m, f) => m | f.Mask);
+
+    /// <summary>Bits a write stores: RW and WO fields.</summary>
+    public ulong WritableMask => MaskOf("RW") | MaskOf("WO");
+
+    public ulong W1cMask => MaskOf("W1C");
+
+    /// <summary>Bits a read returns: every implemented bit but the write-only ones.</summary>
+    public ulong ReadMask => ImplementedMask & ~MaskOf("WO");
+
+    public ulong ReadClearMask => MaskOf("RC");
 }
 
-public sealed record FieldSpec(string Name, int Hi, int Lo, string Access, string Doc)
+internal sealed record FieldSpec(string Name, int Hi, int Lo, string Access, string Doc)
 {
     public ulong Mask => (Hi - Lo == 63 ? ulong.MaxValue : ((1UL << (Hi - Lo + 1)) - 1)) << Lo;
 
     public string Bits => Hi == Lo ? Hi.ToString(CultureInfo.InvariantCulture) : $"{Hi}:{Lo}";
 }
 
-public sealed record EnumSpec(string Name, string Doc, IReadOnlyList<EnumValue> Values);
+internal sealed record EnumSpec(string Name, string Doc, IReadOnlyList<EnumValue> Values);
 
 /// <summary>A register block repeated <see cref="Count"/> times, <see cref="Stride"/> bytes apart, from <see cref="Base"/>.</summary>
-public sealed record BlockSpec(string Name, uint Base, uint Stride, int Count, string Doc, IReadOnlyList<RegisterSpec> Registers)
+internal sealed record BlockSpec(string Name, uint Base, uint Stride, int Count, string Doc, IReadOnlyList<RegisterSpec> Registers)
 {
     public ulong End => Base + ((ulong)Stride * (ulong)Count);
 }
 
-public sealed record EnumValue(string Name, ulong Value, string Doc);
+internal sealed record EnumValue(string Name, ulong Value, string Doc);
 
-public sealed class RegisterMapException(string message) : Exception(message);
+internal sealed class RegisterMapException(string message) : Exception(message);

@@ -1,8 +1,6 @@
 using System.Globalization;
-using Microsoft.Extensions.Logging.Abstractions;
-using PcieEmu.Pci.Registers;
 
-namespace PcieEmu.Pci.Tests;
+namespace PcieEmu.Codegen.Tests;
 
 /// <summary>registers.json as the single source of a register map, and the code generated from it.</summary>
 public class RegisterMapDocumentTests
@@ -21,7 +19,7 @@ public class RegisterMapDocumentTests
         map.Bar.Should().Be(0);
         map.BarSize.Should().Be(16 * 1024, "audio spec §3: BAR0 is 16 KiB");
         map.Registers.Should().HaveCount(19);
-        map.Enums.Should().ContainSingle(e => e.Name == "DMA_ERR").Which.Values.Should().HaveCount(16, "spec §6.3 lists codes 0–15");
+        map.Enums.Should().ContainSingle(e => e.Name == "DMA_ERR").Which.Values.Should().HaveCount(17, "spec §6.3 lists codes 0–16");
     }
 
     [Fact]
@@ -29,29 +27,29 @@ public class RegisterMapDocumentTests
     {
         var map = LoadAudio();
 
-        var intsts = map["INTSTS"].ToDefinition(0, null, null);
+        var intsts = map["INTSTS"];
         intsts.W1cMask.Should().Be(0x7);
         intsts.WritableMask.Should().Be(0);
         intsts.ReadMask.Should().Be(0xFFFF_0007, "W1C causes and the read-only stream summary SIS (spec §4)");
 
-        var gctl = map["GCTL"].ToDefinition(0, null, null);
+        var gctl = map["GCTL"];
         gctl.WritableMask.Should().Be(0x1);
         (gctl.ReadMask & 0x1).Should().Be(0, "GCTL.RESET is write-only and reads 0 (spec §4)");
 
-        var inten = map["INTEN"].ToDefinition(0, null, null);
+        var inten = map["INTEN"];
         inten.WritableMask.Should().Be(0x7);
 
-        var sts = map["DIAG_DMA_STS"].ToDefinition(0, null, null);
+        var sts = map["DIAG_DMA_STS"];
         sts.ImplementedMask.Should().Be(0xFF07);
         sts.ReadMask.Should().Be(0xFF07);
         sts.WritableMask.Should().Be(0);
 
-        var irq = map["DIAG_IRQ"].ToDefinition(0, null, null);
+        var irq = map["DIAG_IRQ"];
         irq.WritableMask.Should().Be(0xFF);
         irq.ReadMask.Should().Be(0);
 
-        var scratch64 = map["SCRATCH64"].ToDefinition(0, null, null);
-        scratch64.Width.Should().Be(8);
+        var scratch64 = map["SCRATCH64"];
+        scratch64.WidthBits.Should().Be(64);
         scratch64.WritableMask.Should().Be(ulong.MaxValue);
 
         map["CAPS"].ResetFromModel.Should().BeTrue();
@@ -87,81 +85,6 @@ public class RegisterMapDocumentTests
     }
 
     [Fact]
-    public void Audio_definitions_bind_every_named_side_effect_and_drive_a_bank()
-    {
-        var map = LoadAudio();
-        var calls = new List<string>();
-        var writes = AudioWriteHandlers(calls);
-        var reads = new Dictionary<string, RegisterReadHandler>
-        {
-            ["InterruptCount"] = (_, _) => 42,
-            ["InterruptStatusRead"] = (_, v) => v,
-            ["WallClock"] = (_, _) => 0,
-        };
-
-        var defs = map.CreateDefinitions(writes, reads, name => name switch
-        {
-            "CAPS" => 0x0004_0101,
-            "DMACAPS" => 0x0000_0C40,
-            "MAXSEG" => 0x0010_0000,
-            _ => throw new ArgumentOutOfRangeException(nameof(name)),
-        });
-
-        var bank = new RegisterBank("bar0", map.BarSize, NullLogger.Instance);
-        bank.DefineAll(defs);
-        bank.Read(0x000, AccessSize.Dword).Should().Be(0x5045_4155);
-        bank.Read(0x008, AccessSize.Dword).Should().Be(0x0004_0101);
-        bank.Read(0x02C, AccessSize.Dword).Should().Be(42);
-        bank.Write(0x020, AccessSize.Dword, 1);
-        bank.Read(0x020, AccessSize.Dword).Should().Be(0);
-        bank.Write(0x024, AccessSize.Dword, 1);
-        calls.Should().Equal("GlobalControl", "InterruptStatusWritten");
-        bank.Read(0x100, AccessSize.Dword).Should().Be(0xFFFF_FFFF, "audio spec §3: unclaimed offsets read all-ones");
-    }
-
-    [Fact]
-    public void CreateDefinitions_fails_when_a_named_side_effect_is_not_supplied()
-    {
-        var map = LoadAudio();
-        var writes = AudioWriteHandlers([]);
-        writes.Remove("DiagnosticDmaControl");
-
-        var act = () => map.CreateDefinitions(writes, AudioReadHandlers(), _ => 0);
-
-        act.Should().Throw<RegisterMapException>().WithMessage("*DIAG_DMA_CTL*DiagnosticDmaControl*");
-    }
-
-    [Fact]
-    public void CreateDefinitions_fails_when_a_named_read_handler_is_not_supplied()
-    {
-        var map = LoadAudio();
-        var reads = AudioReadHandlers();
-        reads.Remove("InterruptCount");
-        var act = () => map.CreateDefinitions(AudioWriteHandlers([]), reads, _ => 0);
-        act.Should().Throw<RegisterMapException>().WithMessage("*INTCNT*InterruptCount*");
-    }
-
-    [Fact]
-    public void CreateDefinitions_fails_when_a_supplied_side_effect_is_unused()
-    {
-        var map = LoadAudio();
-        var writes = AudioWriteHandlers([]);
-        writes["StartTheEngines"] = (in RegisterWrite _) => { };
-
-        var act = () => map.CreateDefinitions(writes, AudioReadHandlers(), _ => 0);
-
-        act.Should().Throw<RegisterMapException>().WithMessage("*StartTheEngines*");
-    }
-
-    [Fact]
-    public void CreateDefinitions_needs_model_resets_when_the_map_uses_them()
-    {
-        var map = LoadAudio();
-        var act = () => map.CreateDefinitions(AudioWriteHandlers([]), AudioReadHandlers());
-        act.Should().Throw<RegisterMapException>().WithMessage("*CAPS*model*");
-    }
-
-    [Fact]
     public void Load_of_a_missing_file_is_a_RegisterMapException()
     {
         var act = () => RegisterMapDocument.Load(Path.Combine(Repository.Root, "no-such-dir", "registers.json"));
@@ -185,6 +108,8 @@ public class RegisterMapDocumentTests
     [InlineData("""{"name":"A","offset":"0x0","width":32,"reset":"0","fields":[{"name":"X","bits":"0","access":"RW1S"}]}""", "*A.X: access must be*")]
     [InlineData("""{"name":"1ST","offset":"0x0","width":32,"reset":"0","fields":[]}""", "*'1ST' is not a C identifier*")]
     [InlineData("""{"name":"A","offset":"0x0","width":32,"reset":"0","fields":[{"name":"RUN-BIT","bits":"0","access":"RW"}]}""", "*'RUN-BIT' is not a C identifier*")]
+    [InlineData("""{"name":"A","offset":"0x0","width":32,"reset":"0","onWrite":"Start-Engine","fields":[]}""", "*$.registers[0].onWrite: 'Start-Engine' is not a C identifier*")]
+    [InlineData("""{"name":"A","offset":"0x0","width":32,"reset":"0","onRead":"2nd","fields":[]}""", "*$.registers[0].onRead: '2nd' is not a C identifier*")]
     [InlineData("""{"name":"A","offset":"0x0","width":16,"reset":"0","fields":[]}""", "*width must be 32 or 64*")]
     [InlineData("""{"name":"A","offset":"0x2","width":32,"reset":"0","fields":[]}""", "*misaligned or beyond barSize*")]
     [InlineData("""{"name":"A","offset":"0x100","width":32,"reset":"0","fields":[]}""", "*misaligned or beyond barSize*")]
@@ -233,7 +158,7 @@ public class RegisterMapDocumentTests
         map.BarSize.Should().Be(0x1000);
         map.Registers[0].Offset.Should().Be(8);
         map.Registers[0].Reset.Should().Be(1UL << 63);
-        var def = map.Registers[0].ToDefinition(0, null, null);
+        var def = map.Registers[0];
         def.ReadClearMask.Should().Be(1UL << 63);
         def.ReadMask.Should().Be(1UL << 63);
         map.Enums.Should().BeEmpty();
@@ -260,26 +185,6 @@ public class RegisterMapDocumentTests
         (chvol.Offset, chvol.Count, chvol.Stride).Should().Be((0x80u, 32, 4u));
         chvol.Instances().Select(i => i.Offset).Should().Equal(Enumerable.Range(0, 32).Select(c => 0x80u + (uint)(4 * c)));
         sd.Registers.Single(r => r.Name == "STS").Access.Should().Be("mixed(W1C,RO)");
-    }
-
-    [Fact]
-    public void Block_definitions_are_instantiated_at_their_absolute_offsets_with_indexed_names()
-    {
-        var map = LoadAudio();
-        var writes = new Dictionary<string, RegisterWriteHandler>
-        {
-            ["StreamControl"] = (in RegisterWrite _) => { },
-            ["StreamStatusWritten"] = (in RegisterWrite _) => { },
-            ["StreamProgrammed"] = (in RegisterWrite _) => { },
-            ["ChannelVolumeWritten"] = (in RegisterWrite _) => { },
-        };
-        var defs = map.CreateBlockDefinitions("SD", 3, writes, new Dictionary<string, RegisterReadHandler>(), _ => 0x1234);
-
-        defs.Single(d => d.Name == "SD3_CTL").Offset.Should().Be(0x1000u + (3 * 0x100) + 4);
-        defs.Single(d => d.Name == "SD3_CHVOL31").Offset.Should().Be(0x1000u + (3 * 0x100) + 0x80 + 124);
-        defs.Single(d => d.Name == "SD3_CAPS").ResetValue.Should().Be(0x1234);
-        var act = () => map.CreateBlockDefinitions("SD", 16, writes, new Dictionary<string, RegisterReadHandler>(), _ => 0);
-        act.Should().Throw<ArgumentOutOfRangeException>();
     }
 
     [Fact]
@@ -327,7 +232,7 @@ public class RegisterMapDocumentTests
 
         lines.Should().Contain("#ifndef DEMO_CARD_REGS_H");
         lines.Should().Contain("#endif /* DEMO_CARD_REGS_H */");
-        lines.Should().Contain(" * Generated by `pcieemu codegen` from models/demo.json; do not edit.");
+        lines.Should().Contain(" * Generated by src/PcieEmu.Codegen from models/demo.json; do not edit.");
         lines.Should().Contain(Macro("DEMO_SPEC_MAJOR", "2"));
         lines.Should().Contain(Macro("DEMO_SPEC_MINOR", "3"));
         lines.Should().Contain(Macro("DEMO_REGS_BAR", "1"));
@@ -367,6 +272,46 @@ public class RegisterMapDocumentTests
         lines.Should().Contain("    FastOn = 2,");
     }
 
+    private const string HandlersJson = """
+        {
+          "device": "demo-card", "prefix": "DEMO", "specVersion": { "major": 1, "minor": 0 },
+          "bar": 0, "barSize": 4096,
+          "registers": [
+            { "name": "CTRL", "offset": "0x000", "width": 32, "reset": "0x0", "onWrite": "ControlWritten", "doc": "Says \"go\".",
+              "fields": [ { "name": "GO", "bits": "0", "access": "WO" }, { "name": "DONE", "bits": "1", "access": "W1C" } ] },
+            { "name": "COUNT", "offset": "0x008", "width": 64, "reset": "model", "onRead": "Count", "onWrite": "ControlWritten",
+              "fields": [ { "name": "N", "bits": "63:0", "access": "RC" } ] }
+          ],
+          "blocks": [ { "name": "CH", "base": "0x100", "stride": "0x40", "count": 4, "registers": [
+            { "name": "GAIN", "offset": "0x10", "count": 2, "stride": 4, "width": 32, "reset": "0x10",
+              "fields": [ { "name": "LEVEL", "bits": "7:0", "access": "RW" } ] }
+          ] } ]
+        }
+        """;
+
+    [Fact]
+    public void CSharpTable_emits_a_handler_interface_per_block_and_factories_binding_each_name()
+    {
+        var map = RegisterMapDocument.Parse(HandlersJson, "demo.json");
+        var lines = RegisterTableCodegen.CSharpTable(map, "models/demo.json", "Demo.Generated", "Demo").Split('\n');
+
+        lines.Should().Contain("internal interface IDemoRegisterHandlers");
+        lines.Should().Contain("    void ControlWritten(in RegisterWrite write);");
+        lines.Should().Contain("    ulong Count(RegisterDefinition register, ulong stored);");
+        lines.Where(l => l.Contains("ControlWritten(in RegisterWrite", StringComparison.Ordinal)).Should().ContainSingle("one method per name");
+        lines.Should().Contain("    /// <summary>After a write to CTRL, COUNT, the masks applied.</summary>");
+        lines.Should().NotContain(l => l.Contains("IDemoChRegisterHandlers", StringComparison.Ordinal), "a block without side effects needs no interface");
+        lines.Should().Contain("    public static IReadOnlyList<RegisterDefinition> CreateDefinitions(IDemoRegisterHandlers handlers, ulong countReset)");
+        lines.Should().Contain("    public static IReadOnlyList<RegisterDefinition> CreateChDefinitions(int index)");
+        lines.Should().Contain("        RegisterWriteHandler writeControlWritten = handlers.ControlWritten;");
+        lines.Should().Contain("""        definitions.Add(new("CTRL", 0x000, Width: 4, ResetValue: 0x00000000, ImplementedMask: 0x00000003, WritableMask: 0x00000001, W1cMask: 0x00000002, ReadMask: 0x00000002, ReadClearMask: 0x00000000, OnWrite: writeControlWritten, Doc: "Says \"go\"."));""");
+        lines.Should().Contain("""        definitions.Add(new("COUNT", 0x008, Width: 8, ResetValue: countReset, ImplementedMask: 0xFFFFFFFFFFFFFFFF, WritableMask: 0x0000000000000000, W1cMask: 0x0000000000000000, ReadMask: 0xFFFFFFFFFFFFFFFF, ReadClearMask: 0xFFFFFFFFFFFFFFFF, OnWrite: writeControlWritten, OnRead: readCount, Doc: ""));""");
+        lines.Should().Contain("        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, 4);");
+        lines.Should().Contain("        uint baseOffset = 0x0100 + ((uint)index * 0x40);");
+        lines.Should().Contain("        for (int element = 0; element < 2; element++)");
+        lines.Should().Contain("""            definitions.Add(new($"{prefix}GAIN{element}", baseOffset + 0x010 + ((uint)element * 0x4), Width: 4, ResetValue: 0x00000010, ImplementedMask: 0x000000FF, WritableMask: 0x000000FF, W1cMask: 0x00000000, ReadMask: 0x000000FF, ReadClearMask: 0x00000000, Doc: ""));""");
+    }
+
     [Fact]
     public void Pascal_case_of_register_names()
     {
@@ -392,22 +337,6 @@ public class RegisterMapDocumentTests
 
     private static string Doc(string registers, string? enums = null) =>
         $$"""{"device":"t","prefix":"T","specVersion":{"major":1,"minor":0},"bar":0,"barSize":256,"registers":[{{registers}}]{{(enums is null ? "" : ",\"enums\":" + enums)}}}""";
-
-    private static Dictionary<string, RegisterWriteHandler> AudioWriteHandlers(List<string> calls) => new()
-    {
-        ["GlobalControl"] = (in RegisterWrite _) => calls.Add("GlobalControl"),
-        ["InterruptStatusWritten"] = (in RegisterWrite _) => calls.Add("InterruptStatusWritten"),
-        ["InterruptEnableWritten"] = (in RegisterWrite _) => calls.Add("InterruptEnableWritten"),
-        ["DiagnosticInterrupt"] = (in RegisterWrite _) => calls.Add("DiagnosticInterrupt"),
-        ["DiagnosticDmaControl"] = (in RegisterWrite _) => calls.Add("DiagnosticDmaControl"),
-    };
-
-    private static Dictionary<string, RegisterReadHandler> AudioReadHandlers() => new()
-    {
-        ["InterruptCount"] = (_, v) => v,
-        ["InterruptStatusRead"] = (_, v) => v,
-        ["WallClock"] = (_, v) => v,
-    };
 
     private sealed record ReadmeRow(uint Offset, string Name, int Width, string Access, string Reset);
 

@@ -11,19 +11,23 @@ namespace PcieEmu.VfioUser.Client;
 /// <see cref="DmaTransfer"/>: a DMA_READ reply is 32 + count bytes with the data at <see cref="DmaTransfer.DataOffset"/>;
 /// a DMA_WRITE reply is the bare header (QEMU) or echoes address and count (spec), per <see cref="VfioUserClientOptions.DmaWriteReply"/>.
 /// </summary>
-public sealed partial class VfioUserClient
+internal sealed partial class ServerRequestResponder(ClientChannel channel, VfioUserClientOptions options, int maxTransfer, ILogger logger)
+    : IServerRequestHandler
 {
+    private byte[]? _buffer;
+
+    /// <summary>Server→client requests answered (successfully or with an errno).</summary>
+    public long Served { get; private set; }
+
     /// <summary>Server→client DMA_READ requests answered successfully.</summary>
     public long DmaReadsServed { get; private set; }
 
     /// <summary>Server→client DMA_WRITE requests answered successfully.</summary>
     public long DmaWritesServed { get; private set; }
 
-    private void ServeRequest(in MessageHeader request, ReadOnlySpan<byte> payload) => ServeRequest(request, payload, _fds.Count);
-
-    private void ServeRequest(in MessageHeader request, ReadOnlySpan<byte> payload, int fdCount)
+    public void Serve(in MessageHeader request, ReadOnlySpan<byte> payload, int fdCount)
     {
-        var buffer = _serveBuffer ??= GC.AllocateUninitializedArray<byte>(MaxDataTransferSize + HeadRoom, pinned: true);
+        var buffer = _buffer ??= GC.AllocateUninitializedArray<byte>(maxTransfer + ClientChannel.HeadRoom, pinned: true);
         int replyPayload = 0;
         int errno;
         if (fdCount > 0)
@@ -40,11 +44,11 @@ public sealed partial class VfioUserClient
             };
         }
 
-        _fds.Release();
-        ServerRequestsServed++;
+        channel.Fds.Release();
+        Served++;
         if (errno != 0)
         {
-            LogServedWithError(_logger, request.Command, request.Id, Errno.Name(errno));
+            LogServedWithError(logger, request.Command, request.Id, Errno.Name(errno));
         }
 
         if (request.NoReply)
@@ -55,12 +59,7 @@ public sealed partial class VfioUserClient
         var header = errno == 0 ? request.ReplyHeader(replyPayload) : request.ErrorHeader(errno);
         header.WriteTo(buffer);
         int length = MessageHeader.Length + (errno == 0 ? replyPayload : 0);
-        int r = _transport.Send(buffer.AsSpan(0, length), default, default);
-        if (r != 0)
-        {
-            throw Broken(new VfioUserProtocolException(
-                $"{Description}: answering the server's {request.Command} (id {request.Id}) failed: {Errno.Name(-r)}"));
-        }
+        channel.SendReply(buffer.AsSpan(0, length), request);
     }
 
     /// <summary>Validates a server DMA request's head: 0, EINVAL (malformed) or E2BIG (over our transfer limit).</summary>
@@ -73,7 +72,7 @@ public sealed partial class VfioUserClient
             return Errno.EINVAL;
         }
 
-        return count > (ulong)MaxDataTransferSize ? Errno.E2BIG : 0;
+        return count > (ulong)maxTransfer ? Errno.E2BIG : 0;
     }
 
     private int ServeDmaRead(in MessageHeader request, ReadOnlySpan<byte> payload, byte[] buffer, out int replyPayload)
@@ -85,7 +84,7 @@ public sealed partial class VfioUserClient
             return head;
         }
 
-        var memory = _options.GuestMemory;
+        var memory = options.GuestMemory;
         if (memory is null)
         {
             return Errno.ENODEV;
@@ -122,7 +121,7 @@ public sealed partial class VfioUserClient
             return Errno.EINVAL;
         }
 
-        var memory = _options.GuestMemory;
+        var memory = options.GuestMemory;
         if (memory is null)
         {
             return Errno.ENODEV;
@@ -135,7 +134,7 @@ public sealed partial class VfioUserClient
         }
 
         DmaWritesServed++;
-        if (_options.DmaWriteReply == DmaWriteReply.Echo)
+        if (options.DmaWriteReply == DmaWriteReply.Echo)
         {
             DmaTransfer.WriteHead(buffer.AsSpan(MessageHeader.Length, 16), address, (int)count);
             replyPayload = 16;

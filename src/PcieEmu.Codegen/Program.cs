@@ -1,0 +1,3 @@
+using PcieEmu.Codegen;
+
+return CodegenTool.Run(args, Console.Out, Console.Error);
