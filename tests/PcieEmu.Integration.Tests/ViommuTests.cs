@@ -258,8 +258,13 @@ public sealed class ViommuAudioTests(ViommuGuest guest) : IClassFixture<ViommuGu
 /// <summary>The pro card behind the vIOMMU: large multichannel buffers (hundreds of pages each) stay bit-exact.</summary>
 public sealed class ViommuProModelTests(ViommuProGuest guest) : IClassFixture<ViommuProGuest>
 {
+    /// <remarks>
+    /// 32 channels at 96 kHz, not 192 kHz: the driver's 4 MiB buffer (1,024 IOMMU pages either way) then holds 341 ms
+    /// instead of 171 ms, and a loaded host once stalled the TCG guest longer than 171 ms: an underrun, which aplay
+    /// answers with a second RUN. The page count, not the rate, is what the IOMMU sees.
+    /// </remarks>
     [Theory]
-    [InlineData(3, 32, SampleFormat.S32Le, 192000)]
+    [InlineData(3, 32, SampleFormat.S32Le, 96000)]
     [InlineData(1, 8, SampleFormat.S24Le, 96000)]
     public async Task Multichannel_playback_is_bit_exact_through_the_iommu(int streamIndex, int channels, SampleFormat sampleFormat, int rate)
     {
