@@ -52,4 +52,18 @@ public sealed class BootCommandTests
         boot.Exit.Should().Be(2);
         boot.Stderr.Trim().Should().StartWith("boot: rule setting 'NoSuchRule=off': no rule is called 'NoSuchRule'").And.NotContain("   at ");
     }
+
+    [Fact]
+    public async Task Boot_with_viommu_plays_and_records_behind_the_guests_iommu()
+    {
+        const string raw = "-t raw -f S16_LE -r 48000 -c 2 --period-size=1024 --buffer-size=16384 -d 1";
+        var boot = await CliProcess.RunAsync(TimeSpan.FromMinutes(5), "boot", "--viommu",
+            "--exec", "cat $(ls -d /sys/bus/pci/drivers/pcieemu_audio/*:*:*.* | head -n 1)/iommu_group/type",
+            "--exec", $"aplay -q -D hw:0,0 {raw} /dev/zero",
+            "--exec", $"arecord -q -D hw:0,0 {raw} /tmp/viommu.raw && wc -c < /tmp/viommu.raw");
+
+        boot.Exit.Should().Be(0, $"every command succeeded:\n{boot.Stdout}\n{boot.Stderr}");
+        boot.Stdout.Split('\n', StringSplitOptions.TrimEntries).Should().Contain("DMA", "the card sits in a translated IOMMU domain")
+            .And.Contain("192000", "one second of S16 stereo at 48 kHz came back through the card");
+    }
 }
