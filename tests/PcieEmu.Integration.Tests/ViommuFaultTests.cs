@@ -23,7 +23,6 @@ public sealed class ViommuFaultGuest : GuestFixture
 public sealed partial class ViommuFaultTests(ViommuFaultGuest guest) : IClassFixture<ViommuFaultGuest>
 {
     /// <summary>The driver-bound PCI device's sysfs folder, found from the driver (no BDF assumed).</summary>
-    private const string Device = "dev=$(ls -d /sys/bus/pci/drivers/pcieemu_audio/*:*:*.* | head -n 1) && [ -d \"$dev\" ]";
 
     /// <summary>
     /// past_end uses 3 periods of 1024 S16 stereo frames: a 12 KiB (3-page) buffer. The guest's IOVA allocator reserves
@@ -169,7 +168,8 @@ public sealed partial class ViommuFaultTests(ViommuFaultGuest guest) : IClassFix
     }
 
     private async Task SetFault(string fault) =>
-        (await guest.Run($"{Device} && dmesg -c >/dev/null && echo {fault} > $dev/fault && cat $dev/fault")).Trim().Should().Be(fault);
+        await guest.Run("dmesg -c >/dev/null");
+        await FaultScenario.SetFault(guest, fault);
 
     private static string FileName(int stream) => string.Create(CultureInfo.InvariantCulture, $"viommu-fault-{stream}.raw");
 
@@ -189,8 +189,8 @@ public sealed partial class ViommuFaultTests(ViommuFaultGuest guest) : IClassFix
     /// buffer and restarted, two RUNs for one command).
     /// </summary>
     private string Transfer(int stream, int periods = Viommu.Periods) => guest.Audio.Streams[stream].IsCapture
-        ? Viommu.RecordToTmp(FileName(stream), f => AlsaCommands.Record(AlsaCommands.Device(0, stream), f, Format, Frames, PeriodFrames, periods))
-        : Viommu.PlayFromTmp(FileName(stream), f => AlsaCommands.Play(AlsaCommands.Device(0, stream), f, Format, PeriodFrames, periods));
+        ? Viommu.RecordToTmp(FileName(stream), f => AlsaCommands.Record(AlsaCommands.StreamDevice(0, guest.Audio.Model, stream), f, Format, Frames, PeriodFrames, periods))
+        : Viommu.PlayFromTmp(FileName(stream), f => AlsaCommands.Play(AlsaCommands.StreamDevice(0, guest.Audio.Model, stream), f, Format, PeriodFrames, periods));
 
     private ulong ErrCode(int stream) =>
         (guest.Audio.PeekRegister((AudioRegister)AudioSdBlock.Offset(stream, AudioSdRegister.Sts)) & AudioSdFields.Sts.Errcode) >> AudioSdFields.Sts.ErrcodeShift;

@@ -240,7 +240,7 @@ public sealed class ViommuAudioTests(ViommuGuest guest) : IClassFixture<ViommuGu
         long violations = guest.Audio.Checker.Count;
 
         var (_, seen) = await Viommu.WatchMappings(dma, () => guest.Run(AlsaCommands.RecordWhilePlaying(
-            Viommu.Record("viommu-duplex-rec.raw", format, 48000), Viommu.Play("viommu-duplex.raw", format), card: 0, captureDevice: 1,
+            Viommu.Record("viommu-duplex-rec.raw", format, 48000), Viommu.Play("viommu-duplex.raw", format), card: 0, captureDevice: AlsaCommands.PcmDevice(guest.Audio.Model, Capture),
             TimeSpan.FromSeconds(30))));
 
         guest.Audio.Streams[Playback].Runs.Should().HaveCount(playRuns + 1);
@@ -279,7 +279,7 @@ public sealed class ViommuProModelTests(ViommuProGuest guest) : IClassFixture<Vi
 
         // From /tmp: the 9p share is not what is being tested and must not starve aplay.
         var (run, seen) = await Viommu.WatchMappings(dma, () => CardRuns.RunOnce(guest, streamIndex,
-            $"cp {file} /tmp/{file} && {AlsaCommands.Play(AlsaCommands.Device(0, streamIndex), "/tmp/" + file, format, periodFrames, Periods(periodFrames, format))}; rc=$?; rm -f /tmp/{file}; exit $rc",
+            $"cp {file} /tmp/{file} && {AlsaCommands.Play(AlsaCommands.StreamDevice(0, guest.Audio.Model, streamIndex), "/tmp/" + file, format, periodFrames, Periods(periodFrames, format))}; rc=$?; rm -f /tmp/{file}; exit $rc",
             format, frames));
 
         CardRuns.ShouldStartWith(run.Bytes, samples, $"{channels} channels through the IOMMU ({format})");
@@ -298,7 +298,7 @@ public sealed class ViommuProModelTests(ViommuProGuest guest) : IClassFixture<Vi
         var baseline = dma.Mappings;
 
         var (run, seen) = await Viommu.WatchMappings(dma, () => CardRuns.RunOnce(guest, stream,
-            $"cd /tmp && {AlsaCommands.Record(AlsaCommands.Device(0, stream), "viommu-pro-rec.raw", format, frames, PeriodFrames(format), Periods(PeriodFrames(format), format))} && cp viommu-pro-rec.raw /mnt/host/; rc=$?; rm -f viommu-pro-rec.raw; exit $rc",
+            $"cd /tmp && {AlsaCommands.Record(AlsaCommands.StreamDevice(0, guest.Audio.Model, stream), "viommu-pro-rec.raw", format, frames, PeriodFrames(format), Periods(PeriodFrames(format), format))} && cp viommu-pro-rec.raw /mnt/host/; rc=$?; rm -f viommu-pro-rec.raw; exit $rc",
             format, frames));
 
         var tone = AudioMixer.Tone(format, frames);
