@@ -167,9 +167,11 @@ public sealed partial class ViommuFaultTests(ViommuFaultGuest guest) : IClassFix
         return (bad, seen, dmesg);
     }
 
-    private async Task SetFault(string fault) =>
+    private async Task SetFault(string fault)
+    {
         await guest.Run("dmesg -c >/dev/null");
         await FaultScenario.SetFault(guest, fault);
+    }
 
     private static string FileName(int stream) => string.Create(CultureInfo.InvariantCulture, $"viommu-fault-{stream}.raw");
 
