@@ -17,7 +17,7 @@ public sealed class ToolPackageTests(ITestOutputHelper output) : IDisposable
     private static readonly string[] LibraryPackages =
     [
         "PcieEmu.Interop", "PcieEmu.Pci", "PcieEmu.VfioUser", "PcieEmu.VfioUser.Client",
-        "PcieEmu.Devices", "PcieEmu.Tracing", "PcieEmu.Harness",
+        "PcieEmu.Devices", "PcieEmu.Tracing", "PcieEmu.Harness", "PcieEmu.Hosting",
     ];
 
 #if DEBUG
