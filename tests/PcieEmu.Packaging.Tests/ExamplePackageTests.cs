@@ -48,7 +48,7 @@ public sealed class ExamplePackageTests(PackedFeed packed, ITestOutputHelper out
         await File.WriteAllTextAsync(Path.Combine(project, "Directory.Build.props"), "<Project />\n");
         await File.WriteAllTextAsync(Path.Combine(project, "Directory.Build.targets"), "<Project />\n");
         await File.WriteAllTextAsync(Path.Combine(project, "Directory.Packages.props"), "<Project />\n");
-        File.Copy(packed.ConfigFile, Path.Combine(project, "NuGet.config"));
+        await File.WriteAllTextAsync(Path.Combine(project, "NuGet.config"), NuGetConfig());
 
         // 2. dotnet build, warnings as errors: the example compiles cleanly against the packages.
         var clock = Stopwatch.StartNew();
@@ -56,6 +56,7 @@ public sealed class ExamplePackageTests(PackedFeed packed, ITestOutputHelper out
             "build", "-c", "Debug", "-warnaserror", "-nologo");
         output.WriteLine($"dotnet build (restore from the feed included): {clock.Elapsed.TotalSeconds:F1} s");
         build.Exit.Should().Be(0, $"the example did not build from the packages\n{build.Text}");
+        Directory.Exists(Path.Combine(_root, "packages", "pcieemu.hosting", packed.Version)).Should().BeTrue("the packages come from the packed feed");
         string assets = await File.ReadAllTextAsync(Path.Combine(project, "obj", "project.assets.json"));
         assets.Should().Contain($"\"PcieEmu.Hosting/{packed.Version}\"").And.Contain($"\"PcieEmu.Harness/{packed.Version}\"")
             .And.NotContain("\"type\": \"project\"", "package references only");
@@ -96,6 +97,28 @@ public sealed class ExamplePackageTests(PackedFeed packed, ITestOutputHelper out
         catch (UnauthorizedAccessException)
         {
         }
+    }
+
+    /// <summary>
+    /// The packed feed and the repository's sources; the packages go into a folder of this test (deleted with it)
+    /// instead of the user's NuGet cache, which serves the rest (Microsoft.Extensions.*, System.CommandLine) as a
+    /// fallback folder, so each run neither downloads them again nor leaves a copy of this run's packages behind.
+    /// </summary>
+    private string NuGetConfig()
+    {
+        string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } set
+            ? set
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        string config = PackedFeed.NuGetConfig(packed.Feed, packed.Checkout);
+        return config.Replace("</configuration>", $"""
+              <config>
+                <add key="globalPackagesFolder" value="{SecurityElement.Escape(Path.Combine(_root, "packages"))}" />
+              </config>
+              <fallbackPackageFolders>
+                <add key="user" value="{SecurityElement.Escape(cache)}" />
+              </fallbackPackageFolders>
+            </configuration>
+            """, StringComparison.Ordinal);
     }
 
     /// <summary>What a user's project file looks like: package references to the packed version, the driver copied to the output.</summary>
