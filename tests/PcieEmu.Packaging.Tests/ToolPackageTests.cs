@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.IO.Compression;
-using System.Text;
-using System.Xml.Linq;
 using Xunit.Abstractions;
 
 namespace PcieEmu.Packaging.Tests;
@@ -10,43 +8,34 @@ namespace PcieEmu.Packaging.Tests;
 /// What a user installs: the solution's packages packed into a temporary local feed, the pcieemu tool installed
 /// from it with <c>dotnet tool install --tool-path</c>, and its verbs run from an empty directory outside the
 /// checkout, without $PCIEEMU_REPO. Fails loudly (never skips) when packing, installing or running fails.
-/// One test, so the solution is packed once: the steps are in the order a user takes them.
+/// The steps are in the order a user takes them; the feed is packed once per run (<see cref="PackedFeed"/>).
 /// </summary>
-public sealed class ToolPackageTests(ITestOutputHelper output) : IDisposable
+[Collection(PackagesCollection.Name)]
+public sealed class ToolPackageTests(PackedFeed packed, ITestOutputHelper output) : IDisposable
 {
     private static readonly string[] LibraryPackages =
     [
         "PcieEmu.Interop", "PcieEmu.Pci", "PcieEmu.VfioUser", "PcieEmu.VfioUser.Client",
-        "PcieEmu.Devices", "PcieEmu.Tracing", "PcieEmu.Harness",
+        "PcieEmu.Devices", "PcieEmu.Tracing", "PcieEmu.Harness", "PcieEmu.Hosting",
     ];
-
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
 
     private readonly string _root = Directory.CreateTempSubdirectory("pcieemu-pack-").FullName;
 
     [Fact]
     public async Task Packed_tool_installs_into_a_tool_path_and_runs_help_validate_and_demo_from_an_empty_directory()
     {
-        string checkout = FindCheckout();
-        string feed = Path.Combine(_root, "feed");
+        string feed = packed.Feed;
+        string version = packed.Version;
         string tools = Path.Combine(_root, "tools");
         string empty = Directory.CreateDirectory(Path.Combine(_root, "empty")).FullName;
-        // A version no earlier run used, so nothing can come from a NuGet cache.
-        string version = $"0.0.0-packtest.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
 
-        // 1. Pack the solution's packable projects, from what the test run already built.
-        var pack = await RunAsync(TimeSpan.FromMinutes(5), checkout, Dotnet,
-            "pack", Path.Combine(checkout, "PcieEmu.sln"), "--no-build", "-c", Configuration, "-o", feed, $"-p:Version={version}", "-nologo");
-        pack.Exit.Should().Be(0, $"dotnet pack failed\n{pack.Text}");
+        // 1. The solution's packable projects, packed from what the test run already built.
+        packed.Packed(output);
 
         var packages = Directory.GetFiles(feed, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
         packages.Should().BeEquivalentTo(
             [.. LibraryPackages.Select(p => $"{p}.{version}.nupkg"), $"pcieemu.{version}.nupkg"],
-            "the bindings, the client, the PCI framework, the cards, tracing, the harness and the tool; no test, benchmark or codegen package");
+            "the bindings, the client, the PCI framework, the cards, tracing, the harness, hosting and the tool; no test, benchmark, example or codegen package");
         foreach (string file in Directory.GetFiles(feed, "*.nupkg"))
         {
             output.WriteLine($"{Path.GetFileName(file)}: {new FileInfo(file).Length / 1024.0:F1} KiB");
@@ -64,6 +53,8 @@ public sealed class ToolPackageTests(ITestOutputHelper output) : IDisposable
         Entries(Path.Combine(feed, $"PcieEmu.Harness.{version}.nupkg")).Should()
             .Contain("contentFiles/any/any/qemu/provision/provision.sh", "a project referencing the harness gets the provisioning scripts")
             .And.Contain("contentFiles/any/any/qemu/drivers/pcieemu_audio/pcieemu_audio_main.c", "and the driver sources");
+        Entries(Path.Combine(feed, $"PcieEmu.Hosting.{version}.nupkg")).Should()
+            .Contain("contentFiles/any/any/qemu/provision/provision.sh", "NuGet does not pass the harness' content files on: a project referencing only hosting gets its own copy");
         var tool = Entries(Path.Combine(feed, $"pcieemu.{version}.nupkg"));
         tool.Should().Contain("tools/net10.0/any/pcieemu.dll")
             .And.Contain("tools/net10.0/any/firmware-models/pcieemu-audio/default.json")
@@ -74,8 +65,7 @@ public sealed class ToolPackageTests(ITestOutputHelper output) : IDisposable
         tool.Should().NotContain(e => e.EndsWith(".ko", StringComparison.Ordinal) || e.EndsWith(".o", StringComparison.Ordinal), "no kernel build products");
 
         // 2. Install as a user does, from a NuGet.config naming the local feed and the repository's own source.
-        string config = Path.Combine(_root, "NuGet.config");
-        await File.WriteAllTextAsync(config, NuGetConfig(feed, checkout));
+        string config = packed.ConfigFile;
         var clock = Stopwatch.StartNew();
         var install = await RunAsync(TimeSpan.FromMinutes(3), empty, Dotnet,
             "tool", "install", "pcieemu", "--tool-path", tools, "--version", version, "--configfile", config);
@@ -86,7 +76,7 @@ public sealed class ToolPackageTests(ITestOutputHelper output) : IDisposable
         File.Exists(pcieemu).Should().BeTrue(install.Text);
 
         // 3. Run it from an empty directory, outside any checkout.
-        FindCheckoutFrom(empty).Should().BeNull("the directory must be outside the checkout for this test to mean anything");
+        Processes.FindCheckoutFrom(empty).Should().BeNull("the directory must be outside the checkout for this test to mean anything");
         var help = await RunAsync(TimeSpan.FromMinutes(1), empty, pcieemu, "--help");
         help.Exit.Should().Be(0, help.Text);
         help.Stdout.Should().Contain("demo").And.Contain("boot").And.Contain("serve").And.Contain("validate");
@@ -128,7 +118,7 @@ public sealed class ToolPackageTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private static void NoRepositoryComplaint(Result r)
+    private static void NoRepositoryComplaint(Processes.Result r)
     {
         r.Text.Should().NotContain("cannot find the PcieEmu repository").And.NotContain("PCIEEMU_REPO").And.NotContain("no PcieEmu checkout");
     }
@@ -139,117 +129,8 @@ public sealed class ToolPackageTests(ITestOutputHelper output) : IDisposable
         return [.. zip.Entries.Select(e => e.FullName)];
     }
 
-    /// <summary>The local feed first, then the package sources of the repository's own nuget.config (for restore's sake).</summary>
-    private static string NuGetConfig(string feed, string checkout)
-    {
-        var sb = new StringBuilder();
-        sb.AppendLine("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
-        sb.AppendLine("<configuration>");
-        sb.AppendLine("  <packageSources>");
-        sb.AppendLine("    <clear />");
-        sb.AppendLine($"    <add key=\"local\" value=\"{System.Security.SecurityElement.Escape(feed)}\" />");
-        var repoConfig = XDocument.Load(Path.Combine(checkout, "nuget.config"));
-        foreach (var add in repoConfig.Descendants("packageSources").Elements("add"))
-        {
-            sb.AppendLine($"    {add}");
-        }
+    private Task<Processes.Result> RunAsync(TimeSpan timeout, string workingDirectory, string file, params string[] args) =>
+        Processes.RunAsync(output, timeout, workingDirectory, file, args);
 
-        sb.AppendLine("  </packageSources>");
-        sb.AppendLine("</configuration>");
-        return sb.ToString();
-    }
-
-    private sealed record Result(int Exit, string Stdout, string Stderr)
-    {
-        public string Text => $"exit {Exit}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
-    }
-
-    /// <summary>The dotnet that runs this test (the tool's apphost needs its root too).</summary>
-    private static string Dotnet
-    {
-        get
-        {
-            string? self = Environment.ProcessPath;
-            if (self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet")
-            {
-                return self;
-            }
-
-            string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-            return !string.IsNullOrEmpty(host) && File.Exists(host) ? host : "dotnet";
-        }
-    }
-
-    private static string? DotnetRoot()
-    {
-        string dotnet = Dotnet;
-        if (!Path.IsPathRooted(dotnet))
-        {
-            dotnet = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')
-                .Select(d => Path.Combine(d, "dotnet")).FirstOrDefault(File.Exists) ?? dotnet;
-        }
-
-        var info = new FileInfo(dotnet);
-        string resolved = info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true)!.FullName : info.FullName;
-        return Path.GetDirectoryName(resolved);
-    }
-
-    private async Task<Result> RunAsync(TimeSpan timeout, string workingDirectory, string file, params string[] args)
-    {
-        output.WriteLine($"$ (cd {workingDirectory} && {file} {string.Join(' ', args)})");
-        var start = new ProcessStartInfo(file)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment.Remove("PCIEEMU_REPO");
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        if (DotnetRoot() is { } root)
-        {
-            start.Environment["DOTNET_ROOT"] = root;
-        }
-
-        foreach (string a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} ran over {timeout}\nstdout:\n{await stdout}\nstderr:\n{await stderr}");
-        }
-
-        var result = new Result(process.ExitCode, await stdout, await stderr);
-        output.WriteLine(result.Text);
-        return result;
-    }
-
-    private static string FindCheckout() => FindCheckoutFrom(AppContext.BaseDirectory)
-        ?? throw new InvalidOperationException($"no PcieEmu.sln above {AppContext.BaseDirectory}");
-
-    private static string? FindCheckoutFrom(string start)
-    {
-        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "PcieEmu.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        return null;
-    }
+    private static string Dotnet => Processes.Dotnet;
 }
