@@ -170,6 +170,8 @@ public sealed class AudioRegisterTableTests
 
         public ulong InterruptStatusRead(RegisterDefinition register, ulong stored) => stored;
 
+        public ulong StreamStatusRead(RegisterDefinition register, ulong stored) => stored;
+
         public void InterruptEnableWritten(in RegisterWrite write)
         {
         }

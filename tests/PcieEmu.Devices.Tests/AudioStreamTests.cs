@@ -444,6 +444,38 @@ public sealed class AudioStreamTests
         rig.Read64(stream, AudioSdRegister.Frames).Should().Be(480, "nothing moved after the unmap");
     }
 
+    [Theory]
+    [InlineData("reads, never clears", true, false, 1)]
+    [InlineData("reads and clears", true, true, 0)]
+    [InlineData("never reads (a slow guest)", false, false, 0)]
+    public void An_ioc_the_driver_reads_but_never_clears_is_reported_once_after_eight_periods_spec_9_4(string what, bool read, bool clear, int reports)
+    {
+        using var rig = new StreamRig();
+        rig.Program(Playback, S16Stereo48k, periods: 4, periodFrames: 480);
+        rig.Run(Playback);
+        for (int period = 0; period < 20; period++)
+        {
+            rig.Advance(10 * Ms); // one period: one IOC raise
+            if (read)
+            {
+                uint sts = rig.Read(Playback, AudioSdRegister.Sts);
+                if (clear)
+                {
+                    rig.Write(Playback, AudioSdRegister.Sts, (uint)(sts & AudioSdFields.Sts.Ioc));
+                }
+            }
+        }
+
+        var found = rig.H.Violations().Where(v => v.RuleName == "InterruptNotAcknowledged").ToList();
+        found.Should().HaveCount(reports, what);
+        if (reports > 0)
+        {
+            found[0].Details.Stream.Should().Be(Playback);
+            found[0].Details.Register.Should().Be("SD0_STS");
+            found[0].What.Should().Contain("SD_STS.IOC");
+        }
+    }
+
     [Fact]
     public void The_position_buffer_holds_lpib_bcnt_and_frames_after_each_ioc_spec_11_3()
     {

@@ -12,6 +12,7 @@ internal static class AudioDmaErrors
         DmaResult.BusMasterDisabled => AudioDmaErr.BusMaster,
         DmaResult.OwnBar => AudioDmaErr.OwnBar,
         DmaResult.TransportError => AudioDmaErr.Transport,
+        DmaResult.NotInD0 => AudioDmaErr.Power,
         _ => AudioDmaErr.Unmapped,
     };
 }

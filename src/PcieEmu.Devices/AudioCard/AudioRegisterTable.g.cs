@@ -48,6 +48,9 @@ internal interface IAudioSdRegisterHandlers
     /// <summary>After a write to STS, the masks applied.</summary>
     void StreamStatusWritten(in RegisterWrite write);
 
+    /// <summary>What a read of STS returns; <paramref name="stored"/> is the value the bank holds.</summary>
+    ulong StreamStatusRead(RegisterDefinition register, ulong stored);
+
     /// <summary>After a write to FMT, BDL, BDLN, CBL, POSBUF, the masks applied.</summary>
     void StreamProgrammed(in RegisterWrite write);
 
@@ -113,12 +116,13 @@ internal static class AudioRegisterTable
         string prefix = $"SD{index}_";
         RegisterWriteHandler writeStreamControl = handlers.StreamControl;
         RegisterWriteHandler writeStreamStatusWritten = handlers.StreamStatusWritten;
+        RegisterReadHandler readStreamStatusRead = handlers.StreamStatusRead;
         RegisterWriteHandler writeStreamProgrammed = handlers.StreamProgrammed;
         RegisterWriteHandler writeChannelVolumeWritten = handlers.ChannelVolumeWritten;
         var definitions = new List<RegisterDefinition>(45);
         definitions.Add(new(prefix + "CAPS", baseOffset + 0x000, Width: 4, ResetValue: capsReset, ImplementedMask: 0x0F0FFF01, WritableMask: 0x00000000, W1cMask: 0x00000000, ReadMask: 0x0F0FFF01, ReadClearMask: 0x00000000, Doc: "What the stream offers."));
         definitions.Add(new(prefix + "CTL", baseOffset + 0x004, Width: 4, ResetValue: 0x00000000, ImplementedMask: 0x0000000F, WritableMask: 0x0000000F, W1cMask: 0x00000000, ReadMask: 0x0000000D, ReadClearMask: 0x00000000, OnWrite: writeStreamControl, Doc: "Stream control."));
-        definitions.Add(new(prefix + "STS", baseOffset + 0x008, Width: 4, ResetValue: 0x00000000, ImplementedMask: 0x0001FF07, WritableMask: 0x00000000, W1cMask: 0x00000007, ReadMask: 0x0001FF07, ReadClearMask: 0x00000000, OnWrite: writeStreamStatusWritten, Doc: "Stream status."));
+        definitions.Add(new(prefix + "STS", baseOffset + 0x008, Width: 4, ResetValue: 0x00000000, ImplementedMask: 0x0001FF07, WritableMask: 0x00000000, W1cMask: 0x00000007, ReadMask: 0x0001FF07, ReadClearMask: 0x00000000, OnWrite: writeStreamStatusWritten, OnRead: readStreamStatusRead, Doc: "Stream status."));
         definitions.Add(new(prefix + "FMT", baseOffset + 0x00C, Width: 4, ResetValue: 0x00000000, ImplementedMask: 0x00001FFF, WritableMask: 0x00001FFF, W1cMask: 0x00000000, ReadMask: 0x00001FFF, ReadClearMask: 0x00000000, OnWrite: writeStreamProgrammed, Doc: "Sample format."));
         definitions.Add(new(prefix + "BDL", baseOffset + 0x010, Width: 8, ResetValue: 0x0000000000000000, ImplementedMask: 0xFFFFFFFFFFFFFFFF, WritableMask: 0xFFFFFFFFFFFFFFFF, W1cMask: 0x0000000000000000, ReadMask: 0xFFFFFFFFFFFFFFFF, ReadClearMask: 0x0000000000000000, OnWrite: writeStreamProgrammed, Doc: "Descriptor list bus address."));
         definitions.Add(new(prefix + "BDLN", baseOffset + 0x018, Width: 4, ResetValue: 0x00000000, ImplementedMask: 0xFFFFFFFF, WritableMask: 0xFFFFFFFF, W1cMask: 0x00000000, ReadMask: 0xFFFFFFFF, ReadClearMask: 0x00000000, OnWrite: writeStreamProgrammed, Doc: "Number of descriptors."));

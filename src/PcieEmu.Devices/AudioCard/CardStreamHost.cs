@@ -40,7 +40,6 @@ internal sealed class CardStreamHost(DmaConstraints constraints, ILogger logger)
 
     public GuestAccess? CurrentAccess => Function.Checker.CurrentAccess;
 
-    public long GuestAccessCount => Function.Checker.AccessCount;
 
     public string? RegisterName(uint offset) => Function.Checker.RegisterNames?.Invoke(0, offset);
 }

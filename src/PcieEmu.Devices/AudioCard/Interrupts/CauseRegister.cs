@@ -9,22 +9,23 @@ namespace PcieEmu.Devices.AudioCard.Interrupts;
 /// a cause raised while enabled sends one event; enabling a cause whose status is already set sends one event; the
 /// level is status &amp; enabled. Called under the function lock.
 /// <para>
-/// It also watches the driver acknowledge (spec §5, §9.4): an enabled cause raised again while still set, with the
-/// guest active in between (so the driver ran and saw it), counts as unacknowledged; at
-/// <see cref="UnacknowledgedLimit"/> in a row <see cref="NotAcknowledged"/> is told, once, until the driver clears it.
-/// A guest that is merely slow (no access at all) is never counted.
+/// It also watches the driver acknowledge (spec §5, §9.4): an enabled cause raised again while still set, after the
+/// driver read the status and saw it set, counts as unacknowledged; at <see cref="UnacknowledgedLimit"/> in a row
+/// <see cref="NotAcknowledged"/> is told, once, until the driver clears it. A guest that is merely slow (it has not
+/// read the status since) is never counted, and a clear resets the count, so a raise racing the handler between its
+/// read and its write-1-to-clear never adds up.
 /// </para>
 /// </summary>
 internal sealed class CauseRegister(RegisterBank bank, uint statusOffset, Func<ulong> enabled, Func<ulong, int> vectorOf, CardInterrupts interrupts)
 {
     private readonly int[] _unacknowledged = new int[64];
-    private readonly long[] _activityAtRaise = new long[64];
+    private ulong _seen;
 
-    /// <summary>Raises in a row of a still-set cause, with guest activity between them, that make a report.</summary>
+    /// <summary>Raises in a row of a still-set cause the driver had seen, that make a report.</summary>
     public int UnacknowledgedLimit { get; init; } = 8;
 
-    /// <summary>How many guest accesses the function has seen (the watch is off while null).</summary>
-    public Func<long>? GuestActivity { get; init; }
+    /// <summary>Whether the acknowledge watch runs (the driver's status reads are told by <see cref="StatusRead"/>).</summary>
+    public bool WatchAcknowledge { get; init; }
 
     /// <summary>Told (cause, raises) when a cause reaches <see cref="UnacknowledgedLimit"/>.</summary>
     public Action<ulong, int>? NotAcknowledged { get; init; }
@@ -38,7 +39,7 @@ internal sealed class CauseRegister(RegisterBank bank, uint statusOffset, Func<u
         ulong before = bank.Get(statusOffset);
         bank.SetBits(statusOffset, cause);
         bool isEnabled = (enabled() & cause) != 0;
-        if (GuestActivity is not null && isEnabled)
+        if (WatchAcknowledge && isEnabled)
         {
             Watch(cause, (before & cause) != 0);
         }
@@ -74,28 +75,31 @@ internal sealed class CauseRegister(RegisterBank bank, uint statusOffset, Func<u
         ulong status = bank.Get(statusOffset);
         for (int i = 0; i < 64; i++)
         {
-            if (_unacknowledged[i] != 0 && (status & (1UL << i)) == 0)
+            if ((status & (1UL << i)) == 0)
             {
                 _unacknowledged[i] = 0;
+                _seen &= ~(1UL << i);
             }
         }
 
         interrupts.Update();
     }
 
+    /// <summary>The driver read the status register: the causes set now are seen.</summary>
+    public void StatusRead() => _seen |= bank.Get(statusOffset);
+
     private void Watch(ulong cause, bool wasSet)
     {
         int bit = BitOperations.TrailingZeroCount(cause);
-        long activity = GuestActivity!();
         if (!wasSet)
         {
             _unacknowledged[bit] = 0;
         }
-        else if (activity != _activityAtRaise[bit] && ++_unacknowledged[bit] == UnacknowledgedLimit)
+        else if ((_seen & cause) != 0 && ++_unacknowledged[bit] == UnacknowledgedLimit)
         {
             NotAcknowledged?.Invoke(cause, _unacknowledged[bit]);
         }
 
-        _activityAtRaise[bit] = activity;
+        _seen &= ~cause;
     }
 }

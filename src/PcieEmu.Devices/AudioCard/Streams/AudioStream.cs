@@ -49,7 +49,7 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
         _registers = new StreamRegisterBlock(bank, index);
         _causes = new CauseRegister(bank, _registers.Offset(AudioSdRegister.Sts), () => EnabledCauses(_registers.Get(AudioSdRegister.Ctl)), _ => Vector, interrupts)
         {
-            GuestActivity = () => host.GuestAccessCount,
+            WatchAcknowledge = true,
             NotAcknowledged = NotAcknowledged,
         };
         interrupts.Add(_causes);
@@ -141,6 +141,13 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
     }
 
     void IAudioSdRegisterHandlers.StreamStatusWritten(in RegisterWrite write) => _causes.StatusChanged();
+
+    /// <summary>SD_STS read: the driver sees the causes set now (the acknowledge watch, spec §9.4).</summary>
+    ulong IAudioSdRegisterHandlers.StreamStatusRead(RegisterDefinition register, ulong stored)
+    {
+        _causes.StatusRead();
+        return stored;
+    }
 
     /// <summary>SD_FMT, SD_BDL, SD_BDLN, SD_CBL, SD_POSBUF: refused (old value kept) while the stream runs.</summary>
     void IAudioSdRegisterHandlers.StreamProgrammed(in RegisterWrite write)

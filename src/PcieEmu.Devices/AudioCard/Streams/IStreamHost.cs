@@ -34,9 +34,6 @@ internal interface IStreamHost
     /// <summary>Something on the host's side failed (a file, a loopback): stops like a violation, never charged to the driver.</summary>
     void HostProblem(string kind, string detail, int stream);
 
-    /// <summary>How many guest accesses the function has seen: whether the driver ran between two events.</summary>
-    long GuestAccessCount { get; }
-
     /// <summary>The guest access the calling thread is serving (the register write in progress), if any.</summary>
     GuestAccess? CurrentAccess { get; }
 
