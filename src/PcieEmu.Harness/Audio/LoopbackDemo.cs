@@ -26,10 +26,11 @@ public static class LoopbackDemo
     public const string Tone = "523.25@0.4,783.99@0.4";
 
     /// <summary>
-    /// arecord's buffer in periods (about 170 ms): generous, so that starting aplay in a slow (TCG) guest does not
-    /// overrun the capture and make arecord restart it mid-recording.
+    /// arecord's and aplay's buffer in periods (one second): generous, so that starting aplay in a slow (TCG) guest,
+    /// or a guest stalled on a loaded host, neither overruns the capture nor underruns the playback, either of which
+    /// makes the tool restart its stream mid-transfer and the pass compare two runs.
     /// </summary>
-    public const int CapturePeriods = 8;
+    public const int BufferPeriods = 48;
 
     /// <summary>Routes that loop the card's first playback stream into its first capture stream.</summary>
     public static IReadOnlyDictionary<string, string> Routes(AudioCard card)
@@ -111,8 +112,8 @@ public static class LoopbackDemo
         var before = Snapshot.Take(card, playback, capture);
         var guestIrqBefore = ProcInterrupts.Parse(await session.RunCheckedAsync("cat /proc/interrupts", cancellationToken: cancellationToken));
         string script = AlsaCommands.RecordWhilePlaying(
-            AlsaCommands.Record(AlsaCommands.StreamDevice(0, card.Model, capture.Index), recordFile, format, recordFrames, periodFrames, CapturePeriods),
-            AlsaCommands.Play(AlsaCommands.StreamDevice(0, card.Model, playback.Index), playFile, format, periodFrames),
+            AlsaCommands.Record(AlsaCommands.StreamDevice(0, card.Model, capture.Index), recordFile, format, recordFrames, periodFrames, BufferPeriods),
+            AlsaCommands.Play(AlsaCommands.StreamDevice(0, card.Model, playback.Index), playFile, format, periodFrames, BufferPeriods),
             card: 0, captureDevice: AlsaCommands.PcmDevice(card.Model, capture.Index), startTimeout: TimeSpan.FromSeconds(10));
         var result = await session.RunAsync(script, cancellationToken: cancellationToken);
         var guestIrqAfter = ProcInterrupts.Parse(await session.RunCheckedAsync("cat /proc/interrupts", cancellationToken: cancellationToken));
