@@ -43,13 +43,12 @@ public sealed class AlsaCommandsTests
     }
 
     [Theory]
-    [InlineData(1024, 48000, 47)] // 21 ms periods: a second needs 47
-    [InlineData(1024, 44100, 44)]
-    [InlineData(4096, 192000, 47)]
-    [InlineData(48000, 48000, 16)] // one-second periods: never fewer than 16
-    [InlineData(256, 48000, 188)] // 5.3 ms periods: a second needs 188
+    [InlineData(1024, 48000, 16)] // 21 ms periods: 16 of them are already a third of a second
+    [InlineData(1024, 44100, 16)]
+    [InlineData(4096, 192000, 16)]
+    [InlineData(256, 48000, 63)] // 5.3 ms periods: a third of a second needs 63
     [InlineData(32, 48000, 256)] // never more than the driver's 256
-    public void Default_buffers_hold_at_least_a_second(int periodFrames, int rate, int periods)
+    public void Default_buffers_hold_at_least_a_third_of_a_second(int periodFrames, int rate, int periods)
     {
         AlsaCommands.DefaultPeriodsFor(periodFrames, rate).Should().Be(periods);
         string play = AlsaCommands.Play(null, "f.raw", new AudioFormat(SampleFormat.S16Le, rate, 2), periodFrames);

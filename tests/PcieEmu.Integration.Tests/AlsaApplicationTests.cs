@@ -75,8 +75,11 @@ public sealed partial class AlsaApplicationTests(AlsaApplicationGuest guest) : I
         await File.WriteAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, "default-play.raw"), samples);
         int period = AlsaCommands.PeriodFrames(format.Rate);
 
-        var played = await CardRuns.RunOnce(guest, Playback, AlsaCommands.Play(null, "default-play.raw", format, period), format, 12000);
-        var recordedRun = await CardRuns.RunOnce(guest, Capture, AlsaCommands.Record(null, "default-rec.raw", format, 12000, period), format, 12000);
+        // One-second buffers: at load averages of 20 and more a guest went longer without a period interrupt than ALSA
+        // waits for one with the default third of a second (about 1.1 × the buffer), failing arecord with an I/O error.
+        int periods = (int)Math.Ceiling((double)format.Rate / period);
+        var played = await CardRuns.RunOnce(guest, Playback, AlsaCommands.Play(null, "default-play.raw", format, period, periods), format, 12000);
+        var recordedRun = await CardRuns.RunOnce(guest, Capture, AlsaCommands.Record(null, "default-rec.raw", format, 12000, period, periods), format, 12000);
 
         CardRuns.ShouldStartWith(played.Bytes, samples, "aplay without -D plays on the card's playback stream");
         var recorded = await File.ReadAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, "default-rec.raw"));

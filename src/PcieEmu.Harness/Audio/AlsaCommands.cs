@@ -20,13 +20,11 @@ public static class AlsaCommands
     public const int DefaultPeriods = 16;
 
     /// <summary>
-    /// The shortest buffer a default gives: one second. What an underrun depends on is the buffer, not the period:
-    /// 256-frame periods at 48 kHz in 16 periods (85 ms) underran under two busy loops on a 2-core host, in 64 periods
-    /// (341 ms) they did not. At load averages of 20 and more a 341 ms buffer was not enough either: the guest then
-    /// went longer without a period interrupt than ALSA waits for one (its wait is about 1.1 × the buffer time), and
-    /// arecord failed with an I/O error. One second rides that out.
+    /// The shortest buffer a default gives: a third of a second. What an underrun depends on is the buffer, not the
+    /// period: 256-frame periods at 48 kHz in 16 periods (85 ms) underran under two busy loops on a 2-core host, in
+    /// 64 periods (341 ms) they did not, nor did 64-frame periods in a 341 ms buffer.
     /// </summary>
-    public static readonly TimeSpan DefaultBufferTime = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan DefaultBufferTime = TimeSpan.FromSeconds(1.0 / 3);
 
     /// <summary>The most periods a buffer may have (the driver's limit, SD_BDLN ≤ 256).</summary>
     public const int MaxPeriods = 256;
