@@ -217,14 +217,7 @@ public static class DeviceHost
                 return 2;
             }
 
-            Console.Out.WriteLine(result.Summary());
-            if (result.Divergence is { } d)
-            {
-                Console.Out.Write(d.Report());
-                return 1;
-            }
-
-            return 0;
+            return result.WriteOutcome(Console.Out);
         });
         return command;
     }

@@ -53,14 +53,7 @@ internal static class ReplayCommand
                 return 2;
             }
 
-            Console.Out.WriteLine(result.Summary());
-            if (result.Divergence is { } d)
-            {
-                Console.Out.Write(d.Report());
-                return 1;
-            }
-
-            return 0;
+            return result.WriteOutcome(Console.Out);
         });
         return command;
     }

@@ -45,6 +45,20 @@ public sealed record ReplayResult
         $"{VirtualNanoseconds / 1e9:0.000} s of device time replayed in {Elapsed.TotalMilliseconds:0} ms ({SpeedUp:0.#}× real time, " +
         $"{RecordsPerSecond:N0} records/s, {DmaMegabytesPerSecond:0.0} MB/s of DMA payload)")
         + (Truncation is null ? "" : $"; only up to the last whole unit before the cut ({Truncation})");
+
+    /// <summary>What a replay verb prints (the summary, then the divergence report if any) and its exit code: 0 identical, 1 diverged.</summary>
+    public int WriteOutcome(TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        output.WriteLine(Summary());
+        if (Divergence is { } d)
+        {
+            output.Write(d.Report());
+            return 1;
+        }
+
+        return 0;
+    }
 }
 
 /// <summary>The first place the replayed card did something other than the recording.</summary>
