@@ -10,9 +10,13 @@ internal static class GeneratedFiles
     /// <summary>What the generated files name as their generator.</summary>
     public const string Generator = "src/PcieEmu.Codegen";
 
+    /// <summary>One register map and the files generated from it (paths relative to the repository root).</summary>
+    /// <param name="RegisterMap">The register map (JSON) the files are generated from.</param>
     /// <param name="CHeader">The driver's C header.</param>
     /// <param name="CSharp">The C# constants: offset enums, field masks, enums.</param>
     /// <param name="CSharpTable">The C# register definitions and handler interfaces.</param>
+    /// <param name="Namespace">The C# namespace of the generated types.</param>
+    /// <param name="TypePrefix">What the generated C# type names start with.</param>
     public sealed record Target(string RegisterMap, string CHeader, string CSharp, string CSharpTable, string Namespace, string TypePrefix);
 
     public static IReadOnlyList<Target> Targets { get; } =
