@@ -180,6 +180,30 @@ public sealed unsafe class MemoryMapping : SafeHandle
         }
     }
 
+    /// <summary>
+    /// Pins the mapping for direct loads and stores by a caller that bounds-checks every access itself against
+    /// <see cref="Length"/> (the DMA table, which validates each range once): the pages stay mapped until the matching
+    /// <see cref="Unpin"/>, even if this object is disposed meanwhile. Refused (false) on a fault-checked mapping, whose
+    /// pages may not be touched directly. Saves the reference count per copy that <see cref="Read"/> and
+    /// <see cref="Write"/> pay.
+    /// </summary>
+    public bool TryPin(out nint address)
+    {
+        address = 0;
+        if (FaultChecked)
+        {
+            return false;
+        }
+
+        bool added = false;
+        DangerousAddRef(ref added);
+        address = handle + _slack;
+        return true;
+    }
+
+    /// <summary>Ends a <see cref="TryPin"/>: the last release after <see cref="SafeHandle.Dispose()"/> unmaps.</summary>
+    public void Unpin() => DangerousRelease();
+
     private static MappingCopy KernelCopy(byte* local, byte* mapped, int length, bool toMapping)
     {
         if (length == 0)

@@ -461,6 +461,103 @@ public class DmaControllerTests
         c.Count.Should().Be(1);
     }
 
+    [Fact]
+    public async Task An_unmap_does_not_wait_for_a_transfer_that_waits_on_the_client_elsewhere()
+    {
+        // A message-DMA transfer may wait on a reply that only the unmapping thread can read: it must not hold
+        // unmaps of other mappings hostage (it counts itself on its own mapping, outside the transfer epochs).
+        using var c = NewController();
+        using var remote = new BlockingBacking(0x1000, isLocal: false);
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, remote);
+        var local = new RecordingBacking(0x1000);
+        c.Map(0x8000, 0x1000, DmaAccess.ReadWrite, local);
+
+        var transfer = OnOwnThread(() => c.Read(0x1000, new byte[16]));
+        remote.Entered.Wait(TimeSpan.FromSeconds(5)).Should().BeTrue("the transfer waits on the client");
+
+        var unmap = OnOwnThread(() => c.Unmap(0x8000, 0x1000));
+        (await unmap).Should().Be(0, "the unmap completes while the other transfer still waits");
+        local.Disposed.Should().BeTrue();
+
+        remote.Release.Set();
+        (await transfer).Should().Be(DmaResult.Ok);
+    }
+
+    [Fact]
+    public async Task Memory_a_timed_out_unmap_could_not_drain_is_freed_only_after_its_transfer_is_done()
+    {
+        using var c = new DmaController(NullLogger.Instance, DmaController.DefaultMaxMappings, TimeSpan.FromMilliseconds(50));
+        using var slow = new BlockingBacking(0x1000);
+        c.Map(0x1000, 0x1000, DmaAccess.ReadWrite, slow);
+        var transfer = OnOwnThread(() => c.Read(0x1000, new byte[16]));
+        slow.Entered.Wait(TimeSpan.FromSeconds(5)).Should().BeTrue();
+
+        c.Unmap(0x1000, 0x1000).Should().Be(0, "the unmap gives up waiting and succeeds");
+        c.Count.Should().Be(0);
+        slow.Disposed.Should().BeFalse("a transfer still copies from it");
+
+        slow.Release.Set();
+        (await transfer).Should().Be(DmaResult.Ok);
+        for (int i = 0; i < 2; i++)
+        {
+            // Later unmaps flip the epoch back to the one the straggler was in and find it drained.
+            c.Map(0x9000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000)).Should().Be(0);
+            c.Unmap(0x9000, 0x1000).Should().Be(0);
+        }
+
+        slow.Disposed.Should().BeTrue();
+        slow.DisposedWhileBusy.Should().BeFalse();
+    }
+
+    [Fact]
+    public void Pinned_mmap_mappings_copy_scattered_pages_exactly_and_keep_read_only_memory_read_only()
+    {
+        const int page = 4096;
+        const int pages = 64;
+        using var memfd = MemFd.Create("dma-pinned-test", page * pages, sealSize: true);
+        using var whole = MemoryMapping.Map(memfd, 0, page * pages, writable: true);
+        var reference = new byte[page * pages];
+        new Random(5).NextBytes(reference);
+        whole.TryWrite(0, reference).Should().BeTrue();
+
+        using var c = NewController();
+        int Scatter(int i) => i * 37 % pages; // IOVA page i is file page Scatter(i)
+        for (int i = 0; i < pages; i++)
+        {
+            c.Map(0x10_0000 + ((ulong)i * page), page, DmaAccess.ReadWrite,
+                new MappedDmaBacking(MemoryMapping.Map(memfd, (ulong)Scatter(i) * page, page, writable: true))).Should().Be(0);
+        }
+
+        var expected = new byte[page * pages];
+        for (int i = 0; i < pages; i++)
+        {
+            reference.AsSpan(Scatter(i) * page, page).CopyTo(expected.AsSpan(i * page));
+        }
+
+        var read = new byte[(page * 5) + 100];
+        c.Read(0x10_0000 + (3 * page) + 7, read).Should().Be(DmaResult.Ok);
+        read.Should().Equal(expected.AsSpan((3 * page) + 7, read.Length).ToArray());
+
+        var data = new byte[(page * 3) + 1];
+        new Random(6).NextBytes(data);
+        c.Write(0x10_0000 + (10 * page) + page - 1, data).Should().Be(DmaResult.Ok);
+        var back = new byte[data.Length];
+        c.Read(0x10_0000 + (10 * page) + page - 1, back).Should().Be(DmaResult.Ok);
+        back.Should().Equal(data);
+        var file = new byte[page];
+        whole.TryRead((ulong)Scatter(11) * page, file).Should().BeTrue();
+        file.Should().Equal(data.AsSpan(1, page).ToArray(), "the write landed in the file page behind IOVA page 11");
+
+        // A mapping the table allows writes to, over memory mmapped read-only: the store is refused, not a crash.
+        c.Map(0x90_0000, page, DmaAccess.ReadWrite, new MappedDmaBacking(MemoryMapping.Map(memfd, 0, page, writable: false))).Should().Be(0);
+        c.Write(0x90_0000, new byte[16]).Should().Be(DmaResult.AccessDenied);
+
+        int Mapped() => File.ReadAllLines("/proc/self/maps").Count(l => l.Contains("/memfd:dma-pinned-test", StringComparison.Ordinal));
+        int before = Mapped();
+        c.UnmapAll();
+        (before - Mapped()).Should().Be(pages + 1, "every pinned page is munmapped once its mapping is gone");
+    }
+
     /// <summary>Runs on a dedicated thread so blocking tests do not depend on thread-pool injection.</summary>
     private static Task<T> OnOwnThread<T>(Func<T> work) =>
         Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -494,7 +591,7 @@ public class DmaControllerTests
     }
 
     /// <summary>A backing whose transfers block until the test releases them.</summary>
-    private sealed class BlockingBacking(int size) : IDmaBacking
+    private sealed class BlockingBacking(int size, bool isLocal = true) : IDmaBacking
     {
         private readonly byte[] _memory = new byte[size];
         private int _busy;
@@ -510,6 +607,8 @@ public class DmaControllerTests
         public bool DisposedWhileBusy { get; private set; }
 
         public string Kind => "blocking";
+
+        public bool IsLocal => isLocal;
 
         public DmaResult Read(ulong offset, Span<byte> destination)
         {

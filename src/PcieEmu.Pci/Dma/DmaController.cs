@@ -17,16 +17,24 @@ namespace PcieEmu.Pci.Dma;
 /// Client arithmetic is checked (overflow ⇒ EINVAL); device arithmetic wraps like hardware and simply fails to
 /// translate.
 /// </summary>
-public sealed partial class DmaController : IDisposable
+public sealed unsafe partial class DmaController : IDisposable
 {
     public const int DefaultMaxMappings = 16384;
 
     /// <summary>The DmaMap record's C field: the access bits, and <see cref="LocalBackingFlag"/> for a local backing.</summary>
     public const ulong LocalBackingFlag = 0x100;
 
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long an unmap waits for transfers still using its mappings before it goes on without freeing them.</summary>
+    private readonly TimeSpan _drainTimeout;
 
     private readonly object _writeLock = new();
+
+    /// <summary>Serializes retirements: one epoch flip at a time, and the list of what a timed-out drain left.</summary>
+    private readonly object _retireLock = new();
+    private readonly TransferEpochs _epochs = new();
+    private readonly List<(int Epoch, DmaRegion Region)> _undrained = [];
     private readonly ILogger _logger;
     private volatile MappingTable _table = MappingTable.Empty;
 
@@ -36,7 +44,13 @@ public sealed partial class DmaController : IDisposable
     private long _bytesWritten;
 
     public DmaController(ILogger logger, int maxMappings = DefaultMaxMappings)
+        : this(logger, maxMappings, DefaultDrainTimeout)
     {
+    }
+
+    internal DmaController(ILogger logger, int maxMappings, TimeSpan drainTimeout)
+    {
+        _drainTimeout = drainTimeout;
         if (maxMappings < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(maxMappings));
@@ -152,13 +166,18 @@ public sealed partial class DmaController : IDisposable
             }
 
             _table = table.Remove(first, end);
+            foreach (var r in victims)
+            {
+                r.MarkRetired();
+            }
         }
 
         foreach (var r in victims)
         {
             unmapped += r.Size;
-            Retire(r);
         }
+
+        Retire(victims);
 
         MappingsChanged?.Invoke();
         return 0;
@@ -176,12 +195,13 @@ public sealed partial class DmaController : IDisposable
         {
             old = _table;
             _table = MappingTable.Empty;
+            foreach (var r in old.All())
+            {
+                r.MarkRetired();
+            }
         }
 
-        foreach (var r in old.All())
-        {
-            Retire(r);
-        }
+        Retire([.. old.All()]);
 
         if (old.Count > 0)
         {
@@ -189,21 +209,65 @@ public sealed partial class DmaController : IDisposable
         }
     }
 
-    private void Retire(DmaRegion r)
+    /// <summary>
+    /// Frees mappings already out of the table and marked retired: fails what waits on the client, waits for the
+    /// transfers still using them (epoch and per-mapping users), then unpins and disposes their memory. Memory a
+    /// transfer may still touch after a timed-out wait is never freed under it: it is kept until a later flip finds
+    /// that epoch drained.
+    /// </summary>
+    private void Retire(IReadOnlyList<DmaRegion> victims)
     {
-        r.Backing.Revoke();
-        if (!r.RetireAndDrain(DrainTimeout))
+        foreach (var r in victims)
         {
-            LogDrainTimeout(_logger, r.Iova, r.Size);
+            r.Backing.Revoke();
         }
 
-        // Safe even if a straggler still copies: mmaps are SafeHandles and unmap on the last release.
-        r.Backing.Dispose();
+        lock (_retireLock)
+        {
+            if (victims.Count == 0 && _undrained.Count == 0)
+            {
+                return;
+            }
+
+            var (epoch, drained) = _epochs.Synchronize(_drainTimeout);
+            foreach (var r in victims)
+            {
+                bool usersDrained = r.DrainUsers(drained ? _drainTimeout : TimeSpan.Zero);
+                if (drained && usersDrained)
+                {
+                    r.ReleaseMemory();
+                }
+                else
+                {
+                    LogDrainTimeout(_logger, r.Iova, r.Size);
+                    _undrained.Add((epoch, r));
+                }
+            }
+
+            if (drained)
+            {
+                ReleaseUndrained(epoch);
+            }
+        }
+    }
+
+    /// <summary>Frees what earlier timed-out drains kept, of the epoch that has now drained. Under the retire lock.</summary>
+    private void ReleaseUndrained(int drainedEpoch)
+    {
+        for (int i = _undrained.Count - 1; i >= 0; i--)
+        {
+            var (epoch, r) = _undrained[i];
+            if (epoch == drainedEpoch && r.DrainUsers(TimeSpan.Zero))
+            {
+                r.ReleaseMemory();
+                _undrained.RemoveAt(i);
+            }
+        }
     }
 
     /// <summary>Is [iova, iova+length) fully mapped for <paramref name="access"/>? Nothing moves.</summary>
     public DmaResult Check(ulong iova, ulong length, DmaAccess access) =>
-        Resolve(_table, iova, length, access, localOnly: false, out _, out _);
+        Resolve(_table, iova, length, access, localOnly: false, out _, out _, out _);
 
     /// <summary>
     /// The first address of [iova, iova+length) that a transfer needing <paramref name="access"/> cannot reach — the
@@ -281,12 +345,13 @@ public sealed partial class DmaController : IDisposable
     /// <summary>
     /// The one range check: finds the mappings under [iova, iova+length) — the first by search (or the last hit),
     /// the rest by walking on while they are contiguous — and checks each allows <paramref name="access"/>. Ok with
-    /// the positions of the first and the last.
+    /// the positions of the first and the last, and whether any of them needs the client (<paramref name="remote"/>).
     /// </summary>
-    private DmaResult Resolve(MappingTable table, ulong iova, ulong length, DmaAccess access, bool localOnly,
-        out MappingTable.Position first, out MappingTable.Position last)
+    private static DmaResult Resolve(MappingTable table, ulong iova, ulong length, DmaAccess access, bool localOnly,
+        out MappingTable.Position first, out MappingTable.Position last, out bool remote)
     {
         first = last = default;
+        remote = false;
         if (length == 0)
         {
             return DmaResult.Ok;
@@ -305,7 +370,6 @@ public sealed partial class DmaController : IDisposable
         var p = first;
         ulong cur = iova;
         ulong remaining = length;
-        bool remote = false;
         while (true)
         {
             var r = table.At(p);
@@ -314,7 +378,7 @@ public sealed partial class DmaController : IDisposable
                 return DmaResult.AccessDenied;
             }
 
-            remote |= !r.Backing.IsLocal;
+            remote |= !r.IsLocal;
             ulong avail = r.Size - (cur - r.Iova);
             if (remaining <= avail)
             {
@@ -333,20 +397,77 @@ public sealed partial class DmaController : IDisposable
         return localOnly && remote ? DmaResult.WouldBlock : DmaResult.Ok;
     }
 
-    /// <summary>Resolves the range once, then moves it mapping by mapping, holding each one while its chunk moves.</summary>
+    /// <summary>
+    /// Resolves the range once, then moves it mapping by mapping. Over local memory (every mapping the server
+    /// mmapped, and in-process arrays) the whole transfer runs inside one epoch and copies straight through pinned
+    /// memory; a range that needs the client moves outside any epoch, counting itself on each mapping instead.
+    /// </summary>
     private DmaResult Transfer<TChunks>(ulong iova, int length, DmaAccess access, bool localOnly, ref TChunks chunks)
         where TChunks : IChunkTransfer, allows ref struct
     {
-        if (length > 0 && _lastHit is { IsRetired: false } hit && iova >= hit.Iova && iova <= hit.Last && (ulong)(length - 1) <= hit.Last - iova
-            && (hit.Access & access) == access && (hit.Backing.IsLocal || !localOnly))
+        if (length == 0)
         {
-            // Within the mapping the last transfer used: no search. A retired mapping refuses the acquire below.
-            return MoveOne(hit, iova - hit.Iova, 0, length, ref chunks);
+            return DmaResult.Ok;
         }
 
+        int epoch = _epochs.Enter();
+        try
+        {
+            if (_lastHit is { IsRetired: false, IsLocal: true } hit && iova >= hit.Iova && iova <= hit.Last
+                && (ulong)(length - 1) <= hit.Last - iova && (hit.Access & access) == access)
+            {
+                // Within the mapping the last transfer used: no search. Retired is set before the epoch flips, so
+                // a mapping being unmapped is either seen retired here or waited for.
+                return MoveLocal(hit, iova - hit.Iova, 0, length, ref chunks);
+            }
+
+            var table = _table;
+            var check = Resolve(table, iova, (ulong)length, access, localOnly, out var first, out var last, out bool remote);
+            if (check != DmaResult.Ok)
+            {
+                return check;
+            }
+
+            if (!remote)
+            {
+                ulong cur = iova;
+                int done = 0;
+                for (var p = first; ; table.Next(ref p))
+                {
+                    var r = table.At(p);
+                    ulong offset = cur - r.Iova;
+                    int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
+                    var result = MoveLocal(r, offset, done, chunk, ref chunks);
+                    if (result != DmaResult.Ok)
+                    {
+                        return result;
+                    }
+
+                    done += chunk;
+                    cur += (ulong)chunk;
+                    if (p == last)
+                    {
+                        _lastHit = table.At(first);
+                        return DmaResult.Ok;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _epochs.Exit(epoch);
+        }
+
+        return TransferCounted(iova, length, access, ref chunks);
+    }
+
+    /// <summary>A transfer that needs the client for some of its range: each mapping is held while its part moves.</summary>
+    private DmaResult TransferCounted<TChunks>(ulong iova, int length, DmaAccess access, ref TChunks chunks)
+        where TChunks : IChunkTransfer, allows ref struct
+    {
         var table = _table;
-        var check = Resolve(table, iova, (ulong)length, access, localOnly, out var first, out var last);
-        if (check != DmaResult.Ok || length == 0)
+        var check = Resolve(table, iova, (ulong)length, access, localOnly: false, out var first, out var last, out _);
+        if (check != DmaResult.Ok)
         {
             return check;
         }
@@ -358,58 +479,78 @@ public sealed partial class DmaController : IDisposable
             var r = table.At(p);
             ulong offset = cur - r.Iova;
             int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
-            var result = MoveOne(r, offset, done, chunk, ref chunks);
-            if (result != DmaResult.Ok)
+            if (!r.TryAcquire())
             {
-                return result;
+                return DmaResult.Unmapped; // unmapped since the lookup: the rest faults, as on an IOMMU
+            }
+
+            try
+            {
+                var result = chunks.Move(r.Backing, offset, done, chunk);
+                if (result != DmaResult.Ok)
+                {
+                    return result;
+                }
+            }
+            finally
+            {
+                r.Release();
             }
 
             done += chunk;
             cur += (ulong)chunk;
             if (p == last)
             {
-                _lastHit = table.At(first);
                 return DmaResult.Ok;
             }
         }
     }
 
-    private static DmaResult MoveOne<TChunks>(DmaRegion region, ulong offset, int at, int count, ref TChunks chunks)
+    /// <summary>One mapping's part of a local transfer, inside the caller's epoch: through pinned memory when there is some.</summary>
+    private static DmaResult MoveLocal<TChunks>(DmaRegion region, ulong offset, int at, int count, ref TChunks chunks)
         where TChunks : IChunkTransfer, allows ref struct
     {
-        if (!region.TryAcquire())
+        if (region.Address != 0 && (!chunks.Stores || region.WritableInPlace))
         {
-            return DmaResult.Unmapped; // unmapped since the lookup: the rest faults, as on an IOMMU
+            chunks.MoveDirect((byte*)region.Address + offset, at, count);
+            return DmaResult.Ok;
         }
 
-        try
-        {
-            return chunks.Move(region.Backing, offset, at, count);
-        }
-        finally
-        {
-            region.Release();
-        }
+        return chunks.Move(region.Backing, offset, at, count);
     }
 
     private interface IChunkTransfer
     {
+        /// <summary>Whether this transfer stores into guest memory (a device write).</summary>
+        bool Stores { get; }
+
         /// <summary>Moves bytes [at, at+count) of the caller's buffer to/from <paramref name="offset"/> of a backing.</summary>
         DmaResult Move(IDmaBacking backing, ulong offset, int at, int count);
+
+        /// <summary>Moves bytes [at, at+count) of the caller's buffer to/from pinned guest memory, already range-checked.</summary>
+        void MoveDirect(byte* memory, int at, int count);
     }
 
     private readonly ref struct ReadChunks(Span<byte> destination) : IChunkTransfer
     {
         private readonly Span<byte> _destination = destination;
 
+        public bool Stores => false;
+
         public DmaResult Move(IDmaBacking backing, ulong offset, int at, int count) => backing.Read(offset, _destination.Slice(at, count));
+
+        public void MoveDirect(byte* memory, int at, int count) => new ReadOnlySpan<byte>(memory, count).CopyTo(_destination.Slice(at, count));
     }
 
     private readonly ref struct WriteChunks(ReadOnlySpan<byte> source) : IChunkTransfer
     {
         private readonly ReadOnlySpan<byte> _source = source;
 
+        public bool Stores => true;
+
         public DmaResult Move(IDmaBacking backing, ulong offset, int at, int count) => backing.Write(offset, _source.Slice(at, count));
+
+        public void MoveDirect(byte* memory, int at, int count) => _source.Slice(at, count).CopyTo(new Span<byte>(memory, count));
     }
 
     public void Dispose() => UnmapAll();
@@ -417,7 +558,7 @@ public sealed partial class DmaController : IDisposable
     [LoggerMessage(EventId = 2200, Level = LogLevel.Warning, Message = "DMA_MAP [0x{Iova:x}, +0x{Size:x}) overlaps existing mapping [0x{OtherIova:x}, +0x{OtherSize:x})")]
     private static partial void LogOverlap(ILogger logger, ulong iova, ulong size, ulong otherIova, ulong otherSize);
 
-    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Unmap of [0x{Iova:x}, +0x{Size:x}) timed out waiting for in-flight DMA; proceeding")]
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Unmap of [0x{Iova:x}, +0x{Size:x}) timed out waiting for in-flight DMA: unmapped, its memory kept until that transfer is done")]
     private static partial void LogDrainTimeout(ILogger logger, ulong iova, ulong size);
 
     [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "DMA_UNMAP [0x{Iova:x}, +0x{Size:x}) cuts through a mapping (VFIO type1 refuses that): nothing unmapped")]

@@ -27,3 +27,17 @@ public interface IDmaBacking : IDisposable
     {
     }
 }
+
+/// <summary>
+/// A backing whose memory the controller may load from and store to directly, bypassing the per-copy calls of
+/// <see cref="IDmaBacking"/> (the hot path of a copy that crosses many small mappings). The pin lasts from the
+/// mapping's DMA_MAP until its unmap has drained every transfer using it.
+/// </summary>
+internal interface IPinnableDmaBacking : IDmaBacking
+{
+    /// <summary>Pins at least <paramref name="length"/> bytes; false when this backing cannot be touched directly.</summary>
+    bool TryPin(ulong length, out nint address, out bool writable);
+
+    /// <summary>Ends a successful <see cref="TryPin"/>.</summary>
+    void Unpin();
+}

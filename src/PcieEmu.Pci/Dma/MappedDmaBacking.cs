@@ -7,7 +7,7 @@ namespace PcieEmu.Pci.Dma;
 /// under us (no F_SEAL_SHRINK), the mapping is fault-checked: a page that vanished fails the transfer with
 /// <see cref="DmaResult.TransportError"/> (the host could not complete it) instead of killing the server.
 /// </summary>
-public sealed class MappedDmaBacking(MemoryMapping mapping) : IDmaBacking
+public sealed class MappedDmaBacking(MemoryMapping mapping) : IPinnableDmaBacking
 {
     public string Kind => mapping.FaultChecked ? "mmap-checked" : "mmap";
 
@@ -22,6 +22,15 @@ public sealed class MappedDmaBacking(MemoryMapping mapping) : IDmaBacking
         MappingCopy.Fault => DmaResult.TransportError,
         _ => DmaResult.InvalidRange,
     };
+
+    bool IPinnableDmaBacking.TryPin(ulong length, out nint address, out bool writable)
+    {
+        writable = mapping.Writable;
+        address = 0;
+        return length <= mapping.Length && mapping.TryPin(out address);
+    }
+
+    void IPinnableDmaBacking.Unpin() => mapping.Unpin();
 
     public void Dispose() => mapping.Dispose();
 }
