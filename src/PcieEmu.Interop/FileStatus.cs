@@ -30,6 +30,28 @@ public readonly record struct FileStatus(FileKind Kind, uint DeviceMajor, uint D
     /// <summary>What the path leads to, stat-style (symbolic links followed). Null when nothing is there.</summary>
     public static FileStatus? Of(string path) => Get(path, 0);
 
+    /// <summary>What an open file descriptor refers to (statx with AT_EMPTY_PATH: one syscall, no path involved).</summary>
+    public static unsafe FileStatus OfDescriptor(SafeHandle fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        bool added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            statx buffer = default;
+            if (Libc.statx((int)fd.DangerousGetHandle(), string.Empty, Libc.AT_EMPTY_PATH, Libc.STATX_TYPE | Libc.STATX_INO | Libc.STATX_SIZE, &buffer) != 0)
+            {
+                throw new IOException($"cannot examine fd {fd.DangerousGetHandle()}: {Marshal.GetPInvokeErrorMessage(Libc.LastErrno)}");
+            }
+
+            return new FileStatus(KindOf(buffer.stx_mode), buffer.stx_dev_major, buffer.stx_dev_minor, buffer.stx_ino, buffer.stx_size);
+        }
+        finally
+        {
+            fd.DangerousRelease();
+        }
+    }
+
     public bool IsSameObjectAs(FileStatus other) =>
         DeviceMajor == other.DeviceMajor && DeviceMinor == other.DeviceMinor && Inode == other.Inode;
 

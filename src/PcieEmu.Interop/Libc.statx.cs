@@ -7,6 +7,9 @@ public static partial class Libc
 {
     // The constants live here rather than in Libc.cs: they belong to this one call.
     public const int AT_FDCWD = -100;
+
+    /// <summary>With an empty path, statx examines dirfd itself (any fd, not only a directory).</summary>
+    public const int AT_EMPTY_PATH = 0x1000;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
 
     public const uint STATX_TYPE = 0x001;

@@ -10,8 +10,8 @@ namespace PcieEmu.Benchmarks;
 /// 64 MiB of guest memory (a size-sealed memfd, as QEMU shares guest RAM) and two <see cref="DmaController"/>s over
 /// it, shaped like what the server gets from QEMU: <see cref="One"/> maps all of it once (no vIOMMU: RAM in one
 /// DMA_MAP); <see cref="Many"/> holds 16,384 mappings of 4 KiB (a vIOMMU: one DMA_MAP per IOMMU page, contiguous
-/// IOVAs, each its own mmap of the page, the pages scattered in the file as a guest's allocator leaves them). Also
-/// the whole file mapped contiguously, the memcpy baseline's source.
+/// IOVAs, each backed as the server backs it — a view of the file's one shared mmap — the pages scattered in the file
+/// as a guest's allocator leaves them). Also the whole file mapped contiguously, the memcpy baseline's source.
 /// </summary>
 public sealed unsafe class DmaGuestMemory : IDisposable
 {
@@ -23,6 +23,7 @@ public sealed unsafe class DmaGuestMemory : IDisposable
 
     private readonly SafeFileHandle _memfd;
     private readonly MemoryMapping _whole;
+    private readonly SharedFileMappings _files = new();
     private bool _wholeHeld;
 
     /// <param name="spareMappings">Room in <see cref="Many"/> beyond its 16,384 mappings (for map/unmap churn).</param>
@@ -67,8 +68,12 @@ public sealed unsafe class DmaGuestMemory : IDisposable
     /// <summary>The file page behind IOVA page <paramref name="page"/> of <see cref="Many"/>: a fixed permutation, so IOVA neighbours are not file neighbours.</summary>
     public static int Scatter(int page) => (int)((long)page * 7919 % Pages); // 7919 is prime, so coprime with 2^14
 
-    /// <summary>A backing for one 4 KiB mapping as the server makes it for a DMA_MAP: its own mmap of file page <paramref name="filePage"/>.</summary>
+    /// <summary>A backing for one 4 KiB mapping as the server makes it for a DMA_MAP: a view of file page <paramref name="filePage"/> in the file's shared mmap.</summary>
     public IDmaBacking NewPageBacking(int filePage) =>
+        _files.Map(_memfd, (ulong)filePage * Page, Page, writable: true, faultChecked: false);
+
+    /// <summary>A backing with an mmap of its own for file page <paramref name="filePage"/> (what the server made per DMA_MAP before sharing).</summary>
+    public IDmaBacking NewPrivatePageBacking(int filePage) =>
         new MappedDmaBacking(MemoryMapping.Map(_memfd, (ulong)filePage * Page, Page, writable: true));
 
     public void Dispose()

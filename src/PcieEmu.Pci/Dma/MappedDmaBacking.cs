@@ -15,7 +15,7 @@ public sealed class MappedDmaBacking(MemoryMapping mapping) : IPinnableDmaBackin
 
     public DmaResult Write(ulong offset, ReadOnlySpan<byte> source) => Result(mapping.Write(offset, source));
 
-    private static DmaResult Result(MappingCopy copy) => copy switch
+    internal static DmaResult Result(MappingCopy copy) => copy switch
     {
         MappingCopy.Ok => DmaResult.Ok,
         MappingCopy.ReadOnly => DmaResult.AccessDenied,

@@ -6,6 +6,9 @@ namespace PcieEmu.VfioUser.Server;
 
 public sealed partial class VfioUserConnection
 {
+    /// <summary>One mmap per guest-memory file for all of this session's DMA mappings (see the type).</summary>
+    private readonly SharedFileMappings _memoryFiles = new();
+
     private int HandleDmaMap(in MessageHeader h, ReadOnlySpan<byte> payload)
     {
         if (!DmaMapRequest.TryRead(payload, out var map) || map.Argsz < DmaMapRequest.Length)
@@ -55,7 +58,7 @@ public sealed partial class VfioUserConnection
             try
             {
                 // The mapping keeps the memory; the fd itself is closed right after (as libvfio-user does).
-                backing = new MappedDmaBacking(MemoryMapping.Map(fd, map.Offset, map.Size, writable: (access & DmaAccess.Write) != 0, faultChecked));
+                backing = _memoryFiles.Map(fd, map.Offset, map.Size, writable: (access & DmaAccess.Write) != 0, faultChecked);
             }
             catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
             {
