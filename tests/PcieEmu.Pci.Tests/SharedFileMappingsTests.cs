@@ -91,6 +91,70 @@ public class SharedFileMappingsTests
         MappedViews(name).Should().Be(0, "a superseded file mapping goes with its last DMA mapping");
     }
 
+    [Fact]
+    public async Task Transfers_racing_unmaps_that_munmap_their_memory_never_touch_it_after_it_is_gone()
+    {
+        // Every unmap here drops the last view of its file, so it munmaps: a transfer the grace period failed to
+        // wait for would copy from unmapped memory and kill the test process, not just fail an assertion.
+        const int slots = 8;
+        var memfds = Enumerable.Range(0, slots).Select(i =>
+        {
+            var fd = MemFd.Create($"race-{i}", Page, sealSize: true);
+            RandomAccess.Write(fd, Enumerable.Repeat((byte)(i + 1), Page).ToArray(), 0);
+            return fd;
+        }).ToArray();
+        var files = new SharedFileMappings();
+        using var dma = new DmaController(NullLogger.Instance);
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        long okReads = 0;
+
+        var readers = Enumerable.Range(0, 2).Select(t => Task.Factory.StartNew(() =>
+        {
+            var buffer = new byte[Page];
+            var rng = new Random(t);
+            while (!stop.IsCancellationRequested)
+            {
+                int slot = rng.Next(slots);
+                if (dma.Read(0x10_0000 + ((ulong)slot * Page), buffer) == DmaResult.Ok)
+                {
+                    Interlocked.Increment(ref okReads);
+                    if (buffer.Any(b => b != slot + 1))
+                    {
+                        errors.Enqueue($"slot {slot}: foreign bytes");
+                    }
+                }
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToList();
+
+        var mapper = Task.Factory.StartNew(() =>
+        {
+            var rng = new Random(7);
+            while (!stop.IsCancellationRequested)
+            {
+                int slot = rng.Next(slots);
+                ulong iova = 0x10_0000 + ((ulong)slot * Page);
+                long before = Interlocked.Read(ref okReads);
+                if (dma.Map(iova, Page, DmaAccess.Read, files.Map(memfds[slot], 0, Page, writable: false, faultChecked: false)) == 0)
+                {
+                    // Unmap only once readers are at it, so unmaps meet transfers in flight.
+                    SpinWait.SpinUntil(() => Interlocked.Read(ref okReads) > before || stop.IsCancellationRequested);
+                    dma.Unmap(iova, Page).Should().Be(0);
+                }
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        await Task.WhenAll(readers.Append(mapper));
+        errors.Should().BeEmpty();
+        okReads.Should().BePositive("the readers met mapped memory");
+        dma.Count.Should().Be(0);
+        files.FileCount.Should().Be(0);
+        foreach (var fd in memfds)
+        {
+            fd.Dispose();
+        }
+    }
+
     private static byte[] Pattern(int length, int seed)
     {
         var bytes = new byte[length];

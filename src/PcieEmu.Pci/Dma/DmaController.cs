@@ -31,17 +31,14 @@ public sealed unsafe partial class DmaController : IDisposable
 
     private readonly object _writeLock = new();
 
-    /// <summary>Serializes retirements: one epoch flip at a time, and the list of what a timed-out drain left.</summary>
+    /// <summary>Serializes retirements and guards the list of what a timed-out wait left.</summary>
     private readonly object _retireLock = new();
-    private readonly TransferEpochs _epochs = new();
-    private readonly List<(int Epoch, DmaRegion Region)> _undrained = [];
+    private readonly List<(long GracePeriod, DmaRegion Region)> _undrained = [];
     private readonly ILogger _logger;
     private volatile MappingTable _table = MappingTable.Empty;
 
     /// <summary>The mapping the last transfer started in: repeated transfers into one buffer skip the search.</summary>
     private volatile DmaRegion? _lastHit;
-    private long _bytesRead;
-    private long _bytesWritten;
 
     public DmaController(ILogger logger, int maxMappings = DefaultMaxMappings)
         : this(logger, maxMappings, DefaultDrainTimeout)
@@ -66,10 +63,6 @@ public sealed unsafe partial class DmaController : IDisposable
     internal FunctionObservation? Observation { get; set; }
 
     public int Count => _table.Count;
-
-    public long BytesRead => Interlocked.Read(ref _bytesRead);
-
-    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
 
     /// <summary>Raised after every successful map or unmap that changed the table (outside any lock).</summary>
     public event Action? MappingsChanged;
@@ -211,9 +204,9 @@ public sealed unsafe partial class DmaController : IDisposable
 
     /// <summary>
     /// Frees mappings already out of the table and marked retired: fails what waits on the client, waits for the
-    /// transfers still using them (epoch and per-mapping users), then unpins and disposes their memory. Memory a
-    /// transfer may still touch after a timed-out wait is never freed under it: it is kept until a later flip finds
-    /// that epoch drained.
+    /// transfers still using them (a grace period, and per-mapping users), then unpins and disposes their memory.
+    /// Memory a transfer may still touch after a timed-out wait is never freed under it: it is kept until a later
+    /// retirement finds that grace period over.
     /// </summary>
     private void Retire(IReadOnlyList<DmaRegion> victims)
     {
@@ -229,35 +222,31 @@ public sealed unsafe partial class DmaController : IDisposable
                 return;
             }
 
-            var (epoch, drained) = _epochs.Synchronize(_drainTimeout);
+            var (period, ended) = TransferEpochs.WaitForReaders(_drainTimeout);
             foreach (var r in victims)
             {
-                bool usersDrained = r.DrainUsers(drained ? _drainTimeout : TimeSpan.Zero);
-                if (drained && usersDrained)
+                if (ended && r.DrainUsers(_drainTimeout))
                 {
                     r.ReleaseMemory();
                 }
                 else
                 {
                     LogDrainTimeout(_logger, r.Iova, r.Size);
-                    _undrained.Add((epoch, r));
+                    _undrained.Add((period, r));
                 }
             }
 
-            if (drained)
-            {
-                ReleaseUndrained(epoch);
-            }
+            ReleaseUndrained();
         }
     }
 
-    /// <summary>Frees what earlier timed-out drains kept, of the epoch that has now drained. Under the retire lock.</summary>
-    private void ReleaseUndrained(int drainedEpoch)
+    /// <summary>Frees what earlier timed-out waits kept, once their grace period is over. Under the retire lock.</summary>
+    private void ReleaseUndrained()
     {
         for (int i = _undrained.Count - 1; i >= 0; i--)
         {
-            var (epoch, r) = _undrained[i];
-            if (epoch == drainedEpoch && r.DrainUsers(TimeSpan.Zero))
+            var (period, r) = _undrained[i];
+            if (TransferEpochs.HasEnded(period) && r.DrainUsers(TimeSpan.Zero))
             {
                 r.ReleaseMemory();
                 _undrained.RemoveAt(i);
@@ -320,26 +309,14 @@ public sealed unsafe partial class DmaController : IDisposable
     public DmaResult Read(ulong iova, Span<byte> destination, bool localOnly = false)
     {
         var op = new ReadChunks(destination);
-        var r = Transfer(iova, destination.Length, DmaAccess.Read, localOnly, ref op);
-        if (r == DmaResult.Ok)
-        {
-            Interlocked.Add(ref _bytesRead, destination.Length);
-        }
-
-        return r;
+        return Transfer(iova, destination.Length, DmaAccess.Read, localOnly, ref op);
     }
 
     /// <summary>Device write into guest memory; validated like <see cref="Read"/>.</summary>
     public DmaResult Write(ulong iova, ReadOnlySpan<byte> source, bool localOnly = false)
     {
         var op = new WriteChunks(source);
-        var r = Transfer(iova, source.Length, DmaAccess.Write, localOnly, ref op);
-        if (r == DmaResult.Ok)
-        {
-            Interlocked.Add(ref _bytesWritten, source.Length);
-        }
-
-        return r;
+        return Transfer(iova, source.Length, DmaAccess.Write, localOnly, ref op);
     }
 
     /// <summary>
@@ -399,8 +376,8 @@ public sealed unsafe partial class DmaController : IDisposable
 
     /// <summary>
     /// Resolves the range once, then moves it mapping by mapping. Over local memory (every mapping the server
-    /// mmapped, and in-process arrays) the whole transfer runs inside one epoch and copies straight through pinned
-    /// memory; a range that needs the client moves outside any epoch, counting itself on each mapping instead.
+    /// mmapped, and in-process arrays) the whole transfer is one read-side section and copies straight through pinned
+    /// memory; a range that needs the client moves outside it, counting itself on each mapping instead.
     /// </summary>
     private DmaResult Transfer<TChunks>(ulong iova, int length, DmaAccess access, bool localOnly, ref TChunks chunks)
         where TChunks : IChunkTransfer, allows ref struct
@@ -410,14 +387,14 @@ public sealed unsafe partial class DmaController : IDisposable
             return DmaResult.Ok;
         }
 
-        int epoch = _epochs.Enter();
+        var reader = TransferEpochs.Enter();
         try
         {
             if (_lastHit is { IsRetired: false, IsLocal: true } hit && iova >= hit.Iova && iova <= hit.Last
                 && (ulong)(length - 1) <= hit.Last - iova && (hit.Access & access) == access)
             {
-                // Within the mapping the last transfer used: no search. Retired is set before the epoch flips, so
-                // a mapping being unmapped is either seen retired here or waited for.
+                // Within the mapping the last transfer used: no search. Retired is set before the grace period
+                // starts, so a mapping being unmapped is either seen retired here or waited for.
                 return MoveLocal(hit, iova - hit.Iova, 0, length, ref chunks);
             }
 
@@ -455,7 +432,7 @@ public sealed unsafe partial class DmaController : IDisposable
         }
         finally
         {
-            _epochs.Exit(epoch);
+            TransferEpochs.Exit(reader);
         }
 
         return TransferCounted(iova, length, access, ref chunks);
@@ -506,7 +483,7 @@ public sealed unsafe partial class DmaController : IDisposable
         }
     }
 
-    /// <summary>One mapping's part of a local transfer, inside the caller's epoch: through pinned memory when there is some.</summary>
+    /// <summary>One mapping's part of a local transfer, inside the caller's read-side section: through pinned memory when there is some.</summary>
     private static DmaResult MoveLocal<TChunks>(DmaRegion region, ulong offset, int at, int count, ref TChunks chunks)
         where TChunks : IChunkTransfer, allows ref struct
     {

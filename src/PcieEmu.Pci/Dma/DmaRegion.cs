@@ -49,7 +49,7 @@ internal sealed class DmaRegion
     /// <summary>Unmapped (or being unmapped): no new transfer may start on it.</summary>
     public bool IsRetired => _retired;
 
-    /// <summary>Counts a transfer outside the epochs (one that may wait on the client); false once retired.</summary>
+    /// <summary>Counts a transfer outside the read-side sections (one that may wait on the client); false once retired.</summary>
     public bool TryAcquire()
     {
         Interlocked.Increment(ref _users);
@@ -64,7 +64,7 @@ internal sealed class DmaRegion
 
     public void Release() => Interlocked.Decrement(ref _users);
 
-    /// <summary>Taken out of the table: set before the epoch flips, so a transfer entering after it sees it.</summary>
+    /// <summary>Taken out of the table: set before the grace period starts, so a transfer entering after it sees it.</summary>
     public void MarkRetired()
     {
         _retired = true;

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace PcieEmu.Pci.Dma;
 
 /// <summary>
@@ -170,25 +173,31 @@ internal sealed class MappingTable
         return new MappingTable(chunks, firsts);
     }
 
-    /// <summary>The index of the last element ≤ <paramref name="value"/>, or -1.</summary>
+    /// <summary>
+    /// The index of the last element ≤ <paramref name="value"/>, or -1. Branch-free (the JIT turns the step into a
+    /// conditional move): a search among 16,384 mappings is 14 steps whose direction no predictor can guess, and a
+    /// mispredicted branch per step cost more than the rest of a 16-byte transfer.
+    /// </summary>
     private static int LastAtOrBelow(ulong[] sorted, ulong value)
     {
-        int lo = 0;
-        int hi = sorted.Length - 1;
-        while (lo <= hi)
+        int length = sorted.Length;
+        if (length == 0)
         {
-            int mid = (lo + hi) >>> 1;
-            if (sorted[mid] <= value)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
+            return -1;
         }
 
-        return hi;
+        ref ulong first = ref MemoryMarshal.GetArrayDataReference(sorted);
+        int lo = 0;
+        while (length > 1)
+        {
+            // The answer stays in [lo, lo + length): past mid when sorted[mid] ≤ value, else before it.
+            int half = length >>> 1;
+            int mid = lo + half;
+            lo = Unsafe.Add(ref first, mid) <= value ? mid : lo;
+            length -= half;
+        }
+
+        return Unsafe.Add(ref first, lo) <= value ? lo : -1;
     }
 
     /// <summary>Where a mapping is: chunk and index in it.</summary>
