@@ -39,9 +39,9 @@ public sealed class AudioRegisterTableTests
         using var card = new AudioCard.AudioCard(model, NullLoggerFactory.Instance);
         var bank = card.Function.Bars[model.RegistersBar.Index]!.Handler.Should().BeOfType<RegisterBank>().Subject;
 
-        // The card handles its registers; stream i handles block SD<i>.
+        // The card handles its registers; stream i's register handlers handle block SD<i>.
         ShouldMatch(bank.Registers, DeclaredBy(model),
-            d => d.Offset < AudioSdBlock.Base ? card : card.Streams[(int)((d.Offset - AudioSdBlock.Base) / AudioSdBlock.Stride)]);
+            d => d.Offset < AudioSdBlock.Base ? card : card.Streams[(int)((d.Offset - AudioSdBlock.Base) / AudioSdBlock.Stride)].RegisterHandlers);
     }
 
     [Fact]

@@ -155,7 +155,7 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
                 ? new PlaybackStream(_streamHost, i, layout, _registers, _interrupts, AudioRoutes.CreateSink(route, loopback, layout.Name, options.KeepSampleBytes), options.KeepSampleBytes)
                 : new CaptureStream(_streamHost, i, layout, _registers, _interrupts, AudioRoutes.CreateSource(route, loopback), options.KeepSampleBytes);
             streams[i] = stream;
-            _registers.DefineAll(AudioRegisterTable.CreateSdDefinitions(i, stream, capsReset: stream.Caps));
+            _registers.DefineAll(AudioRegisterTable.CreateSdDefinitions(i, stream.RegisterHandlers, capsReset: stream.Caps));
         }
 
         return streams;
