@@ -18,6 +18,7 @@ namespace PcieEmu.Devices;
 /// </remarks>
 public interface IEmulatedCard : IPciDevice
 {
+    /// <summary>The card's model: what every card kind has (a kind's own record, e.g. <see cref="AudioCardModel"/>, adds the rest).</summary>
     CardModel Model { get; }
 
     /// <summary>What the driver did wrong (the card's rules and the framework's) and host problems: the function's checker.</summary>
@@ -63,11 +64,11 @@ public sealed record CardOptions
 /// <summary>Creates the card a model file names.</summary>
 public static class CardFactory
 {
-    public static IEmulatedCard Create(CardModel model, ILoggerFactory loggerFactory, CardOptions? options = null) => model.Card switch
+    public static IEmulatedCard Create(CardModel model, ILoggerFactory loggerFactory, CardOptions? options = null) => model switch
     {
-        "pcieemu-audio" => new AudioCard.AudioCard(model, loggerFactory, new AudioCard.AudioCardOptions
+        AudioCardModel { Card: AudioCardModel.CardKind } audio => new AudioCard.AudioCard(audio, loggerFactory, new AudioCard.AudioCardOptions
         {
-            Routes = CheckRoutes(model, options?.Routes ?? new Dictionary<string, string>()),
+            Routes = CheckRoutes(audio, options?.Routes ?? new Dictionary<string, string>()),
             Clock = options?.Clock,
             Scheduling = options?.Scheduling ?? SchedulerMode.RealTime,
             KeepSampleBytes = options?.KeepSampleBytes ?? 0,
@@ -81,12 +82,12 @@ public static class CardFactory
     /// <summary>Every rule a card of <paramref name="model"/> checks, the framework's included (for policies and catalogues).</summary>
     public static IReadOnlyList<DriverRule> RulesOf(CardModel model) => model.Card switch
     {
-        "pcieemu-audio" => [.. FunctionRules.All, .. AudioCard.AudioRules.All],
+        AudioCardModel.CardKind => [.. FunctionRules.All, .. AudioCard.AudioRules.All],
         _ => FunctionRules.All,
     };
 
     /// <summary>Route overrides must name streams of the model and be valid routes for their direction.</summary>
-    private static IReadOnlyDictionary<string, string> CheckRoutes(CardModel model, IReadOnlyDictionary<string, string> routes)
+    private static IReadOnlyDictionary<string, string> CheckRoutes(AudioCardModel model, IReadOnlyDictionary<string, string> routes)
     {
         foreach (var (stream, route) in routes)
         {

@@ -1,13 +1,10 @@
-using System.Diagnostics;
 using System.Net.Sockets;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices;
 using PcieEmu.Harness.Checking;
 using PcieEmu.Pci.Checking;
 using PcieEmu.Harness.Guest;
 using PcieEmu.Harness.Logging;
-using PcieEmu.Harness.Processes;
 using PcieEmu.Harness.Provisioning;
 using PcieEmu.Harness.Qemu;
 using PcieEmu.Pci.Hosting;
@@ -25,7 +22,9 @@ public sealed partial class GuestSession : IAsyncDisposable
 {
     private readonly ILogger _logger;
     private readonly List<CardInstance> _cards;
-    private readonly Process _qemu;
+    private readonly QemuProcess _qemu;
+    private readonly SessionDrivers _drivers;
+    private readonly SessionLogs _logs;
     private readonly Socket _agentListener;
     private readonly GuestSessionOptions _options;
     private readonly List<ILoggerFactory> _ownedLoggers;
@@ -35,12 +34,13 @@ public sealed partial class GuestSession : IAsyncDisposable
     private bool _failed;
     private bool _disposed;
 
-    private GuestSession(GuestSessionOptions options, GuestArtifacts artifacts, IReadOnlyList<UserDriverBuild> driverBuilds, string workDirectory,
-        string shareDirectory, List<CardInstance> cards, Process qemu, Socket agentListener, List<ILoggerFactory> ownedLoggers, ILogger logger)
+    private GuestSession(GuestSessionOptions options, GuestArtifacts artifacts, SessionDrivers drivers, string workDirectory,
+        string shareDirectory, List<CardInstance> cards, QemuProcess qemu, Socket agentListener, List<ILoggerFactory> ownedLoggers, ILogger logger)
     {
         _options = options;
         Artifacts = artifacts;
-        DriverBuilds = driverBuilds;
+        _drivers = drivers;
+        _logs = new SessionLogs(workDirectory, cards.Count);
         WorkDirectory = workDirectory;
         ShareDirectory = shareDirectory;
         _cards = cards;
@@ -53,7 +53,7 @@ public sealed partial class GuestSession : IAsyncDisposable
     public GuestArtifacts Artifacts { get; }
 
     /// <summary>The user drivers of <see cref="GuestSessionOptions.Drivers"/>, in order: built now or taken from the cache.</summary>
-    public IReadOnlyList<UserDriverBuild> DriverBuilds { get; }
+    public IReadOnlyList<UserDriverBuild> DriverBuilds => _drivers.Builds;
 
     public string WorkDirectory { get; }
 
@@ -71,9 +71,9 @@ public sealed partial class GuestSession : IAsyncDisposable
 
     internal GuestSessionOptions Options => _options;
 
-    public string QemuLog => Path.Combine(WorkDirectory, "qemu.log");
+    public string QemuLog => _logs.QemuLog;
 
-    public string ConsoleLog => Path.Combine(WorkDirectory, "console.log");
+    public string ConsoleLog => _logs.ConsoleLog;
 
     public bool QemuExited => _qemu.HasExited;
 
@@ -93,13 +93,13 @@ public sealed partial class GuestSession : IAsyncDisposable
         IProgress<ProvisionStep>? progress, IProgress<string>? messages, CancellationToken cancellationToken = default)
     {
         var logger = loggers.CreateLogger("PcieEmu.Harness.GuestSession");
-        var sources = ReadDriverSources(options.Drivers);
+        var sources = SessionDrivers.ReadSources(options.Drivers);
         int steps = 0, extra = sources.Count + 1; // a step per user driver, then the boot
         var counting = progress is null ? null : new StepCounter(progress, extra, n => steps = n);
         var artifacts = await Provisioner.EnsureAsync(counting, cancellationToken: cancellationToken, hotplugQemu: options.HotPlug);
         string qemuBinary = !options.HotPlug ? artifacts.Qemu
             : artifacts.QemuHotplug ?? throw new GuestSessionException("hot-plug needs the qemu-hotplug stage, which provisioning did not report (manifest key qemu_hotplug)");
-        var driverBuilds = await BuildDriversAsync(sources, artifacts, options.LoadDrivers, progress, steps + 1, steps + extra, messages, cancellationToken);
+        var driverBuilds = await SessionDrivers.BuildAsync(sources, artifacts, options.LoadDrivers, progress, steps + 1, steps + extra, messages, cancellationToken);
         progress?.Report(new ProvisionStep(steps + extra, steps + extra, "starting the card server(s) and QEMU, waiting for the guest"));
         string work = options.WorkDirectory ?? Directory.CreateTempSubdirectory("pcieemu-").FullName;
         Directory.CreateDirectory(work);
@@ -130,7 +130,7 @@ public sealed partial class GuestSession : IAsyncDisposable
 
             for (int i = 0; i < options.ModelPaths.Count + options.Devices.Count; i++)
             {
-                string log = Path.Combine(work, $"server-{i}.log");
+                string log = SessionLogs.ServerLog(work, i);
                 var cardLoggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FileLoggerProvider(log)));
                 owned.Add(cardLoggers);
                 IPciDevice device;
@@ -185,9 +185,9 @@ public sealed partial class GuestSession : IAsyncDisposable
             };
             var args = QemuCommandLine.Build(machine);
             File.WriteAllText(Path.Combine(work, "qemu.cmdline"), qemuBinary + " " + string.Join(" ", args.Select(Quote)) + "\n");
-            var qemu = StartQemu(qemuBinary, args, Path.Combine(work, "qemu.log"), options.Console);
+            var qemu = QemuProcess.Start(qemuBinary, args, Path.Combine(work, "qemu.log"), options.Console);
             LogStarted(logger, qemu.Id, machine.Accelerator, cards.Count, work);
-            session = new GuestSession(options, artifacts, driverBuilds, work, share, cards, qemu, agentListener, owned, logger) { _violationLog = violationLog };
+            session = new GuestSession(options, artifacts, new SessionDrivers(options.LoadDrivers, artifacts, driverBuilds), work, share, cards, qemu, agentListener, owned, logger) { _violationLog = violationLog };
             if (options.Console == ConsoleMode.File)
             {
                 await session.ConnectAsync(cancellationToken);
@@ -222,7 +222,7 @@ public sealed partial class GuestSession : IAsyncDisposable
                 throw; // a deadline or a stop stays a cancellation, which callers report as such
             }
 
-            throw new GuestSessionException($"starting the guest failed: {e.Message}\n{DescribeLogs(work, cards.Count)}", e);
+            throw new GuestSessionException($"starting the guest failed: {e.Message}\n{new SessionLogs(work, cards.Count).Describe()}", e);
         }
     }
 
@@ -292,78 +292,22 @@ public sealed partial class GuestSession : IAsyncDisposable
     public void MarkFailed() => _failed = true;
 
     /// <summary>Paths and tails of the QEMU, server and console logs, for failure messages.</summary>
-    public string DescribeLogs(int tailLines = 40) => DescribeLogs(WorkDirectory, _cards.Count, tailLines);
-
-    private static string DescribeLogs(string work, int cards, int tailLines = 40)
-    {
-        var sb = new StringBuilder();
-        sb.Append("logs kept in ").Append(work).Append('\n');
-        var files = new List<string> { "qemu.log", "console.log" };
-        files.AddRange(Enumerable.Range(0, cards).Select(i => $"server-{i}.log"));
-        foreach (var name in files)
-        {
-            string path = Path.Combine(work, name);
-            sb.Append("--- ").Append(path);
-            if (!File.Exists(path))
-            {
-                sb.Append(" (missing)\n");
-                continue;
-            }
-
-            string[] lines = ReadShared(path).Split('\n');
-            sb.Append(lines.Length > tailLines ? $" (last {tailLines} lines)" : "").Append(" ---\n");
-            foreach (var l in lines.TakeLast(tailLines))
-            {
-                sb.Append("  ").Append(l).Append('\n');
-            }
-        }
-
-        return sb.ToString();
-    }
-
-    private static string ReadShared(string path)
-    {
-        using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        using var r = new StreamReader(s);
-        return r.ReadToEnd();
-    }
+    public string DescribeLogs(int tailLines = SessionLogs.DefaultTailLines) => _logs.Describe(tailLines);
 
     /// <summary>The modules /init insmods (pcieemu.drivers=), in order: the project's when loaded, then the user's.</summary>
-    public IReadOnlyList<string> DriversToLoad => DriverList(_options, Artifacts, DriverBuilds);
+    public IReadOnlyList<string> DriversToLoad => _drivers.ToLoad;
 
     /// <summary>
     /// For each module of <see cref="DriversToLoad"/> the guest did not load (its agent's @@READY line does not list
     /// it), the reason /init gave on the console ("hello: insmod … failed: …"). Empty before the agent is connected.
     /// </summary>
-    public IReadOnlyList<string> DriverLoadFailures()
-    {
-        if (_agent is null)
-        {
-            return [];
-        }
-
-        var loaded = _agent.LoadedDrivers.Select(d => d.Replace('-', '_')).ToHashSet(StringComparer.Ordinal);
-        var missing = DriversToLoad.Where(d => !loaded.Contains(d.Replace('-', '_'))).ToList();
-        if (missing.Count == 0)
-        {
-            return [];
-        }
-
-        string[] console = File.Exists(ConsoleLog) ? ReadShared(ConsoleLog).Split('\n') : [];
-        return [.. missing.Select(d =>
-            console.LastOrDefault(l => l.Contains("pcieemu-init: insmod", StringComparison.Ordinal) && l.Contains($"/{d}.ko", StringComparison.Ordinal)) is { } why
-                ? $"{d}: {why[(why.IndexOf("pcieemu-init: ", StringComparison.Ordinal) + 14)..].Trim()}"
-                : $"{d}: not loaded (see {ConsoleLog})")];
-    }
-
-    internal static IReadOnlyList<string> DriverList(GuestSessionOptions options, GuestArtifacts artifacts, IReadOnlyList<UserDriverBuild> builds) =>
-        [.. (options.LoadDrivers ? artifacts.Drivers : []), .. builds.SelectMany(b => b.Modules).Select(m => m.Name)];
+    public IReadOnlyList<string> DriverLoadFailures() => _agent is null ? [] : _drivers.LoadFailures(_agent.LoadedDrivers, _logs);
 
     internal static string KernelCommandLine(GuestSessionOptions options, GuestArtifacts artifacts, IReadOnlyList<UserDriverBuild> builds)
     {
         var parts = new List<string> { "console=ttyS0", "panic=-1", "quiet", "pcieemu.share=1" };
         parts.Add(options.Console == ConsoleMode.Terminal ? "pcieemu.mode=shell" : "pcieemu.mode=runner");
-        var drivers = DriverList(options, artifacts, builds);
+        var drivers = SessionDrivers.ModulesToLoad(options.LoadDrivers, artifacts, builds);
         if (drivers.Count > 0)
         {
             parts.Add("pcieemu.drivers=" + string.Join(",", drivers));
@@ -381,62 +325,6 @@ public sealed partial class GuestSession : IAsyncDisposable
 
         parts.AddRange(options.ExtraKernelArguments);
         return string.Join(" ", parts);
-    }
-
-    private static Process StartQemu(string qemu, IReadOnlyList<string> args, string log, ConsoleMode console)
-    {
-        var psi = new ProcessStartInfo(qemu) { UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        if (console == ConsoleMode.Terminal)
-        {
-            return ChildProcessLauncher.Start(psi); // the terminal is the console; stderr stays visible
-        }
-
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.RedirectStandardInput = true;
-        var p = ChildProcessLauncher.Start(psi);
-        var writer = new StreamWriter(new FileStream(log, FileMode.Create, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-        var sync = new object();
-        void Append(string? line)
-        {
-            if (line is not null)
-            {
-                lock (sync)
-                {
-                    writer.WriteLine(line);
-                }
-            }
-        }
-
-        p.OutputDataReceived += (_, e) => Append(e.Data);
-        p.ErrorDataReceived += (_, e) => Append(e.Data);
-        p.Exited += (_, _) =>
-        {
-            lock (sync)
-            {
-                writer.WriteLine($"[pcieemu] QEMU exited with code {SafeExitCode(p)}");
-            }
-        };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
-
-    private static string SafeExitCode(Process p)
-    {
-        try
-        {
-            return p.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (InvalidOperationException)
-        {
-            return "?";
-        }
     }
 
     /// <summary>Where card <paramref name="index"/>'s trace goes in a session with a trace directory.</summary>
@@ -475,7 +363,7 @@ public sealed partial class GuestSession : IAsyncDisposable
                 await _agent.QuitAsync();
             }
 
-            if (_agent is not null && !await WaitExit(TimeSpan.FromSeconds(10)) && Qmp is not null)
+            if (_agent is not null && !await _qemu.WaitForExitAsync(TimeSpan.FromSeconds(10)) && Qmp is not null)
             {
                 try
                 {
@@ -487,11 +375,11 @@ public sealed partial class GuestSession : IAsyncDisposable
             }
 
             // Without an agent or QMP (a start cancelled while the guest booted) nothing asked QEMU to quit: kill it now.
-            if (_agent is null && Qmp is null || !await WaitExit(TimeSpan.FromSeconds(5)))
+            if (_agent is null && Qmp is null || !await _qemu.WaitForExitAsync(TimeSpan.FromSeconds(5)))
             {
                 LogKilled(_logger, _qemu.Id);
-                ChildProcessLauncher.Kill(_qemu);
-                await WaitExit(TimeSpan.FromSeconds(5));
+                _qemu.Kill();
+                await _qemu.WaitForExitAsync(TimeSpan.FromSeconds(5));
             }
         }
 
@@ -526,20 +414,6 @@ public sealed partial class GuestSession : IAsyncDisposable
         }
     }
 
-    private async Task<bool> WaitExit(TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await _qemu.WaitForExitAsync(cts.Token);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
     [LoggerMessage(EventId = 4000, Level = LogLevel.Information, Message = "QEMU pid {Pid} started ({Accel}, {Cards} card(s)); work directory {Work}")]
     private static partial void LogStarted(ILogger logger, int pid, string accel, int cards, string work);
 
@@ -549,15 +423,3 @@ public sealed partial class GuestSession : IAsyncDisposable
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "QEMU pid {Pid} did not power off; killed")]
     private static partial void LogKilled(ILogger logger, int pid);
 }
-
-/// <summary>Passes provisioning steps through, counting <paramref name="extra"/> steps after them, and remembers how many there were.</summary>
-internal sealed class StepCounter(IProgress<ProvisionStep> inner, int extra, Action<int> count) : IProgress<ProvisionStep>
-{
-    public void Report(ProvisionStep value)
-    {
-        count(value.Count);
-        inner.Report(value with { Count = value.Count + extra });
-    }
-}
-
-public sealed class GuestSessionException(string message, Exception? inner = null) : Exception(message, inner);

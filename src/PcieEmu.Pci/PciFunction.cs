@@ -33,7 +33,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     private readonly DecodedWindows _decodedWindows = new();
     private readonly PciCapabilityBase[] _allCapabilities;
     private readonly PowerManagementCapability? _powerManagement;
-    private readonly MsixCapability? _msix;
+    private readonly BarAccessRouter _barAccess;
     private ResetKind? _requestedReset;
     private FunctionObservation? _observation;
     private PciCommand _lastCommand;
@@ -65,7 +65,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
 
         // Cached: the bus-access path must not search (or allocate) per access.
         _powerManagement = Capability<PowerManagementCapability>();
-        _msix = Capability<MsixCapability>();
+        _barAccess = new BarAccessRouter(name, bars, Capability<MsixCapability>(), Interrupts, Checker, _logger);
 
         Interrupts.Bind(Capability<MsiCapability>(), Capability<MsixCapability>());
         Interrupts.MessagesAllowed = () => (Command & PciCommand.BusMaster) != 0 && PowerState == PowerState.D0;
@@ -183,7 +183,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         using var unit = _observation is { } t ? t.Begin(TraceEventKind.ConfigWrite, (ulong)offset, data: data) : default;
         lock (Sync)
         {
-            using var access = Checker.Enter(GuestAccessKind.ConfigWrite, 0, (ulong)offset, data.Length, Load(data[..Math.Min(data.Length, 8)]));
+            using var access = Checker.Enter(GuestAccessKind.ConfigWrite, 0, (ulong)offset, data.Length, BusBytes.Load(data[..Math.Min(data.Length, 8)]));
             int done = 0;
             while (done < data.Length)
             {
@@ -291,56 +291,7 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         {
             using var access = Checker.Enter(GuestAccessKind.BarRead, bar, offset, data.Length, 0);
             Statistics.BarReads++;
-            var b = _bars[bar] ?? throw new ArgumentOutOfRangeException(nameof(bar));
-            if (PowerState == PowerState.D3Hot)
-            {
-                data.Fill(0xFF);
-                LogD3Access(_logger, Name, "read", bar, offset);
-                ReportD3Access(bar, offset, "read");
-                return;
-            }
-
-            var msix = MsixIn(bar);
-            if (msix is null && b.Memory is not null)
-            {
-                if (!b.Memory.TryRead(offset, data))
-                {
-                    data.Fill(0xFF);
-                }
-
-                return;
-            }
-
-            int done = 0;
-            while (done < data.Length)
-            {
-                ulong at = offset + (ulong)done;
-                bool framework = msix is not null && (msix.InTable(bar, at, 1) || msix.InPba(bar, at, 1));
-                var widths = framework || b.Memory is not null ? AccessSizes.All : b.AccessSizes;
-                if (!widths.TryPickSplit(at, data.Length - done, out var size))
-                {
-                    LogRefusedAccess(_logger, Name, "read", bar, at, data.Length - done);
-                    data[done..].Fill(0xFF);
-                    return;
-                }
-
-                var piece = data.Slice(done, (int)size);
-                if (framework)
-                {
-                    ulong v = msix!.InPba(bar, at, 1) ? ReadPba(msix, at, size) : msix.ReadTable(at, size);
-                    Store(piece, v);
-                }
-                else if (b.Memory is not null)
-                {
-                    b.Memory.TryRead(at, piece);
-                }
-                else
-                {
-                    Store(piece, b.Handler!.Read(at, size));
-                }
-
-                done += (int)size;
-            }
+            _barAccess.Read(bar, offset, data, PowerState == PowerState.D3Hot);
         }
     }
 
@@ -350,95 +301,10 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         using var unit = _observation is { } t ? t.Begin(TraceEventKind.BarWrite, (ulong)bar, offset, data: data) : default;
         lock (Sync)
         {
-            using var access = Checker.Enter(GuestAccessKind.BarWrite, bar, offset, data.Length, Load(data[..Math.Min(data.Length, 8)]));
+            using var access = Checker.Enter(GuestAccessKind.BarWrite, bar, offset, data.Length, BusBytes.Load(data[..Math.Min(data.Length, 8)]));
             Statistics.BarWrites++;
-            var b = _bars[bar] ?? throw new ArgumentOutOfRangeException(nameof(bar));
-            if (PowerState == PowerState.D3Hot)
-            {
-                LogD3Access(_logger, Name, "write", bar, offset);
-                ReportD3Access(bar, offset, "write");
-                return;
-            }
-
-            var msix = MsixIn(bar);
-            if (msix is null && b.Memory is not null)
-            {
-                b.Memory.TryWrite(offset, data);
-                return;
-            }
-
-            int done = 0;
-            while (done < data.Length)
-            {
-                ulong at = offset + (ulong)done;
-                bool table = msix is not null && msix.InTable(bar, at, 1);
-                bool pba = msix is not null && msix.InPba(bar, at, 1);
-                var widths = table || pba || b.Memory is not null ? AccessSizes.All : b.AccessSizes;
-                if (!widths.TryPickSplit(at, data.Length - done, out var size))
-                {
-                    LogRefusedAccess(_logger, Name, "write", bar, at, data.Length - done);
-                    return;
-                }
-
-                var piece = data.Slice(done, (int)size);
-                if (table)
-                {
-                    msix!.WriteTable(at, size, Load(piece));
-                }
-                else if (pba)
-                {
-                    // The PBA is read-only (PCI 3.0 §6.8.2.10).
-                }
-                else if (b.Memory is not null)
-                {
-                    b.Memory.TryWrite(at, piece);
-                }
-                else
-                {
-                    b.Handler!.Write(at, size, Load(piece));
-                }
-
-                done += (int)size;
-            }
+            _barAccess.Write(bar, offset, data, PowerState == PowerState.D3Hot);
         }
-    }
-
-    private void ReportD3Access(int bar, ulong offset, string kind) =>
-        Checker.Report(FunctionRules.MmioInD3Hot, new ViolationDetails
-        {
-            What = $"{kind} of BAR{bar}+0x{offset:x} while the function is in D3hot (the function does not decode its BARs there: reads return all-ones, writes are dropped)",
-            Register = Checker.RegisterNames?.Invoke(bar, offset),
-            RegisterBar = bar,
-            RegisterOffset = offset,
-        });
-
-    private MsixCapability? MsixIn(int bar) =>
-        _msix is { } m && (m.TableBar == bar || m.PbaBar == bar) ? m : null;
-
-    private ulong ReadPba(MsixCapability msix, ulong at, AccessSize size)
-    {
-        ulong rel = at - msix.PbaOffset;
-        ulong qword = Interrupts.ReadPba((int)(rel / 8));
-        return (qword >> (int)(8 * (rel % 8))) & size.Mask();
-    }
-
-    private static void Store(Span<byte> piece, ulong value)
-    {
-        for (int i = 0; i < piece.Length; i++)
-        {
-            piece[i] = (byte)(value >> (8 * i));
-        }
-    }
-
-    private static ulong Load(ReadOnlySpan<byte> piece)
-    {
-        ulong v = 0;
-        for (int i = 0; i < piece.Length; i++)
-        {
-            v |= (ulong)piece[i] << (8 * i);
-        }
-
-        return v;
     }
 
     public void RomRead(ulong offset, Span<byte> data)
@@ -522,12 +388,6 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "{Function}: bus mastering {Enabled}")]
     private static partial void LogBusMaster(ILogger logger, string function, bool enabled);
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "{Function}: refused {Kind} of {Length} B at BAR{Bar}+0x{Offset:x}: no access width of this BAR fits")]
-    private static partial void LogRefusedAccess(ILogger logger, string function, string kind, int bar, ulong offset, int length);
-
     [LoggerMessage(EventId = 2005, Level = LogLevel.Debug, Message = "{Function}: power state {Previous} -> {Now}")]
     private static partial void LogPowerState(ILogger logger, string function, PowerState previous, PowerState now);
-
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "{Function}: BAR{Bar}+0x{Offset:x} {Kind} while in D3hot (dropped)")]
-    private static partial void LogD3Access(ILogger logger, string function, string kind, int bar, ulong offset);
 }

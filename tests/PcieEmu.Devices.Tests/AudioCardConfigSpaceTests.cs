@@ -205,7 +205,7 @@ public sealed class AudioCardConfigSpaceTests : IDisposable
         File.WriteAllBytes(Path.Combine(dir.Path, "rom.bin"), [0x55, 0xAA, 0x10]);
         var json = Repo.DefaultModelJson();
         json["expansionRom"] = new System.Text.Json.Nodes.JsonObject { ["file"] = "rom.bin" };
-        using var h = new CardHarness(CardModelLoader.Load(dir.Write("rom.json", json)));
+        using var h = new CardHarness(CardModelLoader.LoadAudio(dir.Write("rom.json", json)));
 
         h.WriteCfg32(Spec.CfgRom, 0xFFFF_F800);
         (~(h.Cfg32(Spec.CfgRom) & 0xFFFF_F800u) + 1).Should().Be(2048u, "the smallest ROM BAR that holds the image");

@@ -77,7 +77,7 @@ public sealed class AudioCardRegisterTests : IDisposable
         json["streams"] = streams;
         json["interrupts"]!["msixVectors"] = 8;
         json["dma"] = new System.Text.Json.Nodes.JsonObject { ["addressBits"] = 48, ["alignment"] = 64, ["maxSegmentBytes"] = 4096 };
-        using var h = new CardHarness(CardModelLoader.Load(dir.Write("variant.json", json)));
+        using var h = new CardHarness(CardModelLoader.LoadAudio(dir.Write("variant.json", json)));
 
         uint caps = h.Read32(Spec.CAPS);
         (caps & 0xFF).Should().Be(3u, "NPLAY: three playback streams in the file");
@@ -246,7 +246,7 @@ public sealed class AudioCardRegisterTests : IDisposable
         get
         {
             var map = PcieEmu.Codegen.RegisterMapDocument.Load(Repo.RegistersJsonPath);
-            int streams = CardModelLoader.Load(Repo.DefaultModelPath).Streams.Count;
+            int streams = CardModelLoader.LoadAudio(Repo.DefaultModelPath).Streams.Count;
             var claimed = new List<ulong>();
             void Add(PcieEmu.Codegen.RegisterSpec r, ulong baseOffset)
             {

@@ -193,7 +193,7 @@ public sealed class AudioCardResetTests : IDisposable
         using var dir = new TempDir();
         var json = Repo.DefaultModelJson();
         json["power"]!["noSoftReset"] = false;
-        using var h = new CardHarness(CardModelLoader.Load(dir.Write("soft-reset.json", json)));
+        using var h = new CardHarness(CardModelLoader.LoadAudio(dir.Write("soft-reset.json", json)));
         (h.Cfg16(Spec.Pmcsr) & 0x8).Should().Be(0, "No_Soft_Reset = 0 in this model");
         h.WriteCfg32(Spec.CfgBar0, Bar0Address);
         h.Write32(Spec.SCRATCH, 0x1234);

@@ -19,7 +19,7 @@ public sealed class AudioRegisterTableTests
     [MemberData(nameof(Models))]
     public void Generated_definitions_equal_the_declared_ones_field_by_field(string file)
     {
-        var model = CardModelLoader.Load(Path.Combine(Repo.AudioDir, file));
+        var model = CardModelLoader.LoadAudio(Path.Combine(Repo.AudioDir, file));
         var handlers = new NoSideEffects();
         var (caps, dmacaps, maxseg) = ModelResets(model);
         var generated = new List<RegisterDefinition>(AudioRegisterTable.CreateDefinitions(handlers, caps, dmacaps, maxseg));
@@ -35,13 +35,13 @@ public sealed class AudioRegisterTableTests
     [MemberData(nameof(Models))]
     public void The_card_defines_exactly_the_registers_registers_json_declares(string file)
     {
-        var model = CardModelLoader.Load(Path.Combine(Repo.AudioDir, file));
+        var model = CardModelLoader.LoadAudio(Path.Combine(Repo.AudioDir, file));
         using var card = new AudioCard.AudioCard(model, NullLoggerFactory.Instance);
         var bank = card.Function.Bars[model.RegistersBar.Index]!.Handler.Should().BeOfType<RegisterBank>().Subject;
 
-        // The card handles its registers; stream i handles block SD<i>.
+        // The card handles its registers; stream i's register handlers handle block SD<i>.
         ShouldMatch(bank.Registers, DeclaredBy(model),
-            d => d.Offset < AudioSdBlock.Base ? card : card.Streams[(int)((d.Offset - AudioSdBlock.Base) / AudioSdBlock.Stride)]);
+            d => d.Offset < AudioSdBlock.Base ? card : card.Streams[(int)((d.Offset - AudioSdBlock.Base) / AudioSdBlock.Stride)].RegisterHandlers);
     }
 
     [Fact]
@@ -67,12 +67,12 @@ public sealed class AudioRegisterTableTests
     // ------------------------------------------------------------------ helpers
 
     /// <summary>CAPS, DMACAPS and MAXSEG as spec §4 defines them from the model file.</summary>
-    private static (ulong Caps, ulong DmaCaps, ulong MaxSeg) ModelResets(CardModel model) => (
+    private static (ulong Caps, ulong DmaCaps, ulong MaxSeg) ModelResets(AudioCardModel model) => (
         (uint)model.PlaybackStreams | ((uint)model.CaptureStreams << 8) | ((uint)model.MsixVectors << 16),
         (uint)model.Dma.AddressBits | ((uint)model.Dma.AlignmentLog2 << 8) | ((uint)model.Dma.BoundaryBits << 16),
         model.Dma.MaxSegmentBytes);
 
-    private static ulong StreamCaps(CardModel model, int index) =>
+    private static ulong StreamCaps(AudioCardModel model, int index) =>
         StreamGains.CapsOf(model.Streams[index], model.Streams[index].Direction == StreamDirection.Capture);
 
     /// <summary>
@@ -87,7 +87,7 @@ public sealed class AudioRegisterTableTests
     }
 
     /// <summary>What registers.json declares for a card of <paramref name="model"/>: the map, then one SD block per stream.</summary>
-    private static List<Declared> DeclaredBy(CardModel model)
+    private static List<Declared> DeclaredBy(AudioCardModel model)
     {
         var map = RegisterMapDocument.Load(Repo.RegistersJsonPath);
         var (caps, dmacaps, maxseg) = ModelResets(model);

@@ -18,7 +18,7 @@ public sealed class CardModelLoaderTests : IDisposable
     [Fact]
     public void Default_model_loads_with_the_values_the_file_states()
     {
-        var m = CardModelLoader.Load(Repo.DefaultModelPath);
+        var m = CardModelLoader.Load(Repo.DefaultModelPath).Should().BeOfType<AudioCardModel>("the file configures a pcieemu-audio card").Subject;
 
         m.SourcePath.Should().Be(Path.GetFullPath(Repo.DefaultModelPath));
         m.Card.Should().Be("pcieemu-audio");
@@ -214,7 +214,7 @@ public sealed class CardModelLoaderTests : IDisposable
             .Replace("\"maxSegmentBytes\": 65536", "\"maxSegmentBytes\": 65536.0", StringComparison.Ordinal)
             .Replace("\"rates\": [44100, 48000", "\"rates\": [44100.0, 48000", StringComparison.Ordinal);
 
-        var m = CardModelLoader.Parse(text, Path.Combine(_dir.Path, "spelled.json"));
+        var m = CardModelLoader.ParseAudio(text, Path.Combine(_dir.Path, "spelled.json"));
 
         m.MsiVectors.Should().Be(4);
         m.MsixBar.Is64Bit.Should().BeFalse();

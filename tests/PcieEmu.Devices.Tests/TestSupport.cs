@@ -32,9 +32,9 @@ internal static class Repo
 
     public static string RegistersJsonPath => Path.Combine(AudioDir, "registers.json");
 
-    private static readonly Lazy<CardModel> DefaultModelValue = new(() => CardModelLoader.Load(DefaultModelPath));
+    private static readonly Lazy<AudioCardModel> DefaultModelValue = new(() => CardModelLoader.LoadAudio(DefaultModelPath));
 
-    public static CardModel DefaultModel => DefaultModelValue.Value;
+    public static AudioCardModel DefaultModel => DefaultModelValue.Value;
 
     /// <summary>default.json as a mutable tree, for building variants.</summary>
     public static JsonObject DefaultModelJson() => JsonNode.Parse(File.ReadAllText(DefaultModelPath))!.AsObject();
@@ -338,7 +338,7 @@ internal sealed class CardHarness : IDisposable
 {
     private readonly List<BlockingBacking> _blocking = [];
 
-    public CardHarness(CardModel? model = null, PcieEmu.Devices.AudioCard.AudioCardOptions? options = null)
+    public CardHarness(AudioCardModel? model = null, PcieEmu.Devices.AudioCard.AudioCardOptions? options = null)
     {
         // A test harness reads back what streams transferred: keep samples unless a test says otherwise.
         Card = new AudioCardDevice(model ?? Repo.DefaultModel, NullLoggerFactory.Instance, options ?? new PcieEmu.Devices.AudioCard.AudioCardOptions { KeepSampleBytes = KeepSampleBytes });

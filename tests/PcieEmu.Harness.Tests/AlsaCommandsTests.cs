@@ -11,7 +11,7 @@ public sealed class AlsaCommandsTests
     [Fact]
     public void The_default_card_plays_and_records_on_pcm_device_0()
     {
-        var model = CardModelLoader.Load(DataFiles.DefaultModelPath);
+        var model = CardModelLoader.LoadAudio(DataFiles.DefaultModelPath);
 
         AlsaCommands.StreamDevice(0, model, 0).Should().Be("hw:0,0");
         AlsaCommands.StreamDevice(0, model, 1).Should().Be("hw:0,0", "stream 1 (capture0) is the capture substream of device 0");
@@ -22,7 +22,7 @@ public sealed class AlsaCommandsTests
     [Fact]
     public void The_pro_card_pairs_the_jth_playback_and_the_jth_capture_stream()
     {
-        var model = CardModelLoader.Load(DataFiles.ProModelPath);
+        var model = CardModelLoader.LoadAudio(DataFiles.ProModelPath);
 
         Enumerable.Range(0, 8).Select(i => AlsaCommands.PcmDevice(model, i)).Should().Equal(0, 1, 2, 3, 0, 1, 2, 3);
         AlsaCommands.StreamDevice(0, model, 6).Should().Be("hw:0,2");
@@ -33,7 +33,7 @@ public sealed class AlsaCommandsTests
     public void Unpaired_streams_are_devices_of_their_own()
     {
         StreamLayout S(string name, StreamDirection d) => new(name, d, 2, ["S16_LE"], [48000]);
-        var model = CardModelLoader.Load(DataFiles.DefaultModelPath) with
+        var model = CardModelLoader.LoadAudio(DataFiles.DefaultModelPath) with
         {
             Streams = [S("p0", StreamDirection.Playback), S("p1", StreamDirection.Playback), S("p2", StreamDirection.Playback), S("c0", StreamDirection.Capture)],
         };

@@ -40,7 +40,7 @@ enum {
 
 enum { F_REPLY = 0x1, F_NO_REPLY = 0x10, F_ERROR = 0x20 };
 
-/* What our server advertises (see VfioUserConnection.HandleVersion). */
+/* What our server advertises (see VersionNegotiation.Handle). */
 static const char version_json[] =
     "{\"capabilities\":{\"max_msg_fds\":16,\"max_data_xfer_size\":1048576,\"pgsizes\":4096,\"max_dma_maps\":16384}}";
 

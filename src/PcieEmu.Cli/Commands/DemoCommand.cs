@@ -36,7 +36,7 @@ internal static class DemoCommand
             }
 
             string modelPath = parse.GetValue(model)?.FullName ?? DataFiles.DefaultModelPath;
-            if (GuestStart.LoadModels("demo", [modelPath]) is not [var card])
+            if (GuestStart.LoadAudioModel("demo", modelPath) is not { } card)
             {
                 return 2;
             }

@@ -17,18 +17,32 @@ internal static class GuestStart
         var models = new List<CardModel>();
         foreach (var path in paths)
         {
-            try
+            if (TryLoad(verb, () => CardModelLoader.Load(path)) is not { } model)
             {
-                models.Add(CardModelLoader.Load(path));
-            }
-            catch (Exception e) when (e is CardModelException or DirectoryNotFoundException or FileNotFoundException)
-            {
-                Console.Error.WriteLine($"{verb}: {e.Message}");
                 return null;
             }
+
+            models.Add(model);
         }
 
         return models;
+    }
+
+    /// <summary>Loads an audio card's model file (what `demo` and `bench stream` play through); if it is bad or not an audio card, prints why and returns null.</summary>
+    public static AudioCardModel? LoadAudioModel(string verb, string path) => TryLoad(verb, () => CardModelLoader.LoadAudio(path));
+
+    private static T? TryLoad<T>(string verb, Func<T> load)
+        where T : CardModel
+    {
+        try
+        {
+            return load();
+        }
+        catch (Exception e) when (e is CardModelException or DirectoryNotFoundException or FileNotFoundException)
+        {
+            Console.Error.WriteLine($"{verb}: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>Provisions on demand and boots; on failure prints why ("<paramref name="verb"/>: …") and returns null.</summary>

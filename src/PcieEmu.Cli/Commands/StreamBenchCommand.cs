@@ -32,7 +32,7 @@ internal static class StreamBenchCommand
         {
             using var loggers = CliLogging.Create(parse, Microsoft.Extensions.Logging.LogLevel.Warning);
             string modelPath = parse.GetValue(model)?.FullName ?? DataFiles.ProModelPath;
-            if (GuestStart.LoadModels("bench stream", [modelPath]) is not [var card])
+            if (GuestStart.LoadAudioModel("bench stream", modelPath) is not { } card)
             {
                 return 2;
             }

@@ -21,7 +21,8 @@ internal static class ValidateCommand
                 try
                 {
                     var m = CardModelLoader.Load(f.FullName);
-                    Console.WriteLine($"ok: {f.Name}: {m.Name} ({m.Identity.VendorId:x4}:{m.Identity.DeviceId:x4}, {m.PlaybackStreams}+{m.CaptureStreams} streams, {m.MsixVectors} MSI-X vectors)");
+                    string streams = m is AudioCardModel audio ? $"{audio.PlaybackStreams}+{audio.CaptureStreams} streams, " : "";
+                    Console.WriteLine($"ok: {f.Name}: {m.Name} ({m.Identity.VendorId:x4}:{m.Identity.DeviceId:x4}, {streams}{m.MsixVectors} MSI-X vectors)");
                 }
                 catch (CardModelException e)
                 {

@@ -38,7 +38,7 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
     private readonly ManualDeviceClock? _manualClock;
     private int _diagVector;
 
-    public AudioCard(CardModel model, ILoggerFactory loggerFactory, AudioCardOptions? options = null)
+    public AudioCard(AudioCardModel model, ILoggerFactory loggerFactory, AudioCardOptions? options = null)
     {
         options ??= new AudioCardOptions();
         Model = model;
@@ -70,7 +70,9 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
         Function.Scheduler.Start();
     }
 
-    public CardModel Model { get; }
+    public AudioCardModel Model { get; }
+
+    CardModel IEmulatedCard.Model => Model;
 
     public PciFunction Function { get; }
 
@@ -155,13 +157,13 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
                 ? new PlaybackStream(_streamHost, i, layout, _registers, _interrupts, AudioRoutes.CreateSink(route, loopback, layout.Name, options.KeepSampleBytes), options.KeepSampleBytes)
                 : new CaptureStream(_streamHost, i, layout, _registers, _interrupts, AudioRoutes.CreateSource(route, loopback), options.KeepSampleBytes);
             streams[i] = stream;
-            _registers.DefineAll(AudioRegisterTable.CreateSdDefinitions(i, stream, capsReset: stream.Caps));
+            _registers.DefineAll(AudioRegisterTable.CreateSdDefinitions(i, stream.RegisterHandlers, capsReset: stream.Caps));
         }
 
         return streams;
     }
 
-    private PciFunction BuildFunction(CardModel model, ILoggerFactory loggerFactory, AudioCardOptions options)
+    private PciFunction BuildFunction(AudioCardModel model, ILoggerFactory loggerFactory, AudioCardOptions options)
     {
         var id = model.Identity;
         var b = new PciFunctionBuilder(model.Name)

@@ -1,10 +1,15 @@
 namespace PcieEmu.Devices.Models;
 
-/// <summary>A validated card variant (firmware-models/&lt;card&gt;/*.json).</summary>
-public sealed record CardModel
+/// <summary>
+/// A validated card variant (firmware-models/&lt;card&gt;/*.json): what every card of a model file has, whatever its
+/// kind. <see cref="CardModelLoader"/> returns the record of the card's kind (<see cref="AudioCardModel"/> for
+/// <see cref="AudioCardModel.CardKind"/>); <see cref="IEmulatedCard.Model"/> exposes this part.
+/// </summary>
+public abstract record CardModel
 {
     public required string SourcePath { get; init; }
 
+    /// <summary>The card kind the file configures (its "card"), e.g. <see cref="AudioCardModel.CardKind"/>.</summary>
     public required string Card { get; init; }
 
     public required string Name { get; init; }
@@ -26,6 +31,13 @@ public sealed record CardModel
     public required DmaConstraints Dma { get; init; }
 
     public bool NoSoftReset { get; init; } = true;
+}
+
+/// <summary>The model of a pcieemu-audio card (firmware-models/pcieemu-audio/*.json): the common part and its streams.</summary>
+public sealed record AudioCardModel : CardModel
+{
+    /// <summary>The "card" of an audio card's model file.</summary>
+    public const string CardKind = "pcieemu-audio";
 
     /// <summary>Streams in card order: playback streams first, then capture streams, each in file order (spec §9).</summary>
     public required IReadOnlyList<StreamLayout> Streams { get; init; }

@@ -29,6 +29,7 @@ public static class CardModelLoader
     /// </summary>
     public const int MaxModelFileBytes = 1 << 20;
 
+    /// <summary>Reads and validates a model file: the record of its card's kind (<see cref="AudioCardModel"/> for an audio card).</summary>
     public static CardModel Load(string path)
     {
         string full = Path.GetFullPath(path);
@@ -48,6 +49,16 @@ public static class CardModelLoader
     /// <summary>A model file's text: only a regular file (a FIFO would block, a device never end), at most <see cref="MaxModelFileBytes"/>.</summary>
     public static string ReadModelText(string path) => RegularFile.ReadAllText(path, MaxModelFileBytes, "a model file");
 
+    /// <summary>An audio card's model file (<see cref="Load"/>, and the card must be <see cref="AudioCardModel.CardKind"/>).</summary>
+    public static AudioCardModel LoadAudio(string path) => AsAudio(Load(path));
+
+    /// <summary>An audio card's model (<see cref="Parse"/>, and the card must be <see cref="AudioCardModel.CardKind"/>).</summary>
+    public static AudioCardModel ParseAudio(string json, string sourcePath) => AsAudio(Parse(json, sourcePath));
+
+    private static AudioCardModel AsAudio(CardModel model) => model as AudioCardModel
+        ?? throw new CardModelException($"{model.SourcePath}: a \"{model.Card}\" card, not an audio card ({AudioCardModel.CardKind})");
+
+    /// <summary>Validates a model file's text (<paramref name="sourcePath"/> names it in errors and anchors a relative ROM path).</summary>
     public static CardModel Parse(string json, string sourcePath)
     {
         JsonDocument doc;
@@ -202,21 +213,28 @@ public static class CardModelLoader
                 throw new CardModelException($"{sourcePath}: invalid model:" + List(problems));
             }
 
-            return new CardModel
+            string card = root.GetProperty("card").GetString()!;
+            return card switch
             {
-                SourcePath = sourcePath,
-                Card = root.GetProperty("card").GetString()!,
-                Name = root.GetProperty("name").GetString()!,
-                Identity = id,
-                RegistersBar = registers,
-                MsixBar = msix,
-                SramBar = sram,
-                ExpansionRom = rom,
-                MsixVectors = msixVectors,
-                MsiVectors = msiVectors,
-                Dma = dma,
-                NoSoftReset = !root.TryGetProperty("power", out var power) || !power.TryGetProperty("noSoftReset", out var nsr) || nsr.GetBoolean(),
-                Streams = streams,
+                AudioCardModel.CardKind => new AudioCardModel
+                {
+                    SourcePath = sourcePath,
+                    Card = card,
+                    Name = root.GetProperty("name").GetString()!,
+                    Identity = id,
+                    RegistersBar = registers,
+                    MsixBar = msix,
+                    SramBar = sram,
+                    ExpansionRom = rom,
+                    MsixVectors = msixVectors,
+                    MsiVectors = msiVectors,
+                    Dma = dma,
+                    NoSoftReset = !root.TryGetProperty("power", out var power) || !power.TryGetProperty("noSoftReset", out var nsr) || nsr.GetBoolean(),
+                    Streams = streams,
+                },
+
+                // The schema names every card kind; a kind it allows and this switch does not is our bug, not the file's.
+                _ => throw new CardModelException($"{sourcePath}: unknown card \"{card}\""),
             };
         }
     }

@@ -33,7 +33,7 @@ public static class AlsaCommands
     public static string Device(int card, int pcmDevice) => string.Create(CultureInfo.InvariantCulture, $"hw:{card},{pcmDevice}");
 
     /// <summary>The ALSA PCM device of stream <paramref name="streamIndex"/>: its rank among the streams of its direction.</summary>
-    public static int PcmDevice(CardModel model, int streamIndex)
+    public static int PcmDevice(AudioCardModel model, int streamIndex)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(streamIndex);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(streamIndex, model.Streams.Count);
@@ -42,10 +42,10 @@ public static class AlsaCommands
     }
 
     /// <summary>The ALSA device that reaches stream <paramref name="streamIndex"/> of card number <paramref name="card"/>.</summary>
-    public static string StreamDevice(int card, CardModel model, int streamIndex) => Device(card, PcmDevice(model, streamIndex));
+    public static string StreamDevice(int card, AudioCardModel model, int streamIndex) => Device(card, PcmDevice(model, streamIndex));
 
     /// <summary>ALSA's procfs status file of stream <paramref name="streamIndex"/>'s substream.</summary>
-    public static string StatusFile(int card, CardModel model, int streamIndex) => string.Create(CultureInfo.InvariantCulture,
+    public static string StatusFile(int card, AudioCardModel model, int streamIndex) => string.Create(CultureInfo.InvariantCulture,
         $"/proc/asound/card{card}/pcm{PcmDevice(model, streamIndex)}{(model.Streams[streamIndex].Direction == StreamDirection.Capture ? 'c' : 'p')}/sub0/status");
 
     /// <summary>

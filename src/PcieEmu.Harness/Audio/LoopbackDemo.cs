@@ -44,7 +44,7 @@ public static class LoopbackDemo
     }
 
     /// <summary>Routes for a model file before a card exists (stream names as the file declares them).</summary>
-    public static IReadOnlyDictionary<string, string> Routes(PcieEmu.Devices.Models.CardModel model)
+    public static IReadOnlyDictionary<string, string> Routes(PcieEmu.Devices.Models.AudioCardModel model)
     {
         var playback = model.Streams.First(s => s.Direction == PcieEmu.Devices.Models.StreamDirection.Playback);
         var capture = model.Streams.First(s => s.Direction == PcieEmu.Devices.Models.StreamDirection.Capture);

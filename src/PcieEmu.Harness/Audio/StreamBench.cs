@@ -94,7 +94,7 @@ public static class StreamBench
         return plan;
     }
 
-    private static string Script(CardModel model, IReadOnlyList<(AudioStream Stream, AudioFormat Format, int PeriodFrames)> plan, StreamBenchOptions options)
+    private static string Script(AudioCardModel model, IReadOnlyList<(AudioStream Stream, AudioFormat Format, int PeriodFrames)> plan, StreamBenchOptions options)
     {
         // Streams run past the window so that none stops inside it; each is told how long, not killed.
         int seconds = (int)Math.Ceiling(options.Duration.TotalSeconds) + 10;

@@ -22,9 +22,7 @@ public sealed partial class InterruptController
     private readonly object _sync;
     private readonly ConfigSpace _config;
     private readonly ILogger _logger;
-    private readonly IInterruptSignal?[][] _signals;
-    private readonly bool[][] _clientMasked;
-    private readonly long[][] _delivered;
+    private readonly ClientSignals _client;
     private MsiCapability? _msi;
     private MsixCapability? _msix;
     private ulong[] _msixPending = [];
@@ -38,9 +36,7 @@ public sealed partial class InterruptController
         _sync = sync;
         _config = config;
         _logger = logger;
-        _signals = new IInterruptSignal?[5][];
-        _clientMasked = new bool[5][];
-        _delivered = new long[5][];
+        _client = new ClientSignals(logger);
         Bind(null, null);
     }
 
@@ -65,12 +61,9 @@ public sealed partial class InterruptController
     {
         _msi = msi;
         _msix = msix;
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < ClientSignals.Indices; i++)
         {
-            int n = VectorCount((IrqIndex)i);
-            _signals[i] = new IInterruptSignal?[n];
-            _clientMasked[i] = new bool[n];
-            _delivered[i] = new long[n];
+            _client.Size((IrqIndex)i, VectorCount((IrqIndex)i));
         }
 
         _msixPending = new ulong[((_msix?.Vectors ?? 0) + 63) / 64];
@@ -195,22 +188,7 @@ public sealed partial class InterruptController
         using var unit = Observation is { } t ? t.Begin(TraceEventKind.IrqAssign, (ulong)index, (ulong)start, data: present) : default;
         lock (_sync)
         {
-            var slots = _signals[(int)index];
-            if (start < 0 || start + signals.Length > slots.Length)
-            {
-                throw new ArgumentOutOfRangeException(nameof(start), $"{index} has {slots.Length} vectors");
-            }
-
-            for (int i = 0; i < signals.Length; i++)
-            {
-                var old = slots[start + i];
-                slots[start + i] = signals[i];
-                if (!ReferenceEquals(old, signals[i]))
-                {
-                    old?.Dispose();
-                }
-            }
-
+            _client.Assign(index, start, signals);
             FlushPending();
             if (index == IrqIndex.Intx)
             {
@@ -225,14 +203,7 @@ public sealed partial class InterruptController
         using var unit = Observation is { } t ? t.Begin(TraceEventKind.IrqDisable, (ulong)index) : default;
         lock (_sync)
         {
-            var slots = _signals[(int)index];
-            for (int i = 0; i < slots.Length; i++)
-            {
-                slots[i]?.Dispose();
-                slots[i] = null;
-            }
-
-            Array.Clear(_clientMasked[(int)index]);
+            _client.RemoveAll(index);
             if (index == IrqIndex.Intx)
             {
                 _intxMasked = false;
@@ -246,17 +217,7 @@ public sealed partial class InterruptController
         using var unit = Observation is { } t ? t.Begin(TraceEventKind.IrqMask, (ulong)index, (ulong)start, (uint)count | (masked ? 1UL << 32 : 0UL)) : default;
         lock (_sync)
         {
-            var m = _clientMasked[(int)index];
-            if (start < 0 || count < 0 || start + count > m.Length)
-            {
-                throw new ArgumentOutOfRangeException(nameof(start), $"{index} has {m.Length} vectors");
-            }
-
-            for (int i = start; i < start + count; i++)
-            {
-                m[i] = masked;
-            }
-
+            _client.SetMasked(index, start, count, masked);
             if (count == 0)
             {
                 return;
@@ -280,7 +241,7 @@ public sealed partial class InterruptController
         using var unit = Observation is { } t ? t.Begin(TraceEventKind.IrqInject, (ulong)index, (ulong)vector) : default;
         lock (_sync)
         {
-            if (vector < 0 || vector >= _signals[(int)index].Length)
+            if (vector < 0 || vector >= _client.Vectors(index))
             {
                 throw new ArgumentOutOfRangeException(nameof(vector));
             }
@@ -293,7 +254,7 @@ public sealed partial class InterruptController
     {
         lock (_sync)
         {
-            return _clientMasked[(int)index][vector];
+            return _client.IsMasked(index, vector);
         }
     }
 
@@ -301,7 +262,7 @@ public sealed partial class InterruptController
     {
         lock (_sync)
         {
-            return _signals[(int)index][vector] is not null;
+            return _client.HasSignal(index, vector);
         }
     }
 
@@ -310,7 +271,7 @@ public sealed partial class InterruptController
     {
         lock (_sync)
         {
-            return _delivered[(int)index][vector];
+            return _client.DeliveredCount(index, vector);
         }
     }
 
@@ -365,10 +326,7 @@ public sealed partial class InterruptController
             _msiPending = 0;
             _intxLevel = false;
             _intxMasked = false;
-            foreach (var m in _clientMasked)
-            {
-                Array.Clear(m);
-            }
+            _client.UnmaskAll();
 
             Mode = InterruptMode.Intx;
             ReevaluateRouting();
@@ -381,7 +339,7 @@ public sealed partial class InterruptController
         using var unit = Observation is { } t ? t.Begin(TraceEventKind.IrqRelease) : default;
         lock (_sync)
         {
-            for (int i = 0; i < _signals.Length; i++)
+            for (int i = 0; i < ClientSignals.Indices; i++)
             {
                 DisableAll((IrqIndex)i);
             }
@@ -404,7 +362,7 @@ public sealed partial class InterruptController
         }
 
         Checking.DriverRule? rule = _msix!.FunctionMasked ? Checking.FunctionRules.MsixVectorMasked
-            : _signals[(int)IrqIndex.Msix][v] is null ? Checking.FunctionRules.MsixVectorUnassigned
+            : !_client.HasSignal(IrqIndex.Msix, v) ? Checking.FunctionRules.MsixVectorUnassigned
             : null;
         if (rule is null)
         {
@@ -422,10 +380,10 @@ public sealed partial class InterruptController
     }
 
     private bool MsixDeliverable(int v) =>
-        !_msix!.FunctionMasked && !_clientMasked[(int)IrqIndex.Msix][v] && _signals[(int)IrqIndex.Msix][v] is not null;
+        !_msix!.FunctionMasked && _client.IsOpen(IrqIndex.Msix, v);
 
     private bool MsiDeliverable(int v) =>
-        !_msi!.IsMasked(v) && !_clientMasked[(int)IrqIndex.Msi][v] && _signals[(int)IrqIndex.Msi][v] is not null;
+        !_msi!.IsMasked(v) && _client.IsOpen(IrqIndex.Msi, v);
 
     private void FlushPending()
     {
@@ -466,7 +424,7 @@ public sealed partial class InterruptController
         _config.SetBits16(PciConfigRegisters.Status, (ushort)PciStatus.InterruptStatus, _intxLevel);
         bool disabled = (_config.Get16(PciConfigRegisters.Command) & (ushort)PciCommand.InterruptDisable) != 0;
         bool effective = _intxLevel && Mode == InterruptMode.Intx && !disabled && IntxAllowed();
-        if (effective && !_intxMasked && _signals[(int)IrqIndex.Intx][0] is not null)
+        if (effective && !_intxMasked && _client.HasSignal(IrqIndex.Intx, 0))
         {
             // Auto-masked until the client's UNMASK (its end of interrupt). Only a signal actually sent masks:
             // with no eventfd wired yet nothing reached the client, which would then never unmask.
@@ -477,29 +435,13 @@ public sealed partial class InterruptController
 
     private void Deliver(IrqIndex index, int vector)
     {
-        var signal = _signals[(int)index][vector];
-        if (signal is null)
+        if (_client.Signal(index, vector))
         {
-            LogNoSignal(_logger, index, vector);
-            return;
+            Delivered?.Invoke(index, vector);
         }
-
-        if (!signal.Signal())
-        {
-            LogSignalFailed(_logger, index, vector);
-            return;
-        }
-
-        _delivered[(int)index][vector]++;
-        Delivered?.Invoke(index, vector);
     }
 
+    // 2101–2102: ClientSignals.
     [LoggerMessage(EventId = 2100, Level = LogLevel.Debug, Message = "Interrupt mode {Old} -> {New}")]
     private static partial void LogModeChanged(ILogger logger, InterruptMode old, InterruptMode @new);
-
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "No signal wired for {Index} vector {Vector}; interrupt not delivered")]
-    private static partial void LogNoSignal(ILogger logger, IrqIndex index, int vector);
-
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Signalling {Index} vector {Vector} failed (client fd gone?)")]
-    private static partial void LogSignalFailed(ILogger logger, IrqIndex index, int vector);
 }

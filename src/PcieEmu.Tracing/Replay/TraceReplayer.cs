@@ -229,7 +229,8 @@ public static class TraceReplayer
             routes[k] = v;
         }
 
-        foreach (var stream in model.Streams)
+        // Only an audio card's streams have routes.
+        foreach (var stream in (model as AudioCardModel)?.Streams ?? [])
         {
             string? route = routes.TryGetValue(stream.Name, out var r) ? r : stream.Route;
             if (route is null || !route.StartsWith("wav:", StringComparison.Ordinal))

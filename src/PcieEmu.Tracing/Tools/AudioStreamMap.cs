@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PcieEmu.Devices.AudioCard;
+using PcieEmu.Devices.Models;
 using PcieEmu.Pci.Interrupts;
 using PcieEmu.Tracing.Format;
 
@@ -12,7 +13,7 @@ namespace PcieEmu.Tracing.Tools;
 /// </summary>
 public sealed class AudioStreamMap
 {
-    public const string AudioCard = "pcieemu-audio";
+    public const string AudioCard = AudioCardModel.CardKind;
 
     /// <summary>BAR of the register file (spec §3).</summary>
     public const int RegisterBar = 0;

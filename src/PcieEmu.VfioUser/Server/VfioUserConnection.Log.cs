@@ -1,21 +1,17 @@
 using Microsoft.Extensions.Logging;
-using PcieEmu.Pci.Dma;
-using PcieEmu.Pci.Interrupts;
 using PcieEmu.VfioUser.Protocol;
 
 namespace PcieEmu.VfioUser.Server;
 
 public sealed partial class VfioUserConnection
 {
-    // 1000–1099: session lifecycle and normal traffic.
+    // 1000–1099: session lifecycle and normal traffic (1002 in VersionNegotiation, 1010–1012 in DmaMapHandler,
+    // 1020–1021 in IrqSetHandler).
     [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Client connected on {Transport}, serving {Function}")]
     private static partial void LogConnected(ILogger logger, string transport, string function);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Client on {Transport} disconnected after {Messages} messages")]
     private static partial void LogDisconnected(ILogger logger, string transport, long messages);
-
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Negotiated: client minor {ClientMinor}, reply minor {ReplyMinor}; client takes {ClientFds} fds and {ClientXfer} B per message; our capabilities {Json}")]
-    private static partial void LogNegotiated(ILogger logger, ushort clientMinor, ushort replyMinor, int clientFds, long clientXfer, string json);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Released client resources of {Transport}: {Mappings} DMA mapping(s), all interrupt fds")]
     private static partial void LogReleased(ILogger logger, string transport, int mappings);
@@ -29,25 +25,7 @@ public sealed partial class VfioUserConnection
     [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "Sending the reply to {Id} {Command} failed: {Error}; closing the session")]
     private static partial void LogSendFailed(ILogger logger, ushort id, VfioUserCommand command, string error);
 
-    [LoggerMessage(EventId = 1010, Level = LogLevel.Debug, Message = "DMA_MAP [0x{Iova:x}, +0x{Size:x}) {Access} via {Backing}")]
-    private static partial void LogMapped(ILogger logger, ulong iova, ulong size, DmaAccess access, string backing);
-
-    [LoggerMessage(EventId = 1012, Level = LogLevel.Debug, Message = "DMA_UNMAP [0x{Iova:x}, +0x{Size:x}): {Unmapped} B of mappings removed")]
-    private static partial void LogUnmapped(ILogger logger, ulong iova, ulong size, ulong unmapped);
-
-    [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "DMA_MAP [0x{Iova:x}, +0x{Size:x}): mmap of the client's fd failed: {Reason}")]
-    private static partial void LogMapFailed(ILogger logger, ulong iova, ulong size, string reason);
-
-    [LoggerMessage(EventId = 1020, Level = LogLevel.Debug, Message = "SET_IRQS {Index}: disabled")]
-    private static partial void LogIrqsDisabled(ILogger logger, IrqIndex index);
-
-    [LoggerMessage(EventId = 1021, Level = LogLevel.Debug, Message = "SET_IRQS {Index} [{Start}, +{Count}): {What}")]
-    private static partial void LogIrqsAssigned(ILogger logger, IrqIndex index, int start, int count, string what);
-
-    // 1100–1199: client misbehaviour (own category, Warning).
-    [LoggerMessage(EventId = 1100, Level = LogLevel.Warning, Message = "Request {Id} {Command} rejected: {Reason}")]
-    private static partial void LogMalformed(ILogger logger, ushort id, VfioUserCommand command, string reason);
-
+    // 1100–1199: client misbehaviour (own category, Warning; 1100 in ClientMisbehaviourLog, 1111 in VersionNegotiation).
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Request {Id} {Command}: size {Size} exceeds the limit {Limit}; answered E2BIG, body skipped")]
     private static partial void LogOversize(ILogger logger, ushort id, VfioUserCommand command, uint size, int limit);
 
@@ -74,7 +52,4 @@ public sealed partial class VfioUserConnection
 
     [LoggerMessage(EventId = 1109, Level = LogLevel.Warning, Message = "Posted request {Id} {Command} failed with {Error} (NO_REPLY: nothing sent)")]
     private static partial void LogNoReplyError(ILogger logger, ushort id, VfioUserCommand command, string error);
-
-    [LoggerMessage(EventId = 1111, Level = LogLevel.Warning, Message = "Request {Id}: VERSION sent twice")]
-    private static partial void LogVersionTwice(ILogger logger, ushort id);
 }

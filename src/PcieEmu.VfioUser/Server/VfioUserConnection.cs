@@ -10,7 +10,9 @@ namespace PcieEmu.VfioUser.Server;
 /// One client session: negotiate, then read requests strictly in order and answer each through the single
 /// reply path (nothing for NO_REPLY). Every handler validates sizes, counts and indices before acting and
 /// returns 0 or an errno; malformed input never escapes as an exception. When the client leaves, every
-/// mapping and fd it gave us is released.
+/// mapping and fd it gave us is released. The connection owns the session (receive, validate, dispatch, reply)
+/// and hands each kind of request to a collaborator: <see cref="VersionNegotiation"/>, <see cref="DmaMapHandler"/>,
+/// <see cref="IrqSetHandler"/> and <see cref="RegionAccessHandler"/>.
 /// </summary>
 public sealed partial class VfioUserConnection : IDisposable
 {
@@ -27,9 +29,11 @@ public sealed partial class VfioUserConnection : IDisposable
     private readonly byte[] _reply;
     private readonly object _sendLock = new();
     private readonly ClientRequests _requests;
-    private IntxResampleWatcher? _resampleWatcher;
+    private readonly VersionNegotiation _version;
+    private readonly DmaMapHandler _dma;
+    private readonly IrqSetHandler _irqs;
+    private readonly RegionAccessHandler _regions;
     private SafeHandle? _replyFd;
-    private bool _negotiated;
     private bool _dead;
     private bool _batching;
 
@@ -44,12 +48,16 @@ public sealed partial class VfioUserConnection : IDisposable
         _reply = GC.AllocateUninitializedArray<byte>(options.MaxMessageSize, pinned: true);
         _requests = new ClientRequests(SendRequest, options.ClientReplyTimeout,
             loggerFactory.CreateLogger("PcieEmu.VfioUser.ClientRequests"));
+        _version = new VersionNegotiation(options, function.DmaMappings.MaxMappings, _requests, _logger, _clientLogger);
+        _dma = new DmaMapHandler(function.DmaMappings, _requests, options.MessageDma, _logger, _clientLogger);
+        _irqs = new IrqSetHandler(function.Interrupts, _logger, _clientLogger);
+        _regions = new RegionAccessHandler(function, options.MaxDataTransferSize, _clientLogger);
     }
 
     public ConnectionStatistics Statistics { get; } = new();
 
     /// <summary>What the client declared in VERSION (defaults until then).</summary>
-    public VersionCapabilities ClientCapabilities { get; private set; } = new();
+    public VersionCapabilities ClientCapabilities => _version.ClientCapabilities;
 
     public string Description => _transport.Description;
 
@@ -139,7 +147,7 @@ public sealed partial class VfioUserConnection : IDisposable
             LogTooManyFds(_clientLogger, header.Id, header.Command, _options.MaxFdsPerMessage);
             errno = Interop.Errno.EINVAL;
         }
-        else if (!_negotiated && header.Command != VfioUserCommand.Version)
+        else if (!_version.Negotiated && header.Command != VfioUserCommand.Version)
         {
             LogBeforeVersion(_clientLogger, header.Id, header.Command);
             errno = Interop.Errno.EINVAL;
@@ -164,17 +172,17 @@ public sealed partial class VfioUserConnection : IDisposable
 
         return h.Command switch
         {
-            VfioUserCommand.Version => HandleVersion(h, payload, reply, out replyLength),
-            VfioUserCommand.DmaMap => HandleDmaMap(h, payload),
-            VfioUserCommand.DmaUnmap => HandleDmaUnmap(h, payload, reply, out replyLength),
+            VfioUserCommand.Version => _version.Handle(h, payload, reply, out replyLength),
+            VfioUserCommand.DmaMap => _dma.Map(h, payload, _fds),
+            VfioUserCommand.DmaUnmap => _dma.Unmap(h, payload, reply, out replyLength),
             VfioUserCommand.DeviceGetInfo => HandleGetInfo(h, payload, reply, out replyLength),
-            VfioUserCommand.DeviceGetRegionInfo => HandleGetRegionInfo(h, payload, reply, out replyLength),
-            VfioUserCommand.DeviceGetRegionIoFds => HandleGetRegionIoFds(h, payload, reply, out replyLength),
-            VfioUserCommand.DeviceGetIrqInfo => HandleGetIrqInfo(h, payload, reply, out replyLength),
-            VfioUserCommand.DeviceSetIrqs => HandleSetIrqs(h, payload),
-            VfioUserCommand.RegionRead => HandleRegionRead(h, payload, reply, out replyLength),
-            VfioUserCommand.RegionWrite => HandleRegionWrite(h, payload, reply, out replyLength),
-            VfioUserCommand.RegionWriteMulti => HandleRegionWriteMulti(h, payload, reply, out replyLength),
+            VfioUserCommand.DeviceGetRegionInfo => _regions.GetInfo(h, payload, reply, out replyLength, out _replyFd),
+            VfioUserCommand.DeviceGetRegionIoFds => _regions.GetIoFds(h, payload, reply, out replyLength),
+            VfioUserCommand.DeviceGetIrqInfo => _irqs.GetInfo(h, payload, reply, out replyLength),
+            VfioUserCommand.DeviceSetIrqs => _irqs.Set(h, payload, _fds),
+            VfioUserCommand.RegionRead => _regions.Read(h, payload, reply, out replyLength),
+            VfioUserCommand.RegionWrite => _regions.Write(h, payload, reply, out replyLength),
+            VfioUserCommand.RegionWriteMulti => _regions.WriteMulti(h, payload, reply, out replyLength),
             VfioUserCommand.DeviceReset => HandleDeviceReset(),
             VfioUserCommand.DeviceFeature => HandleDeviceFeature(h, payload),
             _ => Unsupported(h),
@@ -250,16 +258,13 @@ public sealed partial class VfioUserConnection : IDisposable
     private void ReleaseClientResources()
     {
         _requests.Close();
-        _resampleWatcher?.Dispose();
-        _resampleWatcher = null;
-        _function.Interrupts.ReleaseClientSignals();
+        _irqs.ReleaseClientSignals();
 
         // The device learns first that its client is gone, while guest memory is still mapped: engines stop with
         // "the host could not complete the transfer" (TRANSPORT), never with an UNMAPPED they would meet if a step
         // ran between the unmap and the reset. Then the memory goes.
         _function.Reset(ResetKind.ClientLost);
-        int maps = _function.DmaMappings.Count;
-        _function.DmaMappings.UnmapAll();
+        int maps = _dma.UnmapAll();
         LogReleased(_logger, Description, maps);
     }
 

@@ -26,13 +26,15 @@ namespace PcieEmu.Devices.Audio.Dsp;
 /// every input; the two differ only in speed. Neither allocates.
 /// </para>
 /// </summary>
-public static partial class GainStage
+public static class GainStage
 {
     /// <summary>Most channels a stream has (SD_FMT.CHANNELS is 5 bits, §9.1).</summary>
     public const int MaxChannels = 32;
 
-    private const double S24Min = -(1 << 23);
-    private const double S24Max = (1 << 23) - 1;
+    /// <summary>The S24 range (bits 23:0 sign-extended), the bounds every kernel saturates to.</summary>
+    internal const double S24Min = -(1 << 23);
+
+    internal const double S24Max = (1 << 23) - 1;
 
     /// <summary>The fastest kernel this machine runs; <see cref="Apply(Span{byte}, SampleFormat, int, ReadOnlySpan{ChannelGain})"/> uses it.</summary>
     internal static GainKernel BestKernel { get; } =
@@ -122,8 +124,8 @@ public static partial class GainStage
 
         int vectorised = kernel switch
         {
-            GainKernel.Vector256 => ApplyVector256(frames, format, factors, muted),
-            GainKernel.Vector128 => ApplyVector128(frames, format, factors, muted),
+            GainKernel.Vector256 => Vector256GainKernel.Apply(frames, format, factors, muted),
+            GainKernel.Vector128 => Vector128GainKernel.Apply(frames, format, factors, muted),
             _ => 0,
         };
 
@@ -145,7 +147,7 @@ public static partial class GainStage
                 {
                     Span<byte> sample = data.Slice(o, sizeof(short));
                     short x = BinaryPrimitives.ReadInt16LittleEndian(sample);
-                    short y = IsMuted(muted, channel) ? (short)0 : (short)Scale(x, factors[channel], short.MinValue, short.MaxValue);
+                    short y = GainPattern.IsMuted(muted, channel) ? (short)0 : (short)Scale(x, factors[channel], short.MinValue, short.MaxValue);
                     BinaryPrimitives.WriteInt16LittleEndian(sample, y);
                     channel = channel + 1 == channels ? 0 : channel + 1;
                 }
@@ -157,7 +159,7 @@ public static partial class GainStage
                 {
                     Span<byte> sample = data.Slice(o, sizeof(int));
                     int x = BinaryPrimitives.ReadInt32LittleEndian(sample) << 8 >> 8; // bits 23:0, sign-extended
-                    int y = IsMuted(muted, channel) ? 0 : Scale(x, factors[channel], S24Min, S24Max);
+                    int y = GainPattern.IsMuted(muted, channel) ? 0 : Scale(x, factors[channel], S24Min, S24Max);
                     BinaryPrimitives.WriteInt32LittleEndian(sample, y); // sign-extended in the container
                     channel = channel + 1 == channels ? 0 : channel + 1;
                 }
@@ -169,7 +171,7 @@ public static partial class GainStage
                 {
                     Span<byte> sample = data.Slice(o, sizeof(int));
                     int x = BinaryPrimitives.ReadInt32LittleEndian(sample);
-                    int y = IsMuted(muted, channel) ? 0 : Scale(x, factors[channel], int.MinValue, int.MaxValue);
+                    int y = GainPattern.IsMuted(muted, channel) ? 0 : Scale(x, factors[channel], int.MinValue, int.MaxValue);
                     BinaryPrimitives.WriteInt32LittleEndian(sample, y);
                     channel = channel + 1 == channels ? 0 : channel + 1;
                 }
@@ -181,7 +183,7 @@ public static partial class GainStage
                 {
                     Span<byte> sample = data.Slice(o, sizeof(float));
                     float x = BinaryPrimitives.ReadSingleLittleEndian(sample);
-                    float y = IsMuted(muted, channel) ? 0.0f : (float)((double)x * factors[channel]);
+                    float y = GainPattern.IsMuted(muted, channel) ? 0.0f : (float)((double)x * factors[channel]);
                     BinaryPrimitives.WriteSingleLittleEndian(sample, y);
                     channel = channel + 1 == channels ? 0 : channel + 1;
                 }
@@ -190,59 +192,11 @@ public static partial class GainStage
         }
     }
 
-    private static bool IsMuted(uint muted, int channel) => (muted >> channel & 1) != 0;
-
     /// <summary>§12 for integers: round-half-to-even(x × g) in double, then saturated to [min, max].</summary>
     private static int Scale(int x, double g, double min, double max)
     {
         double y = Math.Round(x * g); // Math.Round(double) rounds half to even
         return y < min ? (int)min : y > max ? (int)max : (int)y;
-    }
-
-    /// <summary>Samples each vector-loop step handles, in both kernels.</summary>
-    private const int PatternStep = 8;
-
-    /// <summary>
-    /// Gain factors laid out per sample for the vector kernels: entry i is the factor of sample i's channel. The
-    /// pattern repeats with period lcm(channels, <see cref="PatternStep"/>), so every vector step reads its gains at
-    /// one offset that wraps to 0 at the end of the pattern; short periods are repeated up to 64 samples so the wrap
-    /// is rare. Never longer than the run itself (nor than 248 doubles, for 31 channels), and always a multiple of
-    /// <see cref="PatternStep"/>.
-    /// </summary>
-    private static int PatternLength(int channels, int vectorSamples)
-    {
-        int period = channels * PatternStep / Gcd(channels, PatternStep);
-        period *= Math.Max(1, 64 / period);
-        return Math.Min(period, vectorSamples);
-    }
-
-    private static void FillPattern(Span<double> pattern, ReadOnlySpan<double> factors)
-    {
-        for (int i = 0, c = 0; i < pattern.Length; i++)
-        {
-            pattern[i] = factors[c];
-            c = c + 1 == factors.Length ? 0 : c + 1;
-        }
-    }
-
-    /// <summary>All-ones for samples of unmuted channels, zero for muted ones: ANDed over FLOAT_LE results.</summary>
-    private static void FillMuteMask(Span<uint> mask, int channels, uint muted)
-    {
-        for (int i = 0, c = 0; i < mask.Length; i++)
-        {
-            mask[i] = IsMuted(muted, c) ? 0u : uint.MaxValue;
-            c = c + 1 == channels ? 0 : c + 1;
-        }
-    }
-
-    private static int Gcd(int a, int b)
-    {
-        while (b != 0)
-        {
-            (a, b) = (b, a % b);
-        }
-
-        return a;
     }
 }
 

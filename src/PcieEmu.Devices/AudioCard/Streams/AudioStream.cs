@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Devices.Audio;
 using PcieEmu.Devices.Audio.Dsp;
@@ -19,25 +18,21 @@ namespace PcieEmu.Devices.AudioCard.Streams;
 /// publish state — never around DMA. Each RUN starts a new generation: work of an older generation that finishes
 /// late is dropped.
 /// </summary>
-public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
+public abstract class AudioStream : IScheduledWork, IStreamLifecycle
 {
-    /// <summary>Frames moved per DMA chunk at most (bounds the scratch buffer).</summary>
-    private const int MaxChunkFrames = 2048;
-
     private readonly IStreamHost _host;
     private readonly object _endpointGate = new();
     private readonly StreamRegisterBlock _registers;
     private readonly CauseRegister _causes;
     private readonly StreamGains _gains;
+    private readonly StreamFaultReporter _faults;
+    private readonly ChunkScratch _scratch = new();
     private State _state;
     private long _generation;
-    private StreamProgram? _program;
+    private StreamRun? _run;
 
     /// <summary>The guest access that set RUN for the current (or last) run: what a refusal or a failure is charged to.</summary>
     private GuestAccess? _runCause;
-    private long _t0;
-    private long _frames;
-    private byte[] _scratch = [];
 
     private static bool IsCaptureDirection(StreamLayout layout) => layout.Direction == StreamDirection.Capture;
 
@@ -47,14 +42,16 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
         Index = index;
         Layout = layout;
         _registers = new StreamRegisterBlock(bank, index);
-        _causes = new CauseRegister(bank, _registers.Offset(AudioSdRegister.Sts), () => EnabledCauses(_registers.Get(AudioSdRegister.Ctl)), _ => Vector, interrupts)
+        _faults = new StreamFaultReporter(host, index, _registers);
+        _causes = new CauseRegister(bank, _registers.Offset(AudioSdRegister.Sts), () => StreamRegisterHandlers.EnabledCauses(_registers.Get(AudioSdRegister.Ctl)), _ => Vector, interrupts)
         {
             WatchAcknowledge = true,
-            NotAcknowledged = NotAcknowledged,
+            NotAcknowledged = _faults.NotAcknowledged,
         };
         interrupts.Add(_causes);
         Recorder = new SampleRecorder(keepSampleBytes);
         _gains = new StreamGains(_registers, attenuateOnly: !IsCaptureDirection(layout));
+        RegisterHandlers = new StreamRegisterHandlers(this, _registers, _gains, _causes, _faults);
     }
 
     private enum State
@@ -83,6 +80,11 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
     /// <summary>RUN took (running, or validating its start). Read under the function lock.</summary>
     internal bool IsStarted => _state != State.Idle;
 
+    bool IStreamLifecycle.IsStarted => IsStarted;
+
+    /// <summary>The side effects of the stream's SD registers, for the card's register bank.</summary>
+    internal IAudioSdRegisterHandlers RegisterHandlers { get; }
+
     /// <summary>The MSI-X vector of the stream's interrupts (spec §5).</summary>
     public int Vector => 1 + Index;
 
@@ -107,89 +109,15 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
 
     private protected abstract void StopEndpoint();
 
-    // ------------------------------------------------------------------ register side effects (lock held)
-
-    private static ulong EnabledCauses(ulong ctl) =>
-        ((ctl & AudioSdFields.Ctl.Ioce) != 0 ? AudioSdFields.Sts.Ioc : 0)
-        | ((ctl & AudioSdFields.Ctl.Erre) != 0 ? AudioSdFields.Sts.Xrun | AudioSdFields.Sts.Err : 0);
-
-    /// <summary>SD_CTL (spec §9.3): SRST, RUN 0→1 starts, 1→0 stops; the enables gate the causes.</summary>
-    void IAudioSdRegisterHandlers.StreamControl(in RegisterWrite write)
-    {
-        if ((write.NewValue & AudioSdFields.Ctl.Srst) != 0)
-        {
-            StopLocked("SRST");
-            _registers.Reset();
-            _gains.Reset();
-            _causes.StatusChanged();
-            return;
-        }
-
-        bool runNow = (write.NewValue & AudioSdFields.Ctl.Run) != 0;
-        bool runBefore = (write.OldValue & AudioSdFields.Ctl.Run) != 0;
-        _causes.EnablesChanged(EnabledCauses(write.OldValue));
-        if (runNow && !runBefore)
-        {
-            StartLocked();
-        }
-        else if (!runNow && runBefore)
-        {
-            StopLocked("RUN cleared");
-        }
-
-        _causes.StatusChanged();
-    }
-
-    void IAudioSdRegisterHandlers.StreamStatusWritten(in RegisterWrite write) => _causes.StatusChanged();
-
-    /// <summary>SD_STS read: the driver sees the causes set now (the acknowledge watch, spec §9.4).</summary>
-    ulong IAudioSdRegisterHandlers.StreamStatusRead(RegisterDefinition register, ulong stored)
-    {
-        _causes.StatusRead();
-        return stored;
-    }
-
-    /// <summary>SD_FMT, SD_BDL, SD_BDLN, SD_CBL, SD_POSBUF: refused (old value kept) while the stream runs.</summary>
-    void IAudioSdRegisterHandlers.StreamProgrammed(in RegisterWrite write)
-    {
-        if (_state != State.Idle)
-        {
-            _registers.Set(write.Register.Offset, write.OldValue);
-            _host.Violation(AudioRules.StreamReprogrammedWhileRunning, new ViolationDetails
-            {
-                What = $"wrote {write.Register.Name} (0x{write.Written:x}) while stream {Index} runs; the write was ignored",
-                Stream = Index,
-                Register = write.Register.Name,
-                RegisterOffset = write.Register.Offset,
-                Value = write.Written,
-            });
-        }
-    }
-
-    /// <summary>SD_CHVOL&lt;c&gt; (spec §12).</summary>
-    void IAudioSdRegisterHandlers.ChannelVolumeWritten(in RegisterWrite write) => _gains.Written(write);
-
-    /// <summary>The driver keeps handling this stream's interrupts without clearing the cause (spec §9.4): a storm in the making.</summary>
-    private void NotAcknowledged(ulong cause, int raises)
-    {
-        string name = cause == AudioSdFields.Sts.Ioc ? "IOC" : cause == AudioSdFields.Sts.Xrun ? "XRUN" : "ERR";
-        uint sts = AudioSdBlock.Offset(Index, AudioSdRegister.Sts);
-        _host.Violation(AudioRules.InterruptNotAcknowledged, new ViolationDetails
-        {
-            What = $"SD_STS.{name} of stream {Index} was raised {raises} times in a row while still set, with the driver accessing the card in between: the interrupt handler never writes 1 to clear it",
-            Stream = Index,
-            Register = _host.RegisterName(sts),
-            RegisterOffset = sts,
-            Value = _registers.Get(AudioSdRegister.Sts),
-            Consequence = "one event per raise still goes out (spec §5); with INTx the line would stay asserted",
-        });
-    }
+    // ------------------------------------------------------------------ lifecycle (lock held)
 
     /// <summary>After a card-wide register reset: channel gains back to 0 dB.</summary>
     internal void ResetGains() => _gains.Reset();
 
+    void IStreamLifecycle.StopLocked(string reason) => StopLocked(reason);
+
     /// <summary>RUN 0→1 (spec §9.3): validate now if guest memory is local and the endpoint does no I/O, else on the scheduler.</summary>
-    private void StartLocked()
+    void IStreamLifecycle.StartLocked()
     {
         if (_state != State.Idle)
         {
@@ -281,25 +209,10 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
             return;
         }
 
-        _program = program;
-        _t0 = _host.Clock.NowNanoseconds;
-        _frames = 0;
-        int scratchBytes = MaxChunkFrames * program!.Format.FrameBytes;
-        if (_scratch.Length < scratchBytes)
-        {
-            if (_scratch.Length > 0)
-            {
-                ArrayPool<byte>.Shared.Return(_scratch);
-            }
+        _run = new StreamRun(program!, _host.Clock.NowNanoseconds);
+        _scratch.EnsureFor(program!.Format);
 
-            _scratch = ArrayPool<byte>.Shared.Rent(scratchBytes);
-        }
-
-        foreach (var r in new[] { AudioSdRegister.Lpib, AudioSdRegister.Bcnt, AudioSdRegister.Frames, AudioSdRegister.ZtsFrames, AudioSdRegister.ZtsTime })
-        {
-            _registers.Set(r, 0);
-        }
-
+        _registers.ClearPositions();
         _registers.SetBits(AudioSdRegister.Sts, AudioSdFields.Sts.Running);
         _state = State.Running;
         Statistics.Runs++;
@@ -310,29 +223,8 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
     /// <summary>A start refused or a running stream failed: RUN cleared, ERR with the code (spec §9.3, §10).</summary>
     private void Refuse(StreamFault fault, bool stopped)
     {
-        var code = fault.Code;
-        _registers.ClearBits(AudioSdRegister.Ctl, AudioSdFields.Ctl.Run);
-        _registers.Set(AudioSdRegister.Sts,
-            (_registers.Get(AudioSdRegister.Sts) & ~(AudioSdFields.Sts.Errcode | AudioSdFields.Sts.Running))
-            | ((ulong)code << AudioSdFields.Sts.ErrcodeShift));
-        StreamLog.Error(_host.Logger, Index, code, fault.What);
-        if (AudioRules.Stream(code) is { } rule)
-        {
-            _host.Violation(rule, new ViolationDetails
-            {
-                What = stopped ? $"stream {Index} stopped while running: {fault.What}" : $"stream {Index} was refused at RUN: {fault.What}",
-                Stream = Index,
-                Register = fault.Register is { } reg ? _host.RegisterName(AudioSdBlock.Offset(Index, reg)) : null,
-                RegisterOffset = fault.Register is { } r ? AudioSdBlock.Offset(Index, r) : null,
-                Value = fault.Value,
-                BadAddress = fault.BadAddress,
-                Descriptor = fault.Descriptor,
-                ErrorCode = AudioRules.ErrcodeText(code),
-                Consequence = stopped ? "the stream stopped: RUN cleared, SD_STS.ERR set" : "the stream did not start: RUN cleared, SD_STS.ERR set",
-                Cause = _runCause,
-            });
-        }
-
+        _registers.StopWithError(fault.Code);
+        _faults.Faulted(fault, stopped, _runCause);
         _causes.Raise(AudioSdFields.Sts.Err);
     }
 
@@ -361,7 +253,7 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
                 StopEndpointLocked();
             }
 
-            StreamLog.Stopped(_host.Logger, Index, reason, _frames);
+            StreamLog.Stopped(_host.Logger, Index, reason, _run!.Frames);
         }
     }
 
@@ -373,11 +265,9 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
             return;
         }
 
-        StopLocked("client lost");
-        _registers.ClearBits(AudioSdRegister.Ctl, AudioSdFields.Ctl.Run);
-        _registers.Set(AudioSdRegister.Sts,
-            (_registers.Get(AudioSdRegister.Sts) & ~AudioSdFields.Sts.Errcode)
-            | AudioSdFields.Sts.Err | ((ulong)AudioDmaErr.Transport << AudioSdFields.Sts.ErrcodeShift));
+        StopLocked("client lost"); // clears STS.RUNNING
+        _registers.StopWithError(AudioDmaErr.Transport);
+        _registers.SetBits(AudioSdRegister.Sts, AudioSdFields.Sts.Err);
     }
 
     // ------------------------------------------------------------------ scheduler side
@@ -392,24 +282,14 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
                 return long.MaxValue;
             }
 
-            long next = _program!.NextIocFrame(_frames);
-            return next == long.MaxValue ? long.MaxValue : Due(next);
+            return _run!.NextIocDue();
         }
     }
-
-    /// <summary>When the frame count reaches <paramref name="frame"/>: T0 + ⌈frame × 10⁹ / RATE⌉ (spec §11.1).</summary>
-    private long Due(long frame)
-    {
-        int rate = _program!.Format.Rate;
-        return _t0 + (long)((((Int128)frame * 1_000_000_000) + rate - 1) / rate);
-    }
-
-    private long FramesAt(long now) => now <= _t0 ? 0 : (long)((Int128)(now - _t0) * _program!.Format.Rate / 1_000_000_000);
 
     /// <summary>Moves every frame due by <paramref name="now"/> (spec §11). On the scheduler, no lock held on entry.</summary>
     public void Run(long now)
     {
-        StreamProgram program;
+        StreamRun run;
         long generation, from;
         lock (_host.Sync)
         {
@@ -418,12 +298,13 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
                 return;
             }
 
-            program = _program!;
+            run = _run!;
             generation = _generation;
-            from = _frames;
+            from = run.Frames;
         }
 
-        long due = FramesAt(now);
+        var program = run.Program;
+        long due = run.FramesAt(now);
         if (due <= from)
         {
             return;
@@ -448,8 +329,8 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
 
         while (frame < due)
         {
-            int n = (int)Math.Min(due - frame, MaxChunkFrames);
-            var chunk = _scratch.AsSpan(0, n * format.FrameBytes);
+            int n = (int)Math.Min(due - frame, ChunkScratch.MaxFrames);
+            var chunk = _scratch.For(n, format);
             long offset = frame % program.BufferFrames * format.FrameBytes;
             if (!MoveChunk(program, generation, chunk, offset, frame, gains, out var r))
             {
@@ -467,7 +348,7 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
             frame += n;
         }
 
-        Commit(program, generation, from, due, lost > 0, now);
+        Commit(run, generation, from, due, lost > 0, now);
     }
 
     /// <summary>
@@ -481,9 +362,9 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
     private protected virtual bool SkipLost(long generation, long lost, AudioFormat format) => true;
 
     /// <summary>The scratch buffer for <paramref name="frames"/> frames of <paramref name="format"/>.</summary>
-    private protected Span<byte> Scratch(int frames, AudioFormat format) => _scratch.AsSpan(0, frames * format.FrameBytes);
+    private protected Span<byte> Scratch(int frames, AudioFormat format) => _scratch.For(frames, format);
 
-    private protected const int ChunkFrames = MaxChunkFrames;
+    private protected const int ChunkFrames = ChunkScratch.MaxFrames;
 
     /// <summary>Held while the endpoint is used, so a stop (on another thread) never overlaps a transfer.</summary>
     private protected object EndpointGate => _endpointGate;
@@ -492,8 +373,9 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
     private protected bool IsCurrent(long generation) => Volatile.Read(ref _generation) == generation;
 
     /// <summary>Publishes positions, then (after the position record) raises IOC/XRUN (spec §11.1–§11.4).</summary>
-    private void Commit(StreamProgram program, long generation, long from, long to, bool xrun, long now)
+    private void Commit(StreamRun run, long generation, long from, long to, bool xrun, long now)
     {
+        var program = run.Program;
         long iocs, wraps;
         Span<byte> record = stackalloc byte[16];
         bool writeRecord;
@@ -504,12 +386,12 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
                 return;
             }
 
-            _frames = to;
+            run.AdvanceTo(to);
             Statistics.FramesMoved += to - from;
             iocs = program.IocCrossings(from, to);
             wraps = (to / program.BufferFrames) - (from / program.BufferFrames);
             long wrapFrame = to / program.BufferFrames * program.BufferFrames;
-            _registers.PublishPosition(program, to, iocs, wraps > 0 ? wrapFrame : -1, wraps > 0 ? Due(wrapFrame) : 0, record);
+            _registers.PublishPosition(program, to, iocs, wraps > 0 ? wrapFrame : -1, wraps > 0 ? run.Due(wrapFrame) : 0, record);
             writeRecord = program.PosBufEnabled && (iocs > 0 || wraps > 0);
         }
 
@@ -547,7 +429,7 @@ public abstract class AudioStream : IScheduledWork, IAudioSdRegisterHandlers
         {
             Statistics.Periods += iocs;
             long boundary = program.NextIocFrame(from);
-            Statistics.NoteIocLateness(now - Due(boundary));
+            Statistics.NoteIocLateness(now - run.Due(boundary));
         }
     }
 

@@ -34,6 +34,27 @@ internal sealed class StreamRegisterBlock(RegisterBank bank, int index)
         }
     }
 
+    /// <summary>LPIB, BCNT, FRAMES and the zero timestamp back to 0: a run starts (spec §11).</summary>
+    public void ClearPositions()
+    {
+        foreach (var r in new[] { AudioSdRegister.Lpib, AudioSdRegister.Bcnt, AudioSdRegister.Frames, AudioSdRegister.ZtsFrames, AudioSdRegister.ZtsTime })
+        {
+            Set(r, 0);
+        }
+    }
+
+    /// <summary>
+    /// A start refused or a run ended by an error (spec §9.3, §10): CTL.RUN and STS.RUNNING cleared, STS.ERRCODE set
+    /// to <paramref name="code"/>. STS.ERR is the caller's: raised as a cause, or set outright when the client is gone.
+    /// </summary>
+    public void StopWithError(AudioDmaErr code)
+    {
+        ClearBits(AudioSdRegister.Ctl, AudioSdFields.Ctl.Run);
+        Set(AudioSdRegister.Sts,
+            (Get(AudioSdRegister.Sts) & ~(AudioSdFields.Sts.Errcode | AudioSdFields.Sts.Running))
+            | ((ulong)code << AudioSdFields.Sts.ErrcodeShift));
+    }
+
     /// <summary>
     /// Publishes a run's position once it reached frame <paramref name="to"/> (spec §11.1–§11.3): FRAMES, LPIB, BCNT
     /// advanced by <paramref name="iocs"/> boundaries, and the zero timestamp when the buffer wrapped at

@@ -10,34 +10,34 @@ namespace PcieEmu.Devices.Audio.Dsp;
 /// two doubles. On x86 the int32 ↔ double conversions use SSE2 (cvtdq2pd, cvttpd2dq); elsewhere the portable
 /// Vector128 conversions through int64, which are exact for these values.
 /// </summary>
-public static partial class GainStage
+internal static class Vector128GainKernel
 {
-    /// <returns>How many samples (a multiple of <see cref="PatternStep"/>) it processed from the start.</returns>
-    private static int ApplyVector128(Span<byte> frames, SampleFormat format, ReadOnlySpan<double> factors, uint muted)
+    /// <returns>How many samples (a multiple of <see cref="GainPattern.Step"/>) it processed from the start.</returns>
+    public static int Apply(Span<byte> frames, SampleFormat format, ReadOnlySpan<double> factors, uint muted)
     {
         int samples = frames.Length / format.BytesPerSample();
-        int count = samples - samples % PatternStep;
+        int count = samples - samples % GainPattern.Step;
         if (count == 0)
         {
             return 0;
         }
 
-        Span<double> pattern = stackalloc double[PatternLength(factors.Length, count)];
-        FillPattern(pattern, factors);
+        Span<double> pattern = stackalloc double[GainPattern.Length(factors.Length, count)];
+        GainPattern.Fill(pattern, factors);
         switch (format)
         {
             case SampleFormat.S16Le:
                 S16Vector128(frames, count, pattern);
                 break;
             case SampleFormat.S24Le:
-                Int32Vector128(frames, count, pattern, S24Min, S24Max, signExtend24: true);
+                Int32Vector128(frames, count, pattern, GainStage.S24Min, GainStage.S24Max, signExtend24: true);
                 break;
             case SampleFormat.S32Le:
                 Int32Vector128(frames, count, pattern, int.MinValue, int.MaxValue, signExtend24: false);
                 break;
             default:
                 Span<uint> mask = stackalloc uint[pattern.Length];
-                FillMuteMask(mask, factors.Length, muted);
+                GainPattern.FillMuteMask(mask, factors.Length, muted);
                 FloatVector128(frames, count, pattern, mask);
                 break;
         }
@@ -53,13 +53,13 @@ public static partial class GainStage
         Vector128<double> max = Vector128.Create((double)short.MaxValue);
         nuint period = (nuint)pattern.Length;
         nuint k = 0;
-        for (nuint i = 0; i < (nuint)count; i += PatternStep)
+        for (nuint i = 0; i < (nuint)count; i += GainPattern.Step)
         {
             Vector128<short> x = Vector128.LoadUnsafe(ref samples, i);
             Vector128<int> y0 = Scale4(Vector128.WidenLower(x), ref Unsafe.Add(ref gains, k), min, max);
             Vector128<int> y1 = Scale4(Vector128.WidenUpper(x), ref Unsafe.Add(ref gains, k + 4), min, max);
             Vector128.Narrow(y0, y1).StoreUnsafe(ref samples, i); // in range already: narrowing is exact
-            k += PatternStep;
+            k += GainPattern.Step;
             k = k == period ? 0 : k;
         }
     }
@@ -73,7 +73,7 @@ public static partial class GainStage
         Vector128<double> max = Vector128.Create(upper);
         nuint period = (nuint)pattern.Length;
         nuint k = 0;
-        for (nuint i = 0; i < (nuint)count; i += PatternStep)
+        for (nuint i = 0; i < (nuint)count; i += GainPattern.Step)
         {
             Vector128<int> x0 = Vector128.LoadUnsafe(ref samples, i);
             Vector128<int> x1 = Vector128.LoadUnsafe(ref samples, i + 4);
@@ -85,7 +85,7 @@ public static partial class GainStage
 
             Scale4(x0, ref Unsafe.Add(ref gains, k), min, max).StoreUnsafe(ref samples, i);
             Scale4(x1, ref Unsafe.Add(ref gains, k + 4), min, max).StoreUnsafe(ref samples, i + 4);
-            k += PatternStep;
+            k += GainPattern.Step;
             k = k == period ? 0 : k;
         }
     }

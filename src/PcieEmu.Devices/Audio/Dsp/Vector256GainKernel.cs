@@ -12,34 +12,34 @@ namespace PcieEmu.Devices.Audio.Dsp;
 /// (cvtpd2dq; rounding after clamping equals clamping after rounding because the bounds are integers); for FLOAT_LE
 /// narrowed by cvtpd2ps (the scalar cast's rounding) and ANDed with the mute mask (muted lanes become +0.0).
 /// </summary>
-public static partial class GainStage
+internal static class Vector256GainKernel
 {
-    /// <returns>How many samples (a multiple of <see cref="PatternStep"/>) it processed from the start.</returns>
-    private static int ApplyVector256(Span<byte> frames, SampleFormat format, ReadOnlySpan<double> factors, uint muted)
+    /// <returns>How many samples (a multiple of <see cref="GainPattern.Step"/>) it processed from the start.</returns>
+    public static int Apply(Span<byte> frames, SampleFormat format, ReadOnlySpan<double> factors, uint muted)
     {
         int samples = frames.Length / format.BytesPerSample();
-        int count = samples - samples % PatternStep;
+        int count = samples - samples % GainPattern.Step;
         if (count == 0)
         {
             return 0;
         }
 
-        Span<double> pattern = stackalloc double[PatternLength(factors.Length, count)];
-        FillPattern(pattern, factors);
+        Span<double> pattern = stackalloc double[GainPattern.Length(factors.Length, count)];
+        GainPattern.Fill(pattern, factors);
         switch (format)
         {
             case SampleFormat.S16Le:
                 S16Vector256(frames, count, pattern);
                 break;
             case SampleFormat.S24Le:
-                Int32Vector256(frames, count, pattern, S24Min, S24Max, signExtend24: true);
+                Int32Vector256(frames, count, pattern, GainStage.S24Min, GainStage.S24Max, signExtend24: true);
                 break;
             case SampleFormat.S32Le:
                 Int32Vector256(frames, count, pattern, int.MinValue, int.MaxValue, signExtend24: false);
                 break;
             default:
                 Span<uint> mask = stackalloc uint[pattern.Length];
-                FillMuteMask(mask, factors.Length, muted);
+                GainPattern.FillMuteMask(mask, factors.Length, muted);
                 FloatVector256(frames, count, pattern, mask);
                 break;
         }
@@ -55,13 +55,13 @@ public static partial class GainStage
         Vector256<double> max = Vector256.Create((double)short.MaxValue);
         nuint period = (nuint)pattern.Length;
         nuint k = 0;
-        for (nuint i = 0; i < (nuint)count; i += PatternStep)
+        for (nuint i = 0; i < (nuint)count; i += GainPattern.Step)
         {
             Vector256<int> x = Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref samples, i));
             Vector128<int> y0 = Scale4(x.GetLower(), Vector256.LoadUnsafe(ref gains, k), min, max);
             Vector128<int> y1 = Scale4(x.GetUpper(), Vector256.LoadUnsafe(ref gains, k + 4), min, max);
             Sse2.PackSignedSaturate(y0, y1).StoreUnsafe(ref samples, i); // in range already: packing is exact
-            k += PatternStep;
+            k += GainPattern.Step;
             k = k == period ? 0 : k;
         }
     }
@@ -75,7 +75,7 @@ public static partial class GainStage
         Vector256<double> max = Vector256.Create(upper);
         nuint period = (nuint)pattern.Length;
         nuint k = 0;
-        for (nuint i = 0; i < (nuint)count; i += PatternStep)
+        for (nuint i = 0; i < (nuint)count; i += GainPattern.Step)
         {
             Vector256<int> x = Vector256.LoadUnsafe(ref samples, i);
             if (signExtend24)
@@ -86,7 +86,7 @@ public static partial class GainStage
             Vector128<int> y0 = Scale4(x.GetLower(), Vector256.LoadUnsafe(ref gains, k), min, max);
             Vector128<int> y1 = Scale4(x.GetUpper(), Vector256.LoadUnsafe(ref gains, k + 4), min, max);
             Vector256.Create(y0, y1).StoreUnsafe(ref samples, i);
-            k += PatternStep;
+            k += GainPattern.Step;
             k = k == period ? 0 : k;
         }
     }
@@ -98,14 +98,14 @@ public static partial class GainStage
         ref float keep = ref Unsafe.As<uint, float>(ref MemoryMarshal.GetReference(mask));
         nuint period = (nuint)pattern.Length;
         nuint k = 0;
-        for (nuint i = 0; i < (nuint)count; i += PatternStep)
+        for (nuint i = 0; i < (nuint)count; i += GainPattern.Step)
         {
             Vector256<float> x = Vector256.LoadUnsafe(ref samples, i);
             Vector256<double> d0 = Avx.Multiply(Avx.ConvertToVector256Double(x.GetLower()), Vector256.LoadUnsafe(ref gains, k));
             Vector256<double> d1 = Avx.Multiply(Avx.ConvertToVector256Double(x.GetUpper()), Vector256.LoadUnsafe(ref gains, k + 4));
             Vector256<float> y = Vector256.Create(Avx.ConvertToVector128Single(d0), Avx.ConvertToVector128Single(d1));
             Avx.And(y, Vector256.LoadUnsafe(ref keep, k)).StoreUnsafe(ref samples, i);
-            k += PatternStep;
+            k += GainPattern.Step;
             k = k == period ? 0 : k;
         }
     }

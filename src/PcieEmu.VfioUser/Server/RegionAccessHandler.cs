@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 using PcieEmu.Interop;
 using PcieEmu.Pci;
 using PcieEmu.Pci.Bars;
@@ -6,34 +8,43 @@ using PcieEmu.VfioUser.Protocol;
 
 namespace PcieEmu.VfioUser.Server;
 
-public sealed partial class VfioUserConnection
+/// <summary>
+/// The region requests of one session: region info (config space, BARs, expansion ROM, the empty VGA region),
+/// REGION_READ, REGION_WRITE and REGION_WRITE_MULTI. Every access is checked against the region's size and
+/// rights before it reaches the function's bus-side methods. Holds no state of its own beyond the function and
+/// the transfer limit; runs on the session thread.
+/// </summary>
+internal sealed class RegionAccessHandler
 {
-    private int HandleGetInfo(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)
-    {
-        replyLength = 0;
-        if (!DeviceInfo.TryRead(payload, out var request) || request.Argsz < DeviceInfo.Length)
-        {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"payload {payload.Length} B / argsz too small");
-            return Errno.EINVAL;
-        }
+    private readonly PciFunction _function;
+    private readonly int _maxDataTransferSize;
+    private readonly ILogger _clientLogger;
 
-        new DeviceInfo(DeviceInfo.Length, VfioConstants.DeviceFlagsReset | VfioConstants.DeviceFlagsPci, VfioRegion.Count, 5).WriteTo(reply);
-        replyLength = DeviceInfo.Length;
-        return 0;
+    /// <param name="maxDataTransferSize">Largest count one access may carry (what we advertised as max_data_xfer_size).</param>
+    public RegionAccessHandler(PciFunction function, int maxDataTransferSize, ILogger clientLogger)
+    {
+        _function = function;
+        _maxDataTransferSize = maxDataTransferSize;
+        _clientLogger = clientLogger;
     }
 
-    private int HandleGetRegionInfo(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)
+    /// <summary>
+    /// DEVICE_GET_REGION_INFO: 0 (the info, with a sparse-mmap capability for a mappable BAR, in <paramref name="reply"/>)
+    /// or an errno. <paramref name="replyFd"/> is the BAR memory's fd the reply must carry, or null.
+    /// </summary>
+    public int GetInfo(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength, out SafeHandle? replyFd)
     {
         replyLength = 0;
+        replyFd = null;
         if (!RegionInfo.TryRead(payload, out var request) || request.Argsz < RegionInfo.Length)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"payload {payload.Length} B / argsz too small");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"payload {payload.Length} B / argsz too small");
             return Errno.EINVAL;
         }
 
         if (request.Index >= VfioRegion.Count)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"region index {request.Index}");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"region index {request.Index}");
             return Errno.EINVAL;
         }
 
@@ -59,26 +70,27 @@ public sealed partial class VfioUserConnection
             }
 
             SparseMmapCapability.Write(reply[RegionInfo.Length..], 0, areas);
-            _replyFd = region.Fd;
+            replyFd = region.Fd;
         }
 
         replyLength = (int)needed;
         return 0;
     }
 
-    private int HandleGetRegionIoFds(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)
+    /// <summary>DEVICE_GET_REGION_IO_FDS: always an empty list (we offer no ioeventfds), or an errno.</summary>
+    public int GetIoFds(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)
     {
         replyLength = 0;
         if (payload.Length < 16 || BinaryPrimitives.ReadUInt32LittleEndian(payload) < 16)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, "payload/argsz below 16");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, "payload/argsz below 16");
             return Errno.EINVAL;
         }
 
         uint index = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
         if (index >= VfioRegion.Count)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"region index {index}");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"region index {index}");
             return Errno.EINVAL;
         }
 
@@ -91,12 +103,13 @@ public sealed partial class VfioUserConnection
         return 0;
     }
 
-    private int HandleRegionRead(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)
+    /// <summary>REGION_READ: 0 (the access head and the data in <paramref name="reply"/>) or an errno.</summary>
+    public int Read(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)
     {
         replyLength = 0;
         if (!RegionAccess.TryRead(payload, out var access) || payload.Length != RegionAccess.Length)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"payload {payload.Length} B, need {RegionAccess.Length}");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"payload {payload.Length} B, need {RegionAccess.Length}");
             return Errno.EINVAL;
         }
 
@@ -125,12 +138,13 @@ public sealed partial class VfioUserConnection
         return 0;
     }
 
-    private int HandleRegionWrite(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)
+    /// <summary>REGION_WRITE: 0 (the access head echoed) or an errno; the data goes to the function without a copy.</summary>
+    public int Write(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)
     {
         replyLength = 0;
         if (!RegionAccess.TryRead(payload, out var access) || (ulong)payload.Length != RegionAccess.Length + (ulong)access.Count)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"payload {payload.Length} B does not hold the {(payload.Length >= 16 ? access.Count : 0)} data bytes declared");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"payload {payload.Length} B does not hold the {(payload.Length >= 16 ? access.Count : 0)} data bytes declared");
             return Errno.EINVAL;
         }
 
@@ -140,25 +154,26 @@ public sealed partial class VfioUserConnection
             return errno;
         }
 
-        Write(access, payload[RegionAccess.Length..]);
+        Apply(access, payload[RegionAccess.Length..]);
         access.WriteTo(reply);
         replyLength = RegionAccess.Length;
         return 0;
     }
 
-    private int HandleRegionWriteMulti(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)
+    /// <summary>REGION_WRITE_MULTI: 0 (the count echoed) or an errno; the whole batch is validated before any write.</summary>
+    public int WriteMulti(in MessageHeader h, ReadOnlySpan<byte> payload, Span<byte> reply, out int replyLength)
     {
         replyLength = 0;
         if (payload.Length < 8)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, "no wr_cnt");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, "no wr_cnt");
             return Errno.EINVAL;
         }
 
         ulong count = BinaryPrimitives.ReadUInt64LittleEndian(payload);
         if (count == 0 || count > RegionWriteMultiEntry.MaxEntries || (ulong)payload.Length < 8 + (count * RegionWriteMultiEntry.Length))
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"wr_cnt {count} with {payload.Length} B of payload");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"wr_cnt {count} with {payload.Length} B of payload");
             return Errno.EINVAL;
         }
 
@@ -180,7 +195,7 @@ public sealed partial class VfioUserConnection
         {
             RegionWriteMultiEntry.TryRead(payload[(8 + (i * RegionWriteMultiEntry.Length))..], out var e);
             BinaryPrimitives.WriteUInt64LittleEndian(data, e.Data);
-            Write(new RegionAccess(e.Offset, e.Region, e.Count), data[..(int)e.Count]);
+            Apply(new RegionAccess(e.Offset, e.Region, e.Count), data[..(int)e.Count]);
         }
 
         BinaryPrimitives.WriteUInt64LittleEndian(reply, count);
@@ -188,7 +203,7 @@ public sealed partial class VfioUserConnection
         return 0;
     }
 
-    private void Write(in RegionAccess access, ReadOnlySpan<byte> data)
+    private void Apply(in RegionAccess access, ReadOnlySpan<byte> data)
     {
         if (access.Region == VfioRegion.Config)
         {
@@ -204,48 +219,30 @@ public sealed partial class VfioUserConnection
     {
         if (access.Region >= VfioRegion.Count)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"region {access.Region}");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"region {access.Region}");
             return Errno.EINVAL;
         }
 
-        if (access.Count == 0 || access.Count > _options.MaxDataTransferSize)
+        if (access.Count == 0 || access.Count > _maxDataTransferSize)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"count {access.Count} (1..{_options.MaxDataTransferSize})");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"count {access.Count} (1..{_maxDataTransferSize})");
             return access.Count == 0 ? Errno.EINVAL : Errno.E2BIG;
         }
 
         var region = Describe((int)access.Region);
         if (region.Size == 0 || access.Offset > region.Size || access.Count > region.Size - access.Offset)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"[0x{access.Offset:x}, +{access.Count}) outside region {access.Region} (0x{region.Size:x} B)");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"[0x{access.Offset:x}, +{access.Count}) outside region {access.Region} (0x{region.Size:x} B)");
             return Errno.EINVAL;
         }
 
         if (isWrite && (region.Flags & VfioConstants.RegionInfoFlagWrite) == 0)
         {
-            LogMalformed(_clientLogger, h.Id, h.Command, $"region {access.Region} is read-only");
+            ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"region {access.Region} is read-only");
             return Errno.EINVAL;
         }
 
         return 0;
-    }
-
-    private int HandleDeviceReset()
-    {
-        _function.Reset(ResetKind.DeviceReset);
-        return 0;
-    }
-
-    private int HandleDeviceFeature(in MessageHeader h, ReadOnlySpan<byte> payload)
-    {
-        if (payload.Length < 8)
-        {
-            LogMalformed(_clientLogger, h.Id, h.Command, "payload below 8 bytes");
-            return Errno.EINVAL;
-        }
-
-        // No device features (migration, DMA logging) are implemented.
-        return Errno.ENOTSUP;
     }
 
     private RegionDescription Describe(int index)
@@ -275,7 +272,7 @@ public sealed partial class VfioUserConnection
         }
     }
 
-    private readonly record struct RegionDescription(ulong Size, uint Flags, IReadOnlyList<MmapArea> MmapAreas, System.Runtime.InteropServices.SafeHandle? Fd)
+    private readonly record struct RegionDescription(ulong Size, uint Flags, IReadOnlyList<MmapArea> MmapAreas, SafeHandle? Fd)
     {
         public static RegionDescription Empty => new(0, 0, [], null);
     }
