@@ -126,7 +126,7 @@ public sealed class UnixSocketTransport : IMessageTransport
     {
         if (!_socket.SafeHandle.IsClosed)
         {
-            Libc.shutdown(_socket.SafeHandle, Libc.SHUT_RDWR);
+            UnixMessaging.Shutdown(_socket.SafeHandle);
         }
     }
 
