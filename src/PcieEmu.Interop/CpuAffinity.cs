@@ -11,7 +11,7 @@ public static class CpuAffinity
 {
     private const int MaskWords = 1024 / 64;
 
-    /// <summary>The CPUs the calling thread may run on.</summary>
+    /// <summary>The CPUs (numbers from 0, ascending) the calling thread may run on. Throws <see cref="IOException"/> if the kernel refuses.</summary>
     public static unsafe IReadOnlyList<int> OfCurrentThread()
     {
         ulong* mask = stackalloc ulong[MaskWords];
@@ -32,7 +32,10 @@ public static class CpuAffinity
         return cpus;
     }
 
-    /// <summary>Restricts the calling thread (and what it creates from now on) to <paramref name="cpus"/>. 0 or -errno.</summary>
+    /// <summary>
+    /// Restricts the calling thread (and the threads and processes it creates from now on) to <paramref name="cpus"/>.
+    /// Returns 0 or -errno: -EINVAL for a CPU number outside 0..1023, or for a set with no CPU the thread may use.
+    /// </summary>
     public static int PinCurrentThread(IReadOnlyCollection<int> cpus) => Pin(0, cpus);
 
     /// <summary>

@@ -2,13 +2,17 @@ using Microsoft.Win32.SafeHandles;
 
 namespace PcieEmu.Interop;
 
-/// <summary>Takes ownership of raw fds the moment they leave the kernel.</summary>
+/// <summary>File descriptor ownership: raw fds become SafeFileHandles the moment they leave the kernel.</summary>
 public static class FileDescriptors
 {
     /// <summary>Wraps a raw fd in a SafeFileHandle that closes it; the caller must not use the int again.</summary>
-    public static SafeFileHandle Own(int fd) => new((nint)fd, ownsHandle: true);
+    internal static SafeFileHandle Own(int fd) => new((nint)fd, ownsHandle: true);
 
-    /// <summary>A new, independently owned descriptor for the same open file (close-on-exec).</summary>
+    /// <summary>
+    /// A new descriptor for the same open file (shared offset and status flags, close-on-exec), owned by the returned
+    /// handle; closing either leaves the other open. Throws <see cref="IOException"/> when the kernel refuses (out of
+    /// fds) and <see cref="ObjectDisposedException"/> when <paramref name="fd"/> is already closed.
+    /// </summary>
     public static SafeFileHandle Duplicate(System.Runtime.InteropServices.SafeHandle fd)
     {
         int n = Libc.fcntl(fd, Libc.F_DUPFD_CLOEXEC, 0);

@@ -4,15 +4,15 @@ using Microsoft.Win32.SafeHandles;
 namespace PcieEmu.Interop;
 
 /// <summary>
-/// A minimal io_uring (no SQPOLL, no registered buffers) for one thread: claim submission entries, then one
-/// io_uring_enter submits them and waits. Its point is fewer kernel entries: a reply and the receive of the next request
-/// go in with one system call instead of two. The ring fd is referenced for this object's life and the rings are
-/// unmapped on dispose; only the thread that created it may use it.
+/// A minimal io_uring (no SQPOLL, no registered buffers) for one thread, used by
+/// <see cref="UnixMessaging.SendAndReceive"/>: a reply and the receive of the next request go to the kernel with one
+/// system call instead of two. Only the thread that created it may use or dispose it. It owns its ring fd and the
+/// ring mappings; <see cref="Dispose"/> releases both.
 /// </summary>
 public sealed unsafe class IoUring : IDisposable
 {
-    public const byte IORING_OP_RECVMSG = 10;
-    public const byte IORING_OP_SEND = 26;
+    internal const byte IORING_OP_RECVMSG = 10;
+    internal const byte IORING_OP_SEND = 26;
     private const uint IORING_ENTER_GETEVENTS = 1;
     private const uint IORING_FEAT_SINGLE_MMAP = 1;
     private const long IORING_OFF_SQ_RING = 0;
@@ -53,14 +53,14 @@ public sealed unsafe class IoUring : IDisposable
         Entries = p.sq_entries;
     }
 
-    /// <summary>Submission entries the ring holds.</summary>
+    /// <summary>Submission entries the ring holds: the requested count, rounded up to a power of two by the kernel.</summary>
     public uint Entries { get; }
 
     /// <summary>
     /// A ring of at least <paramref name="entries"/> entries for the calling thread only, or null with the errno (ENOSYS,
     /// EPERM in sandboxes, …). It asks for SINGLE_ISSUER | DEFER_TASKRUN (Linux 6.1+): completion work then runs only
-    /// when this thread waits in <see cref="Enter"/>, not as interruptions of whatever it does; older kernels get a
-    /// plain ring.
+    /// when this thread waits for its ring, not as interruptions of whatever else it does; older kernels get a plain
+    /// ring. Never throws: every failure is the null result.
     /// </summary>
     public static IoUring? TryCreate(uint entries, out int errno)
     {
@@ -121,7 +121,7 @@ public sealed unsafe class IoUring : IDisposable
     }
 
     /// <summary>Claims the next submission entry, cleared; it is submitted by the next <see cref="Enter"/>.</summary>
-    public ref io_uring_sqe Claim()
+    internal ref io_uring_sqe Claim()
     {
         uint tail = *_sqTail;
         uint index = tail & _sqMask;
@@ -133,7 +133,7 @@ public sealed unsafe class IoUring : IDisposable
     }
 
     /// <summary>io_uring_enter: submits <paramref name="toSubmit"/> claimed entries and waits for <paramref name="minComplete"/> completions. Entries submitted, or -errno.</summary>
-    public int Enter(uint toSubmit, uint minComplete)
+    internal int Enter(uint toSubmit, uint minComplete)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         nint r = Libc.syscall(Libc.SYS_io_uring_enter, _rawFd, (nint)toSubmit, (nint)minComplete, minComplete > 0 ? (nint)IORING_ENTER_GETEVENTS : 0, 0, 0);
@@ -141,7 +141,7 @@ public sealed unsafe class IoUring : IDisposable
     }
 
     /// <summary>Takes the oldest completion, if any.</summary>
-    public bool TryTakeCompletion(out ulong userData, out int result)
+    internal bool TryTakeCompletion(out ulong userData, out int result)
     {
         uint head = *_cqHead;
         if (head == Volatile.Read(ref *_cqTail))
@@ -164,6 +164,10 @@ public sealed unsafe class IoUring : IDisposable
         return address == -1 ? throw new IOException($"mmap of the io_uring rings failed: {Errno.Name(Libc.LastErrno)}") : address;
     }
 
+    /// <summary>
+    /// Unmaps the rings and closes the ring fd; a second call does nothing. Only the creating thread may call it, and
+    /// never while an <see cref="UnixMessaging.SendAndReceive"/> on this ring is under way.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)

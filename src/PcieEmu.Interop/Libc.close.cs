@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     /// <summary>Only for fds not yet owned by a SafeHandle (none in normal paths: ownership is taken at receipt).</summary>
     [LibraryImport(Library, SetLastError = true)]

@@ -7,7 +7,7 @@ namespace PcieEmu.Interop;
 /// fixed-size types, errno read through <see cref="Marshal.GetLastPInvokeError"/>.
 /// Layouts and constants are Linux LP64 (x86-64 and arm64 agree on all of them).
 /// </summary>
-public static partial class Libc
+internal static partial class Libc
 {
     internal const string Library = "libc";
 

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     public const int F_DUPFD_CLOEXEC = 1030;
 

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     public const uint MFD_ALLOW_SEALING = 0x2;
 

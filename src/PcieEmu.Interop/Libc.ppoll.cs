@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     /// <summary>ppoll(2): poll with a nanosecond timeout (poll's is whole milliseconds). A null sigmask keeps the thread's.</summary>
     [LibraryImport(Library, SetLastError = true)]

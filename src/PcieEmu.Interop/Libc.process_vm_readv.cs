@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     /// <summary>
     /// Copies from <paramref name="remote"/> (an address range of process <paramref name="pid"/>, here our own) to

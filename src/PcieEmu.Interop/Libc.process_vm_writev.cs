@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     /// <summary>Copies from <paramref name="local"/> to <paramref name="remote"/>; faults come back as EFAULT (see process_vm_readv).</summary>
     [LibraryImport(Library, SetLastError = true)]

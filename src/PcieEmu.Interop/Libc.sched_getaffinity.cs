@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     /// <summary>Reads the CPU mask of thread <paramref name="pid"/> (0 = the calling thread).</summary>
     [LibraryImport(Library, SetLastError = true)]

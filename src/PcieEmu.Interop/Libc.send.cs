@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     /// <summary>send(2) on a raw descriptor the caller keeps referenced (see <see cref="recvmsg(int, msghdr*, int)"/>).</summary>
     [LibraryImport(Library, SetLastError = true)]

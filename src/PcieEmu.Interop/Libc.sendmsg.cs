@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     [LibraryImport(Library, SetLastError = true)]
     public static unsafe partial nint sendmsg(SafeHandle sockfd, msghdr* msg, int flags);

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     // The constants live here rather than in Libc.cs: they belong to this one call.
     public const int AT_FDCWD = -100;
@@ -34,18 +34,18 @@ public static partial class Libc
     public static unsafe partial int statx(int dirfd, string pathname, int flags, uint mask, statx* statxbuf);
 }
 
-/// <summary>struct statx_timestamp (16 bytes).</summary>
+/// <summary>struct statx_timestamp of &lt;linux/stat.h&gt; (16 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct statx_timestamp
+internal struct statx_timestamp
 {
     public long tv_sec;
     public uint tv_nsec;
     public int __reserved;
 }
 
-/// <summary>struct statx (256 bytes, the same on every architecture; the tail is reserved for growth).</summary>
+/// <summary>struct statx of &lt;linux/stat.h&gt; (256 bytes, the same on every architecture; the tail is reserved for growth).</summary>
 [StructLayout(LayoutKind.Sequential, Size = 256)]
-public struct statx
+internal struct statx
 {
     public uint stx_mask;
     public uint stx_blksize;

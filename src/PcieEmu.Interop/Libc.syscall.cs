@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-public static partial class Libc
+internal static partial class Libc
 {
     /// <summary>io_uring_setup(2) and io_uring_enter(2): the same numbers on x86-64 and arm64 (asm-generic).</summary>
     public const nint SYS_io_uring_setup = 425;

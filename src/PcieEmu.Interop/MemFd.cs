@@ -10,7 +10,8 @@ public static class MemFd
     /// A memfd of <paramref name="size"/> bytes. With <paramref name="sealSize"/> its size is sealed
     /// (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), as QEMU seals its guest RAM: a peer we hand it to can still map
     /// and write it, but can never shrink it under our own mapping (touching a page past a shrunken end raises
-    /// SIGBUS, which would kill the server).
+    /// SIGBUS, which would kill the server). The returned handle owns the fd; <paramref name="name"/> only labels it in
+    /// /proc/&lt;pid&gt;/fd. Throws <see cref="IOException"/> when the memfd cannot be made, sized or sealed.
     /// </summary>
     public static SafeFileHandle Create(string name, long size, bool sealSize = false)
     {

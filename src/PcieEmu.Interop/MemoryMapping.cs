@@ -5,6 +5,7 @@ namespace PcieEmu.Interop;
 /// <summary>What a copy into or out of a <see cref="MemoryMapping"/> did.</summary>
 public enum MappingCopy
 {
+    /// <summary>Every byte moved.</summary>
     Ok,
 
     /// <summary>The range is not inside the mapping; nothing moved.</summary>
@@ -48,16 +49,25 @@ public sealed unsafe class MemoryMapping : SafeHandle
         FaultChecked = faultChecked;
     }
 
+    /// <summary>Bytes the caller can reach, from offset 0 (the length asked of <see cref="Map"/>, without the page slack).</summary>
     public ulong Length { get; }
 
+    /// <summary>Whether the pages are mapped PROT_WRITE; writes to a mapping without it return <see cref="MappingCopy.ReadOnly"/>.</summary>
     public bool Writable { get; }
 
     /// <summary>Copies go through the kernel and report faults instead of raising SIGBUS (see the type's remarks).</summary>
     public bool FaultChecked { get; }
 
+    /// <summary>True only for a mapping that was never made; a live mapping is valid until disposed.</summary>
     public override bool IsInvalid => handle == nint.Zero || handle == -1;
 
-    /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> at <paramref name="offset"/>, MAP_SHARED.</summary>
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes of <paramref name="fd"/> at <paramref name="offset"/> (any offset: the
+    /// page alignment is done here), MAP_SHARED, readable and, if <paramref name="writable"/>, writable. The mapping
+    /// does not keep <paramref name="fd"/>: the caller may close it at once. Throws
+    /// <see cref="ArgumentOutOfRangeException"/> for a zero length or an offset or length beyond off_t, and
+    /// <see cref="IOException"/> when mmap fails (EACCES for a writable mapping of a read-only fd, ENODEV, ENOMEM).
+    /// </summary>
     public static MemoryMapping Map(SafeHandle fd, ulong offset, ulong length, bool writable, bool faultChecked = false)
     {
         if (length == 0 || length > long.MaxValue || offset > long.MaxValue)
@@ -84,7 +94,11 @@ public sealed unsafe class MemoryMapping : SafeHandle
         return new MemoryMapping(p, mapLength, (nint)slack, length, writable, faultChecked);
     }
 
-    /// <summary>Copies out of the mapping.</summary>
+    /// <summary>
+    /// Copies <paramref name="destination"/>.Length bytes from <paramref name="offset"/> of the mapping. Safe against
+    /// a concurrent <see cref="SafeHandle.Dispose()"/>: the memory stays mapped until the copy is done (a disposed
+    /// mapping throws <see cref="ObjectDisposedException"/>).
+    /// </summary>
     public MappingCopy Read(ulong offset, Span<byte> destination)
     {
         if (!InRange(offset, (ulong)destination.Length))
@@ -114,7 +128,7 @@ public sealed unsafe class MemoryMapping : SafeHandle
         }
     }
 
-    /// <summary>Copies into the mapping.</summary>
+    /// <summary>Copies <paramref name="source"/> to <paramref name="offset"/> of the mapping; concurrency as <see cref="Read"/>.</summary>
     public MappingCopy Write(ulong offset, ReadOnlySpan<byte> source)
     {
         if (!InRange(offset, (ulong)source.Length))
@@ -223,8 +237,16 @@ public sealed unsafe class MemoryMapping : SafeHandle
 
     private bool InRange(ulong offset, ulong count) => offset <= Length && count <= Length - offset;
 
+    /// <summary>Unmaps the pages; runs once, after the last copy in progress released its reference.</summary>
     protected override bool ReleaseHandle() => Libc.munmap(handle, _mappedLength) == 0;
 }
 
-/// <summary>A callback over a span and caller state (System.Buffers.SpanAction without the dependency).</summary>
+/// <summary>
+/// A callback over a span and caller state (System.Buffers.SpanAction without the dependency); see
+/// <see cref="MemoryMapping.TryAccess"/>.
+/// </summary>
+/// <typeparam name="T">The span's element type.</typeparam>
+/// <typeparam name="TState">The caller's state, passed through so the callback can be static.</typeparam>
+/// <param name="span">The memory; valid only during the call.</param>
+/// <param name="state">The state the caller passed.</param>
 public delegate void SpanAction<T, in TState>(Span<T> span, TState state);

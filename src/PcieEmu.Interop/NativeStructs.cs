@@ -3,17 +3,17 @@ using System.Runtime.InteropServices;
 
 namespace PcieEmu.Interop;
 
-/// <summary>struct iovec (16 bytes on LP64).</summary>
+/// <summary>struct iovec of &lt;sys/uio.h&gt; (16 bytes on LP64): one buffer of a scatter/gather list.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct iovec
+internal unsafe struct iovec
 {
     public void* iov_base;
     public nuint iov_len;
 }
 
-/// <summary>struct msghdr (56 bytes on LP64; the padding after msg_namelen and msg_flags is implicit).</summary>
+/// <summary>struct msghdr of &lt;sys/socket.h&gt; (56 bytes on LP64; the padding after msg_namelen and msg_flags is implicit).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct msghdr
+internal unsafe struct msghdr
 {
     public void* msg_name;
     public uint msg_namelen;
@@ -24,34 +24,34 @@ public unsafe struct msghdr
     public int msg_flags;
 }
 
-/// <summary>struct cmsghdr (16 bytes on LP64); data follows, aligned to 8.</summary>
+/// <summary>struct cmsghdr of &lt;sys/socket.h&gt; (16 bytes on LP64); data follows, aligned to 8.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct cmsghdr
+internal struct cmsghdr
 {
     public nuint cmsg_len;
     public int cmsg_level;
     public int cmsg_type;
 }
 
-/// <summary>struct pollfd (8 bytes).</summary>
+/// <summary>struct pollfd of &lt;poll.h&gt; (8 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct pollfd
+internal struct pollfd
 {
     public int fd;
     public short events;
     public short revents;
 }
 
-/// <summary>struct timespec (16 bytes on LP64).</summary>
+/// <summary>struct timespec of &lt;time.h&gt; (16 bytes on LP64).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct timespec
+internal struct timespec
 {
     public long tv_sec;
     public long tv_nsec;
 }
 
-/// <summary>CMSG_* macros for LP64.</summary>
-public static class Cmsg
+/// <summary>The CMSG_* macros of &lt;sys/socket.h&gt; for LP64.</summary>
+internal static class Cmsg
 {
     private const int Align = 8;
 
@@ -66,9 +66,9 @@ public static class Cmsg
     public static int Space(int dataLength) => HeaderSize + AlignUp(dataLength);
 }
 
-/// <summary>struct io_sqring_offsets (40 bytes).</summary>
+/// <summary>struct io_sqring_offsets of &lt;linux/io_uring.h&gt; (40 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct io_sqring_offsets
+internal struct io_sqring_offsets
 {
     public uint head;
     public uint tail;
@@ -81,9 +81,9 @@ public struct io_sqring_offsets
     public ulong user_addr;
 }
 
-/// <summary>struct io_cqring_offsets (40 bytes).</summary>
+/// <summary>struct io_cqring_offsets of &lt;linux/io_uring.h&gt; (40 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct io_cqring_offsets
+internal struct io_cqring_offsets
 {
     public uint head;
     public uint tail;
@@ -96,9 +96,9 @@ public struct io_cqring_offsets
     public ulong user_addr;
 }
 
-/// <summary>struct io_uring_params (120 bytes).</summary>
+/// <summary>struct io_uring_params of &lt;linux/io_uring.h&gt; (120 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct io_uring_params
+internal unsafe struct io_uring_params
 {
     public uint sq_entries;
     public uint cq_entries;
@@ -112,9 +112,9 @@ public unsafe struct io_uring_params
     public io_cqring_offsets cq_off;
 }
 
-/// <summary>struct io_uring_sqe (64 bytes), with the fields the socket operations use.</summary>
+/// <summary>struct io_uring_sqe of &lt;linux/io_uring.h&gt; (64 bytes), with the fields the socket operations use.</summary>
 [StructLayout(LayoutKind.Explicit, Size = 64)]
-public struct io_uring_sqe
+internal struct io_uring_sqe
 {
     [FieldOffset(0)] public byte opcode;
     [FieldOffset(1)] public byte flags;
@@ -127,9 +127,9 @@ public struct io_uring_sqe
     [FieldOffset(32)] public ulong user_data;
 }
 
-/// <summary>struct io_uring_cqe (16 bytes).</summary>
+/// <summary>struct io_uring_cqe of &lt;linux/io_uring.h&gt; (16 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct io_uring_cqe
+internal struct io_uring_cqe
 {
     public ulong user_data;
     public int res;

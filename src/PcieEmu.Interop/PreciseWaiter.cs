@@ -6,6 +6,7 @@ namespace PcieEmu.Interop;
 /// A wake-up signal with a nanosecond timeout: an eventfd waited on with ppoll(2). .NET's wait handles time out in
 /// whole milliseconds, which made a device thread that must act at a sample-clock instant up to a millisecond
 /// late (audio card period interrupts); CLOCK_MONOTONIC, which ppoll uses, is also the clock Stopwatch reads.
+/// One thread waits; any thread may wake it.
 /// </summary>
 public sealed class PreciseWaiter : IDisposable
 {
@@ -54,5 +55,6 @@ public sealed class PreciseWaiter : IDisposable
         }
     }
 
+    /// <summary>Closes the eventfd. Call it once no thread waits any more: a <see cref="Wait"/> after it throws <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _event.Dispose();
 }

@@ -10,6 +10,13 @@ namespace PcieEmu.Interop;
 /// </summary>
 public static class RegularFile
 {
+    /// <summary>
+    /// The whole content of <paramref name="path"/>. Throws <see cref="FileNotFoundException"/> when nothing is there,
+    /// and <see cref="IOException"/> when it is not a regular file (symbolic links are followed) or holds more than
+    /// <paramref name="maxBytes"/>; the messages name the path.
+    /// </summary>
+    /// <param name="path">The file to read.</param>
+    /// <param name="maxBytes">The most bytes accepted; must be positive (<see cref="ArgumentOutOfRangeException"/>).</param>
     /// <param name="what">What the file is, for the message when it is too large ("a model file").</param>
     public static byte[] ReadAllBytes(string path, int maxBytes, string what = "this file")
     {
@@ -52,14 +59,17 @@ public static class RegularFile
         return total == buffer.Length ? buffer : buffer[..total];
     }
 
-    /// <summary>As <see cref="ReadAllBytes"/>, decoded like <see cref="File.ReadAllText(string)"/> (UTF-8 unless a byte order mark says otherwise).</summary>
+    /// <summary>
+    /// As <see cref="ReadAllBytes"/> (same limit on bytes, same exceptions), decoded like
+    /// <see cref="File.ReadAllText(string)"/>: UTF-8 unless a byte order mark says otherwise.
+    /// </summary>
     public static string ReadAllText(string path, int maxBytes, string what = "this file")
     {
         using var reader = new StreamReader(new MemoryStream(ReadAllBytes(path, maxBytes, what)), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         return reader.ReadToEnd();
     }
 
-    /// <summary>"1 MiB", "16 KiB", "1000 bytes".</summary>
+    /// <summary>A size for messages: whole MiB or KiB when it is a multiple of one ("1 MiB", "16 KiB"), else "1000 bytes".</summary>
     public static string FormatSize(long bytes) => bytes switch
     {
         >= 1 << 20 when bytes % (1 << 20) == 0 => $"{bytes >> 20} MiB",

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 namespace PcieEmu.Interop;
 
 /// <summary>socketpair(AF_UNIX, SOCK_STREAM): a connected pair without a path on disk.</summary>
-public static class SocketPairs
+internal static class SocketPairs
 {
     public static unsafe (Socket First, Socket Second) Create()
     {

@@ -7,12 +7,17 @@ namespace PcieEmu.Interop;
 /// <summary>
 /// recvmsg/sendmsg with SCM_RIGHTS over a stream socket. One call per chunk received and one per message sent
 /// (send(2) when there is one buffer and no fd); every received fd becomes a SafeFileHandle before this method
-/// returns. The SafeHandle forms reference the socket around the call; the int forms are for callers that hold such
-/// a reference themselves.
+/// returns, owned by the caller. The calls reference the socket's SafeHandle for their duration (except
+/// <see cref="SendAndReceive"/>, whose caller holds that reference), block, retry on EINTR, and report failure as a
+/// negative errno rather than an exception (only a handle already closed throws, <see cref="ObjectDisposedException"/>).
+/// Sends use MSG_NOSIGNAL: a closed peer is -EPIPE, never SIGPIPE.
 /// </summary>
 public static class UnixMessaging
 {
-    /// <summary>Bytes of control buffer needed to receive <paramref name="maxFds"/> fds in one cmsg.</summary>
+    /// <summary>
+    /// Bytes of control buffer needed to receive <paramref name="maxFds"/> fds (at least one) in one cmsg: the size of
+    /// the <c>control</c> buffer to pass to <see cref="Receive(SafeHandle, Span{byte}, Span{byte}, List{SafeFileHandle}, out bool)"/>.
+    /// </summary>
     public static int ControlBufferSize(int maxFds) => Cmsg.Space(sizeof(int) * Math.Max(maxFds, 1));
 
     /// <summary>
@@ -42,7 +47,7 @@ public static class UnixMessaging
     /// is inlined (inside a try region the JIT falls back to the slower generic helpers).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static unsafe int Receive(int socket, Span<byte> buffer, Span<byte> control,
+    internal static unsafe int Receive(int socket, Span<byte> buffer, Span<byte> control,
         List<SafeFileHandle> fds, out bool controlTruncated)
     {
         controlTruncated = false;
@@ -95,6 +100,8 @@ public static class UnixMessaging
     /// RECVMSG go to <paramref name="ring"/> together and one io_uring_enter submits both and waits for both. The receive
     /// is the same unix_stream_read_generic as recvmsg(2) (same fd semantics). Returns the bytes received (0 = EOF) or
     /// -errno; <paramref name="sendResult"/> is the send's byte count or -errno. Every operation has completed on return.
+    /// <paramref name="ring"/> must belong to the calling thread, and <paramref name="socket"/> is a raw descriptor
+    /// whose SafeHandle the caller keeps referenced across the call.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static unsafe int SendAndReceive(IoUring ring, int socket, ReadOnlySpan<byte> send, Span<byte> buffer, Span<byte> control,
@@ -229,7 +236,8 @@ public static class UnixMessaging
 
     /// <summary>
     /// Sends <paramref name="first"/> then <paramref name="second"/> with <paramref name="fds"/> attached to the first
-    /// byte, in one sendmsg (more only if the kernel accepts a partial write). Returns 0 or -errno.
+    /// byte, in one sendmsg (more only if the kernel accepts a partial write). Returns 0 once every byte is sent, or
+    /// -errno (-EINVAL for more than 253 fds, SCM_MAX_FD). The fds stay the caller's: the peer receives duplicates.
     /// </summary>
     public static int Send(SafeHandle socket, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second,
         ReadOnlySpan<SafeHandle> fds = default)
@@ -250,7 +258,7 @@ public static class UnixMessaging
     /// <see cref="Send(SafeHandle, ReadOnlySpan{byte}, ReadOnlySpan{byte}, ReadOnlySpan{SafeHandle})"/> on a raw
     /// descriptor whose SafeHandle the caller keeps referenced. Without fds no exception region is entered.
     /// </summary>
-    public static unsafe int Send(int socket, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second,
+    internal static unsafe int Send(int socket, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second,
         ReadOnlySpan<SafeHandle> fds = default)
     {
         if (fds.IsEmpty)
@@ -394,8 +402,15 @@ public static class UnixMessaging
         return 0;
     }
 
+    /// <summary>
+    /// shutdown(SHUT_RDWR): ends both directions of the connection at once, so a thread blocked receiving on it returns
+    /// 0 (end of stream) and the peer sees the end too. The socket stays open until its owner disposes it. 0 or -errno
+    /// (-ENOTCONN when it was never connected).
+    /// </summary>
+    public static int Shutdown(SafeHandle socket) => Libc.shutdown(socket, Libc.SHUT_RDWR) == 0 ? 0 : -Libc.LastErrno;
+
     /// <summary>Blocks until the fd is readable (or hung up). Only used when a socket turns out non-blocking.</summary>
-    public static bool WaitReadable(SafeHandle fd, int timeoutMs = -1)
+    internal static bool WaitReadable(SafeHandle fd, int timeoutMs = -1)
     {
         bool added = false;
         fd.DangerousAddRef(ref added);

@@ -7,24 +7,43 @@ namespace PcieEmu.VfioUser.Client;
 [Flags]
 public enum DmaMapFlags : uint
 {
+    /// <summary>The device may neither read nor write the range (a server may refuse such a map).</summary>
     None = 0,
+
+    /// <summary>The device may read the range (device-bound DMA, such as playback buffers).</summary>
     Read = VfioConstants.DmaMapFlagRead,
+
+    /// <summary>The device may write the range (host-bound DMA, such as capture buffers).</summary>
     Write = VfioConstants.DmaMapFlagWrite,
+
+    /// <summary>The device may read and write the range, as QEMU maps guest RAM.</summary>
     ReadWrite = Read | Write,
 }
 
 /// <summary>SET_IRQS actions (exactly one per message).</summary>
 public enum IrqAction : uint
 {
+    /// <summary>Mask the vectors: the device keeps them pending instead of signalling.</summary>
     Mask = VfioConstants.IrqSetActionMask,
+
+    /// <summary>Unmask the vectors (with an eventfd on INTx: set the resample fd KVM signals at EOI).</summary>
     Unmask = VfioConstants.IrqSetActionUnmask,
+
+    /// <summary>Assign the eventfds vectors signal (DATA_EVENTFD), or fire vectors from the client side (DATA_NONE/BOOL).</summary>
     Trigger = VfioConstants.IrqSetActionTrigger,
 }
 
 /// <summary>The server's answer to VERSION.</summary>
+/// <param name="Major">The protocol major version the server speaks (the one proposed: anything else is refused).</param>
+/// <param name="Minor">The minor version agreed on, at most the one proposed.</param>
+/// <param name="Json">The server's capabilities JSON without its NUL, or null when the reply carried none.</param>
+/// <param name="Capabilities">The parsed capabilities, spec defaults for the keys the server left out.</param>
+/// <param name="ReplySize">Bytes of the reply message, header included (never more than the request's).</param>
 public sealed record VersionReply(ushort Major, ushort Minor, string? Json, VersionCapabilities Capabilities, int ReplySize);
 
-/// <summary>One sparse-mmap area of a region (offset relative to the region's mmap offset).</summary>
+/// <summary>One area of a region the client may mmap, from the region info's sparse mmap capability.</summary>
+/// <param name="Offset">Bytes from the start of the region; the area is at <see cref="RegionInfo.Offset"/> + Offset in the region fd.</param>
+/// <param name="Size">Bytes of the area.</param>
 public readonly record struct SparseArea(ulong Offset, ulong Size);
 
 /// <summary>
@@ -42,20 +61,28 @@ public sealed class RegionDetails : IDisposable
         ReplySize = replySize;
     }
 
+    /// <summary>The final reply struct, as the server sent it.</summary>
     public RegionInfo Info { get; }
 
+    /// <summary>The region index (<see cref="VfioRegion"/>).</summary>
     public int Index => (int)Info.Index;
 
+    /// <summary>Region size in bytes; 0 when the device does not have this region.</summary>
     public ulong Size => Info.Size;
 
+    /// <summary>The RegionInfoFlag* bits of <see cref="VfioConstants"/>.</summary>
     public uint Flags => Info.Flags;
 
+    /// <summary>REGION_READ is allowed.</summary>
     public bool Readable => (Info.Flags & VfioConstants.RegionInfoFlagRead) != 0;
 
+    /// <summary>REGION_WRITE is allowed.</summary>
     public bool Writable => (Info.Flags & VfioConstants.RegionInfoFlagWrite) != 0;
 
+    /// <summary>Parts of the region (<see cref="SparseAreas"/>) may be mmapped from <see cref="Fd"/>.</summary>
     public bool Mmappable => (Info.Flags & VfioConstants.RegionInfoFlagMmap) != 0;
 
+    /// <summary>The mmappable areas, in the order the server listed them; empty without a sparse mmap capability.</summary>
     public IReadOnlyList<SparseArea> SparseAreas { get; }
 
     /// <summary>The region's fd (MMAP regions); the caller owns it.</summary>
@@ -75,6 +102,7 @@ public sealed class RegionDetails : IDisposable
         return fd;
     }
 
+    /// <summary>Closes <see cref="Fd"/> unless it was taken with <see cref="TakeFd"/>.</summary>
     public void Dispose()
     {
         Fd?.Dispose();

@@ -33,6 +33,12 @@ public sealed class VfioUserClient : IDisposable
     private readonly DeviceCommands _device;
     private readonly RegionCommands _regions;
 
+    /// <summary>
+    /// A client over <paramref name="transport"/>, which it owns from now on (<see cref="Dispose"/> disposes it).
+    /// Nothing is sent yet: call <see cref="Negotiate()"/> first, as QEMU does. Throws
+    /// <see cref="ArgumentOutOfRangeException"/> for a ReplyTimeout that is not positive or exceeds int.MaxValue ms,
+    /// and <see cref="ArgumentException"/> when <see cref="VfioUserClientOptions.VersionJson"/> is malformed.
+    /// </summary>
     public VfioUserClient(IMessageTransport transport, VfioUserClientOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(transport);
@@ -62,10 +68,13 @@ public sealed class VfioUserClient : IDisposable
     /// <summary>What the server declared in its VERSION reply (spec defaults until then).</summary>
     public VersionCapabilities ServerCapabilities { get; private set; } = new();
 
+    /// <summary>Whether a VERSION exchange succeeded (<see cref="ServerCapabilities"/> then holds the server's answer).</summary>
     public bool Negotiated { get; private set; }
 
+    /// <summary>The transport's description ("unix:/tmp/card.sock(client)"); exception messages start with it.</summary>
     public string Description => _channel.Description;
 
+    /// <summary>The options the client was made with.</summary>
     public VfioUserClientOptions Options => _options;
 
     /// <summary>Requests this client sent (raw ones included).</summary>
@@ -89,7 +98,10 @@ public sealed class VfioUserClient : IDisposable
     /// <summary>The largest REGION_READ/WRITE count: the server's max_data_xfer_size, capped by our buffer.</summary>
     public int MaxRegionTransfer => (int)Math.Min(ServerCapabilities.MaxDataTransferSize, MaxDataTransferSize);
 
-    /// <summary>Connects to a server listening on a UNIX socket path.</summary>
+    /// <summary>
+    /// Connects to a server listening on <paramref name="socketPath"/>. Throws <see cref="IOException"/> when the path is
+    /// too long for a UNIX socket and <see cref="SocketException"/> when nobody listens there.
+    /// </summary>
     public static VfioUserClient Connect(string socketPath, VfioUserClientOptions? options = null)
     {
         UnixSocketPath.ThrowIfTooLong(socketPath);
@@ -346,6 +358,10 @@ public sealed class VfioUserClient : IDisposable
         _regions.WriteMulti(entries);
     }
 
+    /// <summary>
+    /// Reads one byte of <paramref name="region"/> at <paramref name="offset"/>. These typed reads throw
+    /// <see cref="VfioUserProtocolException"/> when the server returns fewer bytes than asked; numbers are little-endian.
+    /// </summary>
     public byte ReadUInt8(int region, ulong offset)
     {
         Span<byte> b = stackalloc byte[1];
@@ -353,6 +369,7 @@ public sealed class VfioUserClient : IDisposable
         return b[0];
     }
 
+    /// <summary>Reads a little-endian 16-bit value (one 2-byte REGION_READ); see <see cref="ReadUInt8"/>.</summary>
     public ushort ReadUInt16(int region, ulong offset)
     {
         Span<byte> b = stackalloc byte[2];
@@ -360,6 +377,7 @@ public sealed class VfioUserClient : IDisposable
         return BinaryPrimitives.ReadUInt16LittleEndian(b);
     }
 
+    /// <summary>Reads a little-endian 32-bit value (one 4-byte REGION_READ); see <see cref="ReadUInt8"/>.</summary>
     public uint ReadUInt32(int region, ulong offset)
     {
         Span<byte> b = stackalloc byte[4];
@@ -367,6 +385,7 @@ public sealed class VfioUserClient : IDisposable
         return BinaryPrimitives.ReadUInt32LittleEndian(b);
     }
 
+    /// <summary>Reads a little-endian 64-bit value (one 8-byte REGION_READ); see <see cref="ReadUInt8"/>.</summary>
     public ulong ReadUInt64(int region, ulong offset)
     {
         Span<byte> b = stackalloc byte[8];
@@ -374,9 +393,11 @@ public sealed class VfioUserClient : IDisposable
         return BinaryPrimitives.ReadUInt64LittleEndian(b);
     }
 
+    /// <summary>Writes one byte (one REGION_WRITE); <paramref name="posted"/> as in <see cref="RegionWrite"/>.</summary>
     public void WriteUInt8(int region, ulong offset, byte value, bool posted = false) =>
         RegionWrite(region, offset, [value], posted);
 
+    /// <summary>Writes a 16-bit value, little-endian, in one 2-byte REGION_WRITE; <paramref name="posted"/> as in <see cref="RegionWrite"/>.</summary>
     public void WriteUInt16(int region, ulong offset, ushort value, bool posted = false)
     {
         Span<byte> b = stackalloc byte[2];
@@ -384,6 +405,7 @@ public sealed class VfioUserClient : IDisposable
         RegionWrite(region, offset, b, posted);
     }
 
+    /// <summary>Writes a 32-bit value, little-endian, in one 4-byte REGION_WRITE; <paramref name="posted"/> as in <see cref="RegionWrite"/>.</summary>
     public void WriteUInt32(int region, ulong offset, uint value, bool posted = false)
     {
         Span<byte> b = stackalloc byte[4];
@@ -391,6 +413,7 @@ public sealed class VfioUserClient : IDisposable
         RegionWrite(region, offset, b, posted);
     }
 
+    /// <summary>Writes a 64-bit value, little-endian, in one 8-byte REGION_WRITE; <paramref name="posted"/> as in <see cref="RegionWrite"/>.</summary>
     public void WriteUInt64(int region, ulong offset, ulong value, bool posted = false)
     {
         Span<byte> b = stackalloc byte[8];
@@ -407,5 +430,6 @@ public sealed class VfioUserClient : IDisposable
         }
     }
 
+    /// <summary>Closes the connection (the server sees its client leave) and every fd the client still holds.</summary>
     public void Dispose() => _channel.Dispose();
 }

@@ -17,8 +17,10 @@ public sealed record VfioUserClientOptions
     /// <summary>How long any wait for a server message may take before the client gives up (QEMU: x-msg-timeout, 5 s).</summary>
     public TimeSpan ReplyTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The protocol major version proposed in VERSION (QEMU 11.1: 0).</summary>
     public ushort Major { get; init; }
 
+    /// <summary>The minor version proposed; the server answers with this or a lower one (QEMU 11.1: 0).</summary>
     public ushort Minor { get; init; }
 
     /// <summary>
@@ -39,5 +41,6 @@ public sealed record VfioUserClientOptions
     /// <summary>Answer server→client requests that arrive while a reply is awaited (as QEMU's main loop does).</summary>
     public bool ServeServerRequestsWhileWaiting { get; init; } = true;
 
+    /// <summary>Where the client logs what it tolerated or refused (null: nothing is logged).</summary>
     public ILogger? Logger { get; init; }
 }

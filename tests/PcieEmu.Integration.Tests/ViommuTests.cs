@@ -193,12 +193,13 @@ public sealed class ViommuAudioTests(ViommuGuest guest) : IClassFixture<ViommuGu
         await File.WriteAllBytesAsync(Path.Combine(guest.Session.ShareDirectory, file), samples);
         var dma = guest.Audio.Function.DmaMappings;
         var baseline = dma.Mappings;
-        long read = dma.BytesRead;
+        var stats = guest.Audio.Function.Statistics;
+        long read = stats.DmaReadBytes;
 
         var (run, seen) = await Viommu.WatchMappings(dma, () => CardRuns.RunOnce(guest, Playback, Viommu.Play(file, format), format, frames));
 
         CardRuns.ShouldStartWith(run.Bytes, samples, $"the sink gets the file's samples through the IOMMU ({format})");
-        (dma.BytesRead - read).Should().BeGreaterThanOrEqualTo(samples.Length, "the card read them by DMA through the table");
+        (stats.DmaReadBytes - read).Should().BeGreaterThanOrEqualTo(samples.Length, "the card read them by DMA through the table");
         var added = Viommu.ShouldBeIommuMappings(guest, seen, baseline, Viommu.BufferBytes(format), $"aplay {format}");
         added.Should().OnlyContain(m => m.Access == DmaAccess.ReadWrite, "ALSA's buffer and the list are coherent (bidirectional) allocations");
         await Viommu.ShouldReturnTo(dma, baseline, $"after aplay {format}");

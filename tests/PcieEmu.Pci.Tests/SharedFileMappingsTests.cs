@@ -79,7 +79,7 @@ public class SharedFileMappingsTests
         using var dma = new DmaController(NullLogger.Instance);
         dma.Map(0x1000, Page, DmaAccess.ReadWrite, files.Map(memfd, 0, Page, writable: true, faultChecked: true)).Should().Be(0);
 
-        Libc.ftruncate(memfd, 8 * Page).Should().Be(0);
+        RandomAccess.SetLength(memfd, 8 * Page);
         RandomAccess.Write(memfd, new byte[] { 1, 2, 3 }, 6 * Page);
         dma.Map(0x9000, Page, DmaAccess.ReadWrite, files.Map(memfd, 6 * Page, Page, writable: true, faultChecked: true)).Should().Be(0);
 

@@ -4,7 +4,8 @@ namespace PcieEmu.Tracing.Format;
 
 /// <summary>
 /// How to read every record kind of one trace: the framework's (<see cref="TraceSchema"/>) and the device kinds its
-/// header declares (<see cref="TraceHeader.DeviceRecords"/>), so a reader needs no knowledge of the card.
+/// header declares (<see cref="TraceHeader.DeviceRecords"/>), so a reader needs no knowledge of the card. Get one from
+/// <see cref="TraceReader.Schema"/> or <see cref="TraceHeader.Schema"/>; immutable.
 /// </summary>
 public sealed class RecordSchema
 {
@@ -12,7 +13,11 @@ public sealed class RecordSchema
     private readonly string?[] _names = new string?[256];
     private readonly Dictionary<string, TraceEventKind> _byName = new(StringComparer.Ordinal);
 
-    public RecordSchema(IEnumerable<DeviceRecordKind> deviceKinds)
+    /// <summary>
+    /// The framework's kinds plus <paramref name="deviceKinds"/>; <see cref="TraceFormatException"/> for a device kind
+    /// outside the device range, declared twice or claiming a time.
+    /// </summary>
+    internal RecordSchema(IEnumerable<DeviceRecordKind> deviceKinds)
     {
         for (int k = 0; k < 256; k++)
         {

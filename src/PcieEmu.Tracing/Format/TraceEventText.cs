@@ -7,7 +7,7 @@ using PcieEmu.Pci.Observation;
 namespace PcieEmu.Tracing.Format;
 
 /// <summary>One line per record for people: `trace dump`, divergence reports and test messages all use it.</summary>
-public static class TraceEventText
+internal static class TraceEventText
 {
     /// <summary>Seconds with nanosecond digits.</summary>
     public static string Seconds(long nanoseconds) =>

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace PcieEmu.Tracing.Format;
 
 /// <summary>Constants and the varint coding of the trace file format (src/PcieEmu.Tracing/TRACE-FORMAT.md).</summary>
-public static class TraceFormat
+internal static class TraceFormat
 {
     /// <summary>"PETRACE\n".</summary>
     public static ReadOnlySpan<byte> Magic => "PETRACE\n"u8;
@@ -93,7 +93,12 @@ public static class TraceFormat
     }
 }
 
-/// <summary>A trace file that cannot be read: what is wrong and where.</summary>
+/// <summary>
+/// A trace file that cannot be read or replayed: what is wrong and where (the message starts with the file name).
+/// Thrown by <see cref="TraceReader"/> and the tools built on it, and by a replay given a trace of another card.
+/// </summary>
+/// <param name="message">What is wrong and where.</param>
+/// <param name="truncated">Whether the file simply stops; see <see cref="Truncated"/>.</param>
 public sealed class TraceFormatException(string message, bool truncated = false) : Exception(message)
 {
     /// <summary>The file simply stops (a recorder killed mid-session); everything before the cut was sound.</summary>

@@ -7,6 +7,7 @@ namespace PcieEmu.Tracing.Format;
 /// Reads a trace file record by record (src/PcieEmu.Tracing/TRACE-FORMAT.md), checking as it goes: magic, version, header,
 /// every chunk's length and CRC, every record's kind and fields, and that the file ends with the End record
 /// and nothing after it. Anything else is a <see cref="TraceFormatException"/> that says what and where.
+/// Reads forward only; not thread-safe. Disposing closes the file or stream.
 /// </summary>
 public sealed class TraceReader : IDisposable
 {
@@ -37,6 +38,7 @@ public sealed class TraceReader : IDisposable
         _chunks = new ChunkFeed(stream, firstChunk, name);
     }
 
+    /// <summary>What the trace was recorded against, read and checked (CRC, model hash) when the reader was opened.</summary>
     public TraceHeader Header { get; }
 
     /// <summary>The file name (or stream name) messages use.</summary>
@@ -54,6 +56,10 @@ public sealed class TraceReader : IDisposable
     /// <summary>Whether the End record has been read.</summary>
     public bool Ended => _ended;
 
+    /// <summary>
+    /// Opens a trace file and reads its header. Throws <see cref="TraceFormatException"/> when the file cannot be
+    /// opened, is not a trace, has another format version, or its header is damaged.
+    /// </summary>
     public static TraceReader Open(string path)
     {
         FileStream stream;
@@ -77,6 +83,10 @@ public sealed class TraceReader : IDisposable
         }
     }
 
+    /// <summary>
+    /// A reader over <paramref name="stream"/>, which it owns from now on; <paramref name="name"/> stands for the file
+    /// in messages. Reads the header at once and throws as <see cref="Open(string)"/> does.
+    /// </summary>
     public static TraceReader Open(Stream stream, string name) => new(stream, name);
 
     /// <summary>Every record of <paramref name="path"/> (End excluded), checked.</summary>
@@ -110,7 +120,7 @@ public sealed class TraceReader : IDisposable
     // Fully optimised from the first call: a replay is seconds long, and a hot loop left in tier-0 code until
     // on-stack replacement cost it a third of its time.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public bool TryReadView(out RecordView record)
+    internal bool TryReadView(out RecordView record)
     {
         record = default;
         if (_ended)
@@ -194,6 +204,7 @@ public sealed class TraceReader : IDisposable
         return true;
     }
 
+    /// <summary>Closes the file or stream.</summary>
     public void Dispose() => _chunks.Dispose();
 
     private TraceHeader ReadHeader(out long firstChunk)
@@ -307,7 +318,7 @@ public sealed class TraceReader : IDisposable
 /// One record as <see cref="TraceReader.TryReadView"/> returns it: no copy, so its spans are valid only
 /// until the next read. <see cref="ToEvent"/> makes a lasting copy.
 /// </summary>
-public readonly ref struct RecordView
+internal readonly ref struct RecordView
 {
     internal RecordView(long index, TraceEventKind kind, long time, ulong a, ulong b, ulong c, ReadOnlySpan<byte> data,
         ReadOnlySpan<byte> textUtf8, ReadOnlySpan<byte> detailUtf8)

@@ -12,9 +12,12 @@ namespace PcieEmu.Tracing.Format;
 /// caller's thread (the device's, inside a trace unit) and whole chunks go to a writer thread through a bounded
 /// queue: memory stays bounded (at most <see cref="QueuedChunks"/> chunks in flight; a full queue makes the device
 /// wait, never drops), and file I/O never runs inside a unit. <see cref="Complete"/> writes the End record.
+/// Attach it to a device with its Observe method (<see cref="Recording.TraceRecording.Start(PcieEmu.Devices.IEmulatedCard, string, IReadOnlyDictionary{string, string}, string)"/>
+/// does that) or feed it records yourself, e.g. to write a filtered copy of a trace. Thread-safe.
 /// </summary>
 public sealed class TraceWriter : IFunctionObserver, IDisposable
 {
+    /// <summary>Chunks (about 64 KiB each) that may wait for the writer thread before a recording device waits too.</summary>
     public const int QueuedChunks = 64;
 
     /// <summary>How long a partly filled chunk may wait for more records before it is written anyway.</summary>
@@ -38,12 +41,21 @@ public sealed class TraceWriter : IFunctionObserver, IDisposable
     private Exception? _error;
     private bool _completed;
 
+    /// <summary>
+    /// Creates (or replaces) the file at <paramref name="path"/> and writes the preamble and <paramref name="header"/>
+    /// at once. Throws the usual file exceptions (<see cref="IOException"/>, <see cref="UnauthorizedAccessException"/>),
+    /// and <see cref="TraceFormatException"/> when the header's device kinds are malformed.
+    /// </summary>
     public TraceWriter(string path, TraceHeader header)
         : this(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16), header)
     {
         Path = path;
     }
 
+    /// <summary>
+    /// Writes a trace to <paramref name="stream"/>, which it owns from now on (<see cref="Complete"/> closes it);
+    /// otherwise as the path form.
+    /// </summary>
     public TraceWriter(Stream stream, TraceHeader header)
     {
         _stream = stream;
@@ -64,10 +76,13 @@ public sealed class TraceWriter : IFunctionObserver, IDisposable
         _thread.Start();
     }
 
+    /// <summary>The file written, or null for a writer over a stream.</summary>
     public string? Path { get; }
 
+    /// <summary>The header written at the start of the trace.</summary>
     public TraceHeader Header { get; }
 
+    /// <summary>False: a recorder lets device DMA reach guest memory and records what it did.</summary>
     public bool SuppliesDma => false;
 
     /// <summary>Records written so far.</summary>
@@ -76,6 +91,11 @@ public sealed class TraceWriter : IFunctionObserver, IDisposable
     /// <summary>Bytes handed to the file so far (header and complete chunks).</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
 
+    /// <summary>
+    /// Appends one record. Its kind must be one the header declares (<see cref="ArgumentException"/> otherwise); only
+    /// the fields its kind carries are written. After <see cref="Complete"/>, or once writing failed, records are
+    /// dropped. Blocks while <see cref="QueuedChunks"/> chunks wait for the file.
+    /// </summary>
     public void Write(in TraceRecord record)
     {
         lock (_sync)
@@ -158,10 +178,15 @@ public sealed class TraceWriter : IFunctionObserver, IDisposable
         Interlocked.Increment(ref _records);
     }
 
+    /// <summary>Not for a recorder (<see cref="SuppliesDma"/> is false): throws <see cref="InvalidOperationException"/>.</summary>
     public DmaResult SupplyDma(in TraceRecord attempt, Span<byte> readInto) =>
         throw new InvalidOperationException("a trace writer records; it does not replay");
 
-    /// <summary>Writes the End record and everything pending, and closes the file. Throws if writing failed.</summary>
+    /// <summary>
+    /// Writes the End record and everything pending, and closes the file; later calls do nothing more. Throws
+    /// <see cref="IOException"/> if any write failed (the file is then incomplete). To end the recording of a device
+    /// that may still be running, use <see cref="Recording.TraceRecording.Finish"/>.
+    /// </summary>
     public void Complete()
     {
         bool first;
@@ -191,6 +216,7 @@ public sealed class TraceWriter : IFunctionObserver, IDisposable
         }
     }
 
+    /// <summary><see cref="Complete"/> without the exception: a write failure is only reported to <see cref="Complete"/> callers.</summary>
     public void Dispose()
     {
         try

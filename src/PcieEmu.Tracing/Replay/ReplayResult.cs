@@ -7,12 +7,16 @@ namespace PcieEmu.Tracing.Replay;
 /// <summary>How a replay ended: identical to the recording, or the first divergence with its surroundings.</summary>
 public sealed record ReplayResult
 {
+    /// <summary>The trace replayed, as given to <see cref="TraceReplayer.Replay(string, ReplayOptions, Microsoft.Extensions.Logging.ILoggerFactory)"/>.</summary>
     public required string TracePath { get; init; }
 
+    /// <summary>The model (or device) the card was rebuilt from.</summary>
     public required string ModelName { get; init; }
 
+    /// <summary>Units replayed (up to the divergence, if any).</summary>
     public long Units { get; init; }
 
+    /// <summary>Records read and checked (up to the divergence, if any).</summary>
     public long Records { get; init; }
 
     /// <summary>DMA payload fed to the device (recorded reads) and compared (its writes), in bytes.</summary>
@@ -24,11 +28,13 @@ public sealed record ReplayResult
     /// <summary>Wall time of the replay loop (the card's construction excluded).</summary>
     public TimeSpan Elapsed { get; init; }
 
+    /// <summary>The first difference between the replay and the recording; null when they are identical.</summary>
     public ReplayDivergence? Divergence { get; init; }
 
     /// <summary>With <see cref="ReplayOptions.AllowTruncated"/>: where the file stopped (its last, possibly partial, unit was not replayed).</summary>
     public string? Truncation { get; init; }
 
+    /// <summary>Whether the replayed card did exactly what the recording says, record for record.</summary>
     public bool Identical => Divergence is null;
 
     /// <summary>Device time replayed per second of wall time.</summary>
@@ -40,6 +46,10 @@ public sealed record ReplayResult
     /// <summary>DMA payload replayed per second of wall time, in MB (10⁶ bytes).</summary>
     public double DmaMegabytesPerSecond => Elapsed.TotalSeconds > 0 ? DmaBytes / 1e6 / Elapsed.TotalSeconds : 0;
 
+    /// <summary>
+    /// One line for people: identical or DIVERGED, what was replayed, how fast, and where a truncated trace was cut
+    /// ("trace.petrace: identical — 12,345 records, …").
+    /// </summary>
     public string Summary() => string.Create(CultureInfo.InvariantCulture,
         $"{TracePath}: {(Identical ? "identical" : "DIVERGED")} — {Records:N0} records, {Units:N0} units, {DmaBytes:N0} DMA bytes, " +
         $"{VirtualNanoseconds / 1e9:0.000} s of device time replayed in {Elapsed.TotalMilliseconds:0} ms ({SpeedUp:0.#}× real time, " +
@@ -76,14 +86,16 @@ public sealed record ReplayDivergence
     /// <summary>What the replayed card did instead, or null when it did nothing there.</summary>
     public string? Replayed { get; init; }
 
-    /// <summary>Dump lines of the records before and after <see cref="At"/>.</summary>
+    /// <summary>Dump lines of the records before <see cref="At"/> (up to <see cref="ReplayOptions.Context"/> of them).</summary>
     public IReadOnlyList<string> Before { get; init; } = [];
 
+    /// <summary>Dump lines of the records after <see cref="At"/> (up to <see cref="ReplayOptions.Context"/> of them).</summary>
     public IReadOnlyList<string> After { get; init; } = [];
 
     /// <summary>How the trace's records read (its device kinds), for the report.</summary>
     public RecordSchema? Schema { get; init; }
 
+    /// <summary>The divergence for people, several lines: where (record, device time, unit), what was recorded, what was replayed, and the records around it.</summary>
     public string Report()
     {
         var s = new StringBuilder();

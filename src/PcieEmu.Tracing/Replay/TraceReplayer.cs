@@ -49,6 +49,12 @@ public static class TraceReplayer
 {
     private const int MaxAccessBytes = 1 << 20;
 
+    /// <summary>
+    /// Replays a trace of a card built from a model file (recorded with
+    /// <see cref="Recording.TraceRecording.Start(IEmulatedCard, string, IReadOnlyDictionary{string, string}, string)"/>),
+    /// rebuilding the card from the model inside the trace or from <see cref="ReplayOptions.ModelPath"/>. Runs on the
+    /// calling thread. A divergence is part of the result, not an exception; the card logs to <paramref name="loggers"/>.
+    /// </summary>
     /// <exception cref="TraceFormatException">The trace is corrupt or truncated, or was recorded with another model.</exception>
     public static ReplayResult Replay(string tracePath, ReplayOptions options, ILoggerFactory loggers)
     {

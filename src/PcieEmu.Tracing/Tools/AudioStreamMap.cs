@@ -11,7 +11,7 @@ namespace PcieEmu.Tracing.Tools;
 /// block of stream i (§9.1), and MSI/MSI-X vector 1 + i (§5, §9.4). Vector folding (fewer vectors than streams)
 /// is not undone: with folding, an interrupt is credited to the stream its vector number names.
 /// </summary>
-public sealed class AudioStreamMap
+internal sealed class AudioStreamMap
 {
     public const string AudioCard = AudioCardModel.CardKind;
 

@@ -23,14 +23,17 @@ public sealed record TraceDumpFilter
     /// <summary>Only these kinds (null: all).</summary>
     public IReadOnlySet<TraceEventKind>? Kinds { get; init; }
 
+    /// <summary>Every record, from the first.</summary>
     public static TraceDumpFilter All { get; } = new();
 
     internal bool Selects(TraceEvent e) => e.Index >= From && (Kinds is null || Kinds.Contains(e.Kind));
 }
 
 /// <summary>
-/// `trace dump`: a trace as text (one <see cref="TraceEventText.Line"/> per record after a header summary) or as JSON
-/// lines (the header object, then one object per record with the kind's fields named). One record in memory at a time.
+/// `trace dump`: a trace as text (a header summary, then one line per record: index, device time for units, what it
+/// says) or as JSON lines (the header object, then one object per record with the kind's fields named). One record in
+/// memory at a time. Both read from where the reader stands and throw <see cref="TraceFormatException"/>
+/// on a damaged file.
 /// </summary>
 public static class TraceDump
 {
@@ -96,7 +99,11 @@ public static class TraceDump
         w.WriteEndObject();
     }
 
+    /// <param name="w">The JSON line being written.</param>
+    /// <param name="e">The record.</param>
     /// <param name="unit">Index of the unit a nested record belongs to (-1 before the first unit).</param>
+    /// <param name="streams">The audio card's stream names, for stream attribution; null for other cards.</param>
+    /// <param name="schema">The trace's record kinds, for device kinds' names and fields.</param>
     private static void WriteRecord(Utf8JsonWriter w, TraceEvent e, long unit, AudioStreamMap? streams, RecordSchema schema)
     {
         w.WriteStartObject();

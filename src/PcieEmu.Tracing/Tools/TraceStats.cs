@@ -6,12 +6,26 @@ using PcieEmu.Tracing.Format;
 namespace PcieEmu.Tracing.Tools;
 
 /// <summary>Interrupts signalled on one vector of one mechanism.</summary>
+/// <param name="Index">The mechanism (INTx, MSI, MSI-X, …).</param>
+/// <param name="Vector">The vector within it.</param>
+/// <param name="Count">Interrupt records for the vector.</param>
+/// <param name="PerSecond">Count over the trace's duration on the device clock; null when the duration is zero.</param>
 public sealed record InterruptFigures(IrqIndex Index, ulong Vector, long Count, double? PerSecond);
 
 /// <summary>Bus accesses to one BAR (units, whatever their size).</summary>
+/// <param name="Bar">The BAR number, 0..5.</param>
+/// <param name="Reads">BarRead units.</param>
+/// <param name="Writes">BarWrite units.</param>
 public sealed record BarFigures(int Bar, long Reads, long Writes);
 
 /// <summary>One audio stream: accesses to its SD block, interrupts on its vector, samples handed to its sink.</summary>
+/// <param name="Stream">The stream's index in card order (playback first, then capture).</param>
+/// <param name="Name">The stream's name in the model; empty when the model could not be read.</param>
+/// <param name="MmioReads">Reads of the stream's SD block registers (audio card only).</param>
+/// <param name="MmioWrites">Writes to them.</param>
+/// <param name="Interrupts">Interrupts on the stream's MSI/MSI-X vector (audio card only).</param>
+/// <param name="SinkRecords">SinkData records: sample blocks handed to the stream's host sink.</param>
+/// <param name="SinkBytes">Bytes in those blocks.</param>
 /// <param name="DmaBytes">Bytes the engine moved by DMA for the stream (after its StreamWork records).</param>
 public sealed record StreamFigures(int Stream, string Name, long MmioReads, long MmioWrites, long Interrupts, long SinkRecords, long SinkBytes, long DmaBytes);
 
@@ -22,61 +36,86 @@ public sealed record StreamFigures(int Stream, string Name, long MmioReads, long
 /// </summary>
 public sealed class TraceStatistics
 {
+    /// <summary>The trace's header.</summary>
     public required TraceHeader Header { get; init; }
 
+    /// <summary>The file's size in bytes, as given to <see cref="Compute(TraceReader, long)"/>.</summary>
     public long FileBytes { get; init; }
 
     /// <summary>Records before the End record.</summary>
     public long Records { get; init; }
 
+    /// <summary>File bytes per record, header included (0 for a trace without records).</summary>
     public double BytesPerRecord => Records == 0 ? 0 : (double)FileBytes / Records;
 
+    /// <summary>Records per kind, by the kind's name (device kinds by the names the header declares); kinds absent from the trace are left out.</summary>
     public required IReadOnlyDictionary<string, long> RecordsByKind { get; init; }
 
+    /// <summary>Unit records: bus accesses, client actions and scheduler steps.</summary>
     public long Units { get; init; }
 
+    /// <summary>Device-clock time of the first unit, in nanoseconds (0 without units).</summary>
     public long FirstUnitTime { get; init; }
 
+    /// <summary>Device-clock time of the last unit, in nanoseconds.</summary>
     public long LastUnitTime { get; init; }
 
+    /// <summary>Device time from the first unit to the last, in nanoseconds.</summary>
     public long DurationNanoseconds => LastUnitTime - FirstUnitTime;
 
+    /// <summary><see cref="DurationNanoseconds"/> in seconds.</summary>
     public double DurationSeconds => DurationNanoseconds / 1e9;
 
+    /// <summary>Successful device reads of guest memory.</summary>
     public long DmaReads { get; init; }
 
+    /// <summary>Successful device writes to guest memory.</summary>
     public long DmaWrites { get; init; }
 
+    /// <summary>Bytes the successful reads moved.</summary>
     public long DmaBytesRead { get; init; }
 
+    /// <summary>Bytes the successful writes moved.</summary>
     public long DmaBytesWritten { get; init; }
 
+    /// <summary>Failed DMA transfers (reads and writes) by result; empty when none failed.</summary>
     public required IReadOnlyDictionary<DmaResult, long> FailedDmaByResult { get; init; }
 
+    /// <summary>DMA read throughput over the duration, in MB/s; null when the duration is zero.</summary>
     public double? DmaReadMBps => MegabytesPerSecond(DmaBytesRead);
 
+    /// <summary>DMA write throughput over the duration, in MB/s; null when the duration is zero.</summary>
     public double? DmaWriteMBps => MegabytesPerSecond(DmaBytesWritten);
 
+    /// <summary>Reads and writes together, in MB/s; null when the duration is zero.</summary>
     public double? DmaMBps => MegabytesPerSecond(DmaBytesRead + DmaBytesWritten);
 
+    /// <summary>Every vector that signalled, by mechanism then vector.</summary>
     public required IReadOnlyList<InterruptFigures> Interrupts { get; init; }
 
+    /// <summary>All interrupts signalled.</summary>
     public long InterruptCount => Interrupts.Sum(i => i.Count);
 
+    /// <summary>Every BAR that was accessed, by number.</summary>
     public required IReadOnlyList<BarFigures> Bars { get; init; }
 
     /// <summary>Streams that were touched, by index: SinkData names its stream; MMIO and vectors are attributed for the audio card only.</summary>
     public required IReadOnlyList<StreamFigures> Streams { get; init; }
 
+    /// <summary>Violation records by rule name, ordinal order; empty when the driver broke no rule.</summary>
     public required IReadOnlyDictionary<string, long> ViolationsByRule { get; init; }
 
+    /// <summary>Reads the trace at <paramref name="path"/> to its End record; <see cref="TraceFormatException"/> on a damaged file.</summary>
     public static TraceStatistics Compute(string path)
     {
         using var reader = TraceReader.Open(path);
         return Compute(reader, new FileInfo(path).Length);
     }
 
-    /// <summary>Reads <paramref name="reader"/> to its End record.</summary>
+    /// <summary>
+    /// Reads <paramref name="reader"/> from where it stands to its End record; <paramref name="fileBytes"/> is only
+    /// reported (<see cref="FileBytes"/>). <see cref="TraceFormatException"/> on a damaged file.
+    /// </summary>
     public static TraceStatistics Compute(TraceReader reader, long fileBytes)
     {
         var tally = new TraceTally(AudioStreamMap.For(reader.Header), reader.Schema);

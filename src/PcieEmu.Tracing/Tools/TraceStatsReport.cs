@@ -8,6 +8,7 @@ namespace PcieEmu.Tracing.Tools;
 /// <summary>`trace stats` output: plain-text tables (this project has no console library) or one JSON object.</summary>
 public static class TraceStatsReport
 {
+    /// <summary>A summary block, then one table per section (records by kind, MMIO, interrupts, streams, violations); empty sections are left out.</summary>
     public static void WriteText(TraceStatistics s, TextWriter output)
     {
         var h = s.Header;
@@ -30,6 +31,7 @@ public static class TraceStatsReport
         Section(output, "violations", ["rule", "count"], s.ViolationsByRule.Select(v => new[] { v.Key, Num(v.Value) }));
     }
 
+    /// <summary>One indented JSON object with the same figures, snake_case keys, rates null when the duration is zero; UTF-8 to <paramref name="output"/>, left open.</summary>
     public static void WriteJson(TraceStatistics s, Stream output)
     {
         using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });

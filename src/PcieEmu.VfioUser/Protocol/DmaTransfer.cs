@@ -18,15 +18,26 @@ public static class DmaTransfer
     /// <summary>Byte offset of the data from the start of the message.</summary>
     public const int DataOffset = 32;
 
-    /// <summary>Size of a request (or DMA_READ reply) message carrying <paramref name="count"/> data bytes.</summary>
+    /// <summary>
+    /// Size of a whole message (header included): <see cref="DataOffset"/> plus <paramref name="count"/> when
+    /// <paramref name="withData"/> (a DMA_WRITE request, a DMA_READ reply), else the bare head (a DMA_READ request).
+    /// </summary>
     public static int MessageSize(int count, bool withData) => DataOffset + (withData ? count : 0);
 
+    /// <summary>
+    /// Encodes address and count, the first 16 payload bytes (the payload starts after the 16-byte message header);
+    /// throws <see cref="ArgumentOutOfRangeException"/> when <paramref name="payload"/> is shorter.
+    /// </summary>
     public static void WriteHead(Span<byte> payload, ulong address, int count)
     {
         BinaryPrimitives.WriteUInt64LittleEndian(payload, address);
         BinaryPrimitives.WriteUInt64LittleEndian(payload[8..], (ulong)count);
     }
 
+    /// <summary>
+    /// Decodes address and count from the first 16 payload bytes; false when there are fewer. The count is the
+    /// peer's claim: check it against the data that came and the negotiated transfer limit before using it.
+    /// </summary>
     public static bool TryReadHead(ReadOnlySpan<byte> payload, out ulong address, out ulong count)
     {
         address = count = 0;

@@ -2,11 +2,23 @@ using System.Buffers.Binary;
 
 namespace PcieEmu.VfioUser.Protocol;
 
-/// <summary>DEVICE_GET_REGION_INFO payload (struct vfio_region_info); a capability chain may follow in the reply.</summary>
+/// <summary>
+/// DEVICE_GET_REGION_INFO request and reply payload (struct vfio_region_info). A capability chain (the mmappable
+/// areas, <see cref="SparseMmapCapability"/>) may follow in the reply; when the request's
+/// <paramref name="Argsz"/> is too small for it, the reply carries no chain and its Argsz says how much to ask for.
+/// </summary>
+/// <param name="Argsz">Request: the reply size the client accepts. Reply: the size the full reply needs.</param>
+/// <param name="Flags">Reply: RegionInfoFlag* bits of <see cref="VfioConstants"/> (read, write, mmap, caps).</param>
+/// <param name="Index">The region (<see cref="VfioRegion"/>).</param>
+/// <param name="CapOffset">Reply: offset of the first capability from the start of this struct, 0 for none.</param>
+/// <param name="Size">Reply: region size in bytes (0 for a region the device does not have).</param>
+/// <param name="Offset">Reply: where the region starts in the fd sent with the reply, for mmap (0 here).</param>
 public readonly record struct RegionInfo(uint Argsz, uint Flags, uint Index, uint CapOffset, ulong Size, ulong Offset)
 {
+    /// <summary>Bytes on the wire, without capabilities: sizeof(struct vfio_region_info).</summary>
     public const int Length = 32;
 
+    /// <summary>Decodes the first <see cref="Length"/> bytes of <paramref name="s"/>; false (and default) when there are fewer. Fields are not validated.</summary>
     public static bool TryRead(ReadOnlySpan<byte> s, out RegionInfo value)
     {
         value = default;
@@ -25,6 +37,7 @@ public readonly record struct RegionInfo(uint Argsz, uint Flags, uint Index, uin
         return true;
     }
 
+    /// <summary>Encodes the <see cref="Length"/> bytes at the start of <paramref name="d"/>; throws <see cref="ArgumentOutOfRangeException"/> when it is shorter.</summary>
     public void WriteTo(Span<byte> d)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(d, Argsz);
@@ -36,14 +49,27 @@ public readonly record struct RegionInfo(uint Argsz, uint Flags, uint Index, uin
     }
 }
 
-/// <summary>VFIO_REGION_INFO_CAP_SPARSE_MMAP (id 1, version 1): header, nr_areas, then {offset, size} pairs.</summary>
+/// <summary>
+/// VFIO_REGION_INFO_CAP_SPARSE_MMAP (id 1, version 1) of a region info reply: which parts of a region the client may
+/// mmap from the fd the reply carries. Layout: cap header (id, version, next), nr_areas, reserved, then one
+/// {offset, size} pair per area.
+/// </summary>
 public static class SparseMmapCapability
 {
-    public const int HeaderLength = 16; // cap header (8) + nr_areas + reserved
+    /// <summary>Bytes before the first area: the 8-byte capability header, nr_areas and a reserved u32.</summary>
+    public const int HeaderLength = 16;
+
+    /// <summary>Bytes per area: offset and size, both u64.</summary>
     public const int AreaLength = 16;
 
+    /// <summary>Bytes of the capability with <paramref name="areas"/> areas.</summary>
     public static int LengthFor(int areas) => HeaderLength + (AreaLength * areas);
 
+    /// <summary>
+    /// Encodes the capability at the start of <paramref name="d"/>, which must hold <see cref="LengthFor"/>(areas.Length)
+    /// bytes (else <see cref="ArgumentOutOfRangeException"/>). <paramref name="next"/> is the offset of the next
+    /// capability in the reply, 0 for the last; areas are offsets and sizes in bytes within the region.
+    /// </summary>
     public static void Write(Span<byte> d, uint next, ReadOnlySpan<(ulong Offset, ulong Size)> areas)
     {
         BinaryPrimitives.WriteUInt16LittleEndian(d, VfioConstants.RegionInfoCapSparseMmap);

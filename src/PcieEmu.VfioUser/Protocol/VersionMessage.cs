@@ -11,8 +11,13 @@ namespace PcieEmu.VfioUser.Protocol;
 /// </summary>
 public static class VersionMessage
 {
+    /// <summary>Bytes before the JSON: major and minor, u16 each.</summary>
     public const int HeadLength = 4;
 
+    /// <summary>
+    /// Splits a VERSION payload into the version numbers and the JSON part (empty when absent; parse it with
+    /// <see cref="VersionCapabilities.TryParse"/>). False when the payload is shorter than <see cref="HeadLength"/>.
+    /// </summary>
     public static bool TryRead(ReadOnlySpan<byte> payload, out ushort major, out ushort minor, out ReadOnlySpan<byte> json)
     {
         major = minor = 0;
@@ -28,7 +33,10 @@ public static class VersionMessage
         return true;
     }
 
-    /// <summary>Writes a VERSION payload; the JSON (if any) gets its NUL terminator. Returns bytes written.</summary>
+    /// <summary>
+    /// Writes a VERSION payload; the JSON (if any) gets its NUL terminator. Returns bytes written, which is
+    /// <see cref="Length"/>(json): <paramref name="destination"/> must hold that many (an exception otherwise).
+    /// </summary>
     public static int Write(Span<byte> destination, ushort major, ushort minor, string? json)
     {
         BinaryPrimitives.WriteUInt16LittleEndian(destination, major);
@@ -43,12 +51,14 @@ public static class VersionMessage
         return HeadLength + n + 1;
     }
 
+    /// <summary>Bytes of the VERSION payload <see cref="Write"/> makes for <paramref name="json"/> (UTF-8 plus its NUL).</summary>
     public static int Length(string? json) => HeadLength + (json is null ? 0 : Encoding.UTF8.GetByteCount(json) + 1);
 }
 
 /// <summary>Capabilities one side declares in VERSION (defaults per the spec when absent).</summary>
 public sealed record VersionCapabilities
 {
+    /// <summary>The spec's max_data_xfer_size when a side declares none: 1 MiB.</summary>
     public const long DefaultMaxDataTransfer = 1 << 20;
 
     /// <summary>Most fds the declaring side can receive in one message.</summary>
@@ -57,12 +67,16 @@ public sealed record VersionCapabilities
     /// <summary>Largest REGION/DMA READ/WRITE count the declaring side accepts.</summary>
     public long MaxDataTransferSize { get; init; } = DefaultMaxDataTransfer;
 
+    /// <summary>Most DMA mappings the declaring side handles at once (max_dma_maps; 65535 when absent).</summary>
     public long MaxDmaMaps { get; init; } = 65535;
 
+    /// <summary>Bitmap of the IOMMU page sizes the declaring side supports (pgsizes: bit n set = 2^n bytes; 4 KiB when absent).</summary>
     public long PageSizes { get; init; } = 4096;
 
+    /// <summary>The declaring side accepts REGION_WRITE_MULTI (write_multiple).</summary>
     public bool WriteMultiple { get; init; }
 
+    /// <summary>The declaring side offers a second socket for server→client requests (twin_socket.supported); PcieEmu does not use one.</summary>
     public bool TwinSocketSupported { get; init; }
 
     /// <summary>Keys that were present in the JSON (to answer with a subset and for logs).</summary>

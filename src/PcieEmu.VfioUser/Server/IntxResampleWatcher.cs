@@ -42,9 +42,8 @@ internal sealed partial class IntxResampleWatcher : IDisposable
         EventFd.Signal(_wake);
     }
 
-    private unsafe void Run()
+    private void Run()
     {
-        var fds = stackalloc pollfd[2];
         while (!_stopping)
         {
             SafeFileHandle? watched;
@@ -53,32 +52,21 @@ internal sealed partial class IntxResampleWatcher : IDisposable
                 watched = _resample;
             }
 
-            bool addedWake = false, addedFd = false;
             try
             {
-                _wake.DangerousAddRef(ref addedWake);
-                fds[0] = new pollfd { fd = (int)_wake.DangerousGetHandle(), events = Libc.POLLIN };
-                int n = 1;
-                if (watched is not null && !watched.IsClosed)
+                int r = EventFd.WaitAny(_wake, watched is { IsClosed: false } ? watched : null, out bool woken, out bool resampled);
+                if (r < 0 && r != -Errno.EINTR)
                 {
-                    watched.DangerousAddRef(ref addedFd);
-                    fds[1] = new pollfd { fd = (int)watched.DangerousGetHandle(), events = Libc.POLLIN };
-                    n = 2;
-                }
-
-                int r = Libc.poll(fds, (nuint)n, -1);
-                if (r < 0 && Libc.LastErrno != Errno.EINTR)
-                {
-                    LogPollFailed(_logger, Errno.Name(Libc.LastErrno));
+                    LogPollFailed(_logger, Errno.Name(-r));
                     return;
                 }
 
-                if ((fds[0].revents & Libc.POLLIN) != 0)
+                if (woken)
                 {
                     EventFd.Drain(_wake);
                 }
 
-                if (n == 2 && (fds[1].revents & Libc.POLLIN) != 0 && EventFd.Drain(watched!) != 0)
+                if (resampled && EventFd.Drain(watched!) != 0)
                 {
                     Resamples++;
                     _interrupts.SetMasked(IrqIndex.Intx, 0, 1, masked: false);
@@ -87,18 +75,6 @@ internal sealed partial class IntxResampleWatcher : IDisposable
             catch (ObjectDisposedException)
             {
                 return;
-            }
-            finally
-            {
-                if (addedFd)
-                {
-                    watched!.DangerousRelease();
-                }
-
-                if (addedWake)
-                {
-                    _wake.DangerousRelease();
-                }
             }
         }
     }

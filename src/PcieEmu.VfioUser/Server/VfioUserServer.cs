@@ -31,6 +31,12 @@ public sealed partial class VfioUserServer : IDisposable
     private bool _servedItsClient;
     private volatile bool _stopping;
 
+    /// <summary>
+    /// A server for <paramref name="function"/> at <paramref name="socketPath"/> (made absolute against the current
+    /// directory). Nothing is bound until <see cref="Listen"/>. The function is not owned: it outlives the server, and
+    /// sessions reset it when their client leaves. Loggers are created from <paramref name="loggerFactory"/>
+    /// (categories PcieEmu.VfioUser.*).
+    /// </summary>
     public VfioUserServer(PciFunction function, string socketPath, VfioUserServerOptions options, ILoggerFactory loggerFactory)
     {
         _function = function;
@@ -41,8 +47,10 @@ public sealed partial class VfioUserServer : IDisposable
         _refusals = new RateLimitedLog(options.RefusedClientLogInterval, options.TimeProvider);
     }
 
+    /// <summary>The absolute path of the socket, the one QEMU's vfio-user-pci device connects to.</summary>
     public string SocketPath { get; }
 
+    /// <summary>The function served.</summary>
     public PciFunction Function => _function;
 
     /// <summary>Sessions served so far (finished ones included).</summary>
@@ -66,8 +74,10 @@ public sealed partial class VfioUserServer : IDisposable
     /// <summary>The last session that ended (for statistics after a client left).</summary>
     public VfioUserConnection? Last { get; private set; }
 
+    /// <summary>Raised on the accept thread when a client is accepted, before its session thread starts serving it.</summary>
     public event Action<VfioUserConnection>? SessionStarted;
 
+    /// <summary>Raised on the session thread after the session ended and released the client's mappings and fds.</summary>
     public event Action<VfioUserConnection>? SessionEnded;
 
     /// <summary>
@@ -102,7 +112,11 @@ public sealed partial class VfioUserServer : IDisposable
         LogListening(_logger, SocketPath, _function.Name);
     }
 
-    /// <summary>Accepts and serves clients until stopped (or, without Persist, until the first client leaves).</summary>
+    /// <summary>
+    /// Accepts and serves clients, each session on a thread of its own, until <see cref="Dispose"/> (or, without
+    /// Persist, until the first client leaves); then waits for the last session to end. Blocks the calling thread.
+    /// Throws <see cref="InvalidOperationException"/> before <see cref="Listen"/>.
+    /// </summary>
     public void Run()
     {
         var listener = _listener ?? throw new InvalidOperationException("Listen() first");
@@ -273,6 +287,10 @@ public sealed partial class VfioUserServer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Stops accepting, ends the attached session (its client sees the socket close) and removes the socket file if it
+    /// still is the one this server bound. <see cref="Run"/> returns once the session has cleaned up.
+    /// </summary>
     public void Dispose()
     {
         _stopping = true;

@@ -5,8 +5,9 @@ using PcieEmu.Interop;
 namespace PcieEmu.VfioUser.Transport;
 
 /// <summary>
-/// Two connected in-process endpoints for tests. Each Send is one chunk; fds are duplicated so each side
-/// owns its own. Like the kernel, a receive never runs past a chunk that carried fds.
+/// Two connected in-process endpoints, for tests of a server or client without a socket (pass one end to a
+/// <see cref="Server.VfioUserConnection"/>, the other to a client). Each Send is one chunk; fds are duplicated so each
+/// side owns its own. Like the kernel, a receive never runs past a chunk that carried fds. Thread-safe.
 /// </summary>
 public sealed class InMemoryTransport : IMessageTransport
 {
@@ -20,8 +21,10 @@ public sealed class InMemoryTransport : IMessageTransport
         Description = description;
     }
 
+    /// <summary>"in-memory(server)" or "in-memory(client)".</summary>
     public string Description { get; }
 
+    /// <summary>A connected pair: what one end sends, the other receives.</summary>
     public static (InMemoryTransport Server, InMemoryTransport Client) CreatePair()
     {
         var toServer = new Pipe();
@@ -29,12 +32,16 @@ public sealed class InMemoryTransport : IMessageTransport
         return (new InMemoryTransport(toServer, toClient, "in-memory(server)"), new InMemoryTransport(toClient, toServer, "in-memory(client)"));
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Never reports truncated fds: every fd sent arrives.</remarks>
     public int Receive(Span<byte> buffer, List<SafeFileHandle> fds, out bool fdsTruncated)
     {
         fdsTruncated = false;
         return _inbound.Read(buffer, fds);
     }
 
+    /// <inheritdoc/>
+    /// <remarks>-EPIPE once either end has shut down. Throws <see cref="IOException"/> when an fd cannot be duplicated.</remarks>
     public int Send(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail, ReadOnlySpan<SafeHandle> fds)
     {
         var copies = new List<SafeFileHandle>(fds.Length);
@@ -46,12 +53,14 @@ public sealed class InMemoryTransport : IMessageTransport
         return _outbound.Write([.. head, .. tail], copies);
     }
 
+    /// <summary>Closes both directions for both ends: pending and future receives on either end see end of stream once what was sent is read.</summary>
     public void Shutdown()
     {
         _inbound.Close();
         _outbound.Close();
     }
 
+    /// <summary>The same as <see cref="Shutdown"/>; fds still queued for a receiver stay open until their chunk is read.</summary>
     public void Dispose() => Shutdown();
 
     private sealed class Pipe

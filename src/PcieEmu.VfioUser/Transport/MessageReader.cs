@@ -5,6 +5,7 @@ using PcieEmu.VfioUser.Protocol;
 
 namespace PcieEmu.VfioUser.Transport;
 
+/// <summary>What <see cref="MessageReader.Read"/> found.</summary>
 public enum ReadStatus
 {
     /// <summary>A whole message is available.</summary>
@@ -33,6 +34,7 @@ public enum ReadStatus
 /// started in this receive or in an earlier one, and however many whole messages came before it in the same
 /// receive. <see cref="InMemoryTransport"/> keeps the same rule.
 /// </para>
+/// Not thread-safe: one thread reads (the session or client thread).
 /// </summary>
 public sealed partial class MessageReader
 {
@@ -46,6 +48,12 @@ public sealed partial class MessageReader
     private long _streamBase;
     private long _discard;
 
+    /// <summary>
+    /// A reader over <paramref name="transport"/> (not owned: disposing the transport is the caller's business) with a
+    /// pinned buffer of <paramref name="maxMessageSize"/> bytes, the largest message it accepts whole; larger ones are
+    /// <see cref="ReadStatus.Oversize"/>. <paramref name="logger"/> gets a warning when fds of a refused message are
+    /// closed. Throws <see cref="ArgumentOutOfRangeException"/> when the size is below a header's.
+    /// </summary>
     public MessageReader(IMessageTransport transport, int maxMessageSize, ILogger logger)
     {
         if (maxMessageSize < MessageHeader.Length)
@@ -59,8 +67,10 @@ public sealed partial class MessageReader
         _buffer = GC.AllocateUninitializedArray<byte>(maxMessageSize, pinned: true);
     }
 
+    /// <summary>The largest message, header included, that is read whole.</summary>
     public int MaxMessageSize { get; }
 
+    /// <summary>Why the stream was given up, once <see cref="Read"/> returned <see cref="ReadStatus.Fatal"/>; null before.</summary>
     public string? FatalReason { get; private set; }
 
     /// <summary>Bytes received so far.</summary>
@@ -94,8 +104,12 @@ public sealed partial class MessageReader
     }
 
     /// <summary>
-    /// Reads the next message. On <see cref="ReadStatus.Message"/>, the message (<paramref name="header"/>,
-    /// <paramref name="payload"/> and <paramref name="fds"/>) stays valid until the next call; the caller releases the fds it did not take.
+    /// Reads the next message, blocking in the transport until it is whole. On <see cref="ReadStatus.Message"/>, the
+    /// message (<paramref name="header"/>, <paramref name="payload"/> and the fds added to <paramref name="fds"/>) stays
+    /// valid until the next call; the caller takes the fds it keeps and releases the rest
+    /// (<see cref="ReceivedFds.Release"/>). On <see cref="ReadStatus.Oversize"/> only the header is valid (the fds that
+    /// came with it are in <paramref name="fds"/> too). After <see cref="ReadStatus.Fatal"/> or
+    /// <see cref="ReadStatus.EndOfStream"/> there is nothing more to read.
     /// </summary>
     public ReadStatus Read(out MessageHeader header, out ReadOnlySpan<byte> payload, ReceivedFds fds)
     {

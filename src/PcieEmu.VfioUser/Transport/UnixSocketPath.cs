@@ -8,6 +8,7 @@ namespace PcieEmu.VfioUser.Transport;
 /// </summary>
 public static class UnixSocketPath
 {
+    /// <summary>The longest path, in UTF-8 bytes, that fits sun_path with its NUL.</summary>
     public const int MaxBytes = 107;
 
     /// <summary>Throws an <see cref="IOException"/> (message without the path) when <paramref name="path"/> is too long.</summary>

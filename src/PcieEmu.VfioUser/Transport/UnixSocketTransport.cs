@@ -9,6 +9,7 @@ namespace PcieEmu.VfioUser.Transport;
 /// AF_UNIX stream socket: one recvmsg per chunk received, one send/sendmsg per message sent. A thread that enables
 /// batching (<see cref="TryBatchSendWithReceive"/>) gets an io_uring of its own: a reply handed to
 /// <see cref="SendBeforeReceive"/> and the receive of the next request then cost one system call instead of two.
+/// Owns the socket: <see cref="Dispose"/> closes it.
 /// </summary>
 public sealed class UnixSocketTransport : IMessageTransport
 {
@@ -22,6 +23,11 @@ public sealed class UnixSocketTransport : IMessageTransport
     private byte[]? _pending;
     private int _pendingLength;
 
+    /// <summary>
+    /// A transport over a connected AF_UNIX stream <paramref name="socket"/>, which it owns from now on and puts in
+    /// blocking mode. A receive accepts up to <paramref name="maxFdsPerMessage"/> fds; the kernel drops any beyond
+    /// that and the receive reports them truncated. <paramref name="description"/> names the endpoint in logs.
+    /// </summary>
     public UnixSocketTransport(Socket socket, int maxFdsPerMessage, string description)
     {
         _socket = socket;
@@ -30,13 +36,21 @@ public sealed class UnixSocketTransport : IMessageTransport
         Description = description;
     }
 
+    /// <inheritdoc/>
     public string Description { get; }
 
+    /// <summary>The socket's handle, for callers that poll or inspect it; the transport keeps owning it.</summary>
     public SafeHandle Handle => _socket.SafeHandle;
 
     /// <summary>Whether the calling thread's receives go through io_uring.</summary>
     public bool Batching => _ring is not null && Environment.CurrentManagedThreadId == _ringThread;
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Creates an io_uring owned by the calling thread; false when the kernel refuses one (ENOSYS, EPERM in sandboxes) or
+    /// another thread already batches. The ring is released only when that thread disposes the transport (another
+    /// thread may be inside io_uring_enter on it).
+    /// </remarks>
     public bool TryBatchSendWithReceive(out string reason)
     {
         if (_ring is not null)
@@ -59,6 +73,7 @@ public sealed class UnixSocketTransport : IMessageTransport
         return true;
     }
 
+    /// <inheritdoc/>
     public int Receive(Span<byte> buffer, List<SafeFileHandle> fds, out bool fdsTruncated)
     {
         if (!Batching)
@@ -94,6 +109,7 @@ public sealed class UnixSocketTransport : IMessageTransport
         }
     }
 
+    /// <inheritdoc/>
     public int Send(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail, ReadOnlySpan<SafeHandle> fds)
     {
         if (_pendingLength > 0 && Batching)
@@ -110,6 +126,11 @@ public sealed class UnixSocketTransport : IMessageTransport
         return UnixMessaging.Send(_socket.SafeHandle, head, tail, fds);
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Without batching on the calling thread, or for a message above <see cref="MaxBatchedSend"/> bytes, this is a
+    /// plain send.
+    /// </remarks>
     public int SendBeforeReceive(ReadOnlySpan<byte> message)
     {
         if (!Batching || _pendingLength > 0 || message.Length > MaxBatchedSend)
@@ -122,14 +143,16 @@ public sealed class UnixSocketTransport : IMessageTransport
         return 0;
     }
 
+    /// <inheritdoc/>
     public void Shutdown()
     {
         if (!_socket.SafeHandle.IsClosed)
         {
-            Libc.shutdown(_socket.SafeHandle, Libc.SHUT_RDWR);
+            UnixMessaging.Shutdown(_socket.SafeHandle);
         }
     }
 
+    /// <summary>Shuts the connection down and closes the socket (and the batching ring, on the thread that made it).</summary>
     public void Dispose()
     {
         Shutdown();
