@@ -10,7 +10,7 @@ namespace PcieEmu.Devices.Audio.Dsp;
 /// two doubles. On x86 the int32 ↔ double conversions use SSE2 (cvtdq2pd, cvttpd2dq); elsewhere the portable
 /// Vector128 conversions through int64, which are exact for these values.
 /// </summary>
-public static partial class GainStage
+internal static partial class GainStage
 {
     /// <returns>How many samples (a multiple of <see cref="PatternStep"/>) it processed from the start.</returns>
     private static int ApplyVector128(Span<byte> frames, SampleFormat format, ReadOnlySpan<double> factors, uint muted)

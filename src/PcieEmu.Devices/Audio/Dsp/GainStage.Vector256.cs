@@ -12,7 +12,7 @@ namespace PcieEmu.Devices.Audio.Dsp;
 /// (cvtpd2dq; rounding after clamping equals clamping after rounding because the bounds are integers); for FLOAT_LE
 /// narrowed by cvtpd2ps (the scalar cast's rounding) and ANDed with the mute mask (muted lanes become +0.0).
 /// </summary>
-public static partial class GainStage
+internal static partial class GainStage
 {
     /// <returns>How many samples (a multiple of <see cref="PatternStep"/>) it processed from the start.</returns>
     private static int ApplyVector256(Span<byte> frames, SampleFormat format, ReadOnlySpan<double> factors, uint muted)
