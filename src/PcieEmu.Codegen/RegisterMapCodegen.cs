@@ -92,14 +92,21 @@ internal static class RegisterMapCodegen
         {
             string name = typePrefix + Pascal(b.Name);
             sb.Append(CultureInfo.InvariantCulture, $"\n/// <summary>{Xml(b.Doc)}</summary>\npublic static class {name}Block\n{{\n");
+            sb.Append(CultureInfo.InvariantCulture, $"    /// <summary>BAR offset of instance 0.</summary>\n");
             sb.Append(CultureInfo.InvariantCulture, $"    public const uint Base = {Hex(b.Base, 4)};\n");
+            sb.Append(CultureInfo.InvariantCulture, $"    /// <summary>Bytes from one instance to the next.</summary>\n");
             sb.Append(CultureInfo.InvariantCulture, $"    public const uint Stride = {Hex(b.Stride, 0)};\n");
+            sb.Append(CultureInfo.InvariantCulture, $"    /// <summary>Instances the map reserves room for (index 0..{b.Count - 1}).</summary>\n");
             sb.Append(CultureInfo.InvariantCulture, $"    public const int Count = {b.Count};\n\n");
             sb.Append(CultureInfo.InvariantCulture, $"    /// <summary>Absolute BAR offset of <paramref name=\"register\"/> in instance <paramref name=\"index\"/>.</summary>\n");
+            sb.Append(CultureInfo.InvariantCulture, $"    /// <param name=\"index\">The instance, 0..{b.Count - 1} (not checked).</param>\n");
+            sb.Append(CultureInfo.InvariantCulture, $"    /// <param name=\"register\">The register within the block (an array's first element).</param>\n");
             sb.Append(CultureInfo.InvariantCulture, $"    public static uint Offset(int index, {name}Register register) => Base + ((uint)index * Stride) + (uint)register;\n");
             foreach (var r in b.Registers.Where(r => r.Count > 1))
             {
-                sb.Append(CultureInfo.InvariantCulture, $"\n    public const int {Pascal(r.Name)}Count = {r.Count};\n");
+                sb.Append(CultureInfo.InvariantCulture, $"\n    /// <summary>Elements of the {r.Name} array ({r.Name}0..{r.Name}{r.Count - 1}).</summary>\n");
+                sb.Append(CultureInfo.InvariantCulture, $"    public const int {Pascal(r.Name)}Count = {r.Count};\n");
+                sb.Append(CultureInfo.InvariantCulture, $"    /// <summary>Bytes from one {r.Name} element to the next.</summary>\n");
                 sb.Append(CultureInfo.InvariantCulture, $"    public const uint {Pascal(r.Name)}Stride = {r.Stride};\n");
             }
 
@@ -112,6 +119,8 @@ internal static class RegisterMapCodegen
             sb.Append(CultureInfo.InvariantCulture, $"\n/// <summary>{Xml(e.Doc)}</summary>\npublic enum {typePrefix}{Pascal(e.Name)}\n{{\n");
             foreach (var v in e.Values)
             {
+                string doc = v.Doc.Length > 0 ? v.Doc : $"{e.Name} value {v.Name}";
+                sb.Append(CultureInfo.InvariantCulture, $"    /// <summary>{Xml(Sentence(doc))}</summary>\n");
                 sb.Append(CultureInfo.InvariantCulture, $"    {Pascal(v.Name)} = {v.Value},\n");
             }
 
@@ -149,10 +158,14 @@ internal static class RegisterMapCodegen
             }
 
             first = false;
+            sb.Append(CultureInfo.InvariantCulture, $"    /// <summary>Fields of {r.Name} (<see cref=\"{enumName}.{Pascal(r.Name)}\"/>).</summary>\n");
             sb.Append(CultureInfo.InvariantCulture, $"    public static class {Pascal(r.Name)}\n    {{\n");
             foreach (var f in fields)
             {
+                string doc = f.Doc.Length > 0 ? $": {Sentence(f.Doc)}" : ".";
+                sb.Append(CultureInfo.InvariantCulture, $"        /// <summary>{f.Name}, {(f.Hi == f.Lo ? "bit" : "bits")} {f.Bits}, {f.Access}{Xml(doc)}</summary>\n");
                 sb.Append(CultureInfo.InvariantCulture, $"        public const ulong {Pascal(f.Name)} = {Hex(f.Mask, r.WidthBits / 4)};\n");
+                sb.Append(CultureInfo.InvariantCulture, $"        /// <summary>Lowest bit of {f.Name}: (value &amp; {Pascal(f.Name)}) &gt;&gt; {Pascal(f.Name)}Shift is the field.</summary>\n");
                 sb.Append(CultureInfo.InvariantCulture, $"        public const int {Pascal(f.Name)}Shift = {f.Lo};\n");
             }
 
@@ -175,6 +188,19 @@ internal static class RegisterMapCodegen
     private static string Dec(ulong value) => value.ToString(CultureInfo.InvariantCulture);
 
     private static string Hex(ulong value, int digits) => "0x" + value.ToString(digits > 0 ? "X" + digits : "X", CultureInfo.InvariantCulture);
+
+    /// <summary>A map description as a sentence: first letter upper case, ending with a full stop.</summary>
+    private static string Sentence(string text)
+    {
+        string t = text.Trim();
+        if (t.Length == 0)
+        {
+            return t;
+        }
+
+        t = char.ToUpperInvariant(t[0]) + t[1..];
+        return t.EndsWith('.') ? t : t + ".";
+    }
 
     private static string Comment(string text) => text.Replace("*/", "* /", StringComparison.Ordinal);
 

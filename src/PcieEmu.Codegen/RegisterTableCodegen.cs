@@ -50,6 +50,7 @@ internal static class RegisterTableCodegen
         {
             sb.Append(CultureInfo.InvariantCulture, $"\n    /// <summary>\n    /// Instance <paramref name=\"index\"/> (0..{b.Count - 1}) of the {b.Name} block at its absolute BAR offsets, registers named\n");
             sb.Append(CultureInfo.InvariantCulture, $"    /// \"{b.Name}&lt;index&gt;_&lt;REG&gt;\" (array elements with their element number appended), in map order.\n    /// </summary>\n");
+            sb.Append(CultureInfo.InvariantCulture, $"    /// <param name=\"index\">The instance, 0..{b.Count - 1}.</param>\n");
             parameters = ["int index"];
             if (HasHandlers(b.Registers))
             {
@@ -58,6 +59,7 @@ internal static class RegisterTableCodegen
             }
 
             ModelParameters(sb, b.Registers, parameters);
+            sb.Append(CultureInfo.InvariantCulture, $"    /// <exception cref=\"ArgumentOutOfRangeException\"><paramref name=\"index\"/> is outside 0..{b.Count - 1}.</exception>\n");
             sb.Append(CultureInfo.InvariantCulture, $"    public static IReadOnlyList<RegisterDefinition> {BlockFactory(b)}({string.Join(", ", parameters)})\n    {{\n");
             sb.Append("        ArgumentOutOfRangeException.ThrowIfNegative(index);\n");
             sb.Append(CultureInfo.InvariantCulture, $"        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, {b.Count});\n");

@@ -34,6 +34,7 @@ public sealed record CardOptions
     /// <summary>Stream name → route (spec §13), replacing the model file's.</summary>
     public IReadOnlyDictionary<string, string> Routes { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The card's time; null (default) for the host's monotonic clock.</summary>
     public IDeviceClock? Clock { get; init; }
 
     /// <summary>How the card's scheduler runs (Manual and External need a <see cref="ManualDeviceClock"/>).</summary>
@@ -42,7 +43,8 @@ public sealed record CardOptions
     /// <summary>Per stream, bytes of transferred samples the host keeps for reading back; 0 (default) keeps none.</summary>
     public long KeepSampleBytes { get; init; }
 
-    /// <summary>Parses "NAME=SPEC" pairs (the CLI's --route).</summary>
+    /// <summary>Parses "NAME=SPEC" pairs (the CLI's --route) into <see cref="Routes"/>; a later pair for the same stream wins. Routes are checked when the card is created.</summary>
+    /// <exception cref="CardModelException">A pair is not STREAM=ROUTE.</exception>
     public static IReadOnlyDictionary<string, string> ParseRoutes(IEnumerable<string> pairs)
     {
         var routes = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -64,6 +66,12 @@ public sealed record CardOptions
 /// <summary>Creates the card a model file names.</summary>
 public static class CardFactory
 {
+    /// <summary>
+    /// Creates the card <paramref name="model"/> describes, running (its scheduler started, in the mode
+    /// <paramref name="options"/> gives). The caller owns the card and disposes it.
+    /// </summary>
+    /// <exception cref="CardModelException">The model names an unknown card, or a route names a stream the model lacks or is malformed.</exception>
+    /// <exception cref="PciConfigurationException">The model's BARs or capabilities do not fit together.</exception>
     public static IEmulatedCard Create(CardModel model, ILoggerFactory loggerFactory, CardOptions? options = null) => model switch
     {
         AudioCardModel { Card: AudioCardModel.CardKind } audio => new AudioCard.AudioCard(audio, loggerFactory, new AudioCard.AudioCardOptions
@@ -76,6 +84,8 @@ public static class CardFactory
         _ => throw new CardModelException($"{model.SourcePath}: unknown card \"{model.Card}\""),
     };
 
+    /// <summary>Loads the model file at <paramref name="modelPath"/> and creates its card (<see cref="Create"/>).</summary>
+    /// <exception cref="CardModelException">The file is missing, unreadable or invalid against the schema, or as for <see cref="Create"/>.</exception>
     public static IEmulatedCard Load(string modelPath, ILoggerFactory loggerFactory, CardOptions? options = null) =>
         Create(CardModelLoader.Load(modelPath), loggerFactory, options);
 

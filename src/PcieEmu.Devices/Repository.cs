@@ -6,7 +6,7 @@ namespace PcieEmu.Devices;
 /// binary. Found from $PCIEEMU_REPO, the current directory, or the running binary's location, whichever holds
 /// PcieEmu.sln first.
 /// </summary>
-public static class Repository
+internal static class Repository
 {
     public static string? FindRoot()
     {

@@ -43,6 +43,7 @@ public sealed record GuestSessionOptions
     /// <summary>fd-backed shared guest RAM (default). Off: every DMA_MAP comes without an fd (message DMA).</summary>
     public bool SharedMemory { get; init; } = true;
 
+    /// <summary>Guest RAM in MiB (default 512).</summary>
     public int MemoryMiB { get; init; } = 512;
 
     /// <summary>
@@ -60,13 +61,20 @@ public sealed record GuestSessionOptions
     /// </summary>
     public static readonly IReadOnlyList<string> ViommuKernelArguments = ["intel_iommu=on", "iommu.strict=1", "no_timer_check"];
 
+    /// <summary>KVM or TCG; Auto (default) follows $PCIEEMU_ACCEL, else KVM only where a real KVM module is loaded (<see cref="Qemu.Accelerator"/>).</summary>
     public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
 
+    /// <summary>
+    /// File (default): a batch session, the console in console.log and commands through the guest agent. Terminal: an
+    /// interactive shell on this terminal (no agent: <see cref="GuestSession.RunAsync"/> is unavailable; wait with
+    /// <see cref="GuestSession.WaitForExitAsync"/>).
+    /// </summary>
     public ConsoleMode Console { get; init; } = ConsoleMode.File;
 
     /// <summary>From QEMU start to the agent's @@READY.</summary>
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(180);
 
+    /// <summary>How long a guest command may run when <see cref="GuestSession.RunAsync"/> is given no timeout (default 120 s).</summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>Where sockets and logs go (default: a new /tmp/pcieemu-* folder).</summary>
@@ -75,6 +83,7 @@ public sealed record GuestSessionOptions
     /// <summary>Keep the work directory after a clean shutdown (it is always kept after a failure).</summary>
     public bool KeepWorkDirectory { get; init; }
 
+    /// <summary>Options of every card's vfio-user server (with <see cref="HotPlug"/>, each also persists across clients).</summary>
     public VfioUserServerOptions ServerOptions { get; init; } = new();
 
     /// <summary>
@@ -83,6 +92,7 @@ public sealed record GuestSessionOptions
     /// </summary>
     public long KeepSampleBytes { get; init; } = DefaultKeepSampleBytes;
 
+    /// <summary>The default of <see cref="KeepSampleBytes"/>: 64 MiB per stream.</summary>
     public const long DefaultKeepSampleBytes = 64L << 20;
 
     /// <summary>Stream routes (spec §13) applied to every card, replacing the model files'.</summary>
@@ -101,8 +111,10 @@ public sealed record GuestSessionOptions
     /// </summary>
     public bool HotPlug { get; init; }
 
+    /// <summary>Appended to the guest kernel's command line, after the session's own arguments.</summary>
     public IReadOnlyList<string> ExtraKernelArguments { get; init; } = [];
 
+    /// <summary>Appended to QEMU's command line, after everything the session builds (no quoting: one argument per entry).</summary>
     public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];
 
     /// <summary>How each rule of the driver checker counts (off, warning, violation); default: as the card declares.</summary>

@@ -12,8 +12,10 @@ namespace PcieEmu.Pci;
 /// <summary>
 /// Assembles a <see cref="PciFunction"/>: identity, BARs, ROM and capabilities. Capabilities are placed in
 /// the order added (standard ones from 0x40, extended ones from 0x100, each dword-aligned after the previous)
-/// and linked automatically. Everything is validated here, so a bad model fails at build time with a message.
+/// and linked automatically. Everything is validated here, so a bad model fails at build time with a message: the
+/// BAR methods and <see cref="Build"/> throw <see cref="PciConfigurationException"/>. Each method returns the builder.
 /// </summary>
+/// <param name="name">The function's name: in logs, reports and as <see cref="PciFunction.Name"/>.</param>
 public sealed class PciFunctionBuilder(string name)
 {
     private readonly BarSpec?[] _bars = new BarSpec?[6];
@@ -27,6 +29,7 @@ public sealed class PciFunctionBuilder(string name)
     private IDeviceClock? _clock;
     private SchedulerMode _schedulerMode = SchedulerMode.RealTime;
 
+    /// <summary>The IDs and class code (required).</summary>
     public PciFunctionBuilder Identity(PciIdentity identity)
     {
         _identity = identity;
@@ -40,6 +43,7 @@ public sealed class PciFunctionBuilder(string name)
         return this;
     }
 
+    /// <summary>Where the function's logs go (default: nowhere).</summary>
     public PciFunctionBuilder Logging(ILoggerFactory loggerFactory)
     {
         _loggerFactory = loggerFactory;
@@ -57,6 +61,7 @@ public sealed class PciFunctionBuilder(string name)
         return this;
     }
 
+    /// <summary>Most DMA mappings the client may hold at once (default <see cref="DmaController.DefaultMaxMappings"/>); more are refused.</summary>
     public PciFunctionBuilder MaxDmaMappings(int count)
     {
         _maxDmaMappings = count;
@@ -64,39 +69,72 @@ public sealed class PciFunctionBuilder(string name)
     }
 
     /// <summary>A trapped memory BAR: every access goes to <paramref name="handler"/> in the widths it supports.</summary>
+    /// <param name="index">BAR slot 0 … 5 (0 … 4 for a 64-bit BAR, which also takes the next slot).</param>
+    /// <param name="barName">Name for logs.</param>
+    /// <param name="size">Bytes: a power of two ≥ 16 (at most 2 GiB for a 32-bit BAR).</param>
+    /// <param name="handler">The device's handler; called under the function lock.</param>
+    /// <param name="accessSizes">The widths <paramref name="handler"/> takes; the framework splits other accesses.</param>
+    /// <param name="is64Bit">A 64-bit BAR (may be placed above 4 GiB).</param>
+    /// <param name="prefetchable">Mark it prefetchable (only for memory without read side effects).</param>
+    /// <exception cref="PciConfigurationException">The slot is invalid or taken, or the size is not allowed.</exception>
     public PciFunctionBuilder MemoryBar(int index, string barName, ulong size, IMmioHandler handler, AccessSizes accessSizes,
         bool is64Bit = false, bool prefetchable = false) =>
         AddBar(new BarSpec(index, barName, is64Bit ? BarKind.Memory64 : BarKind.Memory32, prefetchable, size, handler, accessSizes, false, null));
 
-    /// <summary>An I/O BAR (trapped).</summary>
+    /// <summary>An I/O BAR (trapped): every access goes to <paramref name="handler"/>.</summary>
+    /// <param name="index">BAR slot 0 … 5.</param>
+    /// <param name="barName">Name for logs.</param>
+    /// <param name="size">Bytes: a power of two, 4 … 256.</param>
+    /// <param name="handler">The device's handler; called under the function lock.</param>
+    /// <param name="accessSizes">The widths <paramref name="handler"/> takes.</param>
+    /// <exception cref="PciConfigurationException">The slot is invalid or taken, or the size is not allowed.</exception>
     public PciFunctionBuilder IoBar(int index, string barName, ulong size, IMmioHandler handler, AccessSizes accessSizes) =>
         AddBar(new BarSpec(index, barName, BarKind.Io, false, size, handler, accessSizes, false, null));
 
     /// <summary>
     /// A memory BAR backed by shared memory the client may map (guest accesses then skip the server).
-    /// <paramref name="mmapAreas"/> defaults to the whole BAR.
+    /// The memory (<see cref="PciBar.Memory"/>) starts zeroed and is zeroed again at every function reset.
     /// </summary>
+    /// <param name="index">BAR slot 0 … 5 (0 … 4 for a 64-bit BAR).</param>
+    /// <param name="barName">Name for logs and for the memfd.</param>
+    /// <param name="size">Bytes: a power of two, at least one page (at most 2 GiB for a 32-bit BAR).</param>
+    /// <param name="is64Bit">A 64-bit BAR.</param>
+    /// <param name="prefetchable">Mark it prefetchable.</param>
+    /// <param name="mmapAreas">The parts the client may map (page-aligned, inside the BAR); default the whole BAR, empty for none (every access then goes through the server).</param>
+    /// <exception cref="PciConfigurationException">The slot is invalid or taken, or the size or an area is not allowed.</exception>
     public PciFunctionBuilder SharedMemoryBar(int index, string barName, ulong size, bool is64Bit = false, bool prefetchable = true,
         IReadOnlyList<MmapArea>? mmapAreas = null) =>
         AddBar(new BarSpec(index, barName, is64Bit ? BarKind.Memory64 : BarKind.Memory32, prefetchable, size, null, AccessSizes.All, true,
             mmapAreas ?? [new MmapArea(0, size)]));
 
-    /// <summary>A memory BAR that holds only framework-owned structures (the MSI-X table and PBA).</summary>
+    /// <summary>
+    /// A memory BAR that holds only framework-owned structures (the MSI-X table and PBA): the framework serves those,
+    /// the rest reads all-ones and drops writes.
+    /// </summary>
+    /// <param name="index">BAR slot 0 … 5 (0 … 4 for a 64-bit BAR).</param>
+    /// <param name="barName">Name for logs.</param>
+    /// <param name="size">Bytes: a power of two ≥ 16 that holds the table and the PBA.</param>
+    /// <param name="is64Bit">A 64-bit BAR.</param>
+    /// <exception cref="PciConfigurationException">The slot is invalid or taken, or the size is not allowed.</exception>
     public PciFunctionBuilder ReservedMemoryBar(int index, string barName, ulong size, bool is64Bit = false) =>
         AddBar(new BarSpec(index, barName, is64Bit ? BarKind.Memory64 : BarKind.Memory32, false, size, new AllOnesHandler(), AccessSizes.All, false, null));
 
+    /// <summary>An expansion ROM with <paramref name="image"/> (not copied), 1 byte … <see cref="Bars.ExpansionRom.MaxImageBytes"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="image"/> is empty or too large.</exception>
     public PciFunctionBuilder ExpansionRom(byte[] image)
     {
         _rom = new ExpansionRom(image);
         return this;
     }
 
+    /// <summary>Appends a capability to the 0x40–0xFF list (in the order added). Add each instance to one builder only.</summary>
     public PciFunctionBuilder Capability(PciCapability capability)
     {
         _capabilities.Add(capability);
         return this;
     }
 
+    /// <summary>Appends an extended capability from 0x100 (needs <see cref="ExtendedConfigSpace"/>). Add each instance to one builder only.</summary>
     public PciFunctionBuilder Capability(PciExtendedCapability capability)
     {
         _extended.Add(capability);
@@ -153,6 +191,14 @@ public sealed class PciFunctionBuilder(string name)
         return this;
     }
 
+    /// <summary>
+    /// Builds the function: config space at its reset values, BARs, capabilities placed and linked, register banks
+    /// attached to the function's checker. The caller owns the function and disposes it. Build once per builder.
+    /// </summary>
+    /// <exception cref="PciConfigurationException">
+    /// No identity; extended capabilities without the extended space; capabilities that do not fit; an MSI-X table or
+    /// PBA outside its memory BAR, or the two overlapping.
+    /// </exception>
     public PciFunction Build()
     {
         var identity = _identity ?? throw new PciConfigurationException($"{name}: no identity");
@@ -342,4 +388,6 @@ public sealed class PciFunctionBuilder(string name)
     }
 }
 
+/// <summary>A function's description is invalid (a BAR slot taken twice, capabilities that do not fit, …); the message says what and where.</summary>
+/// <param name="message">What is wrong, starting with the function's name.</param>
 public sealed class PciConfigurationException(string message) : Exception(message);

@@ -216,11 +216,11 @@ public class RegisterMapDocumentTests
             { "name": "ID", "offset": "0x000", "width": 32, "reset": "0xD3110000", "doc": "Magic.",
               "fields": [ { "name": "VALUE", "bits": "31:0", "access": "RO" } ] },
             { "name": "CTRL", "offset": "0x010", "width": 32, "reset": "0x1", "doc": "Control <x> & ends */ here.",
-              "fields": [ { "name": "EN", "bits": "0", "access": "RW" }, { "name": "MODE", "bits": "5:4", "access": "RW" } ] },
+              "fields": [ { "name": "EN", "bits": "0", "access": "RW" }, { "name": "MODE", "bits": "5:4", "access": "RW", "doc": "speed <n>" } ] },
             { "name": "BIG_ADDR", "offset": "0x018", "width": 64, "reset": "model", "doc": "Wide.",
               "fields": [ { "name": "LO", "bits": "31:0", "access": "RW" }, { "name": "HI", "bits": "63:32", "access": "RO" } ] }
           ],
-          "enums": [ { "name": "MODE", "doc": "modes", "values": [ { "name": "OFF", "value": 0 }, { "name": "FAST_ON", "value": 2 } ] } ]
+          "enums": [ { "name": "MODE", "doc": "modes", "values": [ { "name": "OFF", "value": 0 }, { "name": "FAST_ON", "value": 2, "doc": "full speed" } ] } ]
         }
         """;
 
@@ -270,6 +270,29 @@ public class RegisterMapDocumentTests
         lines.Should().NotContain("    public static class Id", "ID has only a whole-register field");
         lines.Should().Contain("public enum DemoMode");
         lines.Should().Contain("    FastOn = 2,");
+    }
+
+    [Fact]
+    public void CSharpConstants_document_every_public_member_from_the_map()
+    {
+        var map = RegisterMapDocument.Parse(DemoJson, "demo.json");
+        var lines = RegisterMapCodegen.CSharpConstants(map, "models/demo.json", "Demo.Generated", "Demo").Split('\n');
+
+        lines.Should().Contain("    /// <summary>Fields of CTRL (<see cref=\"DemoRegister.Ctrl\"/>).</summary>");
+        lines.Should().Contain("        /// <summary>MODE, bits 5:4, RW: Speed &lt;n&gt;.</summary>", "a field's own description, as a sentence");
+        lines.Should().Contain("        /// <summary>EN, bit 0, RW.</summary>", "a field without one is described by its bits and access");
+        lines.Should().Contain("        /// <summary>Lowest bit of MODE: (value &amp; Mode) &gt;&gt; ModeShift is the field.</summary>");
+        lines.Should().Contain("    /// <summary>Full speed.</summary>");
+        lines.Should().Contain("    /// <summary>MODE value OFF.</summary>");
+
+        // Every public line is preceded by a doc comment (CS1591 would fail the build of the card that compiles it).
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].TrimStart().StartsWith("public ", StringComparison.Ordinal) || (lines[i].StartsWith("    ", StringComparison.Ordinal) && lines[i].TrimEnd().EndsWith(',') && !lines[i].TrimStart().StartsWith("//", StringComparison.Ordinal)))
+            {
+                lines[i - 1].TrimStart().Should().StartWith("///", $"line {i + 1} ({lines[i].Trim()}) is public");
+            }
+        }
     }
 
     private const string HandlersJson = """

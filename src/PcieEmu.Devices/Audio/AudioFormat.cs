@@ -17,19 +17,28 @@ public enum SampleFormat
 }
 
 /// <summary>Format, rate and channel count of an interleaved sample stream.</summary>
+/// <param name="Format">The sample encoding.</param>
+/// <param name="Rate">Frames per second (the card's streams: 44100, 48000, 96000 or 192000).</param>
+/// <param name="Channels">Samples per frame (the card's streams: 1 … 32).</param>
 public readonly record struct AudioFormat(SampleFormat Format, int Rate, int Channels)
 {
+    /// <summary>Bytes of one sample's container: 2 for S16_LE, 4 for the others.</summary>
     public int BytesPerSample => Format.BytesPerSample();
 
+    /// <summary>Bytes of one frame: <see cref="BytesPerSample"/> × <see cref="Channels"/>.</summary>
     public int FrameBytes => BytesPerSample * Channels;
 
+    /// <summary>"S16_LE 48000 Hz 2 ch".</summary>
     public override string ToString() => $"{Format.AlsaName()} {Rate} Hz {Channels} ch";
 }
 
+/// <summary>The card's sample formats and rates (spec §9.2) and their ALSA names.</summary>
 public static class SampleFormats
 {
+    /// <summary>The rates the card knows, in Hz, indexed by their SD_FMT.RATE code. Do not modify.</summary>
     public static readonly int[] Rates = [44100, 48000, 96000, 192000];
 
+    /// <summary>Bytes of one sample's container: 2 for S16_LE, 4 for the others.</summary>
     public static int BytesPerSample(this SampleFormat format) => format == SampleFormat.S16Le ? 2 : 4;
 
     /// <summary>The ALSA name (S16_LE, S24_LE, S32_LE, FLOAT_LE).</summary>
@@ -41,6 +50,7 @@ public static class SampleFormats
         _ => "FLOAT_LE",
     };
 
+    /// <summary>The format an ALSA name (S16_LE, S24_LE, S32_LE, FLOAT_LE; case-sensitive) stands for; false for any other name.</summary>
     public static bool TryParseAlsaName(string name, out SampleFormat format)
     {
         (bool ok, format) = name switch
@@ -61,7 +71,7 @@ public static class SampleFormats
 /// <summary>
 /// One channel's SD_CHVOL setting (spec §12): LEVEL in 0.5 dB steps (192 = 0 dB) and MUTE.
 /// </summary>
-public readonly record struct ChannelGain(byte Level, bool Mute)
+internal readonly record struct ChannelGain(byte Level, bool Mute)
 {
     public const byte UnityLevel = 192;
 

@@ -23,6 +23,8 @@ namespace PcieEmu.Devices.AudioCard;
 /// <see cref="CardInterrupts"/>); the diagnostic DMA engine (spec §6, <see cref="DiagnosticDmaEngine"/>); the
 /// streams (spec §9–§13, <see cref="PlaybackStream"/>, <see cref="CaptureStream"/>). It knows nothing about
 /// vfio-user (a transport drives <see cref="Function"/>) nor about tracing (an observer watches the function).
+/// Create one with <see cref="CardFactory"/>; the creator owns it and disposes it. Host-side reads (<see cref="Streams"/>,
+/// <see cref="PeekRegister"/>, the counters) are safe from any thread while the card runs (src/THREADS.md).
 /// </summary>
 public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
 {
@@ -38,7 +40,7 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
     private readonly ManualDeviceClock? _manualClock;
     private int _diagVector;
 
-    public AudioCard(AudioCardModel model, ILoggerFactory loggerFactory, AudioCardOptions? options = null)
+    internal AudioCard(AudioCardModel model, ILoggerFactory loggerFactory, AudioCardOptions? options = null)
     {
         options ??= new AudioCardOptions();
         Model = model;
@@ -70,22 +72,28 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
         Function.Scheduler.Start();
     }
 
+    /// <summary>The model file the card was built from: identity, BARs, streams.</summary>
     public AudioCardModel Model { get; }
 
     CardModel IEmulatedCard.Model => Model;
 
+    /// <summary>The card's PCI function: what a transport serves and an observer watches. Owned by the card.</summary>
     public PciFunction Function { get; }
 
     /// <summary>What the driver did wrong (the card's rules, <see cref="AudioRules"/>, and the framework's), and host problems.</summary>
     public DriverChecker Checker => Function.Checker;
 
+    /// <summary>The card's own rules (spec §14), besides the framework's <see cref="FunctionRules"/>.</summary>
     public IReadOnlyList<DriverRule> Rules => AudioRules.All;
 
+    /// <summary>The card's trace record kinds: Violation (64) and SinkData (65), src/PcieEmu.Tracing/TRACE-FORMAT.md.</summary>
     public IReadOnlyList<DeviceRecordKind> RecordKinds => AudioCardRecorder.Kinds;
 
     /// <summary>The card's streams in card order (spec §9).</summary>
     public IReadOnlyList<AudioStream> Streams => _streams;
 
+    /// <summary>The stream the model names <paramref name="name"/> ("playback0").</summary>
+    /// <exception cref="ArgumentException">The model has no such stream.</exception>
     public AudioStream Stream(string name) => _streams.FirstOrDefault(s => s.Layout.Name == name)
         ?? throw new ArgumentException($"no stream named {name}", nameof(name));
 
@@ -101,6 +109,11 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
     /// <summary>The card's SRAM (BAR per model), or null when the model has none.</summary>
     public SharedMemory? Sram => Model.SramBar is { } b ? Function.Bars[b.Index]?.Memory : null;
 
+    /// <summary>
+    /// Starts observing the card (a trace recorder or replayer): the function's units, DMA and interrupts, plus the
+    /// samples each playback stream hands its sink (as SinkData hashes). Before any client traffic; once per card.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The card is already observed.</exception>
     public FunctionObservation Observe(IFunctionObserver observer)
     {
         var observation = Function.Observe(observer);
@@ -109,6 +122,8 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
     }
 
     /// <summary>Manual scheduling only: moves the card's clock forward, running the streams as time passes.</summary>
+    /// <param name="nanoseconds">How far to move, in nanoseconds of device time.</param>
+    /// <exception cref="InvalidOperationException">The card runs on real time (no manual clock), or its scheduler is not in Manual mode.</exception>
     public void AdvanceTime(long nanoseconds)
     {
         var clock = _manualClock ?? throw new InvalidOperationException("the card runs on real time");
@@ -134,7 +149,11 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
         return true;
     }
 
-    /// <summary>Reads a BAR0 register as the bus would (read handlers included), for tests and host-side assertions.</summary>
+    /// <summary>
+    /// Reads a BAR0 register as the bus would (read handlers included), for tests and host-side assertions; a
+    /// read-clear register is cleared as a guest read would. Takes the function lock.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="register"/> is not a register of the map.</exception>
     public ulong PeekRegister(AudioRegister register)
     {
         lock (Function.Sync)
@@ -324,6 +343,7 @@ public sealed partial class AudioCard : IEmulatedCard, IAudioRegisterHandlers
         }
     }
 
+    /// <summary>Stops the engines and the scheduler, closes every sink and source (WAV files are completed), then disposes the function.</summary>
     public void Dispose()
     {
         lock (Function.Sync)

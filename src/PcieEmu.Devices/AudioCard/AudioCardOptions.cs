@@ -4,7 +4,7 @@ using PcieEmu.Pci.Timing;
 namespace PcieEmu.Devices.AudioCard;
 
 /// <summary>How a card runs outside its model file: its time, its scheduler, where samples go (spec §11, §13).</summary>
-public sealed record AudioCardOptions
+internal sealed record AudioCardOptions
 {
     /// <summary>The card's clock (default: host monotonic time). Manual and External scheduling need a <see cref="ManualDeviceClock"/>.</summary>
     public IDeviceClock? Clock { get; init; }

@@ -7,7 +7,7 @@ namespace PcieEmu.Devices.AudioCard;
 /// The audio card's part of a trace: the record kinds only this card has (<see cref="SinkData"/>), written into
 /// the function's observation when the card hands samples to the host.
 /// </summary>
-public sealed class AudioCardRecorder(FunctionObservation observation) : IAudioCardObserver
+internal sealed class AudioCardRecorder(FunctionObservation observation) : IAudioCardObserver
 {
     /// <summary>
     /// Samples a playback stream handed to its host-side sink: A = stream, B = bytes, C = their hash (FNV-1a 64 basis

@@ -49,85 +49,140 @@ public enum AudioRegister : uint
 /// <summary>Field masks of the registers in <see cref="AudioRegister"/>.</summary>
 public static class AudioFields
 {
+    /// <summary>Fields of VERSION (<see cref="AudioRegister.Version"/>).</summary>
     public static class Version
     {
+        /// <summary>MINOR, bits 15:0, RO: Minor spec version.</summary>
         public const ulong Minor = 0x0000FFFF;
+        /// <summary>Lowest bit of MINOR: (value &amp; Minor) &gt;&gt; MinorShift is the field.</summary>
         public const int MinorShift = 0;
+        /// <summary>MAJOR, bits 31:16, RO: Major spec version.</summary>
         public const ulong Major = 0xFFFF0000;
+        /// <summary>Lowest bit of MAJOR: (value &amp; Major) &gt;&gt; MajorShift is the field.</summary>
         public const int MajorShift = 16;
     }
 
+    /// <summary>Fields of CAPS (<see cref="AudioRegister.Caps"/>).</summary>
     public static class Caps
     {
+        /// <summary>NPLAY, bits 7:0, RO: Playback streams.</summary>
         public const ulong Nplay = 0x000000FF;
+        /// <summary>Lowest bit of NPLAY: (value &amp; Nplay) &gt;&gt; NplayShift is the field.</summary>
         public const int NplayShift = 0;
+        /// <summary>NCAP, bits 15:8, RO: Capture streams.</summary>
         public const ulong Ncap = 0x0000FF00;
+        /// <summary>Lowest bit of NCAP: (value &amp; Ncap) &gt;&gt; NcapShift is the field.</summary>
         public const int NcapShift = 8;
+        /// <summary>NVEC, bits 23:16, RO: MSI-X vectors implemented.</summary>
         public const ulong Nvec = 0x00FF0000;
+        /// <summary>Lowest bit of NVEC: (value &amp; Nvec) &gt;&gt; NvecShift is the field.</summary>
         public const int NvecShift = 16;
     }
 
+    /// <summary>Fields of DMACAPS (<see cref="AudioRegister.Dmacaps"/>).</summary>
     public static class Dmacaps
     {
+        /// <summary>ADDR_BITS, bits 7:0, RO: DMA address width in bits.</summary>
         public const ulong AddrBits = 0x000000FF;
+        /// <summary>Lowest bit of ADDR_BITS: (value &amp; AddrBits) &gt;&gt; AddrBitsShift is the field.</summary>
         public const int AddrBitsShift = 0;
+        /// <summary>ALIGN_LOG2, bits 15:8, RO: Log2 of the required buffer/segment address alignment.</summary>
         public const ulong AlignLog2 = 0x0000FF00;
+        /// <summary>Lowest bit of ALIGN_LOG2: (value &amp; AlignLog2) &gt;&gt; AlignLog2Shift is the field.</summary>
         public const int AlignLog2Shift = 8;
+        /// <summary>BOUNDARY_BITS, bits 23:16, RO: A segment may not cross a 2^BOUNDARY_BITS boundary.</summary>
         public const ulong BoundaryBits = 0x00FF0000;
+        /// <summary>Lowest bit of BOUNDARY_BITS: (value &amp; BoundaryBits) &gt;&gt; BoundaryBitsShift is the field.</summary>
         public const int BoundaryBitsShift = 16;
     }
 
+    /// <summary>Fields of GCTL (<see cref="AudioRegister.Gctl"/>).</summary>
     public static class Gctl
     {
+        /// <summary>RESET, bit 0, WO: Write 1: function-level reset of the card's registers and engines; completes before the write returns; reads 0.</summary>
         public const ulong Reset = 0x00000001;
+        /// <summary>Lowest bit of RESET: (value &amp; Reset) &gt;&gt; ResetShift is the field.</summary>
         public const int ResetShift = 0;
     }
 
+    /// <summary>Fields of INTSTS (<see cref="AudioRegister.Intsts"/>).</summary>
     public static class Intsts
     {
+        /// <summary>DIAG, bit 0, W1C: A DIAG_IRQ write was made.</summary>
         public const ulong Diag = 0x00000001;
+        /// <summary>Lowest bit of DIAG: (value &amp; Diag) &gt;&gt; DiagShift is the field.</summary>
         public const int DiagShift = 0;
+        /// <summary>DMA_DONE, bit 1, W1C: Diagnostic DMA finished without error.</summary>
         public const ulong DmaDone = 0x00000002;
+        /// <summary>Lowest bit of DMA_DONE: (value &amp; DmaDone) &gt;&gt; DmaDoneShift is the field.</summary>
         public const int DmaDoneShift = 1;
+        /// <summary>DMA_ERR, bit 2, W1C: Diagnostic DMA stopped with an error (DIAG_DMA_STS.ERRCODE).</summary>
         public const ulong DmaErr = 0x00000004;
+        /// <summary>Lowest bit of DMA_ERR: (value &amp; DmaErr) &gt;&gt; DmaErrShift is the field.</summary>
         public const int DmaErrShift = 2;
+        /// <summary>SIS, bits 31:16, RO: Bit 16+i: stream i has an enabled cause pending (spec §9.4).</summary>
         public const ulong Sis = 0xFFFF0000;
+        /// <summary>Lowest bit of SIS: (value &amp; Sis) &gt;&gt; SisShift is the field.</summary>
         public const int SisShift = 16;
     }
 
+    /// <summary>Fields of INTEN (<see cref="AudioRegister.Inten"/>).</summary>
     public static class Inten
     {
+        /// <summary>DIAG, bit 0, RW: Interrupt on INTSTS.DIAG.</summary>
         public const ulong Diag = 0x00000001;
+        /// <summary>Lowest bit of DIAG: (value &amp; Diag) &gt;&gt; DiagShift is the field.</summary>
         public const int DiagShift = 0;
+        /// <summary>DMA_DONE, bit 1, RW: Interrupt on INTSTS.DMA_DONE.</summary>
         public const ulong DmaDone = 0x00000002;
+        /// <summary>Lowest bit of DMA_DONE: (value &amp; DmaDone) &gt;&gt; DmaDoneShift is the field.</summary>
         public const int DmaDoneShift = 1;
+        /// <summary>DMA_ERR, bit 2, RW: Interrupt on INTSTS.DMA_ERR.</summary>
         public const ulong DmaErr = 0x00000004;
+        /// <summary>Lowest bit of DMA_ERR: (value &amp; DmaErr) &gt;&gt; DmaErrShift is the field.</summary>
         public const int DmaErrShift = 2;
     }
 
+    /// <summary>Fields of DIAG_IRQ (<see cref="AudioRegister.DiagIrq"/>).</summary>
     public static class DiagIrq
     {
+        /// <summary>VECTOR, bits 7:0, WO: Write: set INTSTS.DIAG and send one interrupt event on this vector (README §5).</summary>
         public const ulong Vector = 0x000000FF;
+        /// <summary>Lowest bit of VECTOR: (value &amp; Vector) &gt;&gt; VectorShift is the field.</summary>
         public const int VectorShift = 0;
     }
 
+    /// <summary>Fields of DIAG_DMA_CTL (<see cref="AudioRegister.DiagDmaCtl"/>).</summary>
     public static class DiagDmaCtl
     {
+        /// <summary>START, bit 0, RW: Write 1 to start; reads 1 until the transfer ends.</summary>
         public const ulong Start = 0x00000001;
+        /// <summary>Lowest bit of START: (value &amp; Start) &gt;&gt; StartShift is the field.</summary>
         public const int StartShift = 0;
+        /// <summary>DIR, bit 1, RW: 0: card reads the buffer and stores its FNV-1a hash in DIAG_DMA_RESULT; 1: card writes the seeded pattern into the buffer.</summary>
         public const ulong Dir = 0x00000002;
+        /// <summary>Lowest bit of DIR: (value &amp; Dir) &gt;&gt; DirShift is the field.</summary>
         public const int DirShift = 1;
     }
 
+    /// <summary>Fields of DIAG_DMA_STS (<see cref="AudioRegister.DiagDmaSts"/>).</summary>
     public static class DiagDmaSts
     {
+        /// <summary>BUSY, bit 0, RO: A transfer is running.</summary>
         public const ulong Busy = 0x00000001;
+        /// <summary>Lowest bit of BUSY: (value &amp; Busy) &gt;&gt; BusyShift is the field.</summary>
         public const int BusyShift = 0;
+        /// <summary>DONE, bit 1, RO: The last transfer finished without error.</summary>
         public const ulong Done = 0x00000002;
+        /// <summary>Lowest bit of DONE: (value &amp; Done) &gt;&gt; DoneShift is the field.</summary>
         public const int DoneShift = 1;
+        /// <summary>ERR, bit 2, RO: The last transfer stopped with an error (ERRCODE).</summary>
         public const ulong Err = 0x00000004;
+        /// <summary>Lowest bit of ERR: (value &amp; Err) &gt;&gt; ErrShift is the field.</summary>
         public const int ErrShift = 2;
+        /// <summary>ERRCODE, bits 15:8, RO: Why the last transfer failed (DMA_ERR, README §6.3).</summary>
         public const ulong Errcode = 0x0000FF00;
+        /// <summary>Lowest bit of ERRCODE: (value &amp; Errcode) &gt;&gt; ErrcodeShift is the field.</summary>
         public const int ErrcodeShift = 8;
     }
 }
@@ -135,14 +190,21 @@ public static class AudioFields
 /// <summary>Stream register block (spec §9.1): stream i at base + i * stride; playback streams first, then capture.</summary>
 public static class AudioSdBlock
 {
+    /// <summary>BAR offset of instance 0.</summary>
     public const uint Base = 0x1000;
+    /// <summary>Bytes from one instance to the next.</summary>
     public const uint Stride = 0x100;
+    /// <summary>Instances the map reserves room for (index 0..15).</summary>
     public const int Count = 16;
 
     /// <summary>Absolute BAR offset of <paramref name="register"/> in instance <paramref name="index"/>.</summary>
+    /// <param name="index">The instance, 0..15 (not checked).</param>
+    /// <param name="register">The register within the block (an array's first element).</param>
     public static uint Offset(int index, AudioSdRegister register) => Base + ((uint)index * Stride) + (uint)register;
 
+    /// <summary>Elements of the CHVOL array (CHVOL0..CHVOL31).</summary>
     public const int ChvolCount = 32;
+    /// <summary>Bytes from one CHVOL element to the next.</summary>
     public const uint ChvolStride = 4;
 }
 
@@ -182,67 +244,113 @@ public enum AudioSdRegister : uint
 /// <summary>Field masks of the registers in <see cref="AudioSdRegister"/>.</summary>
 public static class AudioSdFields
 {
+    /// <summary>Fields of CAPS (<see cref="AudioSdRegister.Caps"/>).</summary>
     public static class Caps
     {
+        /// <summary>DIR, bit 0, RO: 0 playback, 1 capture.</summary>
         public const ulong Dir = 0x00000001;
+        /// <summary>Lowest bit of DIR: (value &amp; Dir) &gt;&gt; DirShift is the field.</summary>
         public const int DirShift = 0;
+        /// <summary>MAXCH, bits 15:8, RO: Most channels.</summary>
         public const ulong Maxch = 0x0000FF00;
+        /// <summary>Lowest bit of MAXCH: (value &amp; Maxch) &gt;&gt; MaxchShift is the field.</summary>
         public const int MaxchShift = 8;
+        /// <summary>FORMATS, bits 19:16, RO: Bit 0 S16_LE, 1 S24_LE, 2 S32_LE, 3 FLOAT_LE.</summary>
         public const ulong Formats = 0x000F0000;
+        /// <summary>Lowest bit of FORMATS: (value &amp; Formats) &gt;&gt; FormatsShift is the field.</summary>
         public const int FormatsShift = 16;
+        /// <summary>RATES, bits 27:24, RO: Bit 0 44100, 1 48000, 2 96000, 3 192000 Hz.</summary>
         public const ulong Rates = 0x0F000000;
+        /// <summary>Lowest bit of RATES: (value &amp; Rates) &gt;&gt; RatesShift is the field.</summary>
         public const int RatesShift = 24;
     }
 
+    /// <summary>Fields of CTL (<see cref="AudioSdRegister.Ctl"/>).</summary>
     public static class Ctl
     {
+        /// <summary>RUN, bit 0, RW: Start (0-&gt;1) / stop (1-&gt;0).</summary>
         public const ulong Run = 0x00000001;
+        /// <summary>Lowest bit of RUN: (value &amp; Run) &gt;&gt; RunShift is the field.</summary>
         public const int RunShift = 0;
+        /// <summary>SRST, bit 1, WO: Write 1: stream reset.</summary>
         public const ulong Srst = 0x00000002;
+        /// <summary>Lowest bit of SRST: (value &amp; Srst) &gt;&gt; SrstShift is the field.</summary>
         public const int SrstShift = 1;
+        /// <summary>IOCE, bit 2, RW: Interrupt on IOC.</summary>
         public const ulong Ioce = 0x00000004;
+        /// <summary>Lowest bit of IOCE: (value &amp; Ioce) &gt;&gt; IoceShift is the field.</summary>
         public const int IoceShift = 2;
+        /// <summary>ERRE, bit 3, RW: Interrupt on XRUN and ERR.</summary>
         public const ulong Erre = 0x00000008;
+        /// <summary>Lowest bit of ERRE: (value &amp; Erre) &gt;&gt; ErreShift is the field.</summary>
         public const int ErreShift = 3;
     }
 
+    /// <summary>Fields of STS (<see cref="AudioSdRegister.Sts"/>).</summary>
     public static class Sts
     {
+        /// <summary>IOC, bit 0, W1C: A descriptor with IOC completed.</summary>
         public const ulong Ioc = 0x00000001;
+        /// <summary>Lowest bit of IOC: (value &amp; Ioc) &gt;&gt; IocShift is the field.</summary>
         public const int IocShift = 0;
+        /// <summary>XRUN, bit 1, W1C: The card fell behind by more than a buffer.</summary>
         public const ulong Xrun = 0x00000002;
+        /// <summary>Lowest bit of XRUN: (value &amp; Xrun) &gt;&gt; XrunShift is the field.</summary>
         public const int XrunShift = 1;
+        /// <summary>ERR, bit 2, W1C: The stream stopped on an error (ERRCODE).</summary>
         public const ulong Err = 0x00000004;
+        /// <summary>Lowest bit of ERR: (value &amp; Err) &gt;&gt; ErrShift is the field.</summary>
         public const int ErrShift = 2;
+        /// <summary>ERRCODE, bits 15:8, RO: Why the stream stopped (DMA_ERR, spec §6.3).</summary>
         public const ulong Errcode = 0x0000FF00;
+        /// <summary>Lowest bit of ERRCODE: (value &amp; Errcode) &gt;&gt; ErrcodeShift is the field.</summary>
         public const int ErrcodeShift = 8;
+        /// <summary>RUNNING, bit 16, RO: The stream is running.</summary>
         public const ulong Running = 0x00010000;
+        /// <summary>Lowest bit of RUNNING: (value &amp; Running) &gt;&gt; RunningShift is the field.</summary>
         public const int RunningShift = 16;
     }
 
+    /// <summary>Fields of FMT (<see cref="AudioSdRegister.Fmt"/>).</summary>
     public static class Fmt
     {
+        /// <summary>FORMAT, bits 3:0, RW: 0 S16_LE, 1 S24_LE, 2 S32_LE, 3 FLOAT_LE.</summary>
         public const ulong Format = 0x0000000F;
+        /// <summary>Lowest bit of FORMAT: (value &amp; Format) &gt;&gt; FormatShift is the field.</summary>
         public const int FormatShift = 0;
+        /// <summary>RATE, bits 7:4, RW: 0 44100, 1 48000, 2 96000, 3 192000 Hz.</summary>
         public const ulong Rate = 0x000000F0;
+        /// <summary>Lowest bit of RATE: (value &amp; Rate) &gt;&gt; RateShift is the field.</summary>
         public const int RateShift = 4;
+        /// <summary>CHANNELS, bits 12:8, RW: Channels - 1.</summary>
         public const ulong Channels = 0x00001F00;
+        /// <summary>Lowest bit of CHANNELS: (value &amp; Channels) &gt;&gt; ChannelsShift is the field.</summary>
         public const int ChannelsShift = 8;
     }
 
+    /// <summary>Fields of POSBUF (<see cref="AudioSdRegister.Posbuf"/>).</summary>
     public static class Posbuf
     {
+        /// <summary>ENABLE, bit 0, RW: Write the position record to ADDR after every IOC and wrap (spec §11.3).</summary>
         public const ulong Enable = 0x0000000000000001;
+        /// <summary>Lowest bit of ENABLE: (value &amp; Enable) &gt;&gt; EnableShift is the field.</summary>
         public const int EnableShift = 0;
+        /// <summary>ADDR, bits 63:6, RW: 64-byte aligned address.</summary>
         public const ulong Addr = 0xFFFFFFFFFFFFFFC0;
+        /// <summary>Lowest bit of ADDR: (value &amp; Addr) &gt;&gt; AddrShift is the field.</summary>
         public const int AddrShift = 6;
     }
 
+    /// <summary>Fields of CHVOL (<see cref="AudioSdRegister.Chvol"/>).</summary>
     public static class Chvol
     {
+        /// <summary>LEVEL, bits 7:0, RW: 0.5 dB steps; 192 = 0 dB.</summary>
         public const ulong Level = 0x000000FF;
+        /// <summary>Lowest bit of LEVEL: (value &amp; Level) &gt;&gt; LevelShift is the field.</summary>
         public const int LevelShift = 0;
+        /// <summary>MUTE, bit 8, RW: Silence the channel.</summary>
         public const ulong Mute = 0x00000100;
+        /// <summary>Lowest bit of MUTE: (value &amp; Mute) &gt;&gt; MuteShift is the field.</summary>
         public const int MuteShift = 8;
     }
 }
@@ -250,39 +358,64 @@ public static class AudioSdFields
 /// <summary>ERRCODE values of DIAG_DMA_STS and SD_STS (spec §6.3)</summary>
 public enum AudioDmaErr
 {
+    /// <summary>No error.</summary>
     None = 0,
+    /// <summary>Address not in any DMA mapping.</summary>
     Unmapped = 1,
+    /// <summary>Mapping forbids this direction.</summary>
     Denied = 2,
+    /// <summary>Bus Master Enable is clear.</summary>
     BusMaster = 3,
+    /// <summary>Address falls in one of the card's own BARs.</summary>
     OwnBar = 4,
+    /// <summary>Address beyond DMACAPS.ADDR_BITS.</summary>
     AddrBits = 5,
+    /// <summary>Address not aligned to DMACAPS.ALIGN_LOG2.</summary>
     Align = 6,
+    /// <summary>Length 0 or above MAXSEG.</summary>
     Length = 7,
+    /// <summary>The host could not complete the transfer (client gone, message DMA failed).</summary>
     Transport = 8,
+    /// <summary>A descriptor has reserved flag bits set.</summary>
     DescReserved = 9,
+    /// <summary>SD_CBL is 0 or differs from the sum of the descriptor lengths.</summary>
     Cbl = 10,
+    /// <summary>SD_FMT names something the stream does not offer.</summary>
     Format = 11,
+    /// <summary>RUN without a descriptor list.</summary>
     NoBdl = 12,
+    /// <summary>A segment crosses a 2^BOUNDARY_BITS boundary.</summary>
     Boundary = 13,
+    /// <summary>A segment length is not a whole number of frames.</summary>
     Frame = 14,
+    /// <summary>SD_BDLN is above 256.</summary>
     BdlLength = 15,
+    /// <summary>The function is not in D0: it masters no DMA.</summary>
     Power = 16,
 }
 
 /// <summary>SD_FMT.FORMAT values (spec §9.2)</summary>
 public enum AudioFmt
 {
+    /// <summary>Signed 16-bit samples, 2 bytes each.</summary>
     S16Le = 0,
+    /// <summary>Signed 24-bit samples in bits 23:0 of 4 bytes.</summary>
     S24Le = 1,
+    /// <summary>Signed 32-bit samples, 4 bytes each.</summary>
     S32Le = 2,
+    /// <summary>IEEE 754 binary32 samples, nominal range -1.0..1.0.</summary>
     FloatLe = 3,
 }
 
 /// <summary>SD_FMT.RATE values (spec §9.2)</summary>
 public enum AudioRate
 {
+    /// <summary>44100 frames per second.</summary>
     Hz44100 = 0,
+    /// <summary>48000 frames per second.</summary>
     Hz48000 = 1,
+    /// <summary>96000 frames per second.</summary>
     Hz96000 = 2,
+    /// <summary>192000 frames per second.</summary>
     Hz192000 = 3,
 }

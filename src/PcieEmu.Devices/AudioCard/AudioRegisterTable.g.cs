@@ -106,8 +106,10 @@ internal static class AudioRegisterTable
     /// Instance <paramref name="index"/> (0..15) of the SD block at its absolute BAR offsets, registers named
     /// "SD&lt;index&gt;_&lt;REG&gt;" (array elements with their element number appended), in map order.
     /// </summary>
+    /// <param name="index">The instance, 0..15.</param>
     /// <param name="handlers">The instance's side effects.</param>
     /// <param name="capsReset">The reset value of CAPS, from the model.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside 0..15.</exception>
     public static IReadOnlyList<RegisterDefinition> CreateSdDefinitions(int index, IAudioSdRegisterHandlers handlers, ulong capsReset)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);

@@ -8,7 +8,7 @@ namespace PcieEmu.Devices.AudioCard;
 /// stream rules (one per ERRCODE a driver can cause, spec §6.3, §10), the diagnostic engine's, and the card-wide ones.
 /// The catalogue in the spec (§14) lists them with the seeded driver bug that trips each.
 /// </summary>
-public static class AudioRules
+internal static class AudioRules
 {
     /// <summary>Where the sections point.</summary>
     public const string Spec = "firmware-models/pcieemu-audio/README.md";

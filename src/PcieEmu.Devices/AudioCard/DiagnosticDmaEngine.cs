@@ -236,7 +236,7 @@ internal sealed partial class DiagnosticDmaEngine(PciFunction function, Register
 }
 
 /// <summary>The seeded pattern a diagnostic DMA write produces (spec §6.2).</summary>
-public static class DiagnosticPattern
+internal static class DiagnosticPattern
 {
     public const uint Step = 0x9E3779B9;
 

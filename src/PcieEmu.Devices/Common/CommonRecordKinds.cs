@@ -4,7 +4,7 @@ using PcieEmu.Pci.Observation;
 namespace PcieEmu.Devices.Common;
 
 /// <summary>Trace record kinds every card writes (the framework writes them: <see cref="CheckerRecords"/>).</summary>
-public static class CommonRecordKinds
+internal static class CommonRecordKinds
 {
     /// <summary>A driver-rule violation or warning: Text = rule, Detail = the report as JSON.</summary>
     public static DeviceRecordKind Violation => CheckerRecords.Violation;

@@ -1,7 +1,7 @@
 namespace PcieEmu.Devices.Common;
 
 /// <summary>32-bit FNV-1a, the hash the diagnostic DMA engine reports (audio card spec §6.2).</summary>
-public static class Fnv1a
+internal static class Fnv1a
 {
     public const uint OffsetBasis = 0x811C9DC5;
     public const uint Prime = 0x01000193;

@@ -11,7 +11,7 @@ namespace PcieEmu.Devices.Common;
 /// what a sink received, not the bytes. Four independent lanes let the CPU overlap the multiplies: the digest of a
 /// 32-channel 192 kHz stream costs a quarter of a single-lane FNV's (which was the replay's largest single cost).
 /// </summary>
-public static class Fnv1a64
+internal static class Fnv1a64
 {
     public const ulong OffsetBasis = 0xCBF29CE484222325;
     public const ulong Prime = 0x00000100000001B3;

@@ -10,7 +10,7 @@ namespace PcieEmu.Harness.Audio;
 /// playback stream and the j-th capture stream are the playback and capture substreams of hw:C,j
 /// (qemu/drivers/pcieemu_audio/README.md, "ALSA contract").
 /// </summary>
-public static class AlsaCommands
+internal static class AlsaCommands
 {
     /// <summary>
     /// Periods per buffer when a test does not choose, at least: 16 of about 21 ms, a third of a second. A TCG guest

@@ -1,7 +1,7 @@
 namespace PcieEmu.Harness.Audio;
 
 /// <summary>Finding one sample sequence inside another, for loopback checks.</summary>
-public static class FrameSearch
+internal static class FrameSearch
 {
     /// <summary>Byte index of the first occurrence of <paramref name="needle"/> in <paramref name="haystack"/> at a frame boundary, or -1.</summary>
     public static int Find(ReadOnlySpan<byte> haystack, ReadOnlySpan<byte> needle, int frameBytes)

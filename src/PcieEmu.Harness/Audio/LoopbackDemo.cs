@@ -78,6 +78,17 @@ public static class LoopbackDemo
         return result;
     }
 
+    /// <summary>
+    /// Runs one pass per format on the session's first audio card, whose streams must already be looped
+    /// (<see cref="Routes(AudioCard)"/>; boot the session with them). Writes three WAV files per pass into
+    /// <see cref="DemoOptions.OutputDirectory"/>. A pass that fails is reported, not thrown; the next one still runs.
+    /// </summary>
+    /// <param name="session">A batch session (the guest agent connected) with the audio card and its driver loaded.</param>
+    /// <param name="options">Duration, output folder and formats.</param>
+    /// <param name="progress">One step per pass.</param>
+    /// <param name="cancellationToken">Stops between and inside guest commands.</param>
+    /// <exception cref="InvalidOperationException">The session has no audio card, or its streams share no format and rate.</exception>
+    /// <exception cref="GuestSessionException">A guest command could not run (timeout, guest gone), or reading /proc/interrupts failed.</exception>
     public static async Task<DemoReport> RunAsync(GuestSession session, DemoOptions options, IProgress<ProvisionStep>? progress = null,
         CancellationToken cancellationToken = default)
     {
@@ -211,10 +222,13 @@ public static class LoopbackDemo
 }
 
 /// <summary>What the demo is told: how long each tone plays, where the WAV files go, which formats (default: <see cref="LoopbackDemo.Formats"/>).</summary>
+/// <param name="OutputDirectory">Where each pass's WAV files go (created if missing).</param>
 public sealed record DemoOptions(string OutputDirectory)
 {
+    /// <summary>How long the tone plays in each pass (default 1 s); the recording runs half a second longer.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>The passes' formats, in order; null (default) for <see cref="LoopbackDemo.Formats"/>.</summary>
     public IReadOnlyList<AudioFormat>? Formats { get; init; }
 }
 
@@ -224,11 +238,33 @@ public sealed record DemoOptions(string OutputDirectory)
 /// <param name="LoopbackOffsetFrames">Where the whole tone starts in the recording, or -1 when it is not there unchanged and contiguous.</param>
 public sealed record DemoChecks(bool PlaybackExact, bool RecordingExact, long LoopbackOffsetFrames)
 {
+    /// <summary>The whole tone is in the recording, unchanged and contiguous.</summary>
     public bool LoopbackExact => LoopbackOffsetFrames >= 0;
 
+    /// <summary>All three checks passed.</summary>
     public bool All => PlaybackExact && RecordingExact && LoopbackExact;
 }
 
+/// <summary>One pass of the demo: one format, played and recorded once, with what the card and the guest counted meanwhile.</summary>
+/// <param name="Format">The pass's format (2 channels or fewer).</param>
+/// <param name="PeriodFrames">ALSA period size the tools used, in frames.</param>
+/// <param name="PlayedFrames">Frames of tone aplay played.</param>
+/// <param name="RecordedFrames">Frames arecord was asked to record (the tone plus half a second).</param>
+/// <param name="Checks">The bit-exact checks.</param>
+/// <param name="PlaybackPeriods">Period (IOC) completions of the playback stream during the pass.</param>
+/// <param name="CapturePeriods">Period completions of the capture stream.</param>
+/// <param name="PlaybackInterrupts">MSI-X messages the card delivered on the playback stream's vector.</param>
+/// <param name="CaptureInterrupts">MSI-X messages delivered on the capture stream's vector.</param>
+/// <param name="GuestInterrupts">Interrupts the guest counted for both streams (/proc/interrupts).</param>
+/// <param name="DmaReadBytes">Bytes the card read from guest memory.</param>
+/// <param name="DmaWriteBytes">Bytes the card wrote into guest memory.</param>
+/// <param name="Xruns">Overruns and underruns of both streams.</param>
+/// <param name="Violations">Names of the driver-rule violations recorded during the pass, in order (the kept ones).</param>
+/// <param name="ViolationCount">Driver-rule violations during the pass, kept or not.</param>
+/// <param name="ToneWav">The tone as generated.</param>
+/// <param name="CardPlaybackWav">What the card's playback DMA read.</param>
+/// <param name="RecordingWav">What arecord wrote.</param>
+/// <param name="Failure">Why the pass could not be judged (a guest command failed, a run too many, a short recording), or null.</param>
 public sealed record DemoPass(
     AudioFormat Format,
     int PeriodFrames,
@@ -250,10 +286,15 @@ public sealed record DemoPass(
     string RecordingWav,
     string? Failure)
 {
+    /// <summary>The pass succeeded: no failure, every check passed, no violation.</summary>
     public bool Matched => Failure is null && Checks.All && ViolationCount == 0;
 }
 
+/// <summary>What the demo found.</summary>
+/// <param name="Passes">One per format, in order.</param>
+/// <param name="OutputDirectory">The WAV files' folder, absolute.</param>
 public sealed record DemoReport(IReadOnlyList<DemoPass> Passes, string OutputDirectory)
 {
+    /// <summary>There was at least one pass, and every pass matched.</summary>
     public bool AllMatched => Passes.Count > 0 && Passes.All(p => p.Matched);
 }

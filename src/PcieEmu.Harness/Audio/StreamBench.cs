@@ -19,6 +19,13 @@ namespace PcieEmu.Harness.Audio;
 /// </summary>
 public static class StreamBench
 {
+    /// <summary>Runs the idle window, starts every stream in the guest, measures the busy window and waits for the guest's tools to end.</summary>
+    /// <param name="session">A batch session with the audio card and its driver loaded.</param>
+    /// <param name="options">Windows, rate, format and buffer.</param>
+    /// <param name="progress">Three steps: idle, start, measure.</param>
+    /// <param name="cancellationToken">Stops the windows and the guest command.</param>
+    /// <exception cref="InvalidOperationException">The session has no audio card, or a stream does not do the rate and format.</exception>
+    /// <exception cref="GuestSessionException">Not every stream started within 60 s.</exception>
     public static async Task<StreamBenchReport> RunAsync(GuestSession session, StreamBenchOptions options,
         IProgress<ProvisionStep>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -71,7 +78,7 @@ public static class StreamBench
     }
 
     /// <summary>What each stream runs: the requested format at its most channels, periods within MAXSEG.</summary>
-    public static IReadOnlyList<(AudioStream Stream, AudioFormat Format, int PeriodFrames)> Plan(AudioCard card, StreamBenchOptions options)
+    internal static IReadOnlyList<(AudioStream Stream, AudioFormat Format, int PeriodFrames)> Plan(AudioCard card, StreamBenchOptions options)
     {
         var plan = new List<(AudioStream, AudioFormat, int)>();
         foreach (var s in card.Streams)
@@ -131,14 +138,19 @@ public static class StreamBench
     }
 }
 
+/// <summary>How the stream bench runs.</summary>
 public sealed record StreamBenchOptions
 {
+    /// <summary>The measured window with every stream running (default 60 s).</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>The baseline window before any stream starts (default 5 s).</summary>
     public TimeSpan IdleWindow { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Every stream's rate in Hz (default 192000); each stream must offer it.</summary>
     public int Rate { get; init; } = 192000;
 
+    /// <summary>Every stream's sample format (default S32_LE); each stream must offer it.</summary>
     public SampleFormat Format { get; init; } = SampleFormat.S32Le;
 
     /// <summary>ALSA buffer size in periods.</summary>
@@ -146,17 +158,26 @@ public sealed record StreamBenchOptions
 }
 
 /// <summary>CPU time this process used over a wall-clock window, and per thread name.</summary>
+/// <param name="Wall">The window's length.</param>
+/// <param name="Cpu">CPU time of the whole process in the window.</param>
+/// <param name="ThreadSeconds">CPU seconds per thread name in the window (threads of one name added up).</param>
 public sealed record CpuWindow(TimeSpan Wall, TimeSpan Cpu, IReadOnlyDictionary<string, double> ThreadSeconds)
 {
     /// <summary>Percent of one core.</summary>
     public double Percent => Wall > TimeSpan.Zero ? 100.0 * Cpu.TotalSeconds / Wall.TotalSeconds : 0;
 
+    /// <summary>Percent of one core the threads called <paramref name="name"/> used (0 when none ran).</summary>
     public double ThreadPercent(string name) => Wall > TimeSpan.Zero ? 100.0 * ThreadSeconds.GetValueOrDefault(name) / Wall.TotalSeconds : 0;
 }
 
 /// <summary>p50, p99 and max of a set of nanosecond samples (nearest-rank).</summary>
+/// <param name="Count">Samples; 0 (and every value 0) for none.</param>
+/// <param name="P50">The median, ns.</param>
+/// <param name="P99">The 99th percentile, ns.</param>
+/// <param name="Max">The largest sample, ns.</param>
 public readonly record struct Percentiles(int Count, long P50, long P99, long Max)
 {
+    /// <summary>The percentiles of <paramref name="samples"/> (not modified); the default value for an empty array.</summary>
     public static Percentiles Of(long[] samples)
     {
         if (samples.Length == 0)
@@ -170,8 +191,29 @@ public readonly record struct Percentiles(int Count, long P50, long P99, long Ma
     }
 }
 
+/// <summary>One stream's part of the busy window.</summary>
+/// <param name="Name">The stream's name in the model.</param>
+/// <param name="Capture">A capture stream (arecord) rather than a playback one (aplay).</param>
+/// <param name="Format">What it ran: the bench's rate and format at the stream's most channels.</param>
+/// <param name="PeriodFrames">ALSA period size, in frames (at most one DMA segment).</param>
+/// <param name="Frames">Frames the stream moved in the window.</param>
+/// <param name="Periods">Period completions in the window.</param>
+/// <param name="Xruns">Overruns or underruns in the window.</param>
+/// <param name="Lateness">Device-side lateness of its period interrupts in the window, ns after each boundary.</param>
 public sealed record StreamBenchStream(string Name, bool Capture, AudioFormat Format, int PeriodFrames, long Frames, long Periods, long Xruns, Percentiles Lateness);
 
+/// <summary>What the stream bench measured.</summary>
+/// <param name="Options">The options it ran with.</param>
+/// <param name="Idle">CPU in the idle window.</param>
+/// <param name="Busy">CPU in the busy window.</param>
+/// <param name="Streams">Each stream, in card order.</param>
+/// <param name="Lateness">Period-interrupt lateness of all streams together.</param>
+/// <param name="DmaReadBytes">Bytes the card read from guest memory in the busy window.</param>
+/// <param name="DmaWriteBytes">Bytes the card wrote into guest memory in the busy window.</param>
+/// <param name="AllRanThroughout">Every stream was still running at the end of the window.</param>
+/// <param name="GuestExitCode">Exit code of the guest's script (0: every aplay and arecord succeeded).</param>
+/// <param name="GuestOutput">The script's output, trimmed.</param>
+/// <param name="Violations">Driver-rule violations the card had counted by the end (the whole session).</param>
 public sealed record StreamBenchReport(
     StreamBenchOptions Options,
     CpuWindow Idle,

@@ -8,7 +8,7 @@ namespace PcieEmu.Harness.Checking;
 /// The check a guest test ends with: no card saw its driver break a rule, except the rules the test said it
 /// provokes. Warnings (reserved bits, undecoded offsets) are not failures unless a policy made them violations.
 /// </summary>
-public static class ViolationAssertions
+internal static class ViolationAssertions
 {
     /// <summary>Every violation the cards recorded (kept reports, in order per card), warnings left out.</summary>
     public static IReadOnlyList<RuleViolation> Violations(IEnumerable<DriverChecker> checkers) =>

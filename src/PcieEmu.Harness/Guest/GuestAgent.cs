@@ -5,8 +5,11 @@ using System.Text;
 namespace PcieEmu.Harness.Guest;
 
 /// <summary>The result of one command run in the guest.</summary>
+/// <param name="ExitCode">The shell's exit code.</param>
+/// <param name="Output">Standard output and standard error together, as the guest wrote them.</param>
 public sealed record GuestCommandResult(int ExitCode, string Output)
 {
+    /// <summary>The command exited 0.</summary>
     public bool Succeeded => ExitCode == 0;
 }
 
@@ -15,6 +18,8 @@ public sealed record GuestCommandResult(int ExitCode, string Output)
 /// the chardev's UNIX socket and QEMU connects at start, so there is no race. Line protocol:
 /// guest <c>@@READY &lt;uptime&gt; &lt;drivers&gt;</c>; host <c>&lt;id&gt; &lt;base64 script&gt;</c>; guest
 /// <c>@@RESULT &lt;id&gt; &lt;rc&gt; &lt;base64 output|-&gt;</c>; host <c>quit</c>.
+/// The session owns it (<see cref="GuestSession.Agent"/>) and disposes it; prefer <see cref="GuestSession.RunAsync"/>,
+/// which adds the logs to a failure. Commands run one at a time, from any thread.
 /// </summary>
 public sealed class GuestAgent : IAsyncDisposable
 {
@@ -36,11 +41,12 @@ public sealed class GuestAgent : IAsyncDisposable
     /// <summary>Uptime and loaded drivers the guest reported when the agent came up.</summary>
     public string ReadyLine { get; private set; } = "";
 
+    /// <summary>The project's and user's drivers /init loaded before the agent came up, by module name (empty when none).</summary>
     public IReadOnlyList<string> LoadedDrivers =>
         ReadyLine.Split(' ') is { Length: >= 3 } parts && parts[2] != "-" ? parts[2].Split(',') : [];
 
     /// <summary>Creates the listening socket QEMU's chardev connects to (before QEMU starts).</summary>
-    public static Socket Listen(string path)
+    internal static Socket Listen(string path)
     {
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(path));
@@ -49,7 +55,7 @@ public sealed class GuestAgent : IAsyncDisposable
     }
 
     /// <summary>Accepts QEMU's connection and waits for the guest's @@READY.</summary>
-    public static async Task<GuestAgent> AcceptAsync(Socket listener, TimeSpan timeout, CancellationToken cancellationToken)
+    internal static async Task<GuestAgent> AcceptAsync(Socket listener, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
@@ -103,6 +109,10 @@ public sealed class GuestAgent : IAsyncDisposable
     }
 
     /// <summary>Runs a shell script in the guest (cwd: the share when mounted) and returns its exit code and output.</summary>
+    /// <param name="script">A shell script (several lines allowed), run by the guest's sh.</param>
+    /// <param name="timeout">How long it may run; a timeout leaves the agent unusable (the guest may still be running it).</param>
+    /// <param name="cancellationToken">Stops waiting (the agent is unusable afterwards too).</param>
+    /// <exception cref="GuestException">The script timed out, the guest closed the channel, or an earlier failure broke it.</exception>
     public async Task<GuestCommandResult> RunAsync(string script, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         await _gate.WaitAsync(cancellationToken);
@@ -151,7 +161,7 @@ public sealed class GuestAgent : IAsyncDisposable
     }
 
     /// <summary>Asks the agent to stop; the guest then powers off and QEMU exits.</summary>
-    public async Task QuitAsync()
+    internal async Task QuitAsync()
     {
         try
         {
@@ -171,6 +181,7 @@ public sealed class GuestAgent : IAsyncDisposable
         return first.Length > 120 ? first[..120] + "…" : first;
     }
 
+    /// <summary>Closes the channel (the guest is not told; the session asks it to quit first).</summary>
     public ValueTask DisposeAsync()
     {
         _socket.Dispose();
@@ -179,4 +190,6 @@ public sealed class GuestAgent : IAsyncDisposable
     }
 }
 
+/// <summary>The guest agent failed: no connection or no @@READY in time, a command timed out, or the guest went away.</summary>
+/// <param name="message">What failed, with the command's first line when one was running.</param>
 public sealed class GuestException(string message) : Exception(message);

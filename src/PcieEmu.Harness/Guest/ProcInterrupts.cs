@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace PcieEmu.Harness.Guest;
 
 /// <summary>Parses the guest's /proc/interrupts.</summary>
-public static partial class ProcInterrupts
+internal static partial class ProcInterrupts
 {
     /// <summary>Counts of the named IRQs (single-CPU guest: the first number column), by the last column's name.</summary>
     public static Dictionary<string, long> Parse(string procInterrupts)

@@ -8,7 +8,7 @@ namespace PcieEmu.Harness.Processes;
 /// process exits. The dedicated thread matters: QEMU's exit-with-parent uses PR_SET_PDEATHSIG, which fires
 /// when the *forking thread* ends — a thread-pool thread retiring would kill QEMU.
 /// </summary>
-public static class ChildProcessLauncher
+internal static class ChildProcessLauncher
 {
     private static readonly BlockingCollection<Request> Requests = [];
     private static readonly ConcurrentDictionary<int, Process> Live = new();

@@ -6,7 +6,7 @@ namespace PcieEmu.Harness.Processes;
 /// CPU time of this process's threads by name, from /proc/self/task/*/{comm,stat} (utime + stime). Lets a
 /// benchmark say which threads the time went to (the card's stream engine, the vfio-user socket loop, …).
 /// </summary>
-public static class ThreadCpu
+internal static class ThreadCpu
 {
     private static readonly double TicksPerSecond = 100; // USER_HZ: 100 on every Linux ABI .NET runs on
 

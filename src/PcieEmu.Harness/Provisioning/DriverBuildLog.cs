@@ -7,7 +7,7 @@ namespace PcieEmu.Harness.Provisioning;
 /// directory (so `hello.c:42:5: warning: …` names the file they edit), the make and Kbuild chatter goes, and a failed
 /// build is summed up by its first problem (the order of provisioning's first_build_problem).
 /// </summary>
-public static partial class DriverBuildLog
+internal static partial class DriverBuildLog
 {
     /// <summary>Stands for the source directory in diagnostics kept in the cache (a cached build may serve another path).</summary>
     public const string SourcePlaceholder = "@@PCIEEMU_DRIVER_SOURCE@@";

@@ -5,7 +5,7 @@ using PcieEmu.Interop;
 namespace PcieEmu.Harness.Provisioning;
 
 /// <summary>One file of a driver source directory: where it is, where it goes in the build copy, whether it is executable.</summary>
-public readonly record struct DriverSourceFile(string RelativePath, string FullPath, bool Executable);
+internal readonly record struct DriverSourceFile(string RelativePath, string FullPath, bool Executable);
 
 /// <summary>
 /// A user's out-of-tree kernel module source directory (`boot --driver DIR`, <see cref="GuestSessionOptions.Drivers"/>):
@@ -39,7 +39,7 @@ public sealed class DriverSource
     public string Name => Path.GetFileName(Directory) is { Length: > 0 } n ? n : Directory;
 
     /// <summary>The files of a build, sorted by relative path (ordinal).</summary>
-    public IReadOnlyList<DriverSourceFile> Files { get; }
+    internal IReadOnlyList<DriverSourceFile> Files { get; }
 
     /// <summary>The absolute form of a --driver argument, without a trailing separator (the form messages use).</summary>
     public static string FullPath(string path)
@@ -72,7 +72,7 @@ public sealed class DriverSource
     }
 
     /// <summary>Lists the files of a build; every problem is a <see cref="DriverBuildException"/> naming the directory.</summary>
-    public static DriverSource Read(string path)
+    internal static DriverSource Read(string path)
     {
         string directory = FullPath(path);
         if (Problem(directory) is { } problem)
@@ -146,14 +146,14 @@ public sealed class DriverSource
     /// Kernel build products, which neither key nor enter a build (the list of lib.sh's DRIVER_JUNK_FIND and the
     /// repository's .gitignore): a user who built in place keeps their objects, and the build copy starts clean.
     /// </summary>
-    public static bool IsBuildProduct(string fileName) =>
+    internal static bool IsBuildProduct(string fileName) =>
         fileName.EndsWith(".o", StringComparison.Ordinal) || fileName.EndsWith(".ko", StringComparison.Ordinal)
         || fileName.EndsWith(".mod", StringComparison.Ordinal) || fileName.EndsWith(".mod.c", StringComparison.Ordinal)
         || (fileName.StartsWith('.') && fileName.EndsWith(".cmd", StringComparison.Ordinal))
         || fileName is "Module.symvers" or "modules.order";
 
     /// <summary>SHA-256 (hex) of the relative names, executable bits and contents of <see cref="Files"/>, in order.</summary>
-    public string ContentHash()
+    internal string ContentHash()
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData("pcieemu driver source 1\n"u8);

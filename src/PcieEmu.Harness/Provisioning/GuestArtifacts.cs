@@ -1,6 +1,17 @@
 namespace PcieEmu.Harness.Provisioning;
 
 /// <summary>What provisioning produced (the manifest of qemu/provision/provision.sh): QEMU, kernel, initrd, drivers.</summary>
+/// <param name="Qemu">The QEMU binary.</param>
+/// <param name="QemuVersion">Its version ("11.1.3").</param>
+/// <param name="Kernel">The guest kernel image.</param>
+/// <param name="Initrd">The guest initramfs, with the project's drivers.</param>
+/// <param name="KernelAbi">The guest kernel's release ("6.1.0-57-amd64"): what a module's vermagic must start with.</param>
+/// <param name="KernelHeaders">The kernel headers directory user drivers are built against.</param>
+/// <param name="Drivers">The project's driver modules in the initramfs, by name.</param>
+/// <param name="AgentPort">The virtio-serial port name the guest agent opens.</param>
+/// <param name="ShareMount">Where the guest mounts the host share ("/mnt/host").</param>
+/// <param name="ShareTag">The 9p mount tag of the share.</param>
+/// <param name="ManifestPath">The manifest these were read from.</param>
 public sealed record GuestArtifacts(
     string Qemu,
     string QemuVersion,
@@ -32,7 +43,7 @@ public sealed record GuestArtifacts(
     /// <summary>The provisioning cache directory (manifest key cache), or null.</summary>
     public string? CacheDirectory { get; init; }
 
-    public static GuestArtifacts Parse(string manifestPath)
+    internal static GuestArtifacts Parse(string manifestPath)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var line in File.ReadAllLines(manifestPath))
@@ -81,7 +92,12 @@ public sealed record GuestArtifacts(
     }
 }
 
+/// <summary>Provisioning failed (the script, a download, a build) or its manifest names files that are gone; the message says what, with the log to read.</summary>
+/// <param name="message">What failed.</param>
 public class ProvisioningException(string message) : Exception(message);
 
-/// <summary>One progress line of provisioning: step i of n.</summary>
+/// <summary>One progress line of a long operation (provisioning, a demo, a bench): step i of n.</summary>
+/// <param name="Index">The step, from 1.</param>
+/// <param name="Count">Steps in all (the last has <paramref name="Index"/> = Count).</param>
+/// <param name="Text">What the step does, for a progress line.</param>
 public readonly record struct ProvisionStep(int Index, int Count, string Text);

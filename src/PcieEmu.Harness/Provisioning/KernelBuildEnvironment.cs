@@ -12,7 +12,7 @@ namespace PcieEmu.Harness.Provisioning;
 /// is part of a user driver's cache key: the kernel ABI and package, the headers' exported-symbol versions
 /// (Module.symvers) and .config, and the compiler's path and version.
 /// </summary>
-public sealed partial record KernelBuildEnvironment(string HeadersDirectory, string KernelAbi, string Make, string Compiler, string Identity)
+internal sealed partial record KernelBuildEnvironment(string HeadersDirectory, string KernelAbi, string Make, string Compiler, string Identity)
 {
     /// <summary>The compiler the Debian kernel was built with, when the headers do not say.</summary>
     public const string DefaultCompiler = "gcc-12";

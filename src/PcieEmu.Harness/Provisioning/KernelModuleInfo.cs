@@ -8,7 +8,7 @@ namespace PcieEmu.Harness.Provisioning;
 /// such as name=, vermagic= and depends=. Read from the section itself, so a string in the module's data that merely
 /// looks like "vermagic=…" is never taken for it.
 /// </summary>
-public static class KernelModuleInfo
+internal static class KernelModuleInfo
 {
     /// <summary>The key=value entries in file order (a key may repeat: alias=, parm=).</summary>
     public static IReadOnlyList<KeyValuePair<string, string>> Read(string koPath) => Parse(File.ReadAllBytes(koPath), koPath);

@@ -8,7 +8,7 @@ namespace PcieEmu.Harness.Provisioning;
 /// another in one initrd: the kernel unpacks each in turn, later files replacing earlier ones, and skips zero
 /// padding between them as long as every archive starts on a 4-byte boundary.
 /// </summary>
-public sealed class NewcArchive(Stream output)
+internal sealed class NewcArchive(Stream output)
 {
     private const string Magic = "070701";
     private const int HeaderSize = 110;

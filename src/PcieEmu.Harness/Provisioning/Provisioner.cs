@@ -13,7 +13,17 @@ public static class Provisioner
     /// <summary>The provisioning script beside the binary (a copy of the checkout's qemu/ tree, see PcieEmu.Harness.csproj).</summary>
     public static string ScriptPath => Path.Combine(DataFiles.QemuDirectory, "provision", "provision.sh");
 
+    /// <summary>
+    /// Provisions what is missing (the first run downloads and builds for many minutes; later runs only check the
+    /// cache) and returns what the manifest lists. Needs network access, bash and the tools qemu/provision/README.md
+    /// names.
+    /// </summary>
+    /// <param name="progress">One report per @@STEP line of the script.</param>
+    /// <param name="force">Rebuild every stage, even those cached.</param>
+    /// <param name="cacheDirectory">The provisioning cache, or null for the script's default (~/.cache/pcieemu).</param>
     /// <param name="hotplugQemu">Also build the qemu-hotplug stage (a QEMU that survives device_del of an MSI-X vfio-user device).</param>
+    /// <param name="cancellationToken">Kills the script and its children.</param>
+    /// <exception cref="ProvisioningException">The script is missing, failed (its @@ERROR line and the last output), or wrote no manifest.</exception>
     public static async Task<GuestArtifacts> EnsureAsync(IProgress<ProvisionStep>? progress = null, bool force = false,
         string? cacheDirectory = null, bool hotplugQemu = false, CancellationToken cancellationToken = default)
     {

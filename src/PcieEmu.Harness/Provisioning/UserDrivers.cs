@@ -7,12 +7,22 @@ using PcieEmu.Harness.Processes;
 namespace PcieEmu.Harness.Provisioning;
 
 /// <summary>One kernel module of a user driver build: its name (the .ko file's) and the cached .ko.</summary>
+/// <param name="Name">The module's name, as lsmod and the guest's insmod see it.</param>
+/// <param name="Path">The built module in the cache.</param>
 public sealed record UserDriverModule(string Name, string Path);
 
 /// <summary>Where a user driver's build lives in the cache, and whether it is there already.</summary>
-public sealed record UserDriverPlan(DriverSource Source, string Key, string CacheDirectory, bool Cached);
+internal sealed record UserDriverPlan(DriverSource Source, string Key, string CacheDirectory, bool Cached);
 
-/// <summary>A user driver, built or found in the cache.</summary>
+/// <summary>A user driver, built or found in the cache (<see cref="GuestSession.DriverBuilds"/>).</summary>
+/// <param name="SourceDirectory">The driver's directory, as given (<see cref="GuestSessionOptions.Drivers"/>).</param>
+/// <param name="CacheDirectory">The cache entry holding the build.</param>
+/// <param name="Modules">The modules it built, loaded in this order.</param>
+/// <param name="Diagnostics">The compiler's warnings, with paths into <paramref name="SourceDirectory"/>.</param>
+/// <param name="Warnings">How many compiler warnings the build had.</param>
+/// <param name="Cached">Taken from the cache rather than built now.</param>
+/// <param name="LogPath">The build log (paths rewritten to the user's sources).</param>
+/// <param name="BuildTime">How long the build took (for a cached build: when it was built).</param>
 public sealed record UserDriverBuild(
     string SourceDirectory,
     string CacheDirectory,
@@ -39,7 +49,7 @@ public sealed record UserDriverBuild(
 /// driver may build with warnings: they are shown, on every boot that uses the build, with paths into the user's
 /// directory. A failed build is one line: the first problem and the log.</para>
 /// </summary>
-public static class UserDrivers
+internal static class UserDrivers
 {
     /// <summary>Bump when the build recipe changes, so older cache entries are not taken for the new recipe's.</summary>
     private const string Recipe = "user-driver 1: make -C kdir M=copy modules, no -Werror";

@@ -1,9 +1,15 @@
 namespace PcieEmu.Harness.Qemu;
 
+/// <summary>Which QEMU accelerator a guest runs on.</summary>
 public enum AcceleratorChoice
 {
+    /// <summary>$PCIEEMU_ACCEL (tcg or kvm) if set, else KVM where a real KVM module is loaded, else TCG.</summary>
     Auto,
+
+    /// <summary>TCG: emulation, slow but available everywhere.</summary>
     Tcg,
+
+    /// <summary>KVM: hardware virtualisation; QEMU fails to start without a usable /dev/kvm.</summary>
     Kvm,
 }
 
@@ -13,6 +19,7 @@ public enum AcceleratorChoice
 /// </summary>
 public static class Accelerator
 {
+    /// <summary>The -accel value for <paramref name="choice"/>: "kvm" or "tcg".</summary>
     public static string Resolve(AcceleratorChoice choice = AcceleratorChoice.Auto)
     {
         if (choice == AcceleratorChoice.Auto
@@ -29,6 +36,7 @@ public static class Accelerator
         };
     }
 
+    /// <summary>True when kvm_intel or kvm_amd is loaded (/sys/module), the KVM a stock guest kernel runs on.</summary>
     public static bool RealKvmLoaded() =>
         Directory.Exists("/sys/module/kvm_intel") || Directory.Exists("/sys/module/kvm_amd");
 }

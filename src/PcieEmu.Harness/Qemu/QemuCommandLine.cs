@@ -14,7 +14,7 @@ public enum ConsoleMode
 }
 
 /// <summary>Everything that shapes the QEMU command line of a guest session.</summary>
-public sealed record QemuMachine
+internal sealed record QemuMachine
 {
     public required string Accelerator { get; init; }
 
@@ -58,7 +58,7 @@ public sealed record QemuMachine
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 }
 
-public static class QemuCommandLine
+internal static class QemuCommandLine
 {
     /// <summary>
     /// The vIOMMU for vfio-user-pci. caching-mode=on makes the guest flush its IOTLB after every map as well as every

@@ -5,7 +5,10 @@ using System.Text.Json.Nodes;
 
 namespace PcieEmu.Harness.Qemu;
 
-/// <summary>A minimal QMP client: capabilities handshake, then one command at a time; events are collected.</summary>
+/// <summary>
+/// A minimal QMP client: capabilities handshake, then one command at a time; events are collected. The session owns it
+/// (<see cref="GuestSession.Qmp"/>, null until QEMU's monitor is up) and disposes it. Thread-safe: calls queue.
+/// </summary>
 public sealed class QmpClient : IAsyncDisposable
 {
     private readonly Socket _socket;
@@ -21,9 +24,9 @@ public sealed class QmpClient : IAsyncDisposable
         _writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
     }
 
-    public List<JsonNode> Events { get; } = [];
+    internal List<JsonNode> Events { get; } = [];
 
-    public static async Task<QmpClient> ConnectAsync(string path, TimeSpan timeout, CancellationToken cancellationToken = default)
+    internal static async Task<QmpClient> ConnectAsync(string path, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -46,6 +49,11 @@ public sealed class QmpClient : IAsyncDisposable
     }
 
     /// <summary>Runs a command; returns its "return" value or throws with QEMU's error description.</summary>
+    /// <param name="command">The QMP command ("device_del").</param>
+    /// <param name="arguments">Its arguments, or null.</param>
+    /// <param name="timeout">How long to wait for the answer (default 30 s).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <exception cref="QmpException">QEMU answered with an error, did not answer in time, or closed the monitor.</exception>
     public async Task<JsonNode?> ExecuteAsync(string command, JsonObject? arguments = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         await _gate.WaitAsync(cancellationToken);
@@ -89,6 +97,11 @@ public sealed class QmpClient : IAsyncDisposable
     /// Waits for an event named <paramref name="name"/> that <paramref name="matches"/> (already received ones count,
     /// and are consumed), reading QEMU's messages until it arrives; a QmpException at the deadline.
     /// </summary>
+    /// <param name="name">The event's name ("DEVICE_DELETED").</param>
+    /// <param name="matches">Picks the event wanted among those of that name (by its data).</param>
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <exception cref="QmpException">No such event in time, or QEMU closed the monitor.</exception>
     public async Task<JsonNode> WaitForEventAsync(string name, Func<JsonNode, bool> matches, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         await _gate.WaitAsync(cancellationToken);
@@ -130,7 +143,8 @@ public sealed class QmpClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Human monitor command through QMP (e.g. "info pci").</summary>
+    /// <summary>Human monitor command through QMP (e.g. "info pci"); returns its text output.</summary>
+    /// <exception cref="QmpException">QEMU refused it or did not answer within 30 s.</exception>
     public async Task<string> HumanAsync(string commandLine, CancellationToken cancellationToken = default) =>
         (await ExecuteAsync("human-monitor-command", new JsonObject { ["command-line"] = commandLine }, null, cancellationToken))?.GetValue<string>() ?? "";
 
@@ -153,6 +167,7 @@ public sealed class QmpClient : IAsyncDisposable
             : JsonNode.Parse(line) ?? throw new QmpException("QMP: empty message");
     }
 
+    /// <summary>Closes the monitor connection.</summary>
     public ValueTask DisposeAsync()
     {
         _socket.Dispose();
@@ -161,4 +176,6 @@ public sealed class QmpClient : IAsyncDisposable
     }
 }
 
+/// <summary>A QMP command failed, timed out, or QEMU closed the monitor.</summary>
+/// <param name="message">What failed, with QEMU's error description when it gave one.</param>
 public sealed class QmpException(string message) : Exception(message);

@@ -4,12 +4,14 @@ using PcieEmu.Interop;
 namespace PcieEmu.Pci.Bars;
 
 /// <summary>
-/// Device memory in a memfd: the client maps the fd (guest accesses then bypass the server) and the device
-/// uses the same pages through its own mapping.
+/// Device memory in a memfd, behind a shared-memory BAR (<see cref="PciFunctionBuilder.SharedMemoryBar"/>): the client
+/// maps the fd (guest accesses then bypass the server) and the device uses the same pages through its own mapping.
+/// The guest may change the bytes at any time, from any vCPU, without the server seeing it: treat what you read as
+/// untrusted and unsynchronised. Owned by its function, which clears it at reset and disposes it.
 /// </summary>
 public sealed class SharedMemory : IDisposable
 {
-    public SharedMemory(string name, ulong size)
+    internal SharedMemory(string name, ulong size)
     {
         Size = size;
         // Sealed: the client maps this fd too, and must not be able to shrink it under the device's own mapping.
@@ -17,15 +19,20 @@ public sealed class SharedMemory : IDisposable
         Mapping = MemoryMapping.Map(Fd, 0, size, writable: true);
     }
 
+    /// <summary>Bytes of memory: the BAR's size.</summary>
     public ulong Size { get; }
 
     /// <summary>The memfd; duplicated onto the socket for GET_REGION_INFO.</summary>
     public SafeFileHandle Fd { get; }
 
-    public MemoryMapping Mapping { get; }
+    internal MemoryMapping Mapping { get; }
 
+    /// <summary>Copies <paramref name="destination"/>.Length bytes from <paramref name="offset"/>; false (nothing copied) when the range does not lie inside the memory.</summary>
+    /// <exception cref="ObjectDisposedException">The memory was disposed.</exception>
     public bool TryRead(ulong offset, Span<byte> destination) => Mapping.TryRead(offset, destination);
 
+    /// <summary>Copies <paramref name="source"/> to <paramref name="offset"/>; false (nothing copied) when the range does not lie inside the memory.</summary>
+    /// <exception cref="ObjectDisposedException">The memory was disposed.</exception>
     public bool TryWrite(ulong offset, ReadOnlySpan<byte> source) => Mapping.TryWrite(offset, source);
 
     /// <summary>
@@ -41,8 +48,9 @@ public sealed class SharedMemory : IDisposable
     }
 
     /// <summary>True when no page of the memory is allocated (fresh, or just cleared).</summary>
-    public bool IsUnallocated => MemFd.IsAllHoles(Fd);
+    internal bool IsUnallocated => MemFd.IsAllHoles(Fd);
 
+    /// <summary>Unmaps the device's view and closes the memfd; a client's own mapping stays valid until it unmaps it.</summary>
     public void Dispose()
     {
         Mapping.Dispose();

@@ -3,7 +3,9 @@ namespace PcieEmu.Pci.Capabilities;
 /// <summary>
 /// Advanced Error Reporting, extended capability v2 (PCIe 4.0 §7.8.4). Devices report errors through
 /// <see cref="ReportUncorrectable"/> / <see cref="ReportCorrectable"/>; an unmasked uncorrectable error also
-/// signals the function's ERR interrupt (vfio's error-detected eventfd).
+/// signals the function's ERR interrupt (vfio's error-detected eventfd). Every error is also mirrored into the PCI
+/// Express capability's Device Status, when the function has one. Call the report methods under the function lock
+/// (<see cref="PciFunction.Sync"/>), as register side effects run.
 /// </summary>
 public sealed class AerCapability : PciExtendedCapability
 {
@@ -26,19 +28,25 @@ public sealed class AerCapability : PciExtendedCapability
 
     private uint[]? _sticky;
 
+    /// <inheritdoc/>
     public override ushort Id => 0x0001;
 
+    /// <inheritdoc/>
     public override byte Version => 2;
 
+    /// <inheritdoc/>
     public override int Length => 0x48;
 
+    /// <inheritdoc/>
     public override string Name => "Advanced Error Reporting";
 
+    /// <summary>Uncorrectable Error Status as software sees it: reported bits stay set until the driver writes 1 to them (sticky across FLR).</summary>
     public uint UncorrectableStatusBits => Get32(UncorrectableStatus);
 
+    /// <summary>Correctable Error Status as software sees it (W1C, sticky across FLR).</summary>
     public uint CorrectableStatusBits => Get32(CorrectableStatus);
 
-    protected internal override void Install(Config.ConfigSpace config)
+    internal override void Install(Config.ConfigSpace config)
     {
         Define(UncorrectableStatus, 4, 0, w1c: UncorrectableImplemented);
         Define(UncorrectableMask, 4, 0, writable: UncorrectableImplemented);
@@ -52,7 +60,12 @@ public sealed class AerCapability : PciExtendedCapability
         }
     }
 
-    /// <summary>Records an uncorrectable error (one bit of <see cref="UncorrectableImplemented"/>).</summary>
+    /// <summary>
+    /// Records an uncorrectable error: sets its status bit and, unless software masked it, the First Error Pointer and
+    /// the ERR interrupt. Whether it counts as fatal or non-fatal in Device Status follows the severity register.
+    /// </summary>
+    /// <param name="bit">The error's bit number in the Uncorrectable Error Status register (one of <see cref="UncorrectableImplemented"/>, e.g. <see cref="UnsupportedRequestBit"/>).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bit"/> is not an implemented uncorrectable error.</exception>
     public void ReportUncorrectable(int bit)
     {
         uint b = 1u << bit;
@@ -87,7 +100,9 @@ public sealed class AerCapability : PciExtendedCapability
         }
     }
 
-    /// <summary>Records a correctable error (one bit of <see cref="CorrectableImplemented"/>).</summary>
+    /// <summary>Records a correctable error: sets its status bit and the correctable bit of Device Status; no interrupt.</summary>
+    /// <param name="bit">The error's bit number in the Correctable Error Status register (one of <see cref="CorrectableImplemented"/>).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bit"/> is not an implemented correctable error.</exception>
     public void ReportCorrectable(int bit)
     {
         uint b = 1u << bit;
@@ -104,11 +119,11 @@ public sealed class AerCapability : PciExtendedCapability
     /// The status registers, the First Error Pointer and the header log are sticky (RW1CS/ROS): they survive
     /// FLR and hot reset so software can find out why a function was reset (PCIe 4.0 §7.8.4).
     /// </summary>
-    protected internal override void BeforeReset() =>
+    internal override void BeforeReset() =>
         _sticky = [Get32(UncorrectableStatus), Get32(CorrectableStatus), Get32(CapabilitiesControl) & 0x1F,
             Get32(HeaderLog), Get32(HeaderLog + 4), Get32(HeaderLog + 8), Get32(HeaderLog + 12)];
 
-    protected internal override void OnReset()
+    internal override void OnReset()
     {
         if (_sticky is not { } s)
         {

@@ -2,8 +2,11 @@ namespace PcieEmu.Pci.Capabilities;
 
 /// <summary>
 /// PCI Express capability, version 2, endpoint layout (PCIe 4.0 §7.5.3). Link is fixed (x1, 2.5 GT/s, up);
-/// Device Control's Initiate_FLR triggers a function-level reset after the write completes.
+/// Device Control's Initiate_FLR triggers a function-level reset (<see cref="ResetKind.FunctionLevel"/>) after the
+/// write completes. Device Status records what <see cref="AerCapability"/> reports.
 /// </summary>
+/// <param name="functionLevelReset">Advertise FLR (Device Capabilities bit 28) and honour Initiate_FLR.</param>
+/// <param name="maxPayloadSizeSupported">Device Capabilities' Max_Payload_Size Supported field, 0 … 5 for 128 … 4096 bytes (only the low 3 bits are used).</param>
 public sealed class PciExpressCapability(bool functionLevelReset = true, int maxPayloadSizeSupported = 0) : PciCapability
 {
     private const int Capabilities = 0x02;
@@ -20,17 +23,21 @@ public sealed class PciExpressCapability(bool functionLevelReset = true, int max
 
     private const ushort InitiateFlr = 1 << 15;
 
+    /// <inheritdoc/>
     public override byte Id => 0x10;
 
+    /// <inheritdoc/>
     public override int Length => 0x3C;
 
+    /// <inheritdoc/>
     public override string Name => "PCI Express";
 
+    /// <summary>The function advertises and performs Function Level Reset.</summary>
     public bool FunctionLevelReset { get; } = functionLevelReset;
 
     /// <summary>Device Status error-detected bits (W1C), set by AER reporting.</summary>
     [Flags]
-    public enum ErrorDetected : ushort
+    internal enum ErrorDetected : ushort
     {
         Correctable = 1 << 0,
         NonFatal = 1 << 1,
@@ -38,7 +45,7 @@ public sealed class PciExpressCapability(bool functionLevelReset = true, int max
         UnsupportedRequest = 1 << 3,
     }
 
-    protected internal override void Install(Config.ConfigSpace config)
+    internal override void Install(Config.ConfigSpace config)
     {
         Define(Capabilities, 2, 0x0002); // version 2, type 0 = PCI Express Endpoint
         uint devCap = (uint)(maxPayloadSizeSupported & 0x7)
@@ -61,7 +68,7 @@ public sealed class PciExpressCapability(bool functionLevelReset = true, int max
         Define(LinkControl2, 2, 0x0001, writable: 0x000F);
     }
 
-    protected internal override void OnWritten(int relativeOffset, int length, uint oldValue)
+    internal override void OnWritten(int relativeOffset, int length, uint oldValue)
     {
         if (FunctionLevelReset && Touches(relativeOffset, length, DeviceControl, 2) && (Get16(DeviceControl) & InitiateFlr) != 0)
         {

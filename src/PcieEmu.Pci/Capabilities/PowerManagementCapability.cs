@@ -1,6 +1,11 @@
 namespace PcieEmu.Pci.Capabilities;
 
-/// <summary>Power Management (PCI PM 1.2), v3: D0 and D3hot only, no PME.</summary>
+/// <summary>
+/// Power Management (PCI PM 1.2), v3: D0 and D3hot only, no PME. In D3hot the function decodes no BAR access, masters
+/// no DMA and sends no interrupt (they wait until D0); <see cref="PciFunction.PowerStateChanged"/> tells the device.
+/// </summary>
+/// <param name="noSoftReset">No_Soft_Reset: D3hot → D0 keeps the function's state. When false, that transition resets
+/// the function (<see cref="ResetKind.PowerStateTransition"/>).</param>
 public sealed class PowerManagementCapability(bool noSoftReset = true) : PciCapability
 {
     private const int Pmc = 2;
@@ -8,24 +13,29 @@ public sealed class PowerManagementCapability(bool noSoftReset = true) : PciCapa
     private const ushort StateMask = 0x3;
     private const ushort NoSoftResetBit = 1 << 3;
 
+    /// <inheritdoc/>
     public override byte Id => 0x01;
 
+    /// <inheritdoc/>
     public override int Length => 8;
 
+    /// <inheritdoc/>
     public override string Name => "Power Management";
 
+    /// <summary>D3hot → D0 keeps the function's state (no reset).</summary>
     public bool NoSoftReset { get; } = noSoftReset;
 
+    /// <summary>The power state the driver put the function in (PMCSR bits 1:0); D0 after reset.</summary>
     public PowerState State => (PowerState)(Get16(Pmcsr) & StateMask);
 
-    protected internal override void Install(Config.ConfigSpace config)
+    internal override void Install(Config.ConfigSpace config)
     {
         Define(Pmc, 2, 0x0003); // version 3; no D1/D2, no PME
         Define(Pmcsr, 2, NoSoftReset ? NoSoftResetBit : 0u, writable: StateMask);
         Define(6, 2, 0);
     }
 
-    protected internal override void OnWritten(int relativeOffset, int length, uint oldValue)
+    internal override void OnWritten(int relativeOffset, int length, uint oldValue)
     {
         if (!Touches(relativeOffset, length, Pmcsr, 2))
         {
@@ -56,10 +66,18 @@ public sealed class PowerManagementCapability(bool noSoftReset = true) : PciCapa
     }
 }
 
+/// <summary>A device power state (PCI PM 1.2 §5.4), numbered as in PMCSR.PowerState.</summary>
 public enum PowerState
 {
+    /// <summary>Fully on.</summary>
     D0 = 0,
+
+    /// <summary>Light sleep; not supported here (a write of D1 leaves the state unchanged).</summary>
     D1 = 1,
+
+    /// <summary>Deeper sleep; not supported here (a write of D2 leaves the state unchanged).</summary>
     D2 = 2,
+
+    /// <summary>Off but powered: only configuration space responds.</summary>
     D3Hot = 3,
 }

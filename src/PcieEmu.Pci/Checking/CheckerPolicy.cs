@@ -10,6 +10,8 @@ public sealed class CheckerPolicy
 {
     private readonly FrozenDictionary<string, RuleSeverity> _overrides;
 
+    /// <param name="overrides">Severity by rule name (<see cref="DriverRule.Name"/>, ordinal); names not listed keep their rule's severity. Not validated: see <see cref="TryParse"/>.</param>
+    /// <param name="warningsAreViolations">Count every rule that ends up a warning as a violation.</param>
     public CheckerPolicy(IReadOnlyDictionary<string, RuleSeverity>? overrides = null, bool warningsAreViolations = false)
     {
         _overrides = (overrides ?? new Dictionary<string, RuleSeverity>()).ToFrozenDictionary(StringComparer.Ordinal);
@@ -19,10 +21,13 @@ public sealed class CheckerPolicy
     /// <summary>Every rule at its declared severity.</summary>
     public static CheckerPolicy Default { get; } = new();
 
+    /// <summary>Warnings are promoted to violations (after the overrides apply).</summary>
     public bool WarningsAreViolations { get; }
 
+    /// <summary>The severity set for each overridden rule, by name.</summary>
     public IReadOnlyDictionary<string, RuleSeverity> Overrides => _overrides;
 
+    /// <summary>How much <paramref name="rule"/> counts under this policy: its override, else its own severity; then a warning becomes a violation if <see cref="WarningsAreViolations"/>.</summary>
     public RuleSeverity SeverityOf(DriverRule rule)
     {
         var s = _overrides.TryGetValue(rule.Name, out var o) ? o : rule.Severity;
@@ -32,8 +37,13 @@ public sealed class CheckerPolicy
     /// <summary>
     /// Parses "NAME=off|warning|violation" settings (and "warnings=violation", which promotes every warning).
     /// Unknown rule names are refused when <paramref name="knownRules"/> is given: a misspelt rule must not silently
-    /// do nothing.
+    /// do nothing. Severities are case-insensitive and accept the aliases ignore, warn and error.
     /// </summary>
+    /// <param name="settings">The settings, in order (a later one for the same rule wins).</param>
+    /// <param name="knownRules">The rule names that exist (e.g. <see cref="FunctionRules.All"/> and the card's), or null to accept any name.</param>
+    /// <param name="policy">The policy; <see cref="Default"/> when parsing fails.</param>
+    /// <param name="error">Why parsing failed, naming the setting; empty on success.</param>
+    /// <returns>False on the first malformed setting, unknown severity or unknown rule name.</returns>
     public static bool TryParse(IEnumerable<string> settings, IReadOnlyCollection<string>? knownRules, out CheckerPolicy policy, out string error)
     {
         var overrides = new Dictionary<string, RuleSeverity>(StringComparer.Ordinal);

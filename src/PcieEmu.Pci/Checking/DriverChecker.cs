@@ -31,12 +31,13 @@ public sealed class DriverChecker
     private long _hostProblems;
     private long _reports;
 
-    public DriverChecker(string function, IDeviceClock clock)
+    internal DriverChecker(string function, IDeviceClock clock)
     {
         Function = function;
         _clock = clock;
     }
 
+    /// <summary>The function's name (<see cref="PciFunction.Name"/>), stamped on every report.</summary>
     public string Function { get; }
 
     /// <summary>Severity overrides; set before the guest starts (reports read it as they happen).</summary>
@@ -71,6 +72,8 @@ public sealed class DriverChecker
     public event Action<HostProblem>? HostProblemRecorded;
 
     /// <summary>Reports that <paramref name="rule"/> was broken; returns the report, or null if the policy switches the rule off.</summary>
+    /// <param name="rule">The broken rule (declare each once, as a static field).</param>
+    /// <param name="details">What is known about it; <see cref="ViolationDetails.Cause"/> defaults to <see cref="CurrentAccess"/>.</param>
     public RuleViolation? Report(DriverRule rule, ViolationDetails details)
     {
         var severity = Policy.SeverityOf(rule);
@@ -106,6 +109,9 @@ public sealed class DriverChecker
     }
 
     /// <summary>Reports a problem on the host's side (configuration, files): stopped like a violation, never counted as one.</summary>
+    /// <param name="kind">A short stable name for the problem ("WavFileMissing").</param>
+    /// <param name="detail">What happened, in one sentence.</param>
+    /// <param name="stream">The stream concerned, if one is.</param>
     public HostProblem ReportHost(string kind, string detail, int? stream = null)
     {
         Interlocked.Increment(ref _hostProblems);

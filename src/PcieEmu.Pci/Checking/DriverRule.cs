@@ -19,7 +19,12 @@ public enum RuleSeverity
 /// <paramref name="Section"/> is where the rule is written (e.g. "spec §10", "PCI Express Base 6.0 §5.3.1.4");
 /// <paramref name="Expected"/> is what the driver should have done, in one sentence.
 /// </summary>
+/// <param name="Name">Stable identifier (PascalCase), as policies, assertions and JSON reports name the rule.</param>
+/// <param name="Section">Where the rule is written.</param>
+/// <param name="Expected">What the driver should have done, in one sentence.</param>
+/// <param name="Severity">How much breaking it counts unless a <see cref="CheckerPolicy"/> says otherwise.</param>
 public sealed record DriverRule(string Name, string Section, string Expected, RuleSeverity Severity = RuleSeverity.Violation)
 {
+    /// <summary>The rule's <see cref="Name"/>.</summary>
     public override string ToString() => Name;
 }

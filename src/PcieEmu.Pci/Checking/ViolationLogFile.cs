@@ -61,6 +61,7 @@ public sealed class ViolationLogFile : IDisposable
         }
     }
 
+    /// <summary>Stops writing (detaches from every checker) and closes the file.</summary>
     public void Dispose()
     {
         lock (_lock)

@@ -36,6 +36,7 @@ public sealed partial class ViolationLogging : IDisposable
         return new ViolationLogging(checker, logger);
     }
 
+    /// <summary>Stops logging the checker's reports.</summary>
     public void Dispose()
     {
         _checker.Recorded -= OnViolation;

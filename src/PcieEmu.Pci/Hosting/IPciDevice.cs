@@ -12,6 +12,7 @@ namespace PcieEmu.Pci.Hosting;
 /// </summary>
 public interface IPciDevice : IDisposable
 {
+    /// <summary>The device's PCI function; the device builds it, owns it and disposes it in <see cref="IDisposable.Dispose"/>.</summary>
     PciFunction Function { get; }
 
     /// <summary>The trace record kinds this device defines beyond the framework's (none by default).</summary>
@@ -26,6 +27,9 @@ public interface IPciDevice : IDisposable
 /// <see cref="Clock"/> and <see cref="Scheduling"/> to <see cref="PciFunctionBuilder.Timing"/>: a trace replay runs
 /// the device on a manual clock with an external scheduler.
 /// </summary>
+/// <param name="Loggers">Where the device's logs go; pass it to <see cref="PciFunctionBuilder.Logging"/>.</param>
+/// <param name="Clock">The device's time.</param>
+/// <param name="Scheduling">How the device's scheduler runs.</param>
 public sealed record PciDeviceContext(ILoggerFactory Loggers, IDeviceClock Clock, SchedulerMode Scheduling)
 {
     /// <summary>Real time on the host's monotonic clock, the scheduler on its own thread (serve, boot).</summary>
@@ -36,4 +40,6 @@ public sealed record PciDeviceContext(ILoggerFactory Loggers, IDeviceClock Clock
 /// A kind of device a host can create as often as it needs (a boot, a replay): <paramref name="Name"/> identifies
 /// it in logs and traces (a trace replays only against the kind it was recorded from).
 /// </summary>
+/// <param name="Name">The kind's stable name (it is written into traces).</param>
+/// <param name="Create">Builds a fresh device; the host owns and disposes it.</param>
 public sealed record PciDeviceType(string Name, Func<PciDeviceContext, IPciDevice> Create);

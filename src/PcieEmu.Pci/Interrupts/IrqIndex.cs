@@ -3,18 +3,32 @@ namespace PcieEmu.Pci.Interrupts;
 /// <summary>Interrupt types, numbered as vfio numbers its IRQ indices.</summary>
 public enum IrqIndex
 {
+    /// <summary>The legacy INTx pin (one vector: the level).</summary>
     Intx = 0,
+
+    /// <summary>MSI vectors.</summary>
     Msi = 1,
+
+    /// <summary>MSI-X vectors.</summary>
     Msix = 2,
+
+    /// <summary>The error signal (one vector): an uncorrectable error was detected (<see cref="Capabilities.AerCapability"/>).</summary>
     Err = 3,
+
+    /// <summary>The request signal (one vector): the device asks the client to release it.</summary>
     Req = 4,
 }
 
 /// <summary>Which mechanism currently carries the function's interrupts (chosen by config space).</summary>
 public enum InterruptMode
 {
+    /// <summary>Neither MSI nor MSI-X is enabled: the INTx level carries interrupts; <see cref="InterruptController.Raise"/> does not apply.</summary>
     Intx,
+
+    /// <summary>MSI is enabled (and MSI-X is not).</summary>
     Msi,
+
+    /// <summary>MSI-X is enabled.</summary>
     Msix,
 }
 

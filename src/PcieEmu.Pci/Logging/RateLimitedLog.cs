@@ -25,8 +25,9 @@ public sealed class RateLimitedLog
     private long _heldBack;
     private long _total;
 
-    /// <param name="interval">Least time between two lines.</param>
+    /// <param name="interval">Least time between two lines; zero logs every event.</param>
     /// <param name="time">The clock; tests pass a fake one. Default: the system's monotonic clock.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="interval"/> is negative.</exception>
     public RateLimitedLog(TimeSpan interval, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(interval, TimeSpan.Zero);
@@ -34,6 +35,7 @@ public sealed class RateLimitedLog
         _time = time ?? TimeProvider.System;
     }
 
+    /// <summary>Least time between two lines.</summary>
     public TimeSpan Interval { get; }
 
     /// <summary>Events counted so far, logged or not.</summary>

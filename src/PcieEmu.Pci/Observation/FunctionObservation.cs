@@ -8,7 +8,9 @@ namespace PcieEmu.Pci.Observation;
 /// interleave, the order the observer sees is an order the device can be driven in again (replay); and because
 /// the function's clock (<see cref="PciFunction.Clock"/>) reads the unit's instant while a unit runs on the
 /// calling thread, a device sees the same times on replay. Only the framework begins units (bus accesses, the
-/// client's DMA and interrupt set-up, scheduler steps); devices never see this type.
+/// client's DMA and interrupt set-up, scheduler steps); a device uses it only to <see cref="Note"/> its own records
+/// (its <see cref="Hosting.IPciDevice.RecordKinds"/>), and a host to end a recording (<see cref="RunBetweenUnits"/>).
+/// Returned by <see cref="PciFunction.Observe"/>; thread-safe.
 /// <para>
 /// The gate is taken before the function lock. A unit's DMA therefore cannot wait on the client (a message DMA
 /// reply is read by the thread a bus access would block): while observed, DMA that needs messages fails with
@@ -35,16 +37,16 @@ public sealed class FunctionObservation
         _clock = clock;
     }
 
-    public IFunctionObserver Observer { get; }
+    internal IFunctionObserver Observer { get; }
 
     /// <summary>True on the thread running a unit.</summary>
-    public bool InUnit => _gate.IsHeldByCurrentThread;
+    internal bool InUnit => _gate.IsHeldByCurrentThread;
 
     /// <summary>The instant of the unit running on this thread (meaningful only when <see cref="InUnit"/>).</summary>
-    public long UnitTime => Volatile.Read(ref _unitTime);
+    internal long UnitTime => Volatile.Read(ref _unitTime);
 
-    /// <summary>Records noted outside any unit (a device bug for replay purposes; reported by the tools).</summary>
-    public long RecordsOutsideUnits => Interlocked.Read(ref _outsideUnits);
+    /// <summary>Records noted outside any unit (a device bug for replay purposes).</summary>
+    internal long RecordsOutsideUnits => Interlocked.Read(ref _outsideUnits);
 
     /// <summary>
     /// Begins a unit and records it. Inside a unit this is a no-op scope: a stimulus the device causes itself
@@ -99,6 +101,7 @@ public sealed class FunctionObservation
     /// Runs <paramref name="action"/> between units (none runs meanwhile): how a recording ends, so the trace never
     /// stops in the middle of a unit.
     /// </summary>
+    /// <param name="action">Runs on the calling thread with every unit held off; must not start a unit itself.</param>
     public void RunBetweenUnits(Action action)
     {
         _gate.Enter();
@@ -131,7 +134,11 @@ public sealed class FunctionObservation
         _work = (ulong)work;
     }
 
-    /// <summary>Records something the device did (inside the current unit).</summary>
+    /// <summary>
+    /// Records something the device did, as part of the unit running now (a record noted outside every unit cannot be
+    /// replayed in place). Takes the observation's gate: never call it while holding a lock a unit may wait for.
+    /// </summary>
+    /// <param name="record">A record of one of the device's own kinds (<see cref="DeviceRecordKind.Record"/>).</param>
     public void Note(in TraceRecord record)
     {
         _gate.Enter();

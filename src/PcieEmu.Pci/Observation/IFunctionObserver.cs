@@ -4,14 +4,19 @@ namespace PcieEmu.Pci.Observation;
 
 /// <summary>
 /// Watches one function's boundary: every stimulus (a unit), and what the device did inside it. A trace writer
-/// when recording, a comparer when replaying. The function calls it through <see cref="FunctionObservation"/>,
-/// always with the observation's gate held, so never concurrently.
+/// when recording, a comparer when replaying (src/PcieEmu.Tracing implements both). The function calls it through
+/// <see cref="FunctionObservation"/>, always with the observation's gate held, so never concurrently; an observer may
+/// throw <see cref="ObservationStoppedException"/> to stop the stimulus.
 /// </summary>
 public interface IFunctionObserver
 {
     /// <summary>True on replay: device DMA is answered by <see cref="SupplyDma"/>, not by guest memory.</summary>
     bool SuppliesDma { get; }
 
+    /// <summary>
+    /// One record, in order: a unit's record first (kind <see cref="TraceSchema.IsUnit"/>, with its time), then what the
+    /// device did in it. The record's spans are valid only during the call: copy what you keep.
+    /// </summary>
     void Write(in TraceRecord record);
 
     /// <summary>

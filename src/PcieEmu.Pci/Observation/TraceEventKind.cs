@@ -10,20 +10,48 @@ namespace PcieEmu.Pci.Observation;
 /// </summary>
 public enum TraceEventKind : byte
 {
+    /// <summary>Unit: a client config read (A = offset, B = length).</summary>
     ConfigRead = 1,
+
+    /// <summary>Unit: a client config write (A = offset, Data = bytes).</summary>
     ConfigWrite = 2,
+
+    /// <summary>Unit: a client BAR read (A = BAR, B = offset, C = length).</summary>
     BarRead = 3,
+
+    /// <summary>Unit: a client BAR write (A = BAR, B = offset, Data = bytes).</summary>
     BarWrite = 4,
+
+    /// <summary>Unit: a client ROM read (A = offset, B = length).</summary>
     RomRead = 5,
+
+    /// <summary>Unit: a reset through <see cref="PciFunction.Reset"/> (A = <see cref="ResetKind"/>).</summary>
     Reset = 6,
+
+    /// <summary>Unit: the client mapped guest memory for DMA (A = IOVA, B = size, C = access: bit 0 read, bit 1 write, 0x100 shared memory).</summary>
     DmaMap = 7,
+
+    /// <summary>Unit: the client unmapped a DMA range (A = IOVA, B = size).</summary>
     DmaUnmap = 8,
+
+    /// <summary>Unit: every DMA mapping went away at once (client reset or lost).</summary>
     DmaUnmapAll = 9,
+
+    /// <summary>Unit: the client wired interrupt signals (A = <see cref="Interrupts.IrqIndex"/>, B = first vector, Data = one byte per vector, 1 = a signal).</summary>
     IrqAssign = 10,
+
+    /// <summary>Unit: the client disabled an IRQ index (A = index).</summary>
     IrqDisable = 11,
+
+    /// <summary>Unit: the client masked or unmasked vectors (A = IRQ index, B = first vector, C = count | masked &lt;&lt; 32).</summary>
     IrqMask = 12,
+
+    /// <summary>Unit: the client triggered a vector itself (A = index, B = vector).</summary>
     IrqInject = 13,
+
+    /// <summary>Unit: the client's interrupt signals were all released (client gone).</summary>
     IrqRelease = 14,
+
     /// <summary>One step of the function's scheduler: its queued jobs, then every work item due.</summary>
     SchedulerStep = 15,
 
@@ -59,13 +87,28 @@ public enum TraceEventKind : byte
 [Flags]
 public enum TraceFields : ushort
 {
+    /// <summary>No field.</summary>
     None = 0,
+
+    /// <summary><see cref="TraceRecord.Time"/> (units only).</summary>
     Time = 1,
+
+    /// <summary><see cref="TraceRecord.A"/>.</summary>
     A = 2,
+
+    /// <summary><see cref="TraceRecord.B"/>.</summary>
     B = 4,
+
+    /// <summary><see cref="TraceRecord.C"/>.</summary>
     C = 8,
+
+    /// <summary><see cref="TraceRecord.Data"/>.</summary>
     Data = 16,
+
+    /// <summary><see cref="TraceRecord.Text"/>.</summary>
     Text = 32,
+
+    /// <summary><see cref="TraceRecord.Detail"/>.</summary>
     Detail = 64,
 }
 
@@ -99,8 +142,10 @@ public static class TraceSchema
         _ => null,
     };
 
+    /// <summary>True for the kinds that begin a unit (a stimulus): <see cref="TraceEventKind.ConfigRead"/> … <see cref="TraceEventKind.SchedulerStep"/>.</summary>
     public static bool IsUnit(TraceEventKind kind) => kind is >= TraceEventKind.ConfigRead and <= TraceEventKind.SchedulerStep;
 
+    /// <summary>True for the range a device defines its own kinds in (<see cref="TraceEventKind.FirstDeviceKind"/> … <see cref="TraceEventKind.LastDeviceKind"/>).</summary>
     public static bool IsDeviceKind(TraceEventKind kind) => kind is >= TraceEventKind.FirstDeviceKind and <= TraceEventKind.LastDeviceKind;
 
     /// <summary>Kinds whose recorded data the replay feeds to the device instead of comparing.</summary>
@@ -112,8 +157,18 @@ public static class TraceSchema
 /// its number (in [<see cref="TraceEventKind.FirstDeviceKind"/>, <see cref="TraceEventKind.LastDeviceKind"/>]),
 /// a name for the tools, and its fields. A trace carries its device kinds, so any reader can decode them.
 /// </summary>
+/// <param name="Kind">The kind's number, in the device range; part of the trace format once recorded: never renumber.</param>
+/// <param name="Name">The name tools show ("SinkData").</param>
+/// <param name="Fields">The fields its records carry; the writer stores only these (never <see cref="TraceFields.Time"/>: a device record is not a unit).</param>
 public sealed record DeviceRecordKind(TraceEventKind Kind, string Name, TraceFields Fields)
 {
+    /// <summary>A record of this kind, to pass to <see cref="FunctionObservation.Note"/>; set only the fields <see cref="Fields"/> names.</summary>
+    /// <param name="a">Field A.</param>
+    /// <param name="b">Field B.</param>
+    /// <param name="c">Field C.</param>
+    /// <param name="data">Field Data (not copied: valid while the record is).</param>
+    /// <param name="text">Field Text (a short string).</param>
+    /// <param name="detail">Field Detail (a longer string).</param>
     public TraceRecord Record(ulong a = 0, ulong b = 0, ulong c = 0, ReadOnlySpan<byte> data = default, string? text = null, string? detail = null) =>
         new(Kind, 0, a, b, c, data, text, detail);
 }

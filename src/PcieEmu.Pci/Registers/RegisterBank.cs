@@ -12,6 +12,11 @@ namespace PcieEmu.Pci.Registers;
 /// Once installed as a function's BAR handler the bank also checks the register-file rules of
 /// <see cref="FunctionRules"/>: undecoded offsets, read-only registers and reserved bits written, and (when the
 /// device's spec fixes it, <see cref="LowHalfFirst"/>) the order of a 64-bit register's halves.
+/// <para>
+/// Define every register before the function is built. After that, call everything under the function lock
+/// (<see cref="PciFunction.Sync"/>): bus accesses run under it, and so do the write and read handlers, which may call
+/// <see cref="Get"/>, <see cref="Set"/> and friends directly.
+/// </para>
 /// </summary>
 public sealed partial class RegisterBank : IMmioHandler
 {
@@ -27,6 +32,10 @@ public sealed partial class RegisterBank : IMmioHandler
     /// <summary>Largest bank: 16 MiB (the dword index costs 4 bytes per 4 bytes of bank). Model schemas cap register BARs here.</summary>
     public const ulong MaxSize = 16 << 20;
 
+    /// <param name="name">The bank's name in logs and reports ("registers").</param>
+    /// <param name="size">Bytes of BAR the bank decodes: a non-zero multiple of 4, at most <see cref="MaxSize"/>; usually the BAR's size.</param>
+    /// <param name="logger">Where unclaimed accesses and reserved-bit writes are logged (rate-limited).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is 0, not a multiple of 4 or above <see cref="MaxSize"/>.</exception>
     public RegisterBank(string name, ulong size, ILogger logger)
     {
         if (size == 0 || size > MaxSize || (size & 3) != 0)
@@ -40,12 +49,16 @@ public sealed partial class RegisterBank : IMmioHandler
         _indexByDword = new int[size / 4];
     }
 
+    /// <summary>The bank's name in logs and reports.</summary>
     public string Name { get; }
 
+    /// <summary>Bytes the bank decodes, from offset 0.</summary>
     public ulong Size { get; }
 
+    /// <summary>The defined registers in definition order (with the reset values <see cref="SetResetValue"/> set).</summary>
     public IReadOnlyList<RegisterDefinition> Registers => _registers;
 
+    /// <summary>Guest accesses that touched at least one byte no register covers; read from any thread.</summary>
     public long UnclaimedAccesses => Interlocked.Read(ref _unclaimedAccesses);
 
     /// <summary>
@@ -61,6 +74,11 @@ public sealed partial class RegisterBank : IMmioHandler
         _bar = bar;
     }
 
+    /// <summary>Adds a register, at its reset value.</summary>
+    /// <exception cref="ArgumentException">
+    /// The width is not 4 or 8, the offset is not width-aligned or lies outside the bank, a mask has bits beyond the
+    /// width, a bit is both writable and W1C, or the register overlaps one already defined.
+    /// </exception>
     public void Define(RegisterDefinition register)
     {
         if (register.Width is not (4 or 8))
@@ -106,6 +124,8 @@ public sealed partial class RegisterBank : IMmioHandler
         _values[^1] = register.ResetValue & register.WidthMask;
     }
 
+    /// <summary>Adds each register in order (<see cref="Define"/>); stops at the first bad one, keeping those before it.</summary>
+    /// <exception cref="ArgumentException">A register is invalid or overlaps another (see <see cref="Define"/>).</exception>
     public void DefineAll(IEnumerable<RegisterDefinition> registers)
     {
         foreach (var r in registers)
@@ -126,20 +146,30 @@ public sealed partial class RegisterBank : IMmioHandler
     }
 
     /// <summary>Device-side read of the stored value (no read handler, no read-clear).</summary>
+    /// <param name="offset">Any offset inside the register (normally its first byte).</param>
+    /// <exception cref="ArgumentOutOfRangeException">No register covers <paramref name="offset"/>.</exception>
     public ulong Get(uint offset) => _values[IndexOf(offset)];
 
-    /// <summary>Device-side store, ignoring masks (hardware sets status and read-only fields this way).</summary>
+    /// <summary>Device-side store, ignoring masks (hardware sets status and read-only fields this way); runs no handler.</summary>
+    /// <param name="offset">Any offset inside the register.</param>
+    /// <param name="value">The new value; bits beyond the register's width are dropped.</param>
+    /// <exception cref="ArgumentOutOfRangeException">No register covers <paramref name="offset"/>.</exception>
     public void Set(uint offset, ulong value)
     {
         int i = IndexOf(offset);
         _values[i] = value & _registers[i].WidthMask;
     }
 
+    /// <summary>Device-side: sets <paramref name="bits"/> in the stored value (as <see cref="Set"/>: no masks, no handler).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No register covers <paramref name="offset"/>.</exception>
     public void SetBits(uint offset, ulong bits) => Set(offset, Get(offset) | bits);
 
+    /// <summary>Device-side: clears <paramref name="bits"/> in the stored value (as <see cref="Set"/>: no masks, no handler).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No register covers <paramref name="offset"/>.</exception>
     public void ClearBits(uint offset, ulong bits) => Set(offset, Get(offset) & ~bits);
 
-    /// <summary>Sets a register's reset value at configuration time (values that come from a model file).</summary>
+    /// <summary>Sets a register's reset value at configuration time (values that come from a model file), and its current value to it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No register covers <paramref name="offset"/>.</exception>
     public void SetResetValue(uint offset, ulong value)
     {
         int i = IndexOf(offset);
@@ -147,6 +177,7 @@ public sealed partial class RegisterBank : IMmioHandler
         _values[i] = _registers[i].ResetValue;
     }
 
+    /// <summary>The register covering byte <paramref name="offset"/>, or null (a hole, or beyond the bank).</summary>
     public RegisterDefinition? Find(ulong offset)
     {
         if (offset >= Size)
@@ -158,6 +189,11 @@ public sealed partial class RegisterBank : IMmioHandler
         return idx == 0 ? null : _registers[idx - 1];
     }
 
+    /// <summary>
+    /// A guest read: the register's value through its read handler and read mask, shifted to the accessed lanes;
+    /// read-clear bits in those lanes clear afterwards. An access over several registers is split; bytes no register
+    /// covers read 0xFF (logged, and reported as <see cref="FunctionRules.UndecodedOffset"/>).
+    /// </summary>
     public ulong Read(ulong offset, AccessSize size)
     {
         bool hole = false;
@@ -170,6 +206,11 @@ public sealed partial class RegisterBank : IMmioHandler
         return value;
     }
 
+    /// <summary>
+    /// A guest write: writable bits take the value, W1C bits clear where 1 is written, then the register's write
+    /// handler runs with the old and new values. An access over several registers is split; bytes no register covers
+    /// are dropped. Reserved bits written as 1, and writes to read-only registers, are reported (<see cref="FunctionRules"/>).
+    /// </summary>
     public void Write(ulong offset, AccessSize size, ulong value)
     {
         bool hole = false;

@@ -79,9 +79,11 @@ public sealed partial class DeviceScheduler : IDisposable
         }
     }
 
+    /// <summary>How this scheduler runs; fixed when the function is built (<see cref="PciFunctionBuilder.Timing"/>).</summary>
     public SchedulerMode Mode { get; }
 
     /// <summary>Adds work items, in order (their index is their number in the trace). Before <see cref="Start"/>.</summary>
+    /// <exception cref="InvalidOperationException">The scheduler has started.</exception>
     public void Add(IScheduledWork work)
     {
         if (_started)
@@ -142,7 +144,13 @@ public sealed partial class DeviceScheduler : IDisposable
         }
     }
 
-    /// <summary>Manual mode: steps time to <paramref name="target"/> through every deadline on the way.</summary>
+    /// <summary>
+    /// Manual mode: moves the <see cref="ManualDeviceClock"/> to <paramref name="target"/> (ns) one step at a time,
+    /// stopping at every work item's deadline (and at least every <see cref="Tick"/>), so a test sees what real time
+    /// would have done. It always steps once at the current time first; a target not later than now does nothing more.
+    /// Call it from the one thread that drives the device.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The scheduler is not in <see cref="SchedulerMode.Manual"/> mode.</exception>
     public void AdvanceTo(long target)
     {
         if (Mode != SchedulerMode.Manual)
@@ -240,6 +248,7 @@ public sealed partial class DeviceScheduler : IDisposable
         }
     }
 
+    /// <summary>Stops the real-time thread (waiting up to 5 s for its step to end); later posts are dropped. The function disposes it.</summary>
     public void Dispose()
     {
         _stopping = true;

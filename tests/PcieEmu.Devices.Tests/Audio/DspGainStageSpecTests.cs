@@ -9,7 +9,7 @@ namespace PcieEmu.Devices.Tests.Audio.Dsp;
 /// </summary>
 public sealed class GainStageSpecTests
 {
-    public delegate void GainFunction(Span<byte> frames, SampleFormat format, int channels, ReadOnlySpan<ChannelGain> gains);
+    internal delegate void GainFunction(Span<byte> frames, SampleFormat format, int channels, ReadOnlySpan<ChannelGain> gains);
 
     public static TheoryData<string> Implementations() => new() { "scalar", "simd" };
 

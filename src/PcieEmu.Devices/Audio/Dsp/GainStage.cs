@@ -26,7 +26,7 @@ namespace PcieEmu.Devices.Audio.Dsp;
 /// every input; the two differ only in speed. Neither allocates.
 /// </para>
 /// </summary>
-public static class GainStage
+internal static class GainStage
 {
     /// <summary>Most channels a stream has (SD_FMT.CHANNELS is 5 bits, §9.1).</summary>
     public const int MaxChannels = 32;

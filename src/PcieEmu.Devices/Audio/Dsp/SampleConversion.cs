@@ -18,7 +18,7 @@ namespace PcieEmu.Devices.Audio.Dsp;
 /// a rate mismatch is the caller's configuration error (§13), so <see cref="AudioFormat.Rate"/> is ignored.
 /// Allocation-free; one sample at a time (it runs only where the two ends differ).
 /// </summary>
-public static class SampleConversion
+internal static class SampleConversion
 {
     private const double TwoPow31 = 2147483648.0;
     private const double MaxBelowOne = 1.0 - (1.0 / TwoPow31); // 1 − 2⁻³¹, exact in double

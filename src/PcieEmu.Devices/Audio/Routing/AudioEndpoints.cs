@@ -4,7 +4,7 @@ namespace PcieEmu.Devices.Audio.Routing;
 /// Where a playback stream's samples go, after its volume (audio card spec §13). Write is called on the card's
 /// engine thread, never under the function lock; it must not block for long (it runs on the stream's clock).
 /// </summary>
-public interface IPlaybackSink : IDisposable
+internal interface IPlaybackSink : IDisposable
 {
     /// <summary>The route as configured, e.g. "memory" or "wav:/tmp/out.wav".</summary>
     string Description { get; }
@@ -26,7 +26,7 @@ public interface IPlaybackSink : IDisposable
 }
 
 /// <summary>Where a capture stream's samples come from, before its gain (audio card spec §13).</summary>
-public interface ICaptureSource : IDisposable
+internal interface ICaptureSource : IDisposable
 {
     string Description { get; }
 

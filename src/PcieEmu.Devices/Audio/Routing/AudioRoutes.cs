@@ -5,7 +5,7 @@ namespace PcieEmu.Devices.Audio.Routing;
 /// sources: "tone:F[@A][,F[@A]…]", "loopback:STREAM", "wav:PATH", "silence". Kinds are lower case; everything after
 /// the first ':' is the argument, taken verbatim (a PATH may contain ':').
 /// </summary>
-public static class AudioRoutes
+internal static class AudioRoutes
 {
     public const string DefaultSink = "memory";
     public const string DefaultSource = "tone:440,660";

@@ -24,7 +24,7 @@ namespace PcieEmu.Devices.Audio.Routing;
 /// (the FIFO), once per run at most.
 /// </para>
 /// </summary>
-public sealed class LoopbackHub
+internal sealed class LoopbackHub
 {
     public static readonly TimeSpan DefaultBufferDuration = TimeSpan.FromSeconds(1);
 
@@ -114,7 +114,7 @@ internal sealed class LoopbackBus(string name)
 }
 
 /// <summary>Playback route "loopback": the playback side of a <see cref="LoopbackHub"/> bus.</summary>
-public sealed class LoopbackSink : IPlaybackSink
+internal sealed class LoopbackSink : IPlaybackSink
 {
     private readonly LoopbackBus _bus;
     private bool _disposed;
@@ -199,7 +199,7 @@ public sealed class LoopbackSink : IPlaybackSink
 }
 
 /// <summary>Capture route "loopback:&lt;stream&gt;": one reader of a <see cref="LoopbackHub"/> bus, with its own FIFO.</summary>
-public sealed class LoopbackSource : ICaptureSource
+internal sealed class LoopbackSource : ICaptureSource
 {
     private const int ConvertChunkFrames = 1024;
 

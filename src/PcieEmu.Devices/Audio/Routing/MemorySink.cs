@@ -7,7 +7,7 @@ namespace PcieEmu.Devices.Audio.Routing;
 /// stream runs. <see cref="Write"/> allocates only as the kept data grows (chunks, see <see cref="SampleRecorder"/>)
 /// and nothing once the cap is reached.
 /// </summary>
-public sealed class MemorySink : IPlaybackSink
+internal sealed class MemorySink : IPlaybackSink
 {
     public const long DefaultCapBytes = 256L << 20;
 

@@ -1,7 +1,7 @@
 namespace PcieEmu.Devices.Audio.Routing;
 
 /// <summary>Playback route "null": the samples are dropped (only counted).</summary>
-public sealed class NullSink : IPlaybackSink
+internal sealed class NullSink : IPlaybackSink
 {
     private long _bytes;
 

@@ -6,11 +6,13 @@ namespace PcieEmu.Devices.Audio.Routing;
 /// <param name="Bytes">The frames kept: the first <see cref="KeptFrames"/> of the run (a private copy).</param>
 public sealed record RecordedRun(AudioFormat Format, long TotalFrames, byte[] Bytes)
 {
+    /// <summary>Frames in <see cref="Bytes"/>.</summary>
     public long KeptFrames => Bytes.Length / Format.FrameBytes;
 
     /// <summary>Frames transferred but not kept (the recorder's cap was reached).</summary>
     public long DroppedFrames => TotalFrames - KeptFrames;
 
+    /// <summary>Every frame of the run was kept: <see cref="Bytes"/> is the whole run.</summary>
     public bool IsComplete => DroppedFrames == 0;
 }
 
@@ -31,7 +33,7 @@ public sealed record RecordedRun(AudioFormat Format, long TotalFrames, byte[] By
 /// a snapshot of many megabytes does not hold up the engine.
 /// </para>
 /// </summary>
-public sealed class SampleRecorder
+internal sealed class SampleRecorder
 {
     public const long DefaultCapBytes = 64L << 20;
     public const int DefaultMaxRuns = 10_000;

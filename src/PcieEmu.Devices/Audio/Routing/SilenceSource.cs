@@ -1,7 +1,7 @@
 namespace PcieEmu.Devices.Audio.Routing;
 
 /// <summary>Capture route "silence": zeros (+0.0 for FLOAT_LE) in every format.</summary>
-public sealed class SilenceSource : ICaptureSource
+internal sealed class SilenceSource : ICaptureSource
 {
     public string Description => "silence";
 

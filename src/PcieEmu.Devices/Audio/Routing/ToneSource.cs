@@ -7,7 +7,7 @@ namespace PcieEmu.Devices.Audio.Routing;
 /// One channel of a tone: frequency <see cref="FrequencyHz"/> = <see cref="FrequencyNumerator"/> /
 /// 10^<see cref="FrequencyDecimals"/> exactly (the decimal written in the route), amplitude 0..1 of full scale.
 /// </summary>
-public readonly record struct ToneChannel(long FrequencyNumerator, int FrequencyDecimals, double Amplitude)
+internal readonly record struct ToneChannel(long FrequencyNumerator, int FrequencyDecimals, double Amplitude)
 {
     public double FrequencyHz => FrequencyNumerator / Math.Pow(10, FrequencyDecimals);
 
@@ -59,6 +59,7 @@ public sealed class ToneSource : ICaptureSource
     /// <summary>Most channels a stream has (SD_FMT.CHANNELS is 5 bits, spec §9.1); longer lists are an error.</summary>
     public const int MaxChannels = 32;
 
+    /// <summary>Amplitude of a channel whose spec gives none (F without @A): half of full scale.</summary>
     public const double DefaultAmplitude = 0.5;
 
     /// <summary>Largest frequency accepted, Hz (keeps P below 10^15).</summary>
@@ -68,12 +69,12 @@ public sealed class ToneSource : ICaptureSource
     private const double TwoPi = 2.0 * Math.PI;
 
     /// <summary>Longest k cycle whose sines are tabulated (larger cycles, e.g. fine fractional frequencies, call Math.Sin).</summary>
-    public const int MaxTabulatedCycle = 1 << 15;
+    internal const int MaxTabulatedCycle = 1 << 15;
 
     private readonly ToneChannel[] _channels;
     private readonly Dictionary<(long Modulus, long Step), double[]> _sineTables = [];
     /// <summary>Largest interleaved frame table (all channels' common cycle) kept per run.</summary>
-    public const int MaxFrameTableBytes = 4 << 20;
+    internal const int MaxFrameTableBytes = 4 << 20;
 
     private Phase[] _phases = [];
     private byte[]? _frameTable;
@@ -94,16 +95,17 @@ public sealed class ToneSource : ICaptureSource
         _channels = [.. channels];
     }
 
+    /// <summary>The route: "tone:" and <see cref="Spec"/>.</summary>
     public string Description => "tone:" + Spec;
 
     /// <summary>The spec after "tone:".</summary>
     public string Spec { get; }
 
     /// <summary>The channels as listed (stream channels beyond them repeat the last).</summary>
-    public IReadOnlyList<ToneChannel> Channels => _channels;
+    internal IReadOnlyList<ToneChannel> Channels => _channels;
 
     /// <summary>Parses "F[@A][,F[@A]…]" (the part after "tone:").</summary>
-    public static bool TryParse(string? spec, out IReadOnlyList<ToneChannel> channels, out string? error)
+    internal static bool TryParse(string? spec, out IReadOnlyList<ToneChannel> channels, out string? error)
     {
         channels = [];
         error = null;
@@ -164,6 +166,8 @@ public sealed class ToneSource : ICaptureSource
         return true;
     }
 
+    /// <summary>Prepares a run in <paramref name="format"/>: frame 0 of the next <see cref="Read"/>s is the run's first.</summary>
+    /// <returns>Null when the tone can be made in <paramref name="format"/>; otherwise why not (a non-positive rate or channel count).</returns>
     public string? Start(AudioFormat format)
     {
         if (format.Rate <= 0 || format.Channels <= 0)
@@ -197,6 +201,14 @@ public sealed class ToneSource : ICaptureSource
         return null;
     }
 
+    /// <summary>
+    /// Fills <paramref name="frames"/> with frames <paramref name="firstFrame"/>, <paramref name="firstFrame"/> + 1, …
+    /// of the run, in the format given to <see cref="Start"/>: the same frame number always gives the same bytes, however
+    /// reads are chunked. Does not allocate, except once per run for the tables.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called before <see cref="Start"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="frames"/> is not whole frames.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="firstFrame"/> is negative.</exception>
     public void Read(Span<byte> frames, long firstFrame)
     {
         var format = _format ?? throw new InvalidOperationException("ToneSource.Read before Start");
@@ -383,10 +395,12 @@ public sealed class ToneSource : ICaptureSource
         return s;
     }
 
+    /// <summary>Ends a run; nothing to release (a later <see cref="Start"/> begins another).</summary>
     public void Stop()
     {
     }
 
+    /// <summary>Nothing to release: the source holds only memory.</summary>
     public void Dispose()
     {
     }

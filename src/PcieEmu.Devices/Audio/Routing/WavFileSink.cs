@@ -15,7 +15,7 @@ namespace PcieEmu.Devices.Audio.Routing;
 /// <see cref="DroppedBytes"/>); the next run tries again with its own file.
 /// </para>
 /// </summary>
-public sealed class WavFileSink : IPlaybackSink
+internal sealed class WavFileSink : IPlaybackSink
 {
     private readonly Lock _gate = new();
     private readonly List<string> _files = [];

@@ -15,7 +15,7 @@ namespace PcieEmu.Devices.Audio.Routing;
 /// <see cref="Read"/> only copies from memory: it does not touch the disk and does not allocate.
 /// </para>
 /// </summary>
-public sealed class WavFileSource : ICaptureSource
+internal sealed class WavFileSource : ICaptureSource
 {
     public const long DefaultMaxBytes = 256L << 20;
 

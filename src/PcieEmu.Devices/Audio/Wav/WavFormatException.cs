@@ -1,7 +1,7 @@
 namespace PcieEmu.Devices.Audio.Wav;
 
 /// <summary>A WAV file that is malformed, truncated, or in an encoding the card's routes cannot use.</summary>
-public sealed class WavFormatException : Exception
+internal sealed class WavFormatException : Exception
 {
     public WavFormatException()
     {

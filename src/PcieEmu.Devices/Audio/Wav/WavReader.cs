@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace PcieEmu.Devices.Audio.Wav;
 
 /// <summary>How the samples are stored in a WAV file's data chunk.</summary>
-public enum WavSampleEncoding
+internal enum WavSampleEncoding
 {
     /// <summary>16-bit PCM.</summary>
     Pcm16,
@@ -40,7 +40,7 @@ public enum WavSampleEncoding
 /// bounded by constant-size buffers whatever the file says.
 /// </para>
 /// </summary>
-public sealed class WavReader : IDisposable
+internal sealed class WavReader : IDisposable
 {
     private const int ScratchBytes = 12 * 1024; // a multiple of 3 and 4
 
@@ -109,6 +109,8 @@ public sealed class WavReader : IDisposable
     }
 
     /// <summary>Every frame of <paramref name="path"/> in <paramref name="format"/>.</summary>
+    /// <param name="path">The WAV file.</param>
+    /// <param name="format">The file's format, as the card's streams would carry it.</param>
     /// <param name="maxBytes">Refuse (with <see cref="WavFormatException"/>) files whose frames need more.</param>
     public static byte[] ReadAllFrames(string path, out AudioFormat format, long maxBytes = int.MaxValue)
     {

@@ -28,6 +28,7 @@ namespace PcieEmu.Devices.Audio.Wav;
 /// </summary>
 public sealed class WavWriter : IDisposable
 {
+    /// <summary>Default buffer: 64 KiB of frames between writes (and header patches).</summary>
     public const int DefaultPatchIntervalBytes = 64 * 1024;
 
     private readonly SafeFileHandle _file;
@@ -40,6 +41,8 @@ public sealed class WavWriter : IDisposable
     private bool _disposed;
 
     /// <summary>Creates (or truncates) <paramref name="path"/> and writes the header of an empty file.</summary>
+    /// <param name="path">The file to write.</param>
+    /// <param name="format">The frames' format; fixed for the file.</param>
     /// <param name="patchIntervalBytes">Most bytes buffered before they are written and the header patched.</param>
     /// <exception cref="ArgumentException">An invalid format or interval.</exception>
     /// <exception cref="IOException">The file cannot be created.</exception>
@@ -82,8 +85,10 @@ public sealed class WavWriter : IDisposable
         }
     }
 
+    /// <summary>The file being written, as given.</summary>
     public string Path { get; }
 
+    /// <summary>The frames' format (<see cref="Write"/> takes whole frames of it).</summary>
     public AudioFormat Format { get; }
 
     /// <summary>Frames accepted (in the file or in the buffer), dropped ones not included.</summary>

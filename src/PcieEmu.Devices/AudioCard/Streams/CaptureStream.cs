@@ -9,7 +9,7 @@ using PcieEmu.Pci.Registers;
 namespace PcieEmu.Devices.AudioCard.Streams;
 
 /// <summary>A capture stream (spec §9): reads frames from its source, applies its gain, and writes them into the guest's buffer by DMA.</summary>
-public sealed class CaptureStream : AudioStream
+internal sealed class CaptureStream : AudioStream
 {
     internal CaptureStream(IStreamHost host, int index, StreamLayout layout, RegisterBank bank, CardInterrupts interrupts, ICaptureSource source, long keepSampleBytes)
         : base(host, index, layout, bank, interrupts, keepSampleBytes)

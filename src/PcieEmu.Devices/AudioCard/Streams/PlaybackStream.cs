@@ -9,7 +9,7 @@ using PcieEmu.Pci.Registers;
 namespace PcieEmu.Devices.AudioCard.Streams;
 
 /// <summary>A playback stream (spec §9): reads the guest's buffer by DMA and hands the frames, after its volume, to its sink.</summary>
-public sealed class PlaybackStream : AudioStream
+internal sealed class PlaybackStream : AudioStream
 {
     internal PlaybackStream(IStreamHost host, int index, StreamLayout layout, RegisterBank bank, CardInterrupts interrupts, IPlaybackSink sink, long keepSampleBytes)
         : base(host, index, layout, bank, interrupts, keepSampleBytes)

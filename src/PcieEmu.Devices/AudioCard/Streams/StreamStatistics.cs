@@ -1,21 +1,28 @@
 namespace PcieEmu.Devices.AudioCard.Streams;
 
-/// <summary>What a stream did, for tests, benchmarks and the demo table.</summary>
+/// <summary>
+/// What a stream did since the card was created (resets do not clear it), for tests, benchmarks and the demo table.
+/// The card's scheduler updates it; read it from any thread (a value may be one step behind).
+/// </summary>
 public sealed class StreamStatistics
 {
     private const int LatenessSamples = 1 << 16;
     private readonly long[] _lateness = new long[LatenessSamples];
     private long _latenessCount;
 
+    /// <summary>Runs started (RUN 0→1 that passed the checks).</summary>
     public long Runs { get; internal set; }
 
     /// <summary>Frames the stream advanced over, all runs (including frames lost to an xrun).</summary>
     public long FramesMoved { get; internal set; }
 
+    /// <summary>Descriptors with IOC completed, all runs (each is a period interrupt cause, spec §10).</summary>
     public long Periods { get; internal set; }
 
+    /// <summary>Overruns and underruns: times the stream fell more than a buffer behind (spec §11.4).</summary>
     public long Xruns { get; internal set; }
 
+    /// <summary>Frames skipped by xruns, all runs (counted in <see cref="FramesMoved"/> too).</summary>
     public long LostFrames { get; internal set; }
 
     /// <summary>Interrupt lateness samples (ns after the boundary's due time), most recent 65536.</summary>
