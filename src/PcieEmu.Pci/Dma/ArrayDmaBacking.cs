@@ -5,10 +5,13 @@ public sealed class ArrayDmaBacking(byte[] memory) : IDmaBacking
 {
     private readonly object _sync = new();
 
+    /// <summary>The array itself: offset 0 of the mapping is index 0. Touch it only while no transfer runs.</summary>
     public byte[] Memory { get; } = memory;
 
+    /// <inheritdoc/>
     public string Kind => "array";
 
+    /// <inheritdoc/>
     public DmaResult Read(ulong offset, Span<byte> destination)
     {
         lock (_sync)
@@ -19,6 +22,7 @@ public sealed class ArrayDmaBacking(byte[] memory) : IDmaBacking
         return DmaResult.Ok;
     }
 
+    /// <inheritdoc/>
     public DmaResult Write(ulong offset, ReadOnlySpan<byte> source)
     {
         lock (_sync)
@@ -29,6 +33,7 @@ public sealed class ArrayDmaBacking(byte[] memory) : IDmaBacking
         return DmaResult.Ok;
     }
 
+    /// <summary>Nothing to free: the array belongs to whoever made it.</summary>
     public void Dispose()
     {
     }

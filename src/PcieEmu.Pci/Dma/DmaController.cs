@@ -17,8 +17,9 @@ namespace PcieEmu.Pci.Dma;
 /// Client arithmetic is checked (overflow ⇒ EINVAL); device arithmetic wraps like hardware and simply fails to
 /// translate.
 /// </summary>
-public sealed unsafe partial class DmaController : IDisposable
+public sealed partial class DmaController : IDisposable
 {
+    /// <summary>How many mappings a table holds unless told otherwise: a vIOMMU guest's page-by-page maps, with room.</summary>
     public const int DefaultMaxMappings = 16384;
 
     /// <summary>The DmaMap record's C field: the access bits, and <see cref="LocalBackingFlag"/> for a local backing.</summary>
@@ -26,20 +27,15 @@ public sealed unsafe partial class DmaController : IDisposable
 
     private static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromSeconds(2);
 
-    /// <summary>How long an unmap waits for transfers still using its mappings before it goes on without freeing them.</summary>
-    private readonly TimeSpan _drainTimeout;
-
     private readonly object _writeLock = new();
-
-    /// <summary>Serializes retirements and guards the list of what a timed-out wait left.</summary>
-    private readonly object _retireLock = new();
-    private readonly List<(long GracePeriod, DmaRegion Region)> _undrained = [];
+    private readonly MappingRetirement _retirement;
     private readonly ILogger _logger;
     private volatile MappingTable _table = MappingTable.Empty;
 
     /// <summary>The mapping the last transfer started in: repeated transfers into one buffer skip the search.</summary>
     private volatile DmaRegion? _lastHit;
 
+    /// <summary>An empty table that holds at most <paramref name="maxMappings"/> mappings (at least 1, else <see cref="ArgumentOutOfRangeException"/>).</summary>
     public DmaController(ILogger logger, int maxMappings = DefaultMaxMappings)
         : this(logger, maxMappings, DefaultDrainTimeout)
     {
@@ -47,7 +43,7 @@ public sealed unsafe partial class DmaController : IDisposable
 
     internal DmaController(ILogger logger, int maxMappings, TimeSpan drainTimeout)
     {
-        _drainTimeout = drainTimeout;
+        _retirement = new MappingRetirement(logger, drainTimeout);
         if (maxMappings < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(maxMappings));
@@ -57,16 +53,19 @@ public sealed unsafe partial class DmaController : IDisposable
         MaxMappings = maxMappings;
     }
 
+    /// <summary>The most mappings the table holds; a map beyond it is ENOSPC.</summary>
     public int MaxMappings { get; }
 
     /// <summary>Set by <see cref="PciFunction.Observe"/>: map and unmap are then observed units.</summary>
     internal FunctionObservation? Observation { get; set; }
 
+    /// <summary>Mappings in the table now.</summary>
     public int Count => _table.Count;
 
     /// <summary>Raised after every successful map or unmap that changed the table (outside any lock).</summary>
     public event Action? MappingsChanged;
 
+    /// <summary>A snapshot of the table, in IOVA order (a copy: for tests, stats and logs, not for the transfer path).</summary>
     public IReadOnlyList<DmaMappingInfo> Mappings =>
         [.. _table.All().Select(r => new DmaMappingInfo(r.Iova, r.Size, r.Access, r.Backing.Kind))];
 
@@ -170,7 +169,7 @@ public sealed unsafe partial class DmaController : IDisposable
             unmapped += r.Size;
         }
 
-        Retire(victims);
+        _retirement.Retire(victims);
 
         MappingsChanged?.Invoke();
         return 0;
@@ -194,7 +193,7 @@ public sealed unsafe partial class DmaController : IDisposable
             }
         }
 
-        Retire([.. old.All()]);
+        _retirement.Retire([.. old.All()]);
 
         if (old.Count > 0)
         {
@@ -202,61 +201,9 @@ public sealed unsafe partial class DmaController : IDisposable
         }
     }
 
-    /// <summary>
-    /// Frees mappings already out of the table and marked retired: fails what waits on the client, waits for the
-    /// transfers still using them (a grace period, and per-mapping users), then unpins and disposes their memory.
-    /// Memory a transfer may still touch after a timed-out wait is never freed under it: it is kept until a later
-    /// retirement finds that grace period over.
-    /// </summary>
-    private void Retire(IReadOnlyList<DmaRegion> victims)
-    {
-        foreach (var r in victims)
-        {
-            r.Backing.Revoke();
-        }
-
-        lock (_retireLock)
-        {
-            if (victims.Count == 0 && _undrained.Count == 0)
-            {
-                return;
-            }
-
-            var (period, ended) = TransferEpochs.WaitForReaders(_drainTimeout);
-            foreach (var r in victims)
-            {
-                if (ended && r.DrainUsers(_drainTimeout))
-                {
-                    r.ReleaseMemory();
-                }
-                else
-                {
-                    LogDrainTimeout(_logger, r.Iova, r.Size);
-                    _undrained.Add((period, r));
-                }
-            }
-
-            ReleaseUndrained();
-        }
-    }
-
-    /// <summary>Frees what earlier timed-out waits kept, once their grace period is over. Under the retire lock.</summary>
-    private void ReleaseUndrained()
-    {
-        for (int i = _undrained.Count - 1; i >= 0; i--)
-        {
-            var (period, r) = _undrained[i];
-            if (TransferEpochs.HasEnded(period) && r.DrainUsers(TimeSpan.Zero))
-            {
-                r.ReleaseMemory();
-                _undrained.RemoveAt(i);
-            }
-        }
-    }
-
     /// <summary>Is [iova, iova+length) fully mapped for <paramref name="access"/>? Nothing moves.</summary>
     public DmaResult Check(ulong iova, ulong length, DmaAccess access) =>
-        Resolve(_table, iova, length, access, localOnly: false, out _, out _, out _);
+        TableWalk.Resolve(_table, iova, length, access, localOnly: false, out _, out _, out _);
 
     /// <summary>
     /// The first address of [iova, iova+length) that a transfer needing <paramref name="access"/> cannot reach — the
@@ -320,61 +267,6 @@ public sealed unsafe partial class DmaController : IDisposable
     }
 
     /// <summary>
-    /// The one range check: finds the mappings under [iova, iova+length) — the first by search (or the last hit),
-    /// the rest by walking on while they are contiguous — and checks each allows <paramref name="access"/>. Ok with
-    /// the positions of the first and the last, and whether any of them needs the client (<paramref name="remote"/>).
-    /// </summary>
-    private static DmaResult Resolve(MappingTable table, ulong iova, ulong length, DmaAccess access, bool localOnly,
-        out MappingTable.Position first, out MappingTable.Position last, out bool remote)
-    {
-        first = last = default;
-        remote = false;
-        if (length == 0)
-        {
-            return DmaResult.Ok;
-        }
-
-        if (length - 1 > ulong.MaxValue - iova)
-        {
-            return DmaResult.InvalidRange;
-        }
-
-        if (!table.TryFind(iova, out first))
-        {
-            return DmaResult.Unmapped;
-        }
-
-        var p = first;
-        ulong cur = iova;
-        ulong remaining = length;
-        while (true)
-        {
-            var r = table.At(p);
-            if ((r.Access & access) != access)
-            {
-                return DmaResult.AccessDenied;
-            }
-
-            remote |= !r.IsLocal;
-            ulong avail = r.Size - (cur - r.Iova);
-            if (remaining <= avail)
-            {
-                break;
-            }
-
-            remaining -= avail;
-            cur += avail;
-            if (!table.Next(ref p) || table.At(p).Iova != cur)
-            {
-                return DmaResult.Unmapped;
-            }
-        }
-
-        last = p;
-        return localOnly && remote ? DmaResult.WouldBlock : DmaResult.Ok;
-    }
-
-    /// <summary>
     /// Resolves the range once, then moves it mapping by mapping. Over local memory (every mapping the server
     /// mmapped, and in-process arrays) the whole transfer is one read-side section and copies straight through pinned
     /// memory; a range that needs the client moves outside it, counting itself on each mapping instead.
@@ -395,11 +287,11 @@ public sealed unsafe partial class DmaController : IDisposable
             {
                 // Within the mapping the last transfer used: no search. Retired is set before the grace period
                 // starts, so a mapping being unmapped is either seen retired here or waited for.
-                return MoveLocal(hit, iova - hit.Iova, 0, length, ref chunks);
+                return TableWalk.MoveLocal(hit, iova - hit.Iova, 0, length, ref chunks);
             }
 
             var table = _table;
-            var check = Resolve(table, iova, (ulong)length, access, localOnly, out var first, out var last, out bool remote);
+            var check = TableWalk.Resolve(table, iova, (ulong)length, access, localOnly, out var first, out var last, out bool remote);
             if (check != DmaResult.Ok)
             {
                 return check;
@@ -414,7 +306,7 @@ public sealed unsafe partial class DmaController : IDisposable
                     var r = table.At(p);
                     ulong offset = cur - r.Iova;
                     int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
-                    var result = MoveLocal(r, offset, done, chunk, ref chunks);
+                    var result = TableWalk.MoveLocal(r, offset, done, chunk, ref chunks);
                     if (result != DmaResult.Ok)
                     {
                         return result;
@@ -435,108 +327,14 @@ public sealed unsafe partial class DmaController : IDisposable
             TransferEpochs.Exit(reader);
         }
 
-        return TransferCounted(iova, length, access, ref chunks);
+        return TableWalk.TransferCounted(_table, iova, length, access, ref chunks);
     }
 
-    /// <summary>A transfer that needs the client for some of its range: each mapping is held while its part moves.</summary>
-    private DmaResult TransferCounted<TChunks>(ulong iova, int length, DmaAccess access, ref TChunks chunks)
-        where TChunks : IChunkTransfer, allows ref struct
-    {
-        var table = _table;
-        var check = Resolve(table, iova, (ulong)length, access, localOnly: false, out var first, out var last, out _);
-        if (check != DmaResult.Ok)
-        {
-            return check;
-        }
-
-        ulong cur = iova;
-        int done = 0;
-        for (var p = first; ; table.Next(ref p))
-        {
-            var r = table.At(p);
-            ulong offset = cur - r.Iova;
-            int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
-            if (!r.TryAcquire())
-            {
-                return DmaResult.Unmapped; // unmapped since the lookup: the rest faults, as on an IOMMU
-            }
-
-            try
-            {
-                var result = chunks.Move(r.Backing, offset, done, chunk);
-                if (result != DmaResult.Ok)
-                {
-                    return result;
-                }
-            }
-            finally
-            {
-                r.Release();
-            }
-
-            done += chunk;
-            cur += (ulong)chunk;
-            if (p == last)
-            {
-                return DmaResult.Ok;
-            }
-        }
-    }
-
-    /// <summary>One mapping's part of a local transfer, inside the caller's read-side section: through pinned memory when there is some.</summary>
-    private static DmaResult MoveLocal<TChunks>(DmaRegion region, ulong offset, int at, int count, ref TChunks chunks)
-        where TChunks : IChunkTransfer, allows ref struct
-    {
-        if (region.Address != 0 && (!chunks.Stores || region.WritableInPlace))
-        {
-            chunks.MoveDirect((byte*)region.Address + offset, at, count);
-            return DmaResult.Ok;
-        }
-
-        return chunks.Move(region.Backing, offset, at, count);
-    }
-
-    private interface IChunkTransfer
-    {
-        /// <summary>Whether this transfer stores into guest memory (a device write).</summary>
-        bool Stores { get; }
-
-        /// <summary>Moves bytes [at, at+count) of the caller's buffer to/from <paramref name="offset"/> of a backing.</summary>
-        DmaResult Move(IDmaBacking backing, ulong offset, int at, int count);
-
-        /// <summary>Moves bytes [at, at+count) of the caller's buffer to/from pinned guest memory, already range-checked.</summary>
-        void MoveDirect(byte* memory, int at, int count);
-    }
-
-    private readonly ref struct ReadChunks(Span<byte> destination) : IChunkTransfer
-    {
-        private readonly Span<byte> _destination = destination;
-
-        public bool Stores => false;
-
-        public DmaResult Move(IDmaBacking backing, ulong offset, int at, int count) => backing.Read(offset, _destination.Slice(at, count));
-
-        public void MoveDirect(byte* memory, int at, int count) => new ReadOnlySpan<byte>(memory, count).CopyTo(_destination.Slice(at, count));
-    }
-
-    private readonly ref struct WriteChunks(ReadOnlySpan<byte> source) : IChunkTransfer
-    {
-        private readonly ReadOnlySpan<byte> _source = source;
-
-        public bool Stores => true;
-
-        public DmaResult Move(IDmaBacking backing, ulong offset, int at, int count) => backing.Write(offset, _source.Slice(at, count));
-
-        public void MoveDirect(byte* memory, int at, int count) => _source.Slice(at, count).CopyTo(new Span<byte>(memory, count));
-    }
-
+    /// <summary>Unmaps everything (<see cref="UnmapAll"/>), waiting for transfers in flight as an unmap does.</summary>
     public void Dispose() => UnmapAll();
 
     [LoggerMessage(EventId = 2200, Level = LogLevel.Warning, Message = "DMA_MAP [0x{Iova:x}, +0x{Size:x}) overlaps existing mapping [0x{OtherIova:x}, +0x{OtherSize:x})")]
     private static partial void LogOverlap(ILogger logger, ulong iova, ulong size, ulong otherIova, ulong otherSize);
-
-    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Unmap of [0x{Iova:x}, +0x{Size:x}) timed out waiting for in-flight DMA: unmapped, its memory kept until that transfer is done")]
-    private static partial void LogDrainTimeout(ILogger logger, ulong iova, ulong size);
 
     [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "DMA_UNMAP [0x{Iova:x}, +0x{Size:x}) cuts through a mapping (VFIO type1 refuses that): nothing unmapped")]
     private static partial void LogUnmapCutsMapping(ILogger logger, ulong iova, ulong size);

@@ -4,9 +4,16 @@ namespace PcieEmu.Pci.Dma;
 [Flags]
 public enum DmaAccess
 {
+    /// <summary>No direction (refused by a map).</summary>
     None = 0,
+
+    /// <summary>The device may read guest memory (DMA_MAP's READ flag).</summary>
     Read = 1,
+
+    /// <summary>The device may write guest memory (DMA_MAP's WRITE flag).</summary>
     Write = 2,
+
+    /// <summary>Both directions.</summary>
     ReadWrite = Read | Write,
 }
 
@@ -16,6 +23,7 @@ public enum DmaAccess
 /// </summary>
 public enum DmaResult
 {
+    /// <summary>Every byte moved (or, for a check, would).</summary>
     Ok = 0,
 
     /// <summary>Part of the range is not covered by any mapping (ENOENT at the IOMMU).</summary>

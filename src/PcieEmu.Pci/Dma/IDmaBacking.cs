@@ -15,8 +15,10 @@ public interface IDmaBacking : IDisposable
     /// </summary>
     bool IsLocal => true;
 
+    /// <summary>Copies <paramref name="destination"/>.Length bytes from <paramref name="offset"/> of this memory (range already checked).</summary>
     DmaResult Read(ulong offset, Span<byte> destination);
 
+    /// <summary>Copies <paramref name="source"/> to <paramref name="offset"/> of this memory (range already checked); <see cref="DmaResult.AccessDenied"/> for read-only memory.</summary>
     DmaResult Write(ulong offset, ReadOnlySpan<byte> source);
 
     /// <summary>

@@ -10,8 +10,14 @@ namespace PcieEmu.Pci.Dma;
 /// </summary>
 public interface IDmaSpace
 {
+    /// <summary>
+    /// A device read of guest memory at bus address <paramref name="address"/> into <paramref name="destination"/>.
+    /// The whole range is checked before any byte moves; anything but <see cref="DmaResult.Ok"/> says why nothing (or,
+    /// when an unmap or the client cut it short, not all) arrived. May wait on the client (message DMA).
+    /// </summary>
     DmaResult Read(ulong address, Span<byte> destination);
 
+    /// <summary>A device write of <paramref name="source"/> into guest memory at <paramref name="address"/>; checked like <see cref="Read"/>.</summary>
     DmaResult Write(ulong address, ReadOnlySpan<byte> source);
 
     /// <summary>
@@ -35,6 +41,7 @@ public interface IDmaSpace
 /// <summary>Little-endian typed loads and stores (descriptor fields, positions).</summary>
 public static class DmaSpaceExtensions
 {
+    /// <summary>Reads a little-endian 32-bit value; <paramref name="value"/> is 0 unless the result is <see cref="DmaResult.Ok"/>.</summary>
     public static DmaResult ReadUInt32(this IDmaSpace dma, ulong address, out uint value)
     {
         Span<byte> b = stackalloc byte[4];
@@ -43,6 +50,7 @@ public static class DmaSpaceExtensions
         return r;
     }
 
+    /// <summary>Reads a little-endian 64-bit value; <paramref name="value"/> is 0 unless the result is <see cref="DmaResult.Ok"/>.</summary>
     public static DmaResult ReadUInt64(this IDmaSpace dma, ulong address, out ulong value)
     {
         Span<byte> b = stackalloc byte[8];
@@ -51,6 +59,7 @@ public static class DmaSpaceExtensions
         return r;
     }
 
+    /// <summary>Writes <paramref name="value"/> as a little-endian 32-bit value.</summary>
     public static DmaResult WriteUInt32(this IDmaSpace dma, ulong address, uint value)
     {
         Span<byte> b = stackalloc byte[4];
@@ -58,6 +67,7 @@ public static class DmaSpaceExtensions
         return dma.Write(address, b);
     }
 
+    /// <summary>Writes <paramref name="value"/> as a little-endian 64-bit value.</summary>
     public static DmaResult WriteUInt64(this IDmaSpace dma, ulong address, ulong value)
     {
         Span<byte> b = stackalloc byte[8];

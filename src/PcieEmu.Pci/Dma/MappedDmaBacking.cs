@@ -9,10 +9,13 @@ namespace PcieEmu.Pci.Dma;
 /// </summary>
 public sealed class MappedDmaBacking(MemoryMapping mapping) : IPinnableDmaBacking
 {
+    /// <inheritdoc/>
     public string Kind => mapping.FaultChecked ? "mmap-checked" : "mmap";
 
+    /// <inheritdoc/>
     public DmaResult Read(ulong offset, Span<byte> destination) => Result(mapping.Read(offset, destination));
 
+    /// <inheritdoc/>
     public DmaResult Write(ulong offset, ReadOnlySpan<byte> source) => Result(mapping.Write(offset, source));
 
     internal static DmaResult Result(MappingCopy copy) => copy switch
@@ -32,5 +35,6 @@ public sealed class MappedDmaBacking(MemoryMapping mapping) : IPinnableDmaBackin
 
     void IPinnableDmaBacking.Unpin() => mapping.Unpin();
 
+    /// <summary>Disposes the mapping (it unmaps once no pin or copy holds it any more).</summary>
     public void Dispose() => mapping.Dispose();
 }
