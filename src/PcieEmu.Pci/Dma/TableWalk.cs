@@ -140,7 +140,13 @@ internal readonly unsafe ref struct ReadChunks(Span<byte> destination) : IChunkT
 
     public DmaResult Move(IDmaBacking backing, ulong offset, int at, int count) => backing.Read(offset, _destination.Slice(at, count));
 
-    public void MoveDirect(byte* memory, int at, int count) => new ReadOnlySpan<byte>(memory, count).CopyTo(_destination.Slice(at, count));
+    public void MoveDirect(byte* memory, int at, int count)
+    {
+        fixed (byte* destination = _destination.Slice(at, count))
+        {
+            GuestMemoryCopy.Copy(memory, destination, count);
+        }
+    }
 }
 
 internal readonly unsafe ref struct WriteChunks(ReadOnlySpan<byte> source) : IChunkTransfer
@@ -151,5 +157,11 @@ internal readonly unsafe ref struct WriteChunks(ReadOnlySpan<byte> source) : ICh
 
     public DmaResult Move(IDmaBacking backing, ulong offset, int at, int count) => backing.Write(offset, _source.Slice(at, count));
 
-    public void MoveDirect(byte* memory, int at, int count) => _source.Slice(at, count).CopyTo(new Span<byte>(memory, count));
+    public void MoveDirect(byte* memory, int at, int count)
+    {
+        fixed (byte* source = _source.Slice(at, count))
+        {
+            GuestMemoryCopy.Copy(source, memory, count);
+        }
+    }
 }

@@ -3,18 +3,17 @@ using System.Runtime.InteropServices;
 namespace PcieEmu.Pci.Dma;
 
 /// <summary>
-/// The read side of the DMA tables' unmap protocol, in the manner of userspace RCU's membarrier flavour, one domain
-/// for the process. A transfer over local memory marks its thread's slot with the current grace-period number (a
-/// plain store, no fence, nothing shared written) and clears it with a plain store when it is done. An unmap, having
-/// taken its mappings out of the table, starts a new grace period, makes every thread of the process pass a full
-/// memory barrier (membarrier(2), via <see cref="Interlocked.MemoryBarrierProcessWide"/>), and waits until no slot
-/// still shows an older period: every transfer that could have found the removed mappings has then left. After that
-/// barrier a transfer either shows in its slot or reads the new table. One that starts later is not waited for, so
-/// transfers that keep starting cannot starve an unmap.
+/// The read side of the DMA tables' unmap protocol, in the manner of RCU, one domain for the process. A transfer over
+/// local memory marks its thread's slot with the current grace-period number (one fenced store to a cache line only
+/// that thread writes, however many mappings the transfer crosses) and clears it with a plain store when it is done.
+/// An unmap, having taken its mappings out of the table, starts a new grace period and waits until no slot still shows
+/// an older one: every transfer that could have found the removed mappings has then left. A transfer that starts
+/// later reads the new table and is not waited for, so transfers that keep starting cannot starve an unmap.
 /// <para>
-/// The cost sits with the unmap (a few microseconds for the barrier) rather than the transfer: any fence or atomic
-/// operation on the read side waits for the previous copy's stores to drain, which doubled the time of a 4 KiB
-/// copy, while a vIOMMU guest unmaps far less often than its device transfers.
+/// Measured alternatives: a shared in-flight counter (two atomic read-modify-writes on one line per transfer, plus
+/// the per-mapping and per-mmap reference counts before that) cost a third of a 4 KiB copy; a fence-free read side
+/// with a process-wide barrier on the unmap (membarrier) made transfers no faster once copies were vectorised, and
+/// doubled the cost of a map plus an unmap (3–9 µs per barrier on these hosts).
 /// </para>
 /// <para>
 /// A transfer that may wait on the client (message DMA) must not be inside: an unmap waiting for it would run on the
@@ -37,9 +36,9 @@ internal static class TransferEpochs
         var slot = t_slot ?? Register();
         if (slot.Depth++ == 0)
         {
-            // No fence here: the unmap's process-wide barrier orders this store before its scan of the slots, or
-            // orders the caller's read of the table after the unmap's table swap.
-            Volatile.Write(ref slot.GracePeriod, Volatile.Read(ref s_gracePeriod));
+            // Store, then a full fence before the caller reads the table (Dekker with WaitForReaders: either the
+            // unmap sees this slot busy, or this transfer sees the table without the unmapped mappings).
+            Interlocked.Exchange(ref slot.GracePeriod, Volatile.Read(ref s_gracePeriod));
         }
 
         return slot;
@@ -61,8 +60,7 @@ internal static class TransferEpochs
     /// </summary>
     public static (long GracePeriod, bool Ended) WaitForReaders(TimeSpan timeout)
     {
-        long period = Interlocked.Increment(ref s_gracePeriod);
-        BarrierOnEveryThread();
+        long period = Interlocked.Increment(ref s_gracePeriod); // a full fence: the table swap is visible first
         long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         var spin = default(SpinWait);
         foreach (var slot in Volatile.Read(ref s_slots))
@@ -84,7 +82,7 @@ internal static class TransferEpochs
     /// <summary>Has every read-side section that began before grace period <paramref name="period"/> ended (no waiting)?</summary>
     public static bool HasEnded(long period)
     {
-        BarrierOnEveryThread();
+        Interlocked.MemoryBarrier();
         foreach (var slot in Volatile.Read(ref s_slots))
         {
             if (slot.IsBefore(period))
@@ -94,19 +92,6 @@ internal static class TransferEpochs
         }
 
         return true;
-    }
-
-    /// <summary>Every running thread passes a full barrier; none is needed while no thread has ever transferred.</summary>
-    private static void BarrierOnEveryThread()
-    {
-        if (Volatile.Read(ref s_slots).Length > 0)
-        {
-            Interlocked.MemoryBarrierProcessWide();
-        }
-        else
-        {
-            Interlocked.MemoryBarrier();
-        }
     }
 
     private static ReaderSlot Register()
