@@ -50,20 +50,41 @@ public sealed partial class GuestSession : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>What provisioning produced and this session booted: the QEMU binary and its version, kernel, initrd, drivers.</summary>
     public GuestArtifacts Artifacts { get; }
 
     /// <summary>The user drivers of <see cref="GuestSessionOptions.Drivers"/>, in order: built now or taken from the cache.</summary>
     public IReadOnlyList<UserDriverBuild> DriverBuilds => _drivers.Builds;
 
+    /// <summary>
+    /// The session's folder: the card, QMP and agent sockets, the QEMU command line and every log. It is
+    /// <see cref="GuestSessionOptions.WorkDirectory"/> when given (never deleted), else a new /tmp/pcieemu-* folder that
+    /// <see cref="DisposeAsync"/> deletes after a clean run unless <see cref="GuestSessionOptions.KeepWorkDirectory"/>
+    /// is set; after a failure (<see cref="MarkFailed"/>) it is kept.
+    /// </summary>
     public string WorkDirectory { get; }
 
     /// <summary>The host side of the guest's /mnt/host.</summary>
     public string ShareDirectory { get; }
 
+    /// <summary>
+    /// The cards, in order: those of <see cref="GuestSessionOptions.ModelPaths"/>, then those of
+    /// <see cref="GuestSessionOptions.Devices"/>; a card's index is its position here. Each is served in this process,
+    /// so its device state can be read while the guest runs (host-side reads, src/THREADS.md).
+    /// </summary>
     public IReadOnlyList<CardInstance> Cards => _cards;
 
+    /// <summary>
+    /// The guest command agent; the session owns it. <see cref="RunAsync"/> and <see cref="RunCheckedAsync"/> use it and
+    /// add the logs to a failure, so prefer them.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">An interactive session (<see cref="ConsoleMode.Terminal"/>), which has no agent.</exception>
     public GuestAgent Agent => _agent ?? throw new InvalidOperationException("the guest agent is not connected (interactive session?)");
 
+    /// <summary>
+    /// QEMU's monitor (QMP), for commands the guest cannot give itself (device_del, system_reset …); the session owns
+    /// it. Null in an interactive session (<see cref="ConsoleMode.Terminal"/>), where it is never connected.
+    /// </summary>
     public QmpClient? Qmp { get; private set; }
 
     /// <summary>The cards' PCIe slots: hot-unplug, hot-plug and surprise removal (needs <see cref="GuestSessionOptions.HotPlug"/>).</summary>
@@ -71,10 +92,16 @@ public sealed partial class GuestSession : IAsyncDisposable
 
     internal GuestSessionOptions Options => _options;
 
+    /// <summary>Path of QEMU's stdout and stderr (<c>qemu.log</c> in <see cref="WorkDirectory"/>), written while QEMU runs.</summary>
     public string QemuLog => _logs.QemuLog;
 
+    /// <summary>
+    /// Path of the guest's serial console (<c>console.log</c> in <see cref="WorkDirectory"/>); in an interactive
+    /// session the console goes to the terminal instead, and this file stays empty or absent.
+    /// </summary>
     public string ConsoleLog => _logs.ConsoleLog;
 
+    /// <summary>QEMU has exited: the guest powered off, crashed or was killed. Any thread.</summary>
     public bool QemuExited => _qemu.HasExited;
 
     /// <summary>Provisions on demand, starts the card servers and QEMU, and (for batch sessions) waits for the agent.</summary>

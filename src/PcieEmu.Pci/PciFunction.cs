@@ -79,15 +79,29 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         Statistics = new FunctionStatistics();
     }
 
+    /// <summary>
+    /// The name given to <see cref="PciFunctionBuilder"/>: it labels this function's logs (category
+    /// <c>PcieEmu.Pci.Function.&lt;Name&gt;</c>), its scheduler thread and its checker's violations.
+    /// </summary>
     public string Name { get; }
 
     /// <summary>The lock every bus access holds. Device workers take it to touch registers, never around DMA.</summary>
     public object Sync { get; } = new();
 
+    /// <summary>
+    /// The configuration space with its writable and W1C masks. Read it freely (read under <see cref="Sync"/> for a value
+    /// consistent with a concurrent bus write); the guest changes it only through <see cref="ConfigWrite"/>, which also
+    /// applies the semantics (BAR decode, capabilities, resets) that writing the space directly would skip.
+    /// </summary>
     public ConfigSpace Config { get; }
 
+    /// <summary>The expansion ROM the function was built with, or null when it has none (its ROM region then reads all-ones).</summary>
     public ExpansionRom? Rom { get; }
 
+    /// <summary>
+    /// The function's interrupts: the device raises MSI-X/MSI vectors or sets its INTx level here, and the transport
+    /// assigns the client's eventfds. Shares <see cref="Sync"/> as its lock.
+    /// </summary>
     public InterruptController Interrupts { get; }
 
     /// <summary>The IOVA table the transport fills from the client's DMA_MAP/DMA_UNMAP.</summary>
@@ -102,20 +116,41 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// <summary>The device's one scheduler: jobs off the bus path, and work at deadlines.</summary>
     public DeviceScheduler Scheduler { get; }
 
+    /// <summary>Counters of bus accesses, resets and DMA since the function was built (a reset keeps them); any thread.</summary>
     public FunctionStatistics Statistics { get; }
 
     /// <summary>What the driver did wrong (and host problems, kept apart): the device's rules and the framework's.</summary>
     public DriverChecker Checker { get; }
 
+    /// <summary>
+    /// The six BAR slots, indexed by BAR number: null for an unused slot and for the upper half of a 64-bit BAR.
+    /// Fixed when the function is built.
+    /// </summary>
     public IReadOnlyList<PciBar?> Bars => _bars;
 
+    /// <summary>
+    /// Every capability in configuration space, the standard ones (in list order) then the PCI Express extended ones.
+    /// Fixed when the function is built; read a capability's state under <see cref="Sync"/>.
+    /// </summary>
     public IReadOnlyList<PciCapabilityBase> AllCapabilities => _allCapabilities;
 
+    /// <summary>The first capability of type <typeparamref name="T"/>, or null when the function has none.</summary>
+    /// <typeparam name="T">A capability class, such as <see cref="MsixCapability"/> or <see cref="PowerManagementCapability"/>.</typeparam>
     public T? Capability<T>()
         where T : PciCapabilityBase => AllCapabilities.OfType<T>().FirstOrDefault();
 
+    /// <summary>
+    /// The power state the driver set in PMCSR; always <see cref="PowerState.D0"/> without a power-management
+    /// capability. In D3hot the function decodes no BAR (reads all-ones, writes dropped); outside D0 it sends no
+    /// interrupts. Read under
+    /// <see cref="Sync"/> to act on it.
+    /// </summary>
     public PowerState PowerState => _powerManagement?.State ?? PowerState.D0;
 
+    /// <summary>
+    /// The COMMAND register as the guest last wrote it: memory decode, bus mastering (which gates <see cref="Dma"/> and
+    /// MSI/MSI-X), INTx disable. Read under <see cref="Sync"/> to act on it.
+    /// </summary>
     public PciCommand Command => (PciCommand)Config.Get16(PciConfigRegisters.Command);
 
     /// <summary>How this function is observed, or null (the normal, zero-cost case).</summary>
@@ -307,6 +342,11 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
         }
     }
 
+    /// <summary>
+    /// A read of the expansion ROM region at <paramref name="offset"/>: the image's bytes, 0xFF past its end or when the
+    /// function has no ROM. The image never changes, so this takes no lock; any thread. ROM enable in the ROM BAR is
+    /// not consulted: the client reads the ROM as a region of its own.
+    /// </summary>
     public void RomRead(ulong offset, Span<byte> data)
     {
         using var unit = _observation is { } t ? t.Begin(TraceEventKind.RomRead, offset, (ulong)data.Length) : default;
@@ -371,6 +411,11 @@ public sealed partial class PciFunction : ICapabilityHost, IDisposable
     /// <summary>Whether [address, address+length) hits a window the function decodes (no DMA into its own BARs).</summary>
     internal bool HitsOwnBar(ulong address, ulong length) => _decodedWindows.Hits(address, length);
 
+    /// <summary>
+    /// Stops the scheduler (its thread, in real-time mode), closes the client's interrupt eventfds, drops every DMA
+    /// mapping and frees the BARs' shared memory. Call it once no transport serves the function any more; reset
+    /// handlers do not run.
+    /// </summary>
     public void Dispose()
     {
         Scheduler.Dispose();

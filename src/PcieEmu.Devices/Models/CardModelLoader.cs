@@ -29,7 +29,13 @@ public static class CardModelLoader
     /// </summary>
     public const int MaxModelFileBytes = 1 << 20;
 
-    /// <summary>Reads and validates a model file: the record of its card's kind (<see cref="AudioCardModel"/> for an audio card).</summary>
+    /// <summary>
+    /// Reads and validates a model file (and its expansion ROM, if it names one): the record of its card's kind
+    /// (<see cref="AudioCardModel"/> for an audio card). Any thread; nothing is cached but the embedded schema.
+    /// </summary>
+    /// <param name="path">The model file; a relative path is taken from the current directory.</param>
+    /// <exception cref="CardModelException">The file is missing, not a regular file, larger than
+    /// <see cref="MaxModelFileBytes"/> or unreadable; or as for <see cref="Parse"/>.</exception>
     public static CardModel Load(string path)
     {
         string full = Path.GetFullPath(path);
@@ -46,19 +52,36 @@ public static class CardModelLoader
         return Parse(text, full);
     }
 
-    /// <summary>A model file's text: only a regular file (a FIFO would block, a device never end), at most <see cref="MaxModelFileBytes"/>.</summary>
+    /// <summary>
+    /// A model file's text, unvalidated (a trace records it as it is): only a regular file (a FIFO would block, a device
+    /// never end), at most <see cref="MaxModelFileBytes"/>, decoded as UTF-8 unless a byte order mark says otherwise.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">Nothing is at <paramref name="path"/>.</exception>
+    /// <exception cref="IOException">It is not a regular file, is larger than <see cref="MaxModelFileBytes"/>, or cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">It may not be read.</exception>
     public static string ReadModelText(string path) => RegularFile.ReadAllText(path, MaxModelFileBytes, "a model file");
 
     /// <summary>An audio card's model file (<see cref="Load"/>, and the card must be <see cref="AudioCardModel.CardKind"/>).</summary>
+    /// <exception cref="CardModelException">As for <see cref="Load"/>, or the file configures another kind of card.</exception>
     public static AudioCardModel LoadAudio(string path) => AsAudio(Load(path));
 
     /// <summary>An audio card's model (<see cref="Parse"/>, and the card must be <see cref="AudioCardModel.CardKind"/>).</summary>
+    /// <exception cref="CardModelException">As for <see cref="Parse"/>, or the text configures another kind of card.</exception>
     public static AudioCardModel ParseAudio(string json, string sourcePath) => AsAudio(Parse(json, sourcePath));
 
     private static AudioCardModel AsAudio(CardModel model) => model as AudioCardModel
         ?? throw new CardModelException($"{model.SourcePath}: a \"{model.Card}\" card, not an audio card ({AudioCardModel.CardKind})");
 
-    /// <summary>Validates a model file's text (<paramref name="sourcePath"/> names it in errors and anchors a relative ROM path).</summary>
+    /// <summary>
+    /// Validates a model file's text: JSON (comments allowed), the schema, then the loader's own rules; reads the
+    /// expansion ROM it names. Every problem found is reported together. Any thread.
+    /// </summary>
+    /// <param name="json">The model file's text.</param>
+    /// <param name="sourcePath">Names the model in errors and becomes <see cref="CardModel.SourcePath"/>; a relative
+    /// ROM path is taken from its directory.</param>
+    /// <exception cref="CardModelException">Not JSON, against the schema, or against a rule the schema cannot express (BAR
+    /// sizes and slots, MSI-X table fit, DMA alignment, duplicate stream names, routes), or its ROM image cannot be
+    /// read or is empty.</exception>
     public static CardModel Parse(string json, string sourcePath)
     {
         JsonDocument doc;

@@ -9,7 +9,7 @@ namespace PcieEmu.Devices.Models;
 /// maximum, minLength, maxLength, pattern, oneOf, anyOf and local $ref ("#/$defs/…"). Other keywords are
 /// annotations. Errors carry the JSON path of the offending value, so a bad model file says where.
 /// </summary>
-public sealed class JsonSchemaValidator
+internal sealed class JsonSchemaValidator
 {
     private static readonly HashSet<string> KnownKeywords =
     [
@@ -20,13 +20,17 @@ public sealed class JsonSchemaValidator
 
     private readonly JsonElement _root;
 
+    /// <summary>Takes a copy of <paramref name="schema"/> and checks that it uses only the keywords above.</summary>
+    /// <exception cref="ArgumentException">The schema uses a keyword outside the subset, a non-boolean
+    /// additionalProperties, a boolean subschema, or an items, oneOf or anyOf entry that is not a schema object.</exception>
     public JsonSchemaValidator(JsonElement schema)
     {
         _root = schema.Clone();
         CheckKeywords(_root, "#");
     }
 
-    /// <summary>All violations; empty when the instance conforms.</summary>
+    /// <summary>All violations, each "JSON path: what is wrong"; empty when the instance conforms.</summary>
+    /// <exception cref="ArgumentException">A $ref met on the way is not local ("#/…") or does not resolve.</exception>
     public IReadOnlyList<string> Validate(JsonElement instance)
     {
         var errors = new List<string>();

@@ -10,6 +10,8 @@ namespace PcieEmu.Harness.Provisioning;
 internal sealed class SessionDrivers
 {
     /// <param name="loadProjectDrivers">The project's own drivers are loaded (<see cref="GuestSessionOptions.LoadDrivers"/>).</param>
+    /// <param name="artifacts">Provisioning's output, which names the project's drivers.</param>
+    /// <param name="builds">The user's drivers, built or taken from the cache, in option order.</param>
     public SessionDrivers(bool loadProjectDrivers, GuestArtifacts artifacts, IReadOnlyList<UserDriverBuild> builds)
     {
         Builds = builds;

@@ -31,7 +31,7 @@ public sealed partial class InterruptController
     private bool _intxMasked;
     private ulong[] _msixUnusableReported = [];
 
-    public InterruptController(object sync, ConfigSpace config, ILogger logger)
+    internal InterruptController(object sync, ConfigSpace config, ILogger logger)
     {
         _sync = sync;
         _config = config;
@@ -40,6 +40,11 @@ public sealed partial class InterruptController
         Bind(null, null);
     }
 
+    /// <summary>
+    /// Which mechanism carries interrupts now, as the driver's config writes (MSI/MSI-X enable) chose it; changes under
+    /// the function lock. A device decides between <see cref="Raise"/> and <see cref="SetIntxLevel"/> by it only if it
+    /// must; raising in INTx mode just returns <see cref="InterruptOutcome.NotMessageMode"/>.
+    /// </summary>
     public InterruptMode Mode { get; private set; } = InterruptMode.Intx;
 
     /// <summary>
@@ -73,6 +78,11 @@ public sealed partial class InterruptController
     /// <summary>Where a device's use of a vector the driver did not set up is reported (set by the function).</summary>
     internal Checking.DriverChecker? Checker { get; set; }
 
+    /// <summary>
+    /// Vectors the client may wire for <paramref name="index"/> (vfio's IRQ count): 1 for INTx, ERR and REQ; the
+    /// capability's size for MSI (Multiple Message Capable, not what the driver enabled) and MSI-X (table entries);
+    /// 0 when the function lacks that capability or for an unknown index. Fixed once the function is built.
+    /// </summary>
     public int VectorCount(IrqIndex index) => index switch
     {
         IrqIndex.Intx => 1,
@@ -141,6 +151,10 @@ public sealed partial class InterruptController
         }
     }
 
+    /// <summary>
+    /// The level the device last set with <see cref="SetIntxLevel"/> (false after a function reset), whatever the
+    /// mode, Interrupt Disable or client mask make of it. Takes the function lock; any thread.
+    /// </summary>
     public bool IntxLevel
     {
         get
@@ -250,6 +264,11 @@ public sealed partial class InterruptController
         }
     }
 
+    /// <summary>
+    /// Whether the client masked this vector through SET_IRQS MASK (not the guest's MSI/MSI-X mask bits); a function
+    /// reset unmasks every vector. Takes the function lock; any thread.
+    /// </summary>
+    /// <exception cref="IndexOutOfRangeException"><paramref name="vector"/> is not below <see cref="VectorCount"/>.</exception>
     public bool IsClientMasked(IrqIndex index, int vector)
     {
         lock (_sync)
@@ -258,6 +277,12 @@ public sealed partial class InterruptController
         }
     }
 
+    /// <summary>
+    /// Whether the client wired a signal (an eventfd) to this vector; unwired vectors hold raised events as pending.
+    /// The wiring survives function resets and goes when the client disables the index or leaves. Takes the function
+    /// lock; any thread.
+    /// </summary>
+    /// <exception cref="IndexOutOfRangeException"><paramref name="vector"/> is not below <see cref="VectorCount"/>.</exception>
     public bool HasSignal(IrqIndex index, int vector)
     {
         lock (_sync)
@@ -276,7 +301,7 @@ public sealed partial class InterruptController
     }
 
     /// <summary>MSI-X Pending Bit Array qword <paramref name="qword"/>.</summary>
-    public ulong ReadPba(int qword)
+    internal ulong ReadPba(int qword)
     {
         lock (_sync)
         {
@@ -284,6 +309,12 @@ public sealed partial class InterruptController
         }
     }
 
+    /// <summary>
+    /// Whether an MSI-X or MSI event on <paramref name="vector"/> is held back (masked, not wired, or messages not
+    /// allowed) waiting to be delivered: the MSI-X PBA bit, or the MSI Pending bit. Always false for INTx, ERR and REQ.
+    /// Takes the function lock; any thread.
+    /// </summary>
+    /// <exception cref="IndexOutOfRangeException">An MSI-X <paramref name="vector"/> outside the PBA (negative, or past the table rounded up to 64).</exception>
     public bool IsPending(IrqIndex index, int vector)
     {
         lock (_sync)
@@ -298,7 +329,7 @@ public sealed partial class InterruptController
     }
 
     /// <summary>Config space changed (MSI/MSI-X control, MSI mask bits, Command.Interrupt_Disable).</summary>
-    public void ReevaluateRouting()
+    internal void ReevaluateRouting()
     {
         lock (_sync)
         {
@@ -317,7 +348,7 @@ public sealed partial class InterruptController
     }
 
     /// <summary>Function reset: pending bits, client masks and the INTx level return to idle. Wiring stays (the client owns it).</summary>
-    public void Reset()
+    internal void Reset()
     {
         lock (_sync)
         {

@@ -24,8 +24,12 @@ internal sealed partial class DmaMapHandler
     private readonly ILogger _logger;
     private readonly ILogger _clientLogger;
 
+    /// <param name="mappings">The function's DMA table, which this session fills and empties.</param>
+    /// <param name="requests">The session's server→client request channel, used by message-backed mappings.</param>
     /// <param name="messageDma">Maps without an fd reach guest memory through DMA_READ/WRITE messages to the
     /// client (<see cref="VfioUserServerOptions.MessageDma"/>); otherwise they are unreachable.</param>
+    /// <param name="logger">The connection's log.</param>
+    /// <param name="clientLogger">Where malformed or refused client requests are logged.</param>
     public DmaMapHandler(DmaController mappings, ClientRequests requests, bool messageDma, ILogger logger, ILogger clientLogger)
     {
         _mappings = mappings;

@@ -20,7 +20,9 @@ internal sealed class RegionAccessHandler
     private readonly int _maxDataTransferSize;
     private readonly ILogger _clientLogger;
 
+    /// <param name="function">The device whose config space, BARs and ROM the accesses reach.</param>
     /// <param name="maxDataTransferSize">Largest count one access may carry (what we advertised as max_data_xfer_size).</param>
+    /// <param name="clientLogger">Where malformed or out-of-range client accesses are logged.</param>
     public RegionAccessHandler(PciFunction function, int maxDataTransferSize, ILogger clientLogger)
     {
         _function = function;

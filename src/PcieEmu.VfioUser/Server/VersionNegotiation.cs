@@ -17,7 +17,11 @@ internal sealed partial class VersionNegotiation
     private readonly ILogger _logger;
     private readonly ILogger _clientLogger;
 
+    /// <param name="options">What we advertise (transfer size, fd count, write-multiple).</param>
     /// <param name="maxDmaMaps">How many DMA mappings the function's controller takes (advertised as max_dma_maps).</param>
+    /// <param name="requests">Receives the negotiated transfer limit for server→client requests.</param>
+    /// <param name="logger">The connection's log.</param>
+    /// <param name="clientLogger">Where a malformed or repeated VERSION is logged.</param>
     public VersionNegotiation(VfioUserServerOptions options, int maxDmaMaps, ClientRequests requests, ILogger logger, ILogger clientLogger)
     {
         _options = options;

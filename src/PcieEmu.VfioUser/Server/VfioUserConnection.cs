@@ -37,6 +37,22 @@ public sealed partial class VfioUserConnection : IDisposable
     private bool _dead;
     private bool _batching;
 
+    /// <summary>
+    /// Prepares a session over an already-connected <paramref name="transport"/> (an accepted UNIX socket, or the
+    /// server end of a socketpair whose other end QEMU got as an fd). Nothing is read until <see cref="Run"/>.
+    /// <see cref="VfioUserServer"/> does this for each client it accepts; call it yourself only to serve a
+    /// connection you set up. Serve one <paramref name="function"/> from one connection at a time: the session
+    /// owns its DMA table and client interrupt signals while it runs and clears them when it ends.
+    /// </summary>
+    /// <param name="transport">The client's stream; the connection owns it from now on and disposes it in
+    /// <see cref="Dispose"/>.</param>
+    /// <param name="function">The device served; not owned (the connection resets it when the client leaves but never
+    /// disposes it).</param>
+    /// <param name="options">Limits and behaviour; the reply buffer (<see cref="VfioUserServerOptions.MaxMessageSize"/>
+    /// bytes, pinned) is allocated here.</param>
+    /// <param name="loggerFactory">Source of the connection's loggers: <c>PcieEmu.VfioUser.Connection</c>,
+    /// <c>PcieEmu.VfioUser.ClientMisbehaviour</c> (client protocol errors, at Warning) and
+    /// <c>PcieEmu.VfioUser.ClientRequests</c>.</param>
     public VfioUserConnection(IMessageTransport transport, PciFunction function, VfioUserServerOptions options, ILoggerFactory loggerFactory)
     {
         _transport = transport;
@@ -54,18 +70,34 @@ public sealed partial class VfioUserConnection : IDisposable
         _regions = new RegionAccessHandler(function, options.MaxDataTransferSize, _clientLogger);
     }
 
+    /// <summary>
+    /// Counters of what this session processed (requests per command, error replies, suppressed replies). Written by
+    /// the session thread; readable from any thread during and after the session.
+    /// </summary>
     public ConnectionStatistics Statistics { get; } = new();
 
     /// <summary>What the client declared in VERSION (defaults until then).</summary>
     public VersionCapabilities ClientCapabilities => _version.ClientCapabilities;
 
+    /// <summary>The transport's name for the client end, as it appears in logs (e.g. <c>unix:/tmp/card.sock#1</c>).</summary>
     public string Description => _transport.Description;
 
-    public long ReceiveCalls => _reader.ReceiveCalls;
+    /// <summary>Receive calls the session made on the transport (one may return several pipelined messages); for tests of batching.</summary>
+    internal long ReceiveCalls => _reader.ReceiveCalls;
 
+    /// <summary>
+    /// Server→client requests (DMA_READ/DMA_WRITE, used for guest memory the client mapped without an fd) sent so far
+    /// in this session; a request that failed to send is not counted. Counted by the thread that does the DMA (the
+    /// function's scheduler); readable from any thread, possibly one behind.
+    /// </summary>
     public long RequestsSentToClient => _requests.Sent;
 
-    /// <summary>Serves the client until it disconnects or the stream becomes untrustworthy; then cleans up.</summary>
+    /// <summary>
+    /// Serves the client until it disconnects, <see cref="Shutdown"/> is called or the stream becomes untrustworthy;
+    /// then resets the function (<see cref="ResetKind.ClientLost"/>), unmaps the client's DMA memory and releases its
+    /// interrupt fds. Blocks the calling thread, which becomes the session thread of src/THREADS.md; call it once.
+    /// Client errors become errno replies and never throw; an exception out of here is a bug in the server or device.
+    /// </summary>
     public void Run()
     {
         _requests.LoopThreadId = Environment.CurrentManagedThreadId;
@@ -268,9 +300,14 @@ public sealed partial class VfioUserConnection : IDisposable
         LogReleased(_logger, Description, maps);
     }
 
-    /// <summary>Unblocks <see cref="Run"/> (it then cleans up and returns).</summary>
+    /// <summary>Ends the stream so <see cref="Run"/> cleans up and returns; any thread, any number of times.</summary>
     public void Shutdown() => _transport.Shutdown();
 
+    /// <summary>
+    /// Closes the transport (and any fds it still holds). Call it after <see cref="Run"/> returned, or instead of it
+    /// for a connection never run; to stop a running session, call <see cref="Shutdown"/> first and wait for
+    /// <see cref="Run"/> to return. Client mappings and signals are released by <see cref="Run"/>, not here.
+    /// </summary>
     public void Dispose()
     {
         _transport.Dispose();

@@ -61,10 +61,16 @@ public abstract class AudioStream : IScheduledWork, IStreamLifecycle
         Running,
     }
 
+    /// <summary>
+    /// The stream's number on the card, 0-based in card order (playback streams first, spec §9): it picks the SD
+    /// register block (<see cref="Base"/>) and the MSI-X vector (<see cref="Vector"/>).
+    /// </summary>
     public int Index { get; }
 
+    /// <summary>The stream as the model file declares it: name, direction, channels, formats, rates and route.</summary>
     public StreamLayout Layout { get; }
 
+    /// <summary>True for a capture stream (card to guest memory), false for a playback stream.</summary>
     public abstract bool IsCapture { get; }
 
     /// <summary>The stream's register block in BAR0.</summary>
@@ -73,8 +79,14 @@ public abstract class AudioStream : IScheduledWork, IStreamLifecycle
     /// <summary>The host-side record of what this stream transferred (spec §13).</summary>
     public abstract IReadOnlyList<RecordedRun> Runs { get; }
 
+    /// <summary>Frames moved, periods completed, lateness and faults since the card was created; any thread (may lag a step).</summary>
     public StreamStatistics Statistics { get; } = new();
 
+    /// <summary>
+    /// The driver's RUN took and validation passed: the scheduler is moving samples. False while idle, stopped by a
+    /// fault, or still validating a start off the register path. Any thread may poll it (a lock-free read that can be
+    /// a step stale); read it under the function lock to act on it.
+    /// </summary>
     public bool IsRunning => _state == State.Running;
 
     /// <summary>RUN took (running, or validating its start). Read under the function lock.</summary>
@@ -182,6 +194,10 @@ public abstract class AudioStream : IScheduledWork, IStreamLifecycle
         }
     }
 
+    /// <summary>Under the function lock: ends a start, by running the stream or refusing it with ERR and the code.</summary>
+    /// <param name="code">The validation's outcome: <see cref="AudioDmaErr.None"/>, or the ERRCODE the start fails with.</param>
+    /// <param name="program">The validated run (descriptors, format), when <paramref name="code"/> is None.</param>
+    /// <param name="fault">What failed and where, reported when <paramref name="code"/> is not None.</param>
     /// <param name="endpointError">What the endpoint said when it was started for this run (null: started).</param>
     private void Apply(AudioDmaErr code, StreamProgram? program, StreamFault fault, string? endpointError)
     {
