@@ -210,8 +210,14 @@ internal sealed class BlockingBacking(byte[] memory, bool blockReads, bool block
         }
     }
 
+    /// <summary>
+    /// The controller disposes a backing only after draining the transfers inside it, and the harness releases
+    /// every blocking backing before that, so no thread still waits on these events.
+    /// </summary>
     public void Dispose()
     {
+        _release.Dispose();
+        Entered.Dispose();
     }
 }
 

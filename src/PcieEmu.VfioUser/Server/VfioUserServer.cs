@@ -26,7 +26,9 @@ public sealed partial class VfioUserServer : IDisposable
     private readonly object _sync = new();
     private readonly RateLimitedLog _refusals;
     private Socket? _listener;
+#pragma warning disable CA2213 // the session belongs to the thread serving it (Serve disposes it); Dispose shuts it down
     private VfioUserConnection? _current;
+#pragma warning restore CA2213
     private FileStatus? _bound;
     private bool _servedItsClient;
     private volatile bool _stopping;

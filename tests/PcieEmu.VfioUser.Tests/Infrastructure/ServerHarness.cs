@@ -198,6 +198,13 @@ internal sealed class ServerHarness : IDisposable
         }
 
         Device.Dispose();
+        if (ended && runEnded)
+        {
+            // Only once no server thread is left to signal them.
+            _sessionStarted.Dispose();
+            _sessionEnded.Dispose();
+        }
+
         if (_crash is not null)
         {
             throw new InvalidOperationException($"the server thread threw: {_crash}", _crash);
