@@ -63,7 +63,9 @@ public sealed class GuestAgent : IAsyncDisposable
             throw new GuestException($"QEMU did not connect to the agent socket within {timeout.TotalSeconds:F0} s");
         }
 
+#pragma warning disable CA2000 // returned on @@READY, disposed by the catch below on every other way out (the analysis misses it)
         var agent = new GuestAgent(socket);
+#pragma warning restore CA2000
         try
         {
             while (true)

@@ -134,8 +134,18 @@ public sealed partial class VfioUserServer : IDisposable
                     continue;
                 }
 
-                var transport = new UnixSocketTransport(client, _options.MaxFdsPerMessage, $"unix:{SocketPath}#{SessionCount + 1}");
-                session = _current = new VfioUserConnection(transport, _function, _options, _loggerFactory);
+                UnixSocketTransport? transport = new(client, _options.MaxFdsPerMessage, $"unix:{SocketPath}#{SessionCount + 1}");
+                try
+                {
+                    session = _current = new VfioUserConnection(transport, _function, _options, _loggerFactory);
+                    transport = null; // the session's now
+                }
+                finally
+                {
+                    // No session took the client: close its socket now, not when a finalizer gets to it.
+                    transport?.Dispose();
+                }
+
                 SessionCount++;
             }
 
