@@ -115,7 +115,22 @@ internal sealed class ServerHarness : IDisposable
             case TransportKind.SocketPair:
                 {
                     var (a, b) = SocketPairs.Create();
-                    _connection = new VfioUserConnection(new UnixSocketTransport(a, Options.MaxFdsPerMessage, "socketpair(server)"), Function, Options, Logs);
+                    UnixSocketTransport? transport = new(a, Options.MaxFdsPerMessage, "socketpair(server)");
+                    try
+                    {
+                        _connection = new VfioUserConnection(transport, Function, Options, Logs);
+                        transport = null; // the connection's now
+                    }
+                    catch
+                    {
+                        b.Dispose();
+                        throw;
+                    }
+                    finally
+                    {
+                        transport?.Dispose();
+                    }
+
                     Client = VfioUserClient.FromSocket(b, clientOptions, "socketpair(client)");
                     break;
                 }
