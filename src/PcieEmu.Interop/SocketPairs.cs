@@ -13,7 +13,28 @@ internal static class SocketPairs
             throw new IOException($"socketpair failed: {Errno.Name(Libc.LastErrno)}");
         }
 
-        return (new Socket(new SafeSocketHandle(sv[0], ownsHandle: true)),
-                new Socket(new SafeSocketHandle(sv[1], ownsHandle: true)));
+        // Both fds are owned at once; each handle passes to its Socket (which closes it from then on), and whatever
+        // is not handed out when something throws is closed here.
+        SafeSocketHandle? firstHandle = new(sv[0], ownsHandle: true);
+        SafeSocketHandle? secondHandle = new(sv[1], ownsHandle: true);
+        Socket? first = null;
+        try
+        {
+            first = new Socket(firstHandle);
+            firstHandle = null;
+            var second = new Socket(secondHandle);
+            secondHandle = null;
+            return (first, second);
+        }
+        catch
+        {
+            first?.Dispose();
+            throw;
+        }
+        finally
+        {
+            firstHandle?.Dispose();
+            secondHandle?.Dispose();
+        }
     }
 }

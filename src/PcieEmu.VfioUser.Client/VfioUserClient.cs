@@ -105,18 +105,18 @@ public sealed class VfioUserClient : IDisposable
     public static VfioUserClient Connect(string socketPath, VfioUserClientOptions? options = null)
     {
         UnixSocketPath.ThrowIfTooLong(socketPath);
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        Socket? socket = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+            var client = FromSocket(socket, options, $"unix:{socketPath}(client)");
+            socket = null; // the client's now
+            return client;
         }
-        catch
+        finally
         {
-            socket.Dispose();
-            throw;
+            socket?.Dispose();
         }
-
-        return FromSocket(socket, options, $"unix:{socketPath}(client)");
     }
 
     /// <summary>Wraps a connected AF_UNIX stream socket (for example one end of a socketpair). Takes ownership.</summary>

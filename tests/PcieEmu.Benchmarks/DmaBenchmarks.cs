@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Tests;
 
 namespace PcieEmu.Benchmarks;
 
@@ -139,7 +140,7 @@ public class DmaChurnBenchmarks
     private void MapUnmap(IDmaBacking backing)
     {
         ulong iova = DmaGuestMemory.PagesIova + (ulong)DmaGuestMemory.Bytes + ((ulong)(_next++ % Slots) * DmaGuestMemory.Page);
-        DmaGuestMemory.Check(_memory.Many.Map(iova, DmaGuestMemory.Page, DmaAccess.ReadWrite, backing));
+        DmaGuestMemory.Check(_memory.Many.MapOwned(iova, DmaGuestMemory.Page, DmaAccess.ReadWrite, backing));
         DmaGuestMemory.Check(_memory.Many.Unmap(iova, DmaGuestMemory.Page));
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
 using PcieEmu.Interop;
 using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Tests;
 
 namespace PcieEmu.Benchmarks;
 
@@ -49,10 +50,10 @@ public sealed unsafe class DmaGuestMemory : IDisposable
 
         One = new DmaController(NullLogger.Instance);
         Many = new DmaController(NullLogger.Instance, Pages + spareMappings);
-        Check(One.Map(OneIova, (ulong)Bytes, DmaAccess.ReadWrite, new MappedDmaBacking(MemoryMapping.Map(_memfd, 0, (ulong)Bytes, writable: true))));
+        Check(One.MapOwned(OneIova, (ulong)Bytes, DmaAccess.ReadWrite, new MappedDmaBacking(MemoryMapping.Map(_memfd, 0, (ulong)Bytes, writable: true))));
         for (int i = 0; i < Pages; i++)
         {
-            Check(Many.Map(PagesIova + ((ulong)i * Page), Page, DmaAccess.ReadWrite, NewPageBacking(Scatter(i))));
+            Check(Many.MapOwned(PagesIova + ((ulong)i * Page), Page, DmaAccess.ReadWrite, NewPageBacking(Scatter(i))));
         }
     }
 

@@ -130,8 +130,7 @@ public sealed class AudioCardDmaTests : IDisposable
         // are fault-checked: the engine reports that the host could not complete the transfer.
         _h.EnableMemoryAndBusMaster();
         using var ram = PcieEmu.Interop.MemFd.Create("shrinking-ram", 65536);
-        var mapping = PcieEmu.Interop.MemoryMapping.Map(ram, 0, 65536, writable: true, faultChecked: true);
-        _h.F.DmaMappings.Map(Iova, 65536, DmaAccess.ReadWrite, new MappedDmaBacking(mapping)).Should().Be(0);
+        _h.MapFile(Iova, ram, 65536, faultChecked: true);
         _h.RunDiag(Iova, 4096, write).Should().Be(Spec.StsDone, "the memory is there before it shrinks");
 
         PcieEmu.Interop.Libc.ftruncate(ram, 0).Should().Be(0);

@@ -1,4 +1,5 @@
 using PcieEmu.Pci.Interrupts;
+using PcieEmu.Pci.Tests;
 
 namespace PcieEmu.Devices.Tests;
 
@@ -265,7 +266,7 @@ public sealed class AudioCardInterruptTests : IDisposable
     public void Message_modes_do_not_drive_intx()
     {
         var intx = new CountingSignal();
-        _h.F.Interrupts.Assign(IrqIndex.Intx, 0, [intx]);
+        _h.F.Interrupts.AssignOwned(IrqIndex.Intx, 0, intx);
         var s = _h.EnableMsix();
         _h.Write32(Spec.INTEN, Spec.IntDiag);
 

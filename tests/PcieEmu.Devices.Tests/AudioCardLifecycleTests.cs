@@ -9,7 +9,7 @@ public sealed class AudioCardLifecycleTests
     [Fact]
     public void The_stream_engine_starts_only_once_the_card_is_built()
     {
-        var logs = new TestLoggerFactory();
+        using var logs = new TestLoggerFactory();
         for (int i = 0; i < 20; i++)
         {
             using var card = new PcieEmu.Devices.AudioCard.AudioCard(Repo.DefaultModel, logs);

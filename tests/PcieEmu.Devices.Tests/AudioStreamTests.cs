@@ -4,6 +4,7 @@ using PcieEmu.Devices.Audio;
 using PcieEmu.Devices.AudioCard;
 using PcieEmu.Devices.Common;
 using PcieEmu.Pci.Dma;
+using PcieEmu.Pci.Tests;
 
 namespace PcieEmu.Devices.Tests;
 
@@ -695,7 +696,7 @@ public sealed class AudioStreamTests
             BinaryPrimitives.WriteUInt32LittleEndian(list.AsSpan((16 * p) + 12), 1);
         }
 
-        rig.H.F.DmaMappings.Map(StreamRig.BdlIova, 4096, DmaAccess.ReadWrite, new RemoteBacking(list)).Should().Be(0);
+        RemoteBacking.Map(rig.H.F.DmaMappings, StreamRig.BdlIova, list).Should().Be(0);
         rig.Run(Playback);
         (rig.Read(Playback, AudioSdRegister.Sts) & (AudioSdFields.Sts.Running | AudioSdFields.Sts.Err)).Should().Be(0, "not decided yet: the list needs the client");
 
@@ -710,6 +711,10 @@ public sealed class AudioStreamTests
     private sealed class RemoteBacking(byte[] memory) : IDmaBacking
     {
         public string Kind => "remote";
+
+        /// <summary>Maps <paramref name="memory"/> read-write at <paramref name="iova"/>; the controller owns the backing.</summary>
+        public static int Map(DmaController dma, ulong iova, byte[] memory) =>
+            dma.MapOwned(iova, (ulong)memory.Length, DmaAccess.ReadWrite, new RemoteBacking(memory));
 
         public bool IsLocal => false;
 

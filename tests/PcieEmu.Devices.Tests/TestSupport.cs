@@ -7,6 +7,7 @@ using PcieEmu.Pci;
 using PcieEmu.Pci.Checking;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Interrupts;
+using PcieEmu.Pci.Tests;
 using AudioCardDevice = PcieEmu.Devices.AudioCard.AudioCard;
 
 namespace PcieEmu.Devices.Tests;
@@ -210,8 +211,14 @@ internal sealed class BlockingBacking(byte[] memory, bool blockReads, bool block
         }
     }
 
+    /// <summary>
+    /// The controller disposes a backing only after draining the transfers inside it, and the harness releases
+    /// every blocking backing before that, so no thread still waits on these events.
+    /// </summary>
     public void Dispose()
     {
+        _release.Dispose();
+        Entered.Dispose();
     }
 }
 
@@ -431,7 +438,7 @@ internal sealed class CardHarness : IDisposable
     {
         EnableMemoryAndBusMaster();
         var s = new CountingSignal();
-        F.Interrupts.Assign(IrqIndex.Intx, 0, [s]);
+        F.Interrupts.AssignOwned(IrqIndex.Intx, 0, s);
         return s;
     }
 
@@ -481,9 +488,16 @@ internal sealed class CardHarness : IDisposable
     {
         var memory = new byte[size];
         memory.AsSpan().Fill(fill);
-        F.DmaMappings.Map(iova, (ulong)size, access, new ArrayDmaBacking(memory)).Should().Be(0, "the test mapping must be accepted");
+        F.DmaMappings.MapRam(iova, (ulong)size, access, memory).Should().Be(0, "the test mapping must be accepted");
         return memory;
     }
+
+    /// <summary>
+    /// Maps the first <paramref name="size"/> bytes of <paramref name="file"/> read-write, through an mmap of its own as
+    /// the server makes for a DMA_MAP with an fd (the controller owns the mapping; the caller keeps the file).
+    /// </summary>
+    public void MapFile(ulong iova, Microsoft.Win32.SafeHandles.SafeFileHandle file, int size, bool faultChecked) =>
+        F.DmaMappings.MapOwned(iova, (ulong)size, DmaAccess.ReadWrite, new MappedDmaBacking(PcieEmu.Interop.MemoryMapping.Map(file, 0, (ulong)size, writable: true, faultChecked))).Should().Be(0);
 
     public BlockingBacking MapBlocking(ulong iova, int size, bool blockReads = true, bool blockWrites = true)
     {

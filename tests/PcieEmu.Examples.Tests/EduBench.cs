@@ -7,6 +7,7 @@ using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Hosting;
 using PcieEmu.Pci.Interrupts;
 using PcieEmu.Pci.Scheduling;
+using PcieEmu.Pci.Tests;
 using PcieEmu.Pci.Timing;
 
 namespace PcieEmu.Examples.Tests;
@@ -41,7 +42,7 @@ internal sealed class EduBench : IDisposable
     public EduBench Ready()
     {
         SetCommand(0x0006);
-        F.DmaMappings.Map(Iova, MemoryBytes, DmaAccess.ReadWrite, new ArrayDmaBacking(Memory));
+        F.DmaMappings.MapRam(Iova, MemoryBytes, DmaAccess.ReadWrite, Memory);
         F.Interrupts.Assign(IrqIndex.Msix, 0, [Msix]);
         int msix = F.Capability<MsixCapability>()!.Offset;
         Span<byte> control = stackalloc byte[2];

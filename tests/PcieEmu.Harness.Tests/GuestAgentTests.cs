@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Text;
 using PcieEmu.Harness.Guest;
@@ -5,6 +6,7 @@ using PcieEmu.Harness.Guest;
 namespace PcieEmu.Harness.Tests;
 
 /// <summary>The host side of the agent protocol against a fake guest speaking it over a real UNIX socket.</summary>
+[SuppressMessage("Design", "CA1001", Justification = "xUnit disposes the sockets through IAsyncLifetime.DisposeAsync")]
 public sealed class GuestAgentTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("pcieemu-agent-").FullName;

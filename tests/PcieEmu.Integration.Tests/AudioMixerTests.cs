@@ -57,7 +57,7 @@ internal static class AudioMixer
     /// <summary>The samples a capture stream with the default route tone:440,660 produces from frame 0 (spec §13), before gain.</summary>
     public static byte[] Tone(AudioFormat format, int frames)
     {
-        var tone = new ToneSource("440,660");
+        using var tone = new ToneSource("440,660");
         tone.Start(format).Should().BeNull();
         var data = new byte[frames * format.FrameBytes];
         tone.Read(data, firstFrame: 0);

@@ -30,7 +30,7 @@ public sealed class PackedFeed : IAsyncLifetime
     /// <summary>The local feed first, then the package sources of the repository's nuget.config (for restore's sake).</summary>
     public string ConfigFile => Path.Combine(Root, "NuGet.config");
 
-    public Processes.Result? Pack { get; private set; }
+    public ProcessResult? Pack { get; private set; }
 
     public TimeSpan PackTime { get; private set; }
 
@@ -95,17 +95,18 @@ public sealed class PackagesCollection : ICollectionFixture<PackedFeed>
     public const string Name = "packages";
 }
 
+/// <summary>How a child process of the packaging tests ended: its exit code and everything it wrote.</summary>
+public sealed record ProcessResult(int Exit, string Stdout, string Stderr)
+{
+    public string Text => $"exit {Exit}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
+}
+
 /// <summary>
 /// Child processes of the packaging tests (dotnet, the installed tool, the example's host program): output
 /// captured and logged, the whole process tree killed when one runs over its time.
 /// </summary>
 public static class Processes
 {
-    public sealed record Result(int Exit, string Stdout, string Stderr)
-    {
-        public string Text => $"exit {Exit}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
-    }
-
     /// <summary>The dotnet that runs this test (the tool's apphost needs its root too).</summary>
     public static string Dotnet
     {
@@ -137,7 +138,7 @@ public static class Processes
     }
 
     /// <summary>Runs <paramref name="file"/> to its end; past <paramref name="timeout"/> kills its process tree and throws with its output.</summary>
-    public static async Task<Result> RunAsync(ITestOutputHelper? output, TimeSpan timeout, string workingDirectory, string file, params string[] args)
+    public static async Task<ProcessResult> RunAsync(ITestOutputHelper? output, TimeSpan timeout, string workingDirectory, string file, params string[] args)
     {
         output?.WriteLine($"$ (cd {workingDirectory} && {file} {string.Join(' ', args)})");
         var start = new ProcessStartInfo(file)
@@ -179,7 +180,7 @@ public static class Processes
             throw;
         }
 
-        var result = new Result(process.ExitCode, await stdout, await stderr);
+        var result = new ProcessResult(process.ExitCode, await stdout, await stderr);
         output?.WriteLine(result.Text);
         return result;
     }

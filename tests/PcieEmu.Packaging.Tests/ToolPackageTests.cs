@@ -118,7 +118,7 @@ public sealed class ToolPackageTests(PackedFeed packed, ITestOutputHelper output
         }
     }
 
-    private static void NoRepositoryComplaint(Processes.Result r)
+    private static void NoRepositoryComplaint(ProcessResult r)
     {
         r.Text.Should().NotContain("cannot find the PcieEmu repository").And.NotContain("PCIEEMU_REPO").And.NotContain("no PcieEmu checkout");
     }
@@ -129,7 +129,7 @@ public sealed class ToolPackageTests(PackedFeed packed, ITestOutputHelper output
         return [.. zip.Entries.Select(e => e.FullName)];
     }
 
-    private Task<Processes.Result> RunAsync(TimeSpan timeout, string workingDirectory, string file, params string[] args) =>
+    private Task<ProcessResult> RunAsync(TimeSpan timeout, string workingDirectory, string file, params string[] args) =>
         Processes.RunAsync(output, timeout, workingDirectory, file, args);
 
     private static string Dotnet => Processes.Dotnet;

@@ -410,8 +410,7 @@ public class CapabilitySemanticsTests
     public void Aer_report_uncorrectable_sets_status_first_error_pointer_and_signals_err()
     {
         using var f = Functions.Audio();
-        var err = new FakeSignal();
-        f.Interrupts.Assign(IrqIndex.Err, 0, [err]);
+        var err = f.Wire(IrqIndex.Err);
         var aer = f.Capability<AerCapability>()!;
 
         aer.ReportUncorrectable(20); // Unsupported Request
@@ -445,8 +444,7 @@ public class CapabilitySemanticsTests
     public void Aer_masked_uncorrectable_error_sets_status_but_does_not_signal()
     {
         using var f = Functions.Audio();
-        var err = new FakeSignal();
-        f.Interrupts.Assign(IrqIndex.Err, 0, [err]);
+        var err = f.Wire(IrqIndex.Err);
         f.CfgWrite32(AerUncMask, 1u << 20);
 
         f.Capability<AerCapability>()!.ReportUncorrectable(20);
@@ -501,8 +499,7 @@ public class CapabilitySemanticsTests
     public void Aer_correctable_errors_set_status_and_device_status()
     {
         using var f = Functions.Audio();
-        var err = new FakeSignal();
-        f.Interrupts.Assign(IrqIndex.Err, 0, [err]);
+        var err = f.Wire(IrqIndex.Err);
         var aer = f.Capability<AerCapability>()!;
 
         aer.ReportCorrectable(6); // Bad TLP

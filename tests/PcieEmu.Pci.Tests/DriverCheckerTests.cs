@@ -116,7 +116,7 @@ public class DriverCheckerTests
     {
         using var f = Functions.Audio();
         f.SetCommand(PciCommand.BusMaster | PciCommand.MemorySpace);
-        f.DmaMappings.Map(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
+        f.DmaMappings.MapRam(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000));
         var buffer = new byte[16];
 
         f.CfgWrite16(PmCsr, 3);

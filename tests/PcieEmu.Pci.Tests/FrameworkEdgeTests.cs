@@ -35,7 +35,7 @@ public class FrameworkEdgeTests
     {
         using var f = Functions.Audio();
         var aer = f.Capability<AerCapability>()!;
-        f.Interrupts.Assign(IrqIndex.Err, 0, [new FakeSignal()]);
+        f.Wire(IrqIndex.Err);
         aer.ReportUncorrectable(14);
         aer.ReportCorrectable(6);
 
@@ -83,7 +83,7 @@ public class FrameworkEdgeTests
     public void Dma_into_an_enabled_expansion_rom_window_is_refused_as_own_bar()
     {
         using var f = Functions.Minimal("rom").MemoryBar(0, "r", 4096, new MemoryHandler(4096), AccessSizes.All).ExpansionRom(new byte[4096]).Build();
-        f.DmaMappings.Map(0xC000_0000, 0x10000, DmaAccess.ReadWrite, Functions.Ram(0x10000)).Should().Be(0);
+        f.DmaMappings.MapRam(0xC000_0000, 0x10000, DmaAccess.ReadWrite, Functions.Ram(0x10000)).Should().Be(0);
         f.CfgWrite32(PciConfigRegisters.ExpansionRom, 0xC000_8000 | 1);
         f.SetCommand(PciCommand.MemorySpace | PciCommand.BusMaster);
 

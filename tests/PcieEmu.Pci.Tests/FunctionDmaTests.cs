@@ -14,14 +14,14 @@ public class FunctionDmaTests
     {
         using var f = Functions.Audio();
         var ram = Functions.Ram(0x1000, 0x77);
-        f.DmaMappings.Map(0x1000, 0x1000, DmaAccess.ReadWrite, ram);
+        f.DmaMappings.MapRam(0x1000, 0x1000, DmaAccess.ReadWrite, ram);
         f.SetCommand(PciCommand.MemorySpace);
 
         var buf = new byte[4];
         f.Dma.Read(0x1000, buf).Should().Be(DmaResult.BusMasterDisabled);
         buf.Should().OnlyContain(b => b == 0);
         f.Dma.Write(0x1000, new byte[4]).Should().Be(DmaResult.BusMasterDisabled);
-        ram.Memory[0].Should().Be(0x77);
+        ram[0].Should().Be(0x77);
         f.Dma.Check(0x1000, 4, DmaAccess.Read).Should().Be(DmaResult.BusMasterDisabled);
         f.Statistics.DmaFaults.Should().BeGreaterThan(0);
 
@@ -35,7 +35,7 @@ public class FunctionDmaTests
     public void Dma_into_a_decoded_own_bar_is_refused_audio_spec_6_1_rule_3()
     {
         using var f = Functions.Audio();
-        f.DmaMappings.Map(Bar0Address, 0x10_0000, DmaAccess.ReadWrite, Functions.Ram(0x10_0000));
+        f.DmaMappings.MapRam(Bar0Address, 0x10_0000, DmaAccess.ReadWrite, Functions.Ram(0x10_0000));
         f.CfgWrite32(0x10, (uint)Bar0Address);
         f.CfgWrite32(0x14, 0);
         f.SetCommand(PciCommand.MemorySpace | PciCommand.BusMaster);
@@ -52,8 +52,8 @@ public class FunctionDmaTests
     public void First_fault_is_the_first_byte_a_gate_or_the_table_refuses()
     {
         using var f = Functions.Audio();
-        f.DmaMappings.Map(Bar0Address - 0x1000, 0x10_1000, DmaAccess.ReadWrite, Functions.Ram(0x10_1000));
-        f.DmaMappings.Map(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
+        f.DmaMappings.MapRam(Bar0Address - 0x1000, 0x10_1000, DmaAccess.ReadWrite, Functions.Ram(0x10_1000));
+        f.DmaMappings.MapRam(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000));
         f.CfgWrite32(0x10, (uint)Bar0Address);
         f.CfgWrite32(0x14, 0);
         f.SetCommand(PciCommand.MemorySpace);
@@ -72,7 +72,7 @@ public class FunctionDmaTests
     public void Own_bar_refusal_needs_memory_space_decoding()
     {
         using var f = Functions.Audio();
-        f.DmaMappings.Map(Bar0Address, 0x10_0000, DmaAccess.ReadWrite, Functions.Ram(0x10_0000));
+        f.DmaMappings.MapRam(Bar0Address, 0x10_0000, DmaAccess.ReadWrite, Functions.Ram(0x10_0000));
         f.CfgWrite32(0x10, (uint)Bar0Address);
         f.SetCommand(PciCommand.BusMaster);
         var buf = new byte[8];
@@ -91,8 +91,8 @@ public class FunctionDmaTests
     {
         using var f = Functions.Audio();
         const ulong high = 0x0000_0001_0000_0000;
-        f.DmaMappings.Map(high, 0x1_0000, DmaAccess.Read, Functions.Ram(0x1_0000));
-        f.DmaMappings.Map(0, 0x1_0000, DmaAccess.Read, Functions.Ram(0x1_0000));
+        f.DmaMappings.MapRam(high, 0x1_0000, DmaAccess.Read, Functions.Ram(0x1_0000));
+        f.DmaMappings.MapRam(0, 0x1_0000, DmaAccess.Read, Functions.Ram(0x1_0000));
         f.CfgWrite32(0x10, 0);
         f.CfgWrite32(0x14, 1);
         f.SetCommand(PciCommand.BusMaster | PciCommand.MemorySpace);
@@ -120,17 +120,17 @@ public class FunctionDmaTests
     {
         using var f = Functions.Audio();
         var ram = Functions.Ram(0x100);
-        f.DmaMappings.Map(0x1000, 0x100, DmaAccess.ReadWrite, ram);
+        f.DmaMappings.MapRam(0x1000, 0x100, DmaAccess.ReadWrite, ram);
         f.SetCommand(PciCommand.BusMaster);
 
         f.Dma.WriteUInt32(0x1000, 0x1122_3344).Should().Be(DmaResult.Ok);
         f.Dma.WriteUInt64(0x1008, 0x0102_0304_0506_0708).Should().Be(DmaResult.Ok);
 
-        ram.Memory[..4].Should().Equal(0x44, 0x33, 0x22, 0x11);
-        ram.Memory[8..16].Should().Equal(0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01);
+        ram[..4].Should().Equal(0x44, 0x33, 0x22, 0x11);
+        ram[8..16].Should().Equal(0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01);
 
-        BinaryPrimitives.WriteUInt32LittleEndian(ram.Memory.AsSpan(0x20), 0xDEAD_BEEF);
-        BinaryPrimitives.WriteUInt64LittleEndian(ram.Memory.AsSpan(0x28), 0xFEDC_BA98_7654_3210);
+        BinaryPrimitives.WriteUInt32LittleEndian(ram.AsSpan(0x20), 0xDEAD_BEEF);
+        BinaryPrimitives.WriteUInt64LittleEndian(ram.AsSpan(0x28), 0xFEDC_BA98_7654_3210);
         f.Dma.ReadUInt32(0x1020, out uint v32).Should().Be(DmaResult.Ok);
         f.Dma.ReadUInt64(0x1028, out ulong v64).Should().Be(DmaResult.Ok);
         v32.Should().Be(0xDEAD_BEEF);

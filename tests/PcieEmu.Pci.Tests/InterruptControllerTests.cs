@@ -283,8 +283,7 @@ public class InterruptControllerTests
         f.Interrupts.Raise(3).Should().Be(InterruptOutcome.Pending);
         f.Interrupts.HasSignal(IrqIndex.Msix, 3).Should().BeFalse();
 
-        var s = new FakeSignal();
-        f.Interrupts.Assign(IrqIndex.Msix, 3, [s]);
+        var s = f.Wire(IrqIndex.Msix, 3);
 
         s.Count.Should().Be(1);
         f.Interrupts.IsPending(IrqIndex.Msix, 3).Should().BeFalse();
@@ -413,8 +412,7 @@ public class InterruptControllerTests
     {
         using var f = BusMasterAudio();
         var first = f.WireAll(IrqIndex.Msix);
-        var replacement = new FakeSignal();
-        f.Interrupts.Assign(IrqIndex.Msix, 1, [replacement]);
+        var replacement = f.Wire(IrqIndex.Msix, 1);
         first[1].Disposed.Should().BeTrue();
         first[0].Disposed.Should().BeFalse();
 
@@ -485,10 +483,8 @@ public class InterruptControllerTests
     public void Err_and_req_indices_signal_their_own_eventfds()
     {
         using var f = BusMasterAudio();
-        var err = new FakeSignal();
-        var req = new FakeSignal();
-        f.Interrupts.Assign(IrqIndex.Err, 0, [err]);
-        f.Interrupts.Assign(IrqIndex.Req, 0, [req]);
+        var err = f.Wire(IrqIndex.Err);
+        var req = f.Wire(IrqIndex.Req);
 
         f.Interrupts.SignalError();
         f.Interrupts.SignalRequest();

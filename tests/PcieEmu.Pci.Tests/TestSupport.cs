@@ -184,6 +184,14 @@ public static class Functions
     public static PciFunctionBuilder Minimal(string name = "minimal") =>
         new PciFunctionBuilder(name).Identity(new PciIdentity(0x1AF4, 0x1000, 0x1AF4, 0x0001, 0x02_00_00, 0x02));
 
+    /// <summary>Wires a counting signal to vector <paramref name="vector"/> of <paramref name="index"/> (the controller owns it).</summary>
+    public static FakeSignal Wire(this PciFunction f, IrqIndex index, int vector = 0)
+    {
+        var signal = new FakeSignal();
+        f.Interrupts.AssignOwned(index, vector, signal);
+        return signal;
+    }
+
     /// <summary>Wires a counting signal to every vector of <paramref name="index"/>.</summary>
     public static FakeSignal[] WireAll(this PciFunction f, IrqIndex index)
     {
@@ -200,10 +208,11 @@ public static class Functions
         return signals;
     }
 
-    public static ArrayDmaBacking Ram(int size, byte fill = 0)
+    /// <summary>Guest RAM for <see cref="HandOver.MapRam"/>: <paramref name="size"/> bytes of <paramref name="fill"/>.</summary>
+    public static byte[] Ram(int size, byte fill = 0)
     {
         var bytes = new byte[size];
         Array.Fill(bytes, fill);
-        return new ArrayDmaBacking(bytes);
+        return bytes;
     }
 }

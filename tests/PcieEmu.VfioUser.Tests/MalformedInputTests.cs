@@ -263,8 +263,13 @@ public sealed class MalformedInputTests
         using var ram = MemFd.Create("ram", 0x10000);
         h.Client.DmaMap(0, 0x10000, DmaMapFlags.ReadWrite, ram);
         h.Client.SendRaw(Wire.Message(9, VfioUserCommand.DeviceGetInfo, [], size: 8));
-        h.Client.TryReceive(out var message, ServerHarness.Bound).Should().BeFalse("the server closes the connection");
-        message.Should().BeNull();
+        bool received = h.Client.TryReceive(out var message, ServerHarness.Bound);
+        using (message)
+        {
+            received.Should().BeFalse("the server closes the connection");
+            message.Should().BeNull();
+        }
+
         h.WaitForSessionEnd().Should().BeTrue();
         h.Function.DmaMappings.Count.Should().Be(0);
         h.Device.ResetsSoFar().Should().Contain(ResetKind.ClientLost);
@@ -319,14 +324,30 @@ public sealed class MalformedInputTests
 
     /// <summary>
     /// n fds: the first a 16 KiB memfd, the rest eventfds. −1: one eventfd, an fd that cannot back a DMA mapping.
+    /// If one cannot be made, those made before it are closed.
     /// </summary>
-    private static SafeHandle[] MakeFds(int n) =>
-        n switch
+    private static SafeHandle[] MakeFds(int n)
+    {
+        var fds = new SafeHandle[n == -1 ? 1 : n];
+        try
         {
-            0 => [],
-            -1 => [EventFd.Create()],
-            _ => Enumerable.Range(0, n).Select(i => (SafeHandle)(i == 0 ? MemFd.Create("map", 0x4000) : EventFd.Create())).ToArray(),
-        };
+            for (int i = 0; i < fds.Length; i++)
+            {
+                fds[i] = i == 0 && n != -1 ? MemFd.Create("map", 0x4000) : EventFd.Create();
+            }
+
+            return fds;
+        }
+        catch
+        {
+            foreach (var fd in fds)
+            {
+                fd?.Dispose();
+            }
+
+            throw;
+        }
+    }
 
     private static byte[] MultiOne(RegionWriteMultiEntry entry)
     {

@@ -18,7 +18,7 @@ public sealed class RefusedClientLogTests
     public void A_thousand_refused_connects_produce_a_bounded_number_of_log_lines()
     {
         var time = new ManualTime();
-        var logs = new TestLoggerFactory();
+        using var logs = new TestLoggerFactory();
         using var device = new TestDevice();
         string path = Path.Combine(Path.GetTempPath(), $"pcieemu-{Guid.NewGuid():N}.sock");
         var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions { TimeProvider = time }, logs);
@@ -57,7 +57,7 @@ public sealed class RefusedClientLogTests
     [Fact]
     public void Refusals_held_back_are_reported_when_the_session_ends()
     {
-        var logs = new TestLoggerFactory();
+        using var logs = new TestLoggerFactory();
         using var device = new TestDevice();
         string path = Path.Combine(Path.GetTempPath(), $"pcieemu-{Guid.NewGuid():N}.sock");
         var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions { TimeProvider = new ManualTime() }, logs);

@@ -67,7 +67,8 @@ public sealed class RegionAccessTests
     {
         using var device = new TestDevice();
         string path = Path.Combine(Path.GetTempPath(), $"pcieemu-{Guid.NewGuid():N}.sock");
-        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions { Persist = true }, new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions { Persist = true }, logs);
         server.Listen();
         var run = server.RunAsync();
         for (uint cycle = 1; cycle <= 3; cycle++)

@@ -156,7 +156,8 @@ public sealed class SessionLifecycleTests
     {
         using var device = new TestDevice();
         string path = TempSocket();
-        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), logs);
         server.Listen();
         var run = Task.Factory.StartNew(server.Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         using (var client = VfioUserClient.Connect(path))
@@ -176,7 +177,8 @@ public sealed class SessionLifecycleTests
     {
         using var device = new TestDevice();
         string path = TempSocket();
-        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions { Persist = true }, new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions { Persist = true }, logs);
         server.Listen();
         var run = server.RunAsync();
         for (int session = 1; session <= 3; session++)
@@ -207,7 +209,8 @@ public sealed class SessionLifecycleTests
     {
         using var device = new TestDevice();
         string path = TempSocket();
-        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions { Persist = persist }, new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions { Persist = persist }, logs);
         server.Listen();
         var run = server.RunAsync();
         using var first = VfioUserClient.Connect(path);
@@ -247,7 +250,8 @@ public sealed class SessionLifecycleTests
     {
         using var device = new TestDevice();
         string path = TempSocket();
-        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), logs);
         server.Listen();
         File.GetUnixFileMode(path).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
@@ -267,7 +271,8 @@ public sealed class SessionLifecycleTests
         File.Move(aside, path);
         File.Exists(path).Should().BeTrue("a dead server's socket file is left behind");
         using var device = new TestDevice();
-        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), logs);
         server.Listen();
         var run = server.RunAsync();
         using (var client = VfioUserClient.Connect(path))
@@ -286,7 +291,8 @@ public sealed class SessionLifecycleTests
         other.Bind(new UnixDomainSocketEndPoint(path));
         other.Listen(1);
         using var device = new TestDevice();
-        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), logs);
         var act = server.Listen;
         act.Should().Throw<IOException>().WithMessage("*in use*");
         File.Exists(path).Should().BeTrue("the other server's socket is left alone");

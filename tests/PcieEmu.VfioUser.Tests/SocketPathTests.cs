@@ -23,12 +23,14 @@ public sealed class SocketPathTests
         using var dir = new ScratchDir();
         string path = dir["card.sock"];
         using var device = new TestDevice();
-        using var first = new VfioUserServer(device.Function, path, new VfioUserServerOptions { Persist = persist }, new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        using var first = new VfioUserServer(device.Function, path, new VfioUserServerOptions { Persist = persist }, logs);
         first.Listen();
         var run = first.RunAsync();
         var before = FileStatus.OfLink(path)!.Value;
 
-        using (var second = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory()))
+        using var secondLogs = new TestLoggerFactory();
+        using (var second = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), secondLogs))
         {
             var act = second.Listen;
             act.Should().Throw<IOException>().WithMessage("in use by another server");
@@ -111,7 +113,8 @@ public sealed class SocketPathTests
         using var dir = new ScratchDir();
         string path = dir.StaleSocket("card.sock");
         using var device = new TestDevice();
-        var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), logs);
         server.Listen();
         FileStatus.OfLink(path)!.Value.Kind.Should().Be(FileKind.Socket);
 
@@ -126,7 +129,8 @@ public sealed class SocketPathTests
         using var dir = new ScratchDir();
         string path = dir["card.sock"];
         using var device = new TestDevice();
-        var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), logs);
         server.Listen();
         File.Delete(path);
         string aside = dir["aside.sock"];
@@ -167,7 +171,8 @@ public sealed class SocketPathTests
         using var dir = new ScratchDir();
         string path = PathOfLength(dir, 107);
         using var device = new TestDevice();
-        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), logs);
 
         server.Listen();
 
@@ -185,7 +190,8 @@ public sealed class SocketPathTests
     private static string ListenAndDispose(string path)
     {
         using var device = new TestDevice();
-        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), new TestLoggerFactory());
+        using var logs = new TestLoggerFactory();
+        using var server = new VfioUserServer(device.Function, path, new VfioUserServerOptions(), logs);
         var act = server.Listen;
         return act.Should().Throw<IOException>().Which.Message;
     }

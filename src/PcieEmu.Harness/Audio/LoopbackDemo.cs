@@ -183,7 +183,7 @@ public static class LoopbackDemo
     /// <summary>The tone as the card's own generator makes it (spec §13), so the demo's source has one definition.</summary>
     public static byte[] GenerateTone(AudioFormat format, int frames)
     {
-        var source = new ToneSource(Tone);
+        using var source = new ToneSource(Tone);
         if (source.Start(format) is { } error)
         {
             throw new InvalidOperationException(error);

@@ -69,7 +69,9 @@ public sealed class GuestAgent : IAsyncDisposable
             throw new GuestException($"QEMU did not connect to the agent socket within {timeout.TotalSeconds:F0} s");
         }
 
+#pragma warning disable CA2000 // returned on @@READY, disposed by the catch below on every other way out (the analysis misses it)
         var agent = new GuestAgent(socket);
+#pragma warning restore CA2000
         try
         {
             while (true)
@@ -184,7 +186,19 @@ public sealed class GuestAgent : IAsyncDisposable
     /// <summary>Closes the channel (the guest is not told; the session asks it to quit first).</summary>
     public ValueTask DisposeAsync()
     {
+        // The socket first: it ends any read or write still waiting on it. The reader and writer only wrap it (their
+        // stream does not own the socket) and the writer holds nothing unsent (AutoFlush).
         _socket.Dispose();
+        try
+        {
+            _writer.Dispose();
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException)
+        {
+            // A write still unwinding from the closed socket: nothing of it needs flushing, and clean-up must go on.
+        }
+
+        _reader.Dispose();
         _gate.Dispose();
         return ValueTask.CompletedTask;
     }

@@ -11,8 +11,13 @@ namespace PcieEmu.Harness.Qemu;
 internal sealed class QemuProcess : IDisposable
 {
     private readonly Process _process;
+    private readonly QemuLogFile? _log;
 
-    private QemuProcess(Process process) => _process = process;
+    private QemuProcess(Process process, QemuLogFile? log = null)
+    {
+        _process = process;
+        _log = log;
+    }
 
     public int Id => _process.Id;
 
@@ -37,34 +42,26 @@ internal sealed class QemuProcess : IDisposable
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.RedirectStandardInput = true;
-        var p = ChildProcessLauncher.Start(psi);
 
-        // Never disposed: the output callbacks and the exit line may come after the session let go of the process.
-        var writer = new StreamWriter(new FileStream(log, FileMode.Create, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-        var sync = new object();
-        void Append(string? line)
+        // The log first: if it cannot be opened, no QEMU is left running without anyone to stop it.
+        var logFile = new QemuLogFile(log);
+        Process p;
+        try
         {
-            if (line is not null)
-            {
-                lock (sync)
-                {
-                    writer.WriteLine(line);
-                }
-            }
+            p = ChildProcessLauncher.Start(psi);
+        }
+        catch
+        {
+            logFile.Dispose();
+            throw;
         }
 
-        p.OutputDataReceived += (_, e) => Append(e.Data);
-        p.ErrorDataReceived += (_, e) => Append(e.Data);
-        p.Exited += (_, _) =>
-        {
-            lock (sync)
-            {
-                writer.WriteLine($"[pcieemu] QEMU exited with code {SafeExitCode(p)}");
-            }
-        };
+        p.OutputDataReceived += (_, e) => logFile.Append(e.Data);
+        p.ErrorDataReceived += (_, e) => logFile.Append(e.Data);
+        p.Exited += (_, _) => logFile.Append($"[pcieemu] QEMU exited with code {SafeExitCode(p)}");
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        return new QemuProcess(p);
+        return new QemuProcess(p, logFile);
     }
 
     private static string SafeExitCode(Process p)
@@ -99,5 +96,48 @@ internal sealed class QemuProcess : IDisposable
     /// <summary>Kills QEMU and its descendants.</summary>
     public void Kill() => ChildProcessLauncher.Kill(_process);
 
-    public void Dispose() => _process.Dispose();
+    /// <summary>Lets the output still in flight reach the log (briefly), closes the log, releases the process handle.</summary>
+    public void Dispose()
+    {
+        if (_log is not null && _process.HasExited)
+        {
+            _process.WaitForExit(TimeSpan.FromSeconds(2)); // the readers' last lines; bounded, a descendant may hold the pipe
+        }
+
+        _log?.Dispose();
+        _process.Dispose();
+    }
+
+    /// <summary>QEMU's log: lines from the output callbacks, which may still arrive after Dispose (then dropped).</summary>
+    private sealed class QemuLogFile(string path) : IDisposable
+    {
+        private readonly object _sync = new();
+        private readonly StreamWriter _writer = new(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        private bool _closed;
+
+        public void Append(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (_sync)
+            {
+                if (!_closed)
+                {
+                    _writer.WriteLine(line);
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_sync)
+            {
+                _closed = true;
+                _writer.Dispose();
+            }
+        }
+    }
 }

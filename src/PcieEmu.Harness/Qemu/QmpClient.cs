@@ -170,7 +170,19 @@ public sealed class QmpClient : IAsyncDisposable
     /// <summary>Closes the monitor connection.</summary>
     public ValueTask DisposeAsync()
     {
+        // The socket first: it ends any read or write still waiting on it. The reader and writer only wrap it (their
+        // stream does not own the socket) and the writer holds nothing unsent (AutoFlush).
         _socket.Dispose();
+        try
+        {
+            _writer.Dispose();
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException)
+        {
+            // A write still unwinding from the closed socket: nothing of it needs flushing, and clean-up must go on.
+        }
+
+        _reader.Dispose();
         _gate.Dispose();
         return ValueTask.CompletedTask;
     }

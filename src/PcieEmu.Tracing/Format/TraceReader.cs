@@ -11,7 +11,9 @@ namespace PcieEmu.Tracing.Format;
 /// </summary>
 public sealed class TraceReader : IDisposable
 {
+#pragma warning disable CA2213 // the chunk feed owns it and closes it, once its read-ahead thread has stopped
     private readonly Stream _stream;
+#pragma warning restore CA2213
     private readonly string _name;
     private readonly ChunkFeed _chunks;
     private byte[] _chunk = [];

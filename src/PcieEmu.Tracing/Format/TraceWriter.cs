@@ -205,6 +205,7 @@ public sealed class TraceWriter : IFunctionObserver, IDisposable
         {
             _chunks.CompleteAdding();
             _thread.Join();
+            _chunks.Dispose(); // the writer thread is gone, and nothing is added after completion
             _stream.Flush();
             _stream.Dispose();
             ArrayPool<byte>.Shared.Return(_chunk);

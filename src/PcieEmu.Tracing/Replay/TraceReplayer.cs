@@ -300,7 +300,9 @@ public static class TraceReplayer
                 f.Reset(Defined<ResetKind>(unit, unit.A, tracePath));
                 break;
             case TraceEventKind.DmaMap:
+#pragma warning disable CA2000 // Map owns the backing from the call on, mapped or refused (it disposes a refused one)
                 f.DmaMappings.Map(unit.A, unit.B, (DmaAccess)(unit.C & (ulong)DmaAccess.ReadWrite), new ReplayBacking((unit.C & DmaController.LocalBackingFlag) != 0));
+#pragma warning restore CA2000
                 break;
             case TraceEventKind.DmaUnmap:
                 f.DmaMappings.Unmap(unit.A, unit.B);

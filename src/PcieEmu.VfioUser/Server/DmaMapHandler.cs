@@ -99,7 +99,9 @@ internal sealed partial class DmaMapHandler
         }
         else
         {
+#pragma warning disable CA2000 // DmaController.Map below owns the backing from the call on, also when it refuses it
             backing = _messageDma ? new MessageDmaBacking(_requests, map.Address) : new UnreachableDmaBacking();
+#pragma warning restore CA2000
         }
 
         int errno = _mappings.Map(map.Address, map.Size, access, backing);

@@ -26,7 +26,9 @@ public sealed partial class VfioUserServer : IDisposable
     private readonly object _sync = new();
     private readonly RateLimitedLog _refusals;
     private Socket? _listener;
+#pragma warning disable CA2213 // the session belongs to the thread serving it (Serve disposes it); Dispose shuts it down
     private VfioUserConnection? _current;
+#pragma warning restore CA2213
     private FileStatus? _bound;
     private bool _servedItsClient;
     private volatile bool _stopping;
@@ -146,8 +148,18 @@ public sealed partial class VfioUserServer : IDisposable
                     continue;
                 }
 
-                var transport = new UnixSocketTransport(client, _options.MaxFdsPerMessage, $"unix:{SocketPath}#{SessionCount + 1}");
-                session = _current = new VfioUserConnection(transport, _function, _options, _loggerFactory);
+                UnixSocketTransport? transport = new(client, _options.MaxFdsPerMessage, $"unix:{SocketPath}#{SessionCount + 1}");
+                try
+                {
+                    session = _current = new VfioUserConnection(transport, _function, _options, _loggerFactory);
+                    transport = null; // the session's now
+                }
+                finally
+                {
+                    // No session took the client: close its socket now, not when a finalizer gets to it.
+                    transport?.Dispose();
+                }
+
                 SessionCount++;
             }
 

@@ -199,7 +199,9 @@ public sealed partial class MessageReader
 
         if (_incoming.Count > 0 || truncated)
         {
+#pragma warning disable CA2000 // the queue owns the chunk: it leaves only for a message (ClaimFds) or to be closed (Drop*)
             _fdChunks.Enqueue(new FdChunk(_streamBase + _end, _streamBase + _end + n, [.. _incoming], truncated));
+#pragma warning restore CA2000
             _incoming.Clear();
         }
 

@@ -174,8 +174,10 @@ public sealed class RoutingToneTests
             }
         }
 
-        new ToneSource("660").Channels.Should().Equal(new ToneChannel(660, 0, 0.5));
-        new ToneSource("440.5@0.25,1").Channels.Should().Equal(new ToneChannel(4405, 1, 0.25), new ToneChannel(1, 0, 0.5));
+        using var one = new ToneSource("660");
+        one.Channels.Should().Equal(new ToneChannel(660, 0, 0.5));
+        using var two = new ToneSource("440.5@0.25,1");
+        two.Channels.Should().Equal(new ToneChannel(4405, 1, 0.25), new ToneChannel(1, 0, 0.5));
     }
 
     [Fact]

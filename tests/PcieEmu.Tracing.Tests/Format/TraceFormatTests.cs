@@ -156,7 +156,7 @@ public sealed class TraceFormatTests
         using var temp = new TempFolder();
         string path = temp.File("open.petrace");
         var stream = new MemoryStream();
-        var writer = new TraceWriter(stream, Header);
+        using var writer = new TraceWriter(stream, Header); // disposed (completed) only after the copy below
         writer.Write(new TraceRecord(TraceEventKind.SchedulerStep, 5));
         // Never completed: what a killed server leaves (the header is written at once).
         File.WriteAllBytes(path, stream.ToArray());
@@ -172,7 +172,7 @@ public sealed class TraceFormatTests
     {
         using var temp = new TempFolder();
         string path = temp.File("killed.petrace");
-        var writer = new TraceWriter(path, Header);
+        using var writer = new TraceWriter(path, Header); // completed at the end, or at once if an assertion fails
         long headerBytes = writer.Bytes;
         writer.Write(new TraceRecord(TraceEventKind.SchedulerStep, 5));
         writer.Write(new TraceRecord(TraceEventKind.Interrupt, a: 2, b: 1));

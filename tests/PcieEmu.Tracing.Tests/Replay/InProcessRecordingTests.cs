@@ -6,6 +6,7 @@ using PcieEmu.Devices.AudioCard;
 using PcieEmu.Devices.Common;
 using PcieEmu.Pci.Dma;
 using PcieEmu.Pci.Observation;
+using PcieEmu.Pci.Tests;
 using PcieEmu.Tracing.Format;
 using PcieEmu.Tracing.Recording;
 using PcieEmu.Tracing.Replay;
@@ -32,7 +33,7 @@ public sealed class InProcessRecordingTests
             var writer = TraceRecording.Start(card, DefaultModel, new Dictionary<string, string>(), path);
             var f = card.Function;
             f.ConfigWrite(4, [0x06, 0x00]); // memory decode and bus mastering
-            f.DmaMappings.Map(0x10_0000, (ulong)memory.Length, DmaAccess.ReadWrite, new ArrayDmaBacking(memory));
+            f.DmaMappings.MapRam(0x10_0000, (ulong)memory.Length, DmaAccess.ReadWrite, memory);
             new Random(3).NextBytes(memory.AsSpan(0, 4096));
             Write(f, AudioRegister.DiagDmaAddr, 0x10_0000, 8);
             Write(f, AudioRegister.DiagDmaLen, 4096, 4);

@@ -128,7 +128,7 @@ public class TraceDumpToolsTests
     internal static List<string> DumpText(string path, out long written, TraceDumpFilter? filter = null)
     {
         using var reader = TraceReader.Open(path);
-        var output = new StringWriter { NewLine = "\n" };
+        using var output = new StringWriter { NewLine = "\n" };
         written = TraceDump.WriteText(reader, output, filter);
         return [.. output.ToString().Split('\n').SkipLast(1)];
     }
@@ -136,7 +136,7 @@ public class TraceDumpToolsTests
     internal static List<string> DumpJson(string path, TraceDumpFilter? filter)
     {
         using var reader = TraceReader.Open(path);
-        var output = new StringWriter { NewLine = "\n" };
+        using var output = new StringWriter { NewLine = "\n" };
         TraceDump.WriteJson(reader, output, filter);
         return [.. output.ToString().Split('\n').SkipLast(1)];
     }

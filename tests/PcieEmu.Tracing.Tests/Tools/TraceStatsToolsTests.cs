@@ -99,7 +99,7 @@ public class TraceStatsToolsTests
         s.Interrupts.Should().Equal(new InterruptFigures(IrqIndex.Msi, 0, 1, null));
         s.Streams.Should().BeEmpty("vector 0 signals global causes, not a stream");
 
-        var text = new StringWriter();
+        using var text = new StringWriter();
         TraceStatsReport.WriteText(s, text);
         text.ToString().Should().Contain("DMA read    8 B in 1 transfers, - MB/s");
     }
@@ -120,7 +120,7 @@ public class TraceStatsToolsTests
     public void Text_report_shows_the_figures_in_tables()
     {
         using var trace = SyntheticTrace.Audio();
-        var output = new StringWriter { NewLine = "\n" };
+        using var output = new StringWriter { NewLine = "\n" };
         TraceStatsReport.WriteText(TraceStatistics.Compute(trace.Path), output);
         var lines = output.ToString().Split('\n');
 

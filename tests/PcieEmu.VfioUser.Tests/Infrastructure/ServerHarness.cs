@@ -115,7 +115,22 @@ internal sealed class ServerHarness : IDisposable
             case TransportKind.SocketPair:
                 {
                     var (a, b) = SocketPairs.Create();
-                    _connection = new VfioUserConnection(new UnixSocketTransport(a, Options.MaxFdsPerMessage, "socketpair(server)"), Function, Options, Logs);
+                    UnixSocketTransport? transport = new(a, Options.MaxFdsPerMessage, "socketpair(server)");
+                    try
+                    {
+                        _connection = new VfioUserConnection(transport, Function, Options, Logs);
+                        transport = null; // the connection's now
+                    }
+                    catch
+                    {
+                        b.Dispose();
+                        throw;
+                    }
+                    finally
+                    {
+                        transport?.Dispose();
+                    }
+
                     Client = VfioUserClient.FromSocket(b, clientOptions, "socketpair(client)");
                     break;
                 }
@@ -198,6 +213,13 @@ internal sealed class ServerHarness : IDisposable
         }
 
         Device.Dispose();
+        if (ended && runEnded)
+        {
+            // Only once no server thread is left to signal them.
+            _sessionStarted.Dispose();
+            _sessionEnded.Dispose();
+        }
+
         if (_crash is not null)
         {
             throw new InvalidOperationException($"the server thread threw: {_crash}", _crash);

@@ -152,20 +152,24 @@ internal sealed class WavFileSink : IPlaybackSink
 
     private void CloseWriter()
     {
-        if (_writer is not { } w)
+        if (_writer is null)
         {
             return;
         }
 
-        _writer = null;
-        _dropped += w.DroppedFrames * w.Format.FrameBytes;
+        _dropped += _writer.DroppedFrames * _writer.Format.FrameBytes;
         try
         {
-            w.Dispose();
+            _writer.Dispose();
         }
         catch (Exception e) when (IsIoError(e))
         {
-            _lastError = $"{w.Path}: {e.Message}";
+            _lastError = $"{_writer.Path}: {e.Message}";
+        }
+        finally
+        {
+            // Gone even when closing failed: the run's file is given up, not retried.
+            _writer = null;
         }
     }
 
