@@ -55,4 +55,55 @@ internal static class GainPattern
 
         return a;
     }
+
+    /// <summary>
+    /// Runs kernel <typeparamref name="TKernel"/> over the longest prefix of <paramref name="frames"/> that is a
+    /// multiple of <see cref="Step"/> samples: lays out the pattern (and, for FLOAT_LE, the mute mask) and picks the
+    /// format's loop. Returns how many samples it processed; the caller finishes the rest with the scalar code.
+    /// </summary>
+    public static int Apply<TKernel>(Span<byte> frames, SampleFormat format, ReadOnlySpan<double> factors, uint muted)
+        where TKernel : IGainKernel
+    {
+        int samples = frames.Length / format.BytesPerSample();
+        int count = samples - samples % Step;
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        Span<double> pattern = stackalloc double[Length(factors.Length, count)];
+        Fill(pattern, factors);
+        switch (format)
+        {
+            case SampleFormat.S16Le:
+                TKernel.S16(frames, count, pattern);
+                break;
+            case SampleFormat.S24Le:
+                TKernel.Int32(frames, count, pattern, GainStage.S24Min, GainStage.S24Max, signExtend24: true);
+                break;
+            case SampleFormat.S32Le:
+                TKernel.Int32(frames, count, pattern, int.MinValue, int.MaxValue, signExtend24: false);
+                break;
+            default:
+                Span<uint> mask = stackalloc uint[pattern.Length];
+                FillMuteMask(mask, factors.Length, muted);
+                TKernel.Float(frames, count, pattern, mask);
+                break;
+        }
+
+        return count;
+    }
+}
+
+/// <summary>One vector width's loops of <see cref="GainStage"/>; <see cref="GainPattern.Apply{TKernel}"/> dispatches to them.</summary>
+internal interface IGainKernel
+{
+    /// <summary>S16_LE: the first <paramref name="count"/> samples (a multiple of <see cref="GainPattern.Step"/>) scaled by the per-sample <paramref name="pattern"/>.</summary>
+    static abstract void S16(Span<byte> data, int count, ReadOnlySpan<double> pattern);
+
+    /// <summary>S24_LE (sign-extended from bit 23) or S32_LE: scaled, clamped to [<paramref name="lower"/>, <paramref name="upper"/>], rounded to nearest-even.</summary>
+    static abstract void Int32(Span<byte> data, int count, ReadOnlySpan<double> pattern, double lower, double upper, bool signExtend24);
+
+    /// <summary>FLOAT_LE: scaled, narrowed as the scalar cast does, muted lanes ANDed to +0.0 by <paramref name="mask"/>.</summary>
+    static abstract void Float(Span<byte> data, int count, ReadOnlySpan<double> pattern, ReadOnlySpan<uint> mask);
 }

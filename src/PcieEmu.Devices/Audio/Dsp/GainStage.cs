@@ -124,8 +124,8 @@ internal static class GainStage
 
         int vectorised = kernel switch
         {
-            GainKernel.Vector256 => Vector256GainKernel.Apply(frames, format, factors, muted),
-            GainKernel.Vector128 => Vector128GainKernel.Apply(frames, format, factors, muted),
+            GainKernel.Vector256 => GainPattern.Apply<Vector256GainKernel>(frames, format, factors, muted),
+            GainKernel.Vector128 => GainPattern.Apply<Vector128GainKernel>(frames, format, factors, muted),
             _ => 0,
         };
 

@@ -10,42 +10,14 @@ namespace PcieEmu.Devices.Audio.Dsp;
 /// two doubles. On x86 the int32 ↔ double conversions use SSE2 (cvtdq2pd, cvttpd2dq); elsewhere the portable
 /// Vector128 conversions through int64, which are exact for these values.
 /// </summary>
-internal static class Vector128GainKernel
+internal sealed class Vector128GainKernel : IGainKernel
 {
-    /// <returns>How many samples (a multiple of <see cref="GainPattern.Step"/>) it processed from the start.</returns>
-    public static int Apply(Span<byte> frames, SampleFormat format, ReadOnlySpan<double> factors, uint muted)
+    private Vector128GainKernel()
     {
-        int samples = frames.Length / format.BytesPerSample();
-        int count = samples - samples % GainPattern.Step;
-        if (count == 0)
-        {
-            return 0;
-        }
-
-        Span<double> pattern = stackalloc double[GainPattern.Length(factors.Length, count)];
-        GainPattern.Fill(pattern, factors);
-        switch (format)
-        {
-            case SampleFormat.S16Le:
-                S16Vector128(frames, count, pattern);
-                break;
-            case SampleFormat.S24Le:
-                Int32Vector128(frames, count, pattern, GainStage.S24Min, GainStage.S24Max, signExtend24: true);
-                break;
-            case SampleFormat.S32Le:
-                Int32Vector128(frames, count, pattern, int.MinValue, int.MaxValue, signExtend24: false);
-                break;
-            default:
-                Span<uint> mask = stackalloc uint[pattern.Length];
-                GainPattern.FillMuteMask(mask, factors.Length, muted);
-                FloatVector128(frames, count, pattern, mask);
-                break;
-        }
-
-        return count;
     }
 
-    private static void S16Vector128(Span<byte> data, int count, ReadOnlySpan<double> pattern)
+    /// <inheritdoc/>
+    public static void S16(Span<byte> data, int count, ReadOnlySpan<double> pattern)
     {
         ref short samples = ref Unsafe.As<byte, short>(ref MemoryMarshal.GetReference(data));
         ref double gains = ref MemoryMarshal.GetReference(pattern);
@@ -64,7 +36,8 @@ internal static class Vector128GainKernel
         }
     }
 
-    private static void Int32Vector128(
+    /// <inheritdoc/>
+    public static void Int32(
         Span<byte> data, int count, ReadOnlySpan<double> pattern, double lower, double upper, bool signExtend24)
     {
         ref int samples = ref Unsafe.As<byte, int>(ref MemoryMarshal.GetReference(data));
@@ -90,7 +63,8 @@ internal static class Vector128GainKernel
         }
     }
 
-    private static void FloatVector128(Span<byte> data, int count, ReadOnlySpan<double> pattern, ReadOnlySpan<uint> mask)
+    /// <inheritdoc/>
+    public static void Float(Span<byte> data, int count, ReadOnlySpan<double> pattern, ReadOnlySpan<uint> mask)
     {
         ref float samples = ref Unsafe.As<byte, float>(ref MemoryMarshal.GetReference(data));
         ref double gains = ref MemoryMarshal.GetReference(pattern);

@@ -12,42 +12,14 @@ namespace PcieEmu.Devices.Audio.Dsp;
 /// (cvtpd2dq; rounding after clamping equals clamping after rounding because the bounds are integers); for FLOAT_LE
 /// narrowed by cvtpd2ps (the scalar cast's rounding) and ANDed with the mute mask (muted lanes become +0.0).
 /// </summary>
-internal static class Vector256GainKernel
+internal sealed class Vector256GainKernel : IGainKernel
 {
-    /// <returns>How many samples (a multiple of <see cref="GainPattern.Step"/>) it processed from the start.</returns>
-    public static int Apply(Span<byte> frames, SampleFormat format, ReadOnlySpan<double> factors, uint muted)
+    private Vector256GainKernel()
     {
-        int samples = frames.Length / format.BytesPerSample();
-        int count = samples - samples % GainPattern.Step;
-        if (count == 0)
-        {
-            return 0;
-        }
-
-        Span<double> pattern = stackalloc double[GainPattern.Length(factors.Length, count)];
-        GainPattern.Fill(pattern, factors);
-        switch (format)
-        {
-            case SampleFormat.S16Le:
-                S16Vector256(frames, count, pattern);
-                break;
-            case SampleFormat.S24Le:
-                Int32Vector256(frames, count, pattern, GainStage.S24Min, GainStage.S24Max, signExtend24: true);
-                break;
-            case SampleFormat.S32Le:
-                Int32Vector256(frames, count, pattern, int.MinValue, int.MaxValue, signExtend24: false);
-                break;
-            default:
-                Span<uint> mask = stackalloc uint[pattern.Length];
-                GainPattern.FillMuteMask(mask, factors.Length, muted);
-                FloatVector256(frames, count, pattern, mask);
-                break;
-        }
-
-        return count;
     }
 
-    private static void S16Vector256(Span<byte> data, int count, ReadOnlySpan<double> pattern)
+    /// <inheritdoc/>
+    public static void S16(Span<byte> data, int count, ReadOnlySpan<double> pattern)
     {
         ref short samples = ref Unsafe.As<byte, short>(ref MemoryMarshal.GetReference(data));
         ref double gains = ref MemoryMarshal.GetReference(pattern);
@@ -66,7 +38,8 @@ internal static class Vector256GainKernel
         }
     }
 
-    private static void Int32Vector256(
+    /// <inheritdoc/>
+    public static void Int32(
         Span<byte> data, int count, ReadOnlySpan<double> pattern, double lower, double upper, bool signExtend24)
     {
         ref int samples = ref Unsafe.As<byte, int>(ref MemoryMarshal.GetReference(data));
@@ -91,7 +64,8 @@ internal static class Vector256GainKernel
         }
     }
 
-    private static void FloatVector256(Span<byte> data, int count, ReadOnlySpan<double> pattern, ReadOnlySpan<uint> mask)
+    /// <inheritdoc/>
+    public static void Float(Span<byte> data, int count, ReadOnlySpan<double> pattern, ReadOnlySpan<uint> mask)
     {
         ref float samples = ref Unsafe.As<byte, float>(ref MemoryMarshal.GetReference(data));
         ref double gains = ref MemoryMarshal.GetReference(pattern);
