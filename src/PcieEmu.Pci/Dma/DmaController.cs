@@ -299,27 +299,13 @@ public sealed partial class DmaController : IDisposable
 
             if (!remote)
             {
-                ulong cur = iova;
-                int done = 0;
-                for (var p = first; ; table.Next(ref p))
+                var moved = TableWalk.MoveAll(table, first, last, iova, length, counted: false, ref chunks);
+                if (moved == DmaResult.Ok)
                 {
-                    var r = table.At(p);
-                    ulong offset = cur - r.Iova;
-                    int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
-                    var result = TableWalk.MoveLocal(r, offset, done, chunk, ref chunks);
-                    if (result != DmaResult.Ok)
-                    {
-                        return result;
-                    }
-
-                    done += chunk;
-                    cur += (ulong)chunk;
-                    if (p == last)
-                    {
-                        _lastHit = table.At(first);
-                        return DmaResult.Ok;
-                    }
+                    _lastHit = table.At(first);
                 }
+
+                return moved;
             }
         }
         finally

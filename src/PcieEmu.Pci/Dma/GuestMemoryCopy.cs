@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace PcieEmu.Pci.Dma;
@@ -28,29 +29,27 @@ internal static unsafe class GuestMemoryCopy
         int at = 0;
         for (; at <= count - Step; at += Step)
         {
-            var a = Vector256.Load(source + at);
-            var b = Vector256.Load(source + at + 32);
-            var c = Vector256.Load(source + at + 64);
-            var d = Vector256.Load(source + at + 96);
-            Vector256.Store(a, destination + at);
-            Vector256.Store(b, destination + at + 32);
-            Vector256.Store(c, destination + at + 64);
-            Vector256.Store(d, destination + at + 96);
+            CopyStep(source + at, destination + at);
         }
 
         if (at < count)
         {
             // The last partial step again as one full step ending at the end (count ≥ Step, no overlap): no tail loop.
-            at = count - Step;
-            var a = Vector256.Load(source + at);
-            var b = Vector256.Load(source + at + 32);
-            var c = Vector256.Load(source + at + 64);
-            var d = Vector256.Load(source + at + 96);
-            Vector256.Store(a, destination + at);
-            Vector256.Store(b, destination + at + 32);
-            Vector256.Store(c, destination + at + 64);
-            Vector256.Store(d, destination + at + 96);
+            CopyStep(source + count - Step, destination + count - Step);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyStep(byte* source, byte* destination)
+    {
+        var a = Vector256.Load(source);
+        var b = Vector256.Load(source + 32);
+        var c = Vector256.Load(source + 64);
+        var d = Vector256.Load(source + 96);
+        Vector256.Store(a, destination);
+        Vector256.Store(b, destination + 32);
+        Vector256.Store(c, destination + 64);
+        Vector256.Store(d, destination + 96);
     }
 
     private static bool Overlap(byte* a, byte* b, int count) => a < b + count && b < a + count;

@@ -66,11 +66,17 @@ internal static unsafe class TableWalk
         where TChunks : IChunkTransfer, allows ref struct
     {
         var check = Resolve(table, iova, (ulong)length, access, localOnly: false, out var first, out var last, out _);
-        if (check != DmaResult.Ok)
-        {
-            return check;
-        }
+        return check != DmaResult.Ok ? check : MoveAll(table, first, last, iova, length, counted: true, ref chunks);
+    }
 
+    /// <summary>
+    /// Moves a resolved range mapping by mapping, from <paramref name="first"/> to <paramref name="last"/>: inside the
+    /// caller's read-side section (<paramref name="counted"/> false), or holding each mapping while its part moves.
+    /// </summary>
+    public static DmaResult MoveAll<TChunks>(MappingTable table, MappingTable.Position first, MappingTable.Position last,
+        ulong iova, int length, bool counted, ref TChunks chunks)
+        where TChunks : IChunkTransfer, allows ref struct
+    {
         ulong cur = iova;
         int done = 0;
         for (var p = first; ; table.Next(ref p))
@@ -78,22 +84,10 @@ internal static unsafe class TableWalk
             var r = table.At(p);
             ulong offset = cur - r.Iova;
             int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
-            if (!r.TryAcquire())
+            var result = counted ? MoveCounted(r, offset, done, chunk, ref chunks) : MoveLocal(r, offset, done, chunk, ref chunks);
+            if (result != DmaResult.Ok)
             {
-                return DmaResult.Unmapped; // unmapped since the lookup: the rest faults, as on an IOMMU
-            }
-
-            try
-            {
-                var result = chunks.Move(r.Backing, offset, done, chunk);
-                if (result != DmaResult.Ok)
-                {
-                    return result;
-                }
-            }
-            finally
-            {
-                r.Release();
+                return result;
             }
 
             done += chunk;
@@ -102,6 +96,25 @@ internal static unsafe class TableWalk
             {
                 return DmaResult.Ok;
             }
+        }
+    }
+
+    /// <summary>One mapping's part of a transfer outside any read-side section: the mapping is held while it moves.</summary>
+    private static DmaResult MoveCounted<TChunks>(DmaRegion region, ulong offset, int at, int count, ref TChunks chunks)
+        where TChunks : IChunkTransfer, allows ref struct
+    {
+        if (!region.TryAcquire())
+        {
+            return DmaResult.Unmapped; // unmapped since the lookup: the rest faults, as on an IOMMU
+        }
+
+        try
+        {
+            return chunks.Move(region.Backing, offset, at, count);
+        }
+        finally
+        {
+            region.Release();
         }
     }
 
