@@ -39,9 +39,15 @@ public sealed class SharedFileMappings
     /// the file cannot be examined or mapped, <see cref="ArgumentOutOfRangeException"/> for a length the mapping
     /// cannot hold.
     /// </summary>
-    public IDmaBacking Map(SafeHandle fd, ulong offset, ulong length, bool writable, bool faultChecked)
+    public IDmaBacking Map(SafeHandle fd, ulong offset, ulong length, bool writable, bool faultChecked) =>
+        Map(fd, FileStatus.OfDescriptor(fd), offset, length, writable, faultChecked);
+
+    /// <summary>
+    /// <see cref="Map(SafeHandle, ulong, ulong, bool, bool)"/> for a caller that has just examined the fd itself
+    /// (<paramref name="status"/>, from <see cref="FileStatus.OfDescriptor"/>): one statx per DMA_MAP, not two.
+    /// </summary>
+    public IDmaBacking Map(SafeHandle fd, FileStatus status, ulong offset, ulong length, bool writable, bool faultChecked)
     {
-        var status = FileStatus.OfDescriptor(fd);
         if (status.Kind != FileKind.Regular || status.Size == 0 || offset > status.Size || length > status.Size - offset)
         {
             // Not a plain file, or a range beyond its size: a mapping of exactly what was asked, as before sharing.

@@ -76,7 +76,19 @@ internal sealed partial class DmaMapHandler
 
             // A shared mapping past the end of the file maps, but touching those pages raises SIGBUS and kills the
             // process: refuse ranges beyond the fd's size (seekable fds: memfds and files, all QEMU sends).
-            if (TryGetLength(fd, out ulong fileLength) && (map.Offset > fileLength || map.Size > fileLength - map.Offset))
+            // One statx answers both this check and which shared mapping the pages belong to (SharedFileMappings).
+            FileStatus status;
+            try
+            {
+                status = FileStatus.OfDescriptor(fd);
+            }
+            catch (IOException e)
+            {
+                LogMapFailed(_logger, map.Address, map.Size, e.Message);
+                return Errno.EINVAL;
+            }
+
+            if (TryGetLength(fd, status, out ulong fileLength) && (map.Offset > fileLength || map.Size > fileLength - map.Offset))
             {
                 ClientMisbehaviourLog.Malformed(_clientLogger, h.Id, h.Command, $"[offset 0x{map.Offset:x}, +0x{map.Size:x}) runs past the end of its fd (0x{fileLength:x} B)");
                 return Errno.EINVAL;
@@ -89,7 +101,7 @@ internal sealed partial class DmaMapHandler
             try
             {
                 // The mapping keeps the memory; the fd itself is closed right after (as libvfio-user does).
-                backing = _memoryFiles.Map(fd, map.Offset, map.Size, writable: (access & DmaAccess.Write) != 0, faultChecked);
+                backing = _memoryFiles.Map(fd, status, map.Offset, map.Size, writable: (access & DmaAccess.Write) != 0, faultChecked);
             }
             catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
             {
@@ -113,8 +125,15 @@ internal sealed partial class DmaMapHandler
         return errno;
     }
 
-    private static bool TryGetLength(SafeFileHandle fd, out ulong length)
+    /// <summary>The fd's size: from the statx already made for a regular file (memfds, all QEMU sends), else asked.</summary>
+    private static bool TryGetLength(SafeFileHandle fd, FileStatus status, out ulong length)
     {
+        length = status.Size;
+        if (status.Kind == FileKind.Regular)
+        {
+            return true;
+        }
+
         length = 0;
         try
         {
