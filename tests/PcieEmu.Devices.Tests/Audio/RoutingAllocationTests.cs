@@ -2,6 +2,7 @@ using PcieEmu.Devices.Audio;
 using PcieEmu.Devices.Audio.Routing;
 using PcieEmu.Devices.Audio.Wav;
 using PcieEmu.Devices.Tests.Audio.Wav;
+using PcieEmu.VfioUser.Tests.Infrastructure;
 
 namespace PcieEmu.Devices.Tests.Audio.Routing;
 
@@ -17,11 +18,7 @@ public sealed class RoutingAllocationTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>
-    /// Bytes this thread allocated over <see cref="Measured"/> calls, in the quietest of up to five rounds. A steady-state
-    /// allocation, per call or every so many calls, shows in every round; a one-time one (on a loaded machine the
-    /// runtime's tier-up can land inside a round: 3,960 bytes once, in a CI run) does not.
-    /// </summary>
+    /// <summary>Bytes this thread allocated over <see cref="Measured"/> calls after the warm-up, in the quietest window.</summary>
     private static long Allocated(Action call)
     {
         for (int i = 0; i < Warmup; i++)
@@ -29,19 +26,13 @@ public sealed class RoutingAllocationTests : IDisposable
             call();
         }
 
-        long least = long.MaxValue;
-        for (int round = 0; round < 5 && least > 0; round++)
+        return SteadyStateAllocation.OnThisThread(() =>
         {
-            long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < Measured; i++)
             {
                 call();
             }
-
-            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
-
-        return least;
+        });
     }
 
     [Theory]
