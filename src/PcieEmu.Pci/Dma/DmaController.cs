@@ -203,7 +203,7 @@ public sealed partial class DmaController : IDisposable
 
     /// <summary>Is [iova, iova+length) fully mapped for <paramref name="access"/>? Nothing moves.</summary>
     public DmaResult Check(ulong iova, ulong length, DmaAccess access) =>
-        TableWalk.Resolve(_table, iova, length, access, localOnly: false, out _, out _, out _);
+        TableWalk.Resolve(_table, iova, length, access, localOnly: false, out _, out _);
 
     /// <summary>
     /// The first address of [iova, iova+length) that a transfer needing <paramref name="access"/> cannot reach — the
@@ -291,7 +291,7 @@ public sealed partial class DmaController : IDisposable
             }
 
             var table = _table;
-            var check = TableWalk.Resolve(table, iova, (ulong)length, access, localOnly, out var first, out var last, out bool remote);
+            var check = TableWalk.Resolve(table, iova, (ulong)length, access, localOnly, out var first, out bool remote);
             if (check != DmaResult.Ok)
             {
                 return check;
@@ -299,7 +299,7 @@ public sealed partial class DmaController : IDisposable
 
             if (!remote)
             {
-                var moved = TableWalk.MoveAll(table, first, last, iova, length, counted: false, ref chunks);
+                var moved = TableWalk.MoveAll(table, first, iova, length, counted: false, ref chunks);
                 if (moved == DmaResult.Ok)
                 {
                     _lastHit = table.At(first);

@@ -7,14 +7,14 @@ namespace PcieEmu.Pci.Dma;
 internal static unsafe class TableWalk
 {
     /// <summary>
-    /// The one range check: finds the mappings under [iova, iova+length) — the first by search (or the last hit),
-    /// the rest by walking on while they are contiguous — and checks each allows <paramref name="access"/>. Ok with
-    /// the positions of the first and the last, and whether any of them needs the client (<paramref name="remote"/>).
+    /// The one range check: finds the mappings under [iova, iova+length) — the first by search, the rest by walking on
+    /// while they are contiguous — and checks each allows <paramref name="access"/>. Ok with the position of the
+    /// first, and whether any of them needs the client (<paramref name="remote"/>).
     /// </summary>
     public static DmaResult Resolve(MappingTable table, ulong iova, ulong length, DmaAccess access, bool localOnly,
-        out MappingTable.Position first, out MappingTable.Position last, out bool remote)
+        out MappingTable.Position first, out bool remote)
     {
-        first = last = default;
+        first = default;
         remote = false;
         if (length == 0)
         {
@@ -31,12 +31,12 @@ internal static unsafe class TableWalk
             return DmaResult.Unmapped;
         }
 
-        var p = first;
+        var walk = new MappingTable.Cursor(table, first);
         ulong cur = iova;
         ulong remaining = length;
         while (true)
         {
-            var r = table.At(p);
+            var r = walk.Current;
             if ((r.Access & access) != access)
             {
                 return DmaResult.AccessDenied;
@@ -46,56 +46,117 @@ internal static unsafe class TableWalk
             ulong avail = r.Size - (cur - r.Iova);
             if (remaining <= avail)
             {
-                break;
+                return localOnly && remote ? DmaResult.WouldBlock : DmaResult.Ok;
             }
 
             remaining -= avail;
             cur += avail;
-            if (!table.Next(ref p) || table.At(p).Iova != cur)
+            if (!walk.MoveNext() || walk.Current.Iova != cur)
             {
                 return DmaResult.Unmapped;
             }
         }
-
-        last = p;
-        return localOnly && remote ? DmaResult.WouldBlock : DmaResult.Ok;
     }
 
     /// <summary>A transfer that needs the client for some of its range: each mapping is held while its part moves.</summary>
     public static DmaResult TransferCounted<TChunks>(MappingTable table, ulong iova, int length, DmaAccess access, ref TChunks chunks)
         where TChunks : IChunkTransfer, allows ref struct
     {
-        var check = Resolve(table, iova, (ulong)length, access, localOnly: false, out var first, out var last, out _);
-        return check != DmaResult.Ok ? check : MoveAll(table, first, last, iova, length, counted: true, ref chunks);
+        var check = Resolve(table, iova, (ulong)length, access, localOnly: false, out var first, out _);
+        return check != DmaResult.Ok ? check : MoveAll(table, first, iova, length, counted: true, ref chunks);
     }
 
     /// <summary>
-    /// Moves a resolved range mapping by mapping, from <paramref name="first"/> to <paramref name="last"/>: inside the
-    /// caller's read-side section (<paramref name="counted"/> false), or holding each mapping while its part moves.
+    /// Moves a resolved range mapping by mapping from <paramref name="first"/>: inside the caller's read-side section
+    /// (<paramref name="counted"/> false), or holding each mapping while its part moves.
     /// </summary>
-    public static DmaResult MoveAll<TChunks>(MappingTable table, MappingTable.Position first, MappingTable.Position last,
-        ulong iova, int length, bool counted, ref TChunks chunks)
+    public static DmaResult MoveAll<TChunks>(MappingTable table, MappingTable.Position first, ulong iova, int length, bool counted, ref TChunks chunks)
         where TChunks : IChunkTransfer, allows ref struct
     {
-        ulong cur = iova;
-        int done = 0;
-        for (var p = first; ; table.Next(ref p))
+        if (!counted)
         {
-            var r = table.At(p);
-            ulong offset = cur - r.Iova;
+            return MoveLocalRuns(table, first, iova, length, ref chunks);
+        }
+
+        var walk = new MappingTable.Cursor(table, first);
+        ulong offset = iova - walk.Current.Iova;
+        for (int done = 0; ; walk.MoveNext())
+        {
+            var r = walk.Current;
             int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
-            var result = counted ? MoveCounted(r, offset, done, chunk, ref chunks) : MoveLocal(r, offset, done, chunk, ref chunks);
-            if (result != DmaResult.Ok)
+            var result = MoveCounted(r, offset, done, chunk, ref chunks);
+            done += chunk;
+            if (result != DmaResult.Ok || done == length)
             {
                 return result;
             }
 
-            done += chunk;
-            cur += (ulong)chunk;
-            if (p == last)
+            offset = 0; // resolved: the next mapping starts where this one ends
+        }
+    }
+
+    /// <summary>
+    /// A local transfer's moves, inside the caller's read-side section. Neighbouring mappings whose pinned memory is
+    /// contiguous too move as one copy: a guest's DMA buffer is usually physically contiguous (dma_alloc_coherent,
+    /// SNDRV_DMA_TYPE_DEV) even when a vIOMMU maps it page by page, and one long copy runs at memcpy's speed where
+    /// one per 4 KiB page does not.
+    /// </summary>
+    private static DmaResult MoveLocalRuns<TChunks>(MappingTable table, MappingTable.Position first, ulong iova, int length, ref TChunks chunks)
+        where TChunks : IChunkTransfer, allows ref struct
+    {
+        byte* run = null; // pinned memory not yet moved: [run, run + runCount) for bytes [runAt, runAt + runCount)
+        int runAt = 0;
+        int runCount = 0;
+        var walk = new MappingTable.Cursor(table, first);
+        ulong offset = iova - walk.Current.Iova;
+        for (int done = 0; ; walk.MoveNext())
+        {
+            var r = walk.Current;
+            int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
+            if (r.Address != 0 && (!chunks.Stores || r.WritableInPlace))
             {
+                byte* memory = (byte*)r.Address + offset;
+                if (runCount == 0 || memory != run + runCount)
+                {
+                    if (runCount > 0)
+                    {
+                        chunks.MoveDirect(run, runAt, runCount);
+                    }
+
+                    run = memory;
+                    runAt = done;
+                    runCount = 0;
+                }
+
+                runCount += chunk;
+            }
+            else
+            {
+                if (runCount > 0)
+                {
+                    chunks.MoveDirect(run, runAt, runCount);
+                    runCount = 0;
+                }
+
+                var result = chunks.Move(r.Backing, offset, done, chunk);
+                if (result != DmaResult.Ok)
+                {
+                    return result;
+                }
+            }
+
+            done += chunk;
+            if (done == length)
+            {
+                if (runCount > 0)
+                {
+                    chunks.MoveDirect(run, runAt, runCount);
+                }
+
                 return DmaResult.Ok;
             }
+
+            offset = 0;
         }
     }
 
