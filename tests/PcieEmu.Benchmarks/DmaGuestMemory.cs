@@ -12,7 +12,9 @@ namespace PcieEmu.Benchmarks;
 /// it, shaped like what the server gets from QEMU: <see cref="One"/> maps all of it once (no vIOMMU: RAM in one
 /// DMA_MAP); <see cref="Many"/> holds 16,384 mappings of 4 KiB (a vIOMMU: one DMA_MAP per IOMMU page, contiguous
 /// IOVAs, each backed as the server backs it — a view of the file's one shared mmap — the pages scattered in the file
-/// as a guest's allocator leaves them). Also the whole file mapped contiguously, the memcpy baseline's source.
+/// as a guest's allocator leaves them); <see cref="InOrder"/> the same 16,384 mappings over pages in file order (a
+/// physically contiguous buffer, dma_alloc_coherent's usual result, mapped page by page). Also the whole file mapped
+/// contiguously, the memcpy baseline's source.
 /// </summary>
 public sealed unsafe class DmaGuestMemory : IDisposable
 {
@@ -21,6 +23,7 @@ public sealed unsafe class DmaGuestMemory : IDisposable
     public const long Bytes = (long)Page * Pages; // 64 MiB
     public const ulong OneIova = 0x1_0000_0000;
     public const ulong PagesIova = 0x2_0000_0000;
+    public const ulong InOrderIova = 0x3_0000_0000;
 
     private readonly SafeFileHandle _memfd;
     private readonly MemoryMapping _whole;
@@ -51,9 +54,11 @@ public sealed unsafe class DmaGuestMemory : IDisposable
         One = new DmaController(NullLogger.Instance);
         Many = new DmaController(NullLogger.Instance, Pages + spareMappings);
         Check(One.MapOwned(OneIova, (ulong)Bytes, DmaAccess.ReadWrite, new MappedDmaBacking(MemoryMapping.Map(_memfd, 0, (ulong)Bytes, writable: true))));
+        InOrder = new DmaController(NullLogger.Instance, Pages);
         for (int i = 0; i < Pages; i++)
         {
             Check(Many.MapOwned(PagesIova + ((ulong)i * Page), Page, DmaAccess.ReadWrite, NewPageBacking(Scatter(i))));
+            Check(InOrder.MapOwned(InOrderIova + ((ulong)i * Page), Page, DmaAccess.ReadWrite, NewPageBacking(i)));
         }
     }
 
@@ -62,6 +67,9 @@ public sealed unsafe class DmaGuestMemory : IDisposable
 
     /// <summary>16,384 mappings of 4 KiB from <see cref="PagesIova"/>: IOVA page i is file page <see cref="Scatter"/>(i).</summary>
     public DmaController Many { get; }
+
+    /// <summary>16,384 mappings of 4 KiB from <see cref="InOrderIova"/>: IOVA page i is file page i.</summary>
+    public DmaController InOrder { get; }
 
     /// <summary>The whole file, contiguous: the memcpy baseline's source.</summary>
     public byte* Contiguous { get; }
@@ -81,6 +89,7 @@ public sealed unsafe class DmaGuestMemory : IDisposable
     {
         One.Dispose();
         Many.Dispose();
+        InOrder.Dispose();
         if (_wholeHeld)
         {
             _whole.DangerousRelease();
