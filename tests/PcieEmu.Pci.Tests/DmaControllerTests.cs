@@ -327,6 +327,34 @@ public class DmaControllerTests
     }
 
     [Fact]
+    public void A_transfer_starting_where_the_last_one_did_walks_the_table_as_it_is_now()
+    {
+        // The controller remembers where the last transfer started; each step below changes the table under that
+        // memory (positions shift, the next mapping changes, the first goes), and every transfer sees the change.
+        using var c = NewController();
+        c.MapRam(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000, 0x11));
+        c.MapRam(0x2000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000, 0x22));
+        var buffer = new byte[0x1000];
+        c.Read(0x1800, buffer).Should().Be(DmaResult.Ok);
+        buffer.AsSpan(0x800).ToArray().Should().OnlyContain(b => b == 0x22);
+
+        c.MapRam(0x0000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000, 0x00)).Should().Be(0); // every position moves up one
+        c.Unmap(0x2000, 0x1000).Should().Be(0);
+        c.MapRam(0x2000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000, 0x44)).Should().Be(0);
+        c.Read(0x1800, buffer).Should().Be(DmaResult.Ok);
+        buffer.AsSpan(0, 0x800).ToArray().Should().OnlyContain(b => b == 0x11);
+        buffer.AsSpan(0x800).ToArray().Should().OnlyContain(b => b == 0x44, "the walk found the new mapping");
+
+        c.Read(0x1800, buffer).Should().Be(DmaResult.Ok); // from the remembered position this time
+        buffer.AsSpan(0x800).ToArray().Should().OnlyContain(b => b == 0x44);
+        c.Unmap(0x2000, 0x1000).Should().Be(0);
+        c.Read(0x1800, buffer).Should().Be(DmaResult.Unmapped);
+        c.Unmap(0x1000, 0x1000).Should().Be(0);
+        c.Read(0x1800, buffer).Should().Be(DmaResult.Unmapped);
+        c.Read(0x0800, buffer).Should().Be(DmaResult.Unmapped, "the mapping after 0x0000 is gone too");
+    }
+
+    [Fact]
     public void A_gap_or_a_forbidden_direction_anywhere_in_the_range_moves_nothing()
     {
         using var c = NewController();

@@ -72,7 +72,7 @@ public sealed unsafe class TableWalkTests : IDisposable
         var table = Table(Pinned(0), Pinned(1, writable: false), Pinned(2));
         var data = new byte[3 * Page];
         var write = new CountingWrites(data);
-        TableWalk.Resolve(table, Iova, (ulong)data.Length, DmaAccess.Write, localOnly: false, out var first, out _).Should().Be(DmaResult.Ok);
+        TableWalk.Resolve(table, Iova, (ulong)data.Length, DmaAccess.Write, localOnly: false, start: null, out var first, out _).Should().Be(DmaResult.Ok);
 
         TableWalk.MoveAll(table, first, Iova, data.Length, counted: false, ref write).Should().Be(DmaResult.AccessDenied);
         write.Moves.Should().Equal((0, Page));
@@ -82,7 +82,7 @@ public sealed unsafe class TableWalkTests : IDisposable
     {
         read = new byte[length];
         var reads = new CountingReads(read);
-        TableWalk.Resolve(table, iova, (ulong)length, DmaAccess.Read, localOnly: false, out var first, out _).Should().Be(DmaResult.Ok);
+        TableWalk.Resolve(table, iova, (ulong)length, DmaAccess.Read, localOnly: false, start: null, out var first, out _).Should().Be(DmaResult.Ok);
         TableWalk.MoveAll(table, first, iova, length, counted: false, ref reads).Should().Be(DmaResult.Ok);
         return reads.Moves;
     }

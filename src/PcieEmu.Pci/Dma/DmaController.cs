@@ -35,6 +35,13 @@ public sealed partial class DmaController : IDisposable
     /// <summary>The mapping the last transfer started in: repeated transfers into one buffer skip the search.</summary>
     private volatile DmaRegion? _lastHit;
 
+    /// <summary>
+    /// Where <see cref="_lastHit"/> was in the table then (<see cref="MappingTable.Position.Packed"/>): a transfer that
+    /// starts in it but crosses into the next mapping starts its walk there. Only a hint: it is used when the current
+    /// table still holds that mapping at that position, so a stale or torn one just means a search.
+    /// </summary>
+    private long _lastHitPosition = -1;
+
     /// <summary>An empty table that holds at most <paramref name="maxMappings"/> mappings (at least 1, else <see cref="ArgumentOutOfRangeException"/>).</summary>
     public DmaController(ILogger logger, int maxMappings = DefaultMaxMappings)
         : this(logger, maxMappings, DefaultDrainTimeout)
@@ -203,7 +210,7 @@ public sealed partial class DmaController : IDisposable
 
     /// <summary>Is [iova, iova+length) fully mapped for <paramref name="access"/>? Nothing moves.</summary>
     public DmaResult Check(ulong iova, ulong length, DmaAccess access) =>
-        TableWalk.Resolve(_table, iova, length, access, localOnly: false, out _, out _);
+        TableWalk.Resolve(_table, iova, length, access, localOnly: false, start: null, out _, out _);
 
     /// <summary>
     /// The first address of [iova, iova+length) that a transfer needing <paramref name="access"/> cannot reach — the
@@ -282,16 +289,24 @@ public sealed partial class DmaController : IDisposable
         var reader = TransferEpochs.Enter();
         try
         {
-            if (_lastHit is { IsRetired: false, IsLocal: true } hit && iova >= hit.Iova && iova <= hit.Last
-                && (ulong)(length - 1) <= hit.Last - iova && (hit.Access & access) == access)
+            var table = _table;
+            var hit = _lastHit;
+            MappingTable.Position? start = null;
+            if (hit is { IsRetired: false, IsLocal: true } && iova >= hit.Iova && iova <= hit.Last)
             {
-                // Within the mapping the last transfer used: no search. Retired is set before the grace period
-                // starts, so a mapping being unmapped is either seen retired here or waited for.
-                return TableWalk.MoveLocal(hit, iova - hit.Iova, 0, length, ref chunks);
+                if ((ulong)(length - 1) <= hit.Last - iova && (hit.Access & access) == access)
+                {
+                    // Within the mapping the last transfer used: no search. Retired is set before the grace period
+                    // starts, so a mapping being unmapped is either seen retired here or waited for.
+                    return TableWalk.MoveLocal(hit, iova - hit.Iova, 0, length, ref chunks);
+                }
+
+                // Starts there but goes on: the walk starts at its position if the table still has it there.
+                var at = MappingTable.Position.Unpack(Volatile.Read(ref _lastHitPosition));
+                start = table.Holds(at, hit) ? at : null;
             }
 
-            var table = _table;
-            var check = TableWalk.Resolve(table, iova, (ulong)length, access, localOnly, out var first, out bool remote);
+            var check = TableWalk.Resolve(table, iova, (ulong)length, access, localOnly, start, out var first, out bool remote);
             if (check != DmaResult.Ok)
             {
                 return check;
@@ -300,9 +315,10 @@ public sealed partial class DmaController : IDisposable
             if (!remote)
             {
                 var moved = TableWalk.MoveAll(table, first, iova, length, counted: false, ref chunks);
-                if (moved == DmaResult.Ok)
+                if (moved == DmaResult.Ok && start is null)
                 {
                     _lastHit = table.At(first);
+                    Volatile.Write(ref _lastHitPosition, first.Packed);
                 }
 
                 return moved;

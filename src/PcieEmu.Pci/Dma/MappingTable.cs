@@ -201,7 +201,19 @@ internal sealed class MappingTable
     }
 
     /// <summary>Where a mapping is: chunk and index in it.</summary>
-    public readonly record struct Position(int Chunk, int Index);
+    public readonly record struct Position(int Chunk, int Index)
+    {
+        /// <summary>Both halves in one word, so a hint kept between transfers is written and read whole.</summary>
+        public long Packed => ((long)Chunk << 32) | (uint)Index;
+
+        /// <summary>The position <see cref="Packed"/> made; any word gives some position, which <see cref="Holds"/> checks.</summary>
+        public static Position Unpack(long packed) => new((int)(packed >> 32), (int)packed);
+    }
+
+    /// <summary>Whether <paramref name="region"/> is the mapping at <paramref name="p"/> in this table (false for a position outside it).</summary>
+    public bool Holds(Position p, DmaRegion region) =>
+        (uint)p.Chunk < (uint)_chunks.Length && (uint)p.Index < (uint)_chunks[p.Chunk].Regions.Length
+        && ReferenceEquals(_chunks[p.Chunk].Regions[p.Index], region);
 
     /// <summary>
     /// A walk from a position onwards that keeps its chunk's array at hand: a step is one load, where

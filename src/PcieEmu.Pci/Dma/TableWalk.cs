@@ -7,12 +7,13 @@ namespace PcieEmu.Pci.Dma;
 internal static unsafe class TableWalk
 {
     /// <summary>
-    /// The one range check: finds the mappings under [iova, iova+length) — the first by search, the rest by walking on
+    /// The one range check: finds the mappings under [iova, iova+length) — the first by search (or at
+    /// <paramref name="start"/>, a position the caller knows holds <paramref name="iova"/>), the rest by walking on
     /// while they are contiguous — and checks each allows <paramref name="access"/>. Ok with the position of the
     /// first, and whether any of them needs the client (<paramref name="remote"/>).
     /// </summary>
     public static DmaResult Resolve(MappingTable table, ulong iova, ulong length, DmaAccess access, bool localOnly,
-        out MappingTable.Position first, out bool remote)
+        MappingTable.Position? start, out MappingTable.Position first, out bool remote)
     {
         first = default;
         remote = false;
@@ -26,7 +27,11 @@ internal static unsafe class TableWalk
             return DmaResult.InvalidRange;
         }
 
-        if (!table.TryFind(iova, out first))
+        if (start is { } known)
+        {
+            first = known;
+        }
+        else if (!table.TryFind(iova, out first))
         {
             return DmaResult.Unmapped;
         }
@@ -62,7 +67,7 @@ internal static unsafe class TableWalk
     public static DmaResult TransferCounted<TChunks>(MappingTable table, ulong iova, int length, DmaAccess access, ref TChunks chunks)
         where TChunks : IChunkTransfer, allows ref struct
     {
-        var check = Resolve(table, iova, (ulong)length, access, localOnly: false, out var first, out _);
+        var check = Resolve(table, iova, (ulong)length, access, localOnly: false, start: null, out var first, out _);
         return check != DmaResult.Ok ? check : MoveAll(table, first, iova, length, counted: true, ref chunks);
     }
 
