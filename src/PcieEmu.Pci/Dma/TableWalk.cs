@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace PcieEmu.Pci.Dma;
 
 /// <summary>
@@ -12,6 +14,9 @@ internal static unsafe class TableWalk
     /// while they are contiguous — and checks each allows <paramref name="access"/>. Ok with the position of the
     /// first, and whether any of them needs the client (<paramref name="remote"/>).
     /// </summary>
+    // Inlined into the transfer with MoveLocalRuns: the two calls cost ~13 ns of a 4 KiB transfer across two pages
+    // (A/B over 30M transfers: 0.88 of the time); inlining more than these two made it slower again.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DmaResult Resolve(MappingTable table, ulong iova, ulong length, DmaAccess access, bool localOnly,
         MappingTable.Position? start, out MappingTable.Position first, out bool remote)
     {
@@ -106,6 +111,7 @@ internal static unsafe class TableWalk
     /// SNDRV_DMA_TYPE_DEV) even when a vIOMMU maps it page by page, and one long copy runs at memcpy's speed where
     /// one per 4 KiB page does not.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static DmaResult MoveLocalRuns<TChunks>(MappingTable table, MappingTable.Position first, ulong iova, int length, ref TChunks chunks)
         where TChunks : IChunkTransfer, allows ref struct
     {
