@@ -46,7 +46,7 @@ internal static unsafe class TableWalk
         ulong remaining = length;
         while (true)
         {
-            var r = walk.Current;
+            ref readonly var r = ref walk.Entry;
             if ((r.Access & access) != access)
             {
                 return DmaResult.AccessDenied;
@@ -61,7 +61,7 @@ internal static unsafe class TableWalk
 
             remaining -= avail;
             cur += avail;
-            if (!walk.MoveNext() || walk.Current.Iova != cur)
+            if (!walk.MoveNext() || walk.Entry.Iova != cur)
             {
                 return DmaResult.Unmapped;
             }
@@ -89,10 +89,10 @@ internal static unsafe class TableWalk
         }
 
         var walk = new MappingTable.Cursor(table, first);
-        ulong offset = iova - walk.Current.Iova;
+        ulong offset = iova - walk.Entry.Iova;
         for (int done = 0; ; walk.MoveNext())
         {
-            var r = walk.Current;
+            var r = walk.Region;
             int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
             var result = MoveCounted(r, offset, done, chunk, ref chunks);
             done += chunk;
@@ -119,10 +119,10 @@ internal static unsafe class TableWalk
         int runAt = 0;
         int runCount = 0;
         var walk = new MappingTable.Cursor(table, first);
-        ulong offset = iova - walk.Current.Iova;
+        ulong offset = iova - walk.Entry.Iova;
         for (int done = 0; ; walk.MoveNext())
         {
-            var r = walk.Current;
+            ref readonly var r = ref walk.Entry;
             int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
             if (r.Address != 0 && (!chunks.Stores || r.WritableInPlace))
             {
@@ -149,7 +149,7 @@ internal static unsafe class TableWalk
                     runCount = 0;
                 }
 
-                var result = chunks.Move(r.Backing, offset, done, chunk);
+                var result = chunks.Move(walk.Region.Backing, offset, done, chunk);
                 if (result != DmaResult.Ok)
                 {
                     return result;
