@@ -75,6 +75,11 @@ public sealed class BenchmarkCodePathTests
         var one = new byte[through.Length];
         memory.One.Read(DmaGuestMemory.OneIova + 12345, one).Should().Be(DmaResult.Ok);
         one.Should().Equal(Raw(memory, 12345, one.Length).ToArray(), "the single mapping is the file as it is");
+
+        memory.InOrder.Count.Should().Be(DmaGuestMemory.Pages);
+        var inOrder = new byte[through.Length];
+        memory.InOrder.Read(DmaGuestMemory.InOrderIova + (firstPage * DmaGuestMemory.Page) + skew, inOrder).Should().Be(DmaResult.Ok);
+        inOrder.Should().Equal(Raw(memory, (firstPage * DmaGuestMemory.Page) + skew, inOrder.Length).ToArray(), "IOVA page i of InOrder is file page i");
     }
 
     private static unsafe ReadOnlySpan<byte> Raw(DmaGuestMemory memory, int offset, int length) => new(memory.Contiguous + offset, length);
