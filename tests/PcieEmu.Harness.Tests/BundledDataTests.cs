@@ -78,10 +78,12 @@ public sealed class BundledDataTests
         return stdout.Result.Trim();
     }
 
-    /// <summary>Relative paths of every file below <paramref name="dir"/>.</summary>
+    /// <summary>
+    /// Relative paths of every file below <paramref name="dir"/>, hidden ones included: the SearchOption overload
+    /// keeps the compatible behaviour (no attribute filter), so a dot-file left in the bundle is seen too.
+    /// </summary>
     private static List<string> Files(string dir) =>
-        [.. Directory.EnumerateFiles(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
-            .Select(f => Path.GetRelativePath(dir, f))];
+        [.. Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(dir, f))];
 
     /// <summary>The repository's .gitignore for qemu/drivers, plus editor leftovers.</summary>
     private static bool IsBuildProduct(string relativePath)
