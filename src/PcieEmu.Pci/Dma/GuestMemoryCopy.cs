@@ -23,7 +23,7 @@ internal static unsafe class GuestMemoryCopy
 
     public static void Copy(byte* source, byte* destination, int count)
     {
-        if (count < VectorThreshold || count >= StringThreshold || Overlap(source, destination, count))
+        if (count < VectorThreshold || count >= StringThreshold || !Vector256.IsHardwareAccelerated || Overlap(source, destination, count))
         {
             new ReadOnlySpan<byte>(source, count).CopyTo(new Span<byte>(destination, count));
         }
@@ -31,73 +31,77 @@ internal static unsafe class GuestMemoryCopy
         {
             CopyVector512(source, destination, count);
         }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            CopyVector256(source, destination, count);
-        }
         else
         {
-            new ReadOnlySpan<byte>(source, count).CopyTo(new Span<byte>(destination, count));
+            CopyVector256(source, destination, count);
         }
     }
 
     /// <summary>Four 64-byte loads, then four stores, per step; <paramref name="count"/> ≥ 256 and no overlap.</summary>
-    internal static void CopyVector512(byte* source, byte* destination, int count)
+    internal static void CopyVector512(byte* source, byte* destination, int count) => CopySteps<FourVector512>(source, destination, count);
+
+    /// <summary>Four 32-byte loads, then four stores, per step; <paramref name="count"/> ≥ 128 and no overlap.</summary>
+    internal static void CopyVector256(byte* source, byte* destination, int count) => CopySteps<FourVector256>(source, destination, count);
+
+    /// <summary>The one copy loop, specialised per step width (a struct type argument: no call per step).</summary>
+    private static void CopySteps<TStep>(byte* source, byte* destination, int count)
+        where TStep : struct, ICopyStep
     {
-        const int step = 4 * 64;
         int at = 0;
-        for (; at <= count - step; at += step)
+        for (; at <= count - TStep.Bytes; at += TStep.Bytes)
         {
-            Step512(source + at, destination + at);
+            TStep.Move(source + at, destination + at);
         }
 
         if (at < count)
         {
             // The last partial step again as one full step ending at the end (count ≥ step, no overlap): no tail loop.
-            Step512(source + count - step, destination + count - step);
+            TStep.Move(source + count - TStep.Bytes, destination + count - TStep.Bytes);
         }
     }
 
-    /// <summary>Four 32-byte loads, then four stores, per step; <paramref name="count"/> ≥ 128 and no overlap.</summary>
-    internal static void CopyVector256(byte* source, byte* destination, int count)
+    /// <summary>One step of the copy loop: all its loads before its stores.</summary>
+    private interface ICopyStep
     {
-        const int step = 4 * 32;
-        int at = 0;
-        for (; at <= count - step; at += step)
+        static abstract int Bytes { get; }
+
+        static abstract void Move(byte* source, byte* destination);
+    }
+
+    private readonly struct FourVector512 : ICopyStep
+    {
+        public static int Bytes => 4 * 64;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Move(byte* source, byte* destination)
         {
-            Step256(source + at, destination + at);
+            var a = Vector512.Load(source);
+            var b = Vector512.Load(source + 64);
+            var c = Vector512.Load(source + 128);
+            var d = Vector512.Load(source + 192);
+            Vector512.Store(a, destination);
+            Vector512.Store(b, destination + 64);
+            Vector512.Store(c, destination + 128);
+            Vector512.Store(d, destination + 192);
         }
+    }
 
-        if (at < count)
+    private readonly struct FourVector256 : ICopyStep
+    {
+        public static int Bytes => 4 * 32;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Move(byte* source, byte* destination)
         {
-            Step256(source + count - step, destination + count - step);
+            var a = Vector256.Load(source);
+            var b = Vector256.Load(source + 32);
+            var c = Vector256.Load(source + 64);
+            var d = Vector256.Load(source + 96);
+            Vector256.Store(a, destination);
+            Vector256.Store(b, destination + 32);
+            Vector256.Store(c, destination + 64);
+            Vector256.Store(d, destination + 96);
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step512(byte* source, byte* destination)
-    {
-        var a = Vector512.Load(source);
-        var b = Vector512.Load(source + 64);
-        var c = Vector512.Load(source + 128);
-        var d = Vector512.Load(source + 192);
-        Vector512.Store(a, destination);
-        Vector512.Store(b, destination + 64);
-        Vector512.Store(c, destination + 128);
-        Vector512.Store(d, destination + 192);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step256(byte* source, byte* destination)
-    {
-        var a = Vector256.Load(source);
-        var b = Vector256.Load(source + 32);
-        var c = Vector256.Load(source + 64);
-        var d = Vector256.Load(source + 96);
-        Vector256.Store(a, destination);
-        Vector256.Store(b, destination + 32);
-        Vector256.Store(c, destination + 64);
-        Vector256.Store(d, destination + 96);
     }
 
     private static bool Overlap(byte* a, byte* b, int count) => a < b + count && b < a + count;
