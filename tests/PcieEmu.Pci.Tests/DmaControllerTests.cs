@@ -355,6 +355,23 @@ public class DmaControllerTests
     }
 
     [Fact]
+    public void A_mapping_replaced_at_the_remembered_position_is_used_as_it_is_now()
+    {
+        // Same IOVA, same position in the table, another mapping: the shortcut must read the new one's memory and
+        // permissions, not what the last transfer saw there.
+        using var c = NewController();
+        c.MapRam(0x1000, 0x1000, DmaAccess.ReadWrite, Functions.Ram(0x1000, 0x11));
+        var buffer = new byte[0x100];
+        c.Write(0x1100, buffer).Should().Be(DmaResult.Ok);
+
+        c.Unmap(0x1000, 0x1000).Should().Be(0);
+        c.MapRam(0x1000, 0x1000, DmaAccess.Read, Functions.Ram(0x1000, 0x55)).Should().Be(0);
+        c.Write(0x1100, buffer).Should().Be(DmaResult.AccessDenied);
+        c.Read(0x1100, buffer).Should().Be(DmaResult.Ok);
+        buffer.Should().OnlyContain(b => b == 0x55);
+    }
+
+    [Fact]
     public void A_gap_or_a_forbidden_direction_anywhere_in_the_range_moves_nothing()
     {
         using var c = NewController();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using PcieEmu.Interop;
 using PcieEmu.Pci.Observation;
@@ -17,7 +18,7 @@ namespace PcieEmu.Pci.Dma;
 /// Client arithmetic is checked (overflow ⇒ EINVAL); device arithmetic wraps like hardware and simply fails to
 /// translate.
 /// </summary>
-public sealed partial class DmaController : IDisposable
+public sealed unsafe partial class DmaController : IDisposable
 {
     /// <summary>How many mappings a table holds unless told otherwise: a vIOMMU guest's page-by-page maps, with room.</summary>
     public const int DefaultMaxMappings = 16384;
@@ -32,15 +33,13 @@ public sealed partial class DmaController : IDisposable
     private readonly ILogger _logger;
     private volatile MappingTable _table = MappingTable.Empty;
 
-    /// <summary>The mapping the last transfer started in: repeated transfers into one buffer skip the search.</summary>
-    private volatile DmaRegion? _lastHit;
-
     /// <summary>
-    /// Where <see cref="_lastHit"/> was in the table then (<see cref="MappingTable.Position.Packed"/>): a transfer that
-    /// starts in it but crosses into the next mapping starts its walk there. Only a hint: it is used when the current
-    /// table still holds that mapping at that position, so a stale or torn one just means a search.
+    /// Where in the table the last transfer started (<see cref="MappingTable.Position.Packed"/>): repeated transfers
+    /// into one buffer start there instead of searching. One word any transfer thread overwrites, and only a hint: it
+    /// is used when the entry at that position of the table the transfer read holds its first address, so a stale,
+    /// racing or out-of-range value costs a search, never a wrong mapping (the entry is the current table's own).
     /// </summary>
-    private long _lastHitPosition = -1;
+    private long _hint = -1;
 
     /// <summary>An empty table that holds at most <paramref name="maxMappings"/> mappings (at least 1, else <see cref="ArgumentOutOfRangeException"/>).</summary>
     public DmaController(ILogger logger, int maxMappings = DefaultMaxMappings)
@@ -290,20 +289,21 @@ public sealed partial class DmaController : IDisposable
         try
         {
             var table = _table;
-            var hit = _lastHit;
+            var at = MappingTable.Position.Unpack(Volatile.Read(ref _hint));
+            ref readonly var hinted = ref table.EntryHolding(at, iova);
             MappingTable.Position? start = null;
-            if (hit is { IsRetired: false, IsLocal: true } && iova >= hit.Iova && iova <= hit.Last)
+            if (!Unsafe.IsNullRef(in hinted))
             {
-                if ((ulong)(length - 1) <= hit.Last - iova && (hit.Access & access) == access)
+                if ((ulong)(length - 1) <= hinted.Size - 1 - (iova - hinted.Iova) && (hinted.Access & access) == access
+                    && hinted.IsLocal && hinted.Address != 0 && (!chunks.Stores || hinted.WritableInPlace))
                 {
-                    // Within the mapping the last transfer used: no search. Retired is set before the grace period
-                    // starts, so a mapping being unmapped is either seen retired here or waited for.
-                    return TableWalk.MoveLocal(hit, iova - hit.Iova, 0, length, ref chunks);
+                    // Within the pinned mapping the last transfer started in: no search, no walk. The entry is the
+                    // table's that this section read, so an unmap that removed it since waits for this copy.
+                    chunks.MoveDirect((byte*)hinted.Address + (iova - hinted.Iova), 0, length);
+                    return DmaResult.Ok;
                 }
 
-                // Starts there but goes on: the walk starts at its position if the table still has it there.
-                var at = MappingTable.Position.Unpack(Volatile.Read(ref _lastHitPosition));
-                start = table.Holds(at, hit) ? at : null;
+                start = at; // starts there but goes on (or needs the backing): the walk starts at the hint
             }
 
             var check = TableWalk.Resolve(table, iova, (ulong)length, access, localOnly, start, out var first, out bool remote);
@@ -317,8 +317,7 @@ public sealed partial class DmaController : IDisposable
                 var moved = TableWalk.MoveAll(table, first, iova, length, counted: false, ref chunks);
                 if (moved == DmaResult.Ok && start is null)
                 {
-                    _lastHit = table.At(first);
-                    Volatile.Write(ref _lastHitPosition, first.Packed);
+                    Volatile.Write(ref _hint, first.Packed);
                 }
 
                 return moved;

@@ -206,14 +206,31 @@ internal sealed class MappingTable
         /// <summary>Both halves in one word, so a hint kept between transfers is written and read whole.</summary>
         public long Packed => ((long)Chunk << 32) | (uint)Index;
 
-        /// <summary>The position <see cref="Packed"/> made; any word gives some position, which <see cref="Holds"/> checks.</summary>
+        /// <summary>The position <see cref="Packed"/> made; any word gives some position, which <see cref="EntryHolding"/> checks.</summary>
         public static Position Unpack(long packed) => new((int)(packed >> 32), (int)packed);
     }
 
-    /// <summary>Whether <paramref name="region"/> is the mapping at <paramref name="p"/> in this table (false for a position outside it).</summary>
-    public bool Holds(Position p, DmaRegion region) =>
-        (uint)p.Chunk < (uint)_chunks.Length && (uint)p.Index < (uint)_chunks[p.Chunk].Regions.Length
-        && ReferenceEquals(_chunks[p.Chunk].Regions[p.Index], region);
+    /// <summary>
+    /// The entry at <paramref name="p"/> when it holds <paramref name="address"/>, else a null reference (also for a
+    /// position outside this table): checks a position kept from another table against this one.
+    /// </summary>
+    public ref readonly Entry EntryHolding(Position p, ulong address)
+    {
+        if ((uint)p.Chunk < (uint)_chunks.Length)
+        {
+            var entries = _chunks[p.Chunk].Entries;
+            if ((uint)p.Index < (uint)entries.Length)
+            {
+                ref readonly var e = ref entries[p.Index];
+                if (address - e.Iova < e.Size)
+                {
+                    return ref e;
+                }
+            }
+        }
+
+        return ref Unsafe.NullRef<Entry>();
+    }
 
     /// <summary>
     /// A walk from a position onwards that keeps its chunk's array at hand: a step is one load, where

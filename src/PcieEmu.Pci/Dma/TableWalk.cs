@@ -189,19 +189,6 @@ internal static unsafe class TableWalk
             region.Release();
         }
     }
-
-    /// <summary>One mapping's part of a local transfer, inside the caller's read-side section: through pinned memory when there is some.</summary>
-    public static DmaResult MoveLocal<TChunks>(DmaRegion region, ulong offset, int at, int count, ref TChunks chunks)
-        where TChunks : IChunkTransfer, allows ref struct
-    {
-        if (region.Address != 0 && (!chunks.Stores || region.WritableInPlace))
-        {
-            chunks.MoveDirect((byte*)region.Address + offset, at, count);
-            return DmaResult.Ok;
-        }
-
-        return chunks.Move(region.Backing, offset, at, count);
-    }
 }
 
 /// <summary>Which way a transfer moves its bytes: the caller's buffer to or from guest memory.</summary>
