@@ -290,20 +290,32 @@ public sealed unsafe partial class DmaController : IDisposable
         {
             var table = _table;
             var at = MappingTable.Position.Unpack(Volatile.Read(ref _hint));
-            ref readonly var hinted = ref table.EntryHolding(at, iova);
-            MappingTable.Position? start = null;
-            if (!Unsafe.IsNullRef(in hinted))
+            ref readonly var entry = ref table.EntryHolding(at, iova);
+            bool hinted = !Unsafe.IsNullRef(in entry);
+            if (!hinted && table.TryFind(iova, out at))
             {
-                if ((ulong)(length - 1) <= hinted.Size - 1 - (iova - hinted.Iova) && (hinted.Access & access) == access
-                    && hinted.IsLocal && hinted.Address != 0 && (!chunks.Stores || hinted.WritableInPlace))
+                entry = ref table.EntryAt(at);
+            }
+
+            MappingTable.Position? start = null;
+            if (!Unsafe.IsNullRef(in entry))
+            {
+                if ((ulong)(length - 1) <= entry.Size - 1 - (iova - entry.Iova) && (entry.Access & access) == access
+                    && entry.IsLocal && entry.Address != 0 && (!chunks.Stores || entry.WritableInPlace))
                 {
-                    // Within the pinned mapping the last transfer started in: no search, no walk. The entry is the
-                    // table's that this section read, so an unmap that removed it since waits for this copy.
-                    chunks.MoveDirect((byte*)hinted.Address + (iova - hinted.Iova), 0, length);
+                    // Within one pinned mapping (the one the last transfer started in, or the one the search found):
+                    // no walk. The entry is the table's that this section read, so an unmap that removed it since
+                    // waits for this copy.
+                    chunks.MoveDirect((byte*)entry.Address + (iova - entry.Iova), 0, length);
+                    if (!hinted)
+                    {
+                        Volatile.Write(ref _hint, at.Packed);
+                    }
+
                     return DmaResult.Ok;
                 }
 
-                start = at; // starts there but goes on (or needs the backing): the walk starts at the hint
+                start = at; // goes on past it (or needs its backing): the walk starts there
             }
 
             var check = TableWalk.Resolve(table, iova, (ulong)length, access, localOnly, start, out var first, out bool remote);
@@ -315,7 +327,7 @@ public sealed unsafe partial class DmaController : IDisposable
             if (!remote)
             {
                 var moved = TableWalk.MoveAll(table, first, iova, length, counted: false, ref chunks);
-                if (moved == DmaResult.Ok && start is null)
+                if (moved == DmaResult.Ok && !hinted)
                 {
                     Volatile.Write(ref _hint, first.Packed);
                 }

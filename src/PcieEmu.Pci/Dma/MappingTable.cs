@@ -33,6 +33,9 @@ internal sealed class MappingTable
     /// <summary>The mapping at a position.</summary>
     public DmaRegion At(Position p) => _chunks[p.Chunk].Regions[p.Index];
 
+    /// <summary>The walk fields of the mapping at a position.</summary>
+    public ref readonly Entry EntryAt(Position p) => ref _chunks[p.Chunk].Entries[p.Index];
+
     /// <summary>The position after <paramref name="p"/>; false at the end.</summary>
     public bool Next(ref Position p)
     {
