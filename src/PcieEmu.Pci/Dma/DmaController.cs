@@ -301,7 +301,7 @@ public sealed unsafe partial class DmaController : IDisposable
             if (!Unsafe.IsNullRef(in entry))
             {
                 if ((ulong)(length - 1) <= entry.Size - 1 - (iova - entry.Iova) && (entry.Access & access) == access
-                    && entry.IsLocal && entry.Address != 0 && (!chunks.Stores || entry.WritableInPlace))
+                    && entry.IsLocal && entry.CopiesInPlace(chunks.Stores))
                 {
                     // Within one pinned mapping (the one the last transfer started in, or the one the search found):
                     // no walk. The entry is the table's that this section read, so an unmap that removed it since

@@ -303,6 +303,9 @@ internal sealed class MappingTable
         public bool IsLocal { get; } = region.IsLocal;
 
         public bool WritableInPlace { get; } = region.WritableInPlace;
+
+        /// <summary>Whether a transfer that <paramref name="stores"/> (or only loads) may copy straight through <see cref="Address"/>.</summary>
+        public bool CopiesInPlace(bool stores) => Address != 0 && (!stores || WritableInPlace);
     }
 
     private sealed class Chunk

@@ -124,7 +124,7 @@ internal static unsafe class TableWalk
         {
             ref readonly var r = ref walk.Entry;
             int chunk = (int)Math.Min((ulong)(length - done), r.Size - offset);
-            if (r.Address != 0 && (!chunks.Stores || r.WritableInPlace))
+            if (r.CopiesInPlace(chunks.Stores))
             {
                 byte* memory = (byte*)r.Address + offset;
                 if (runCount == 0 || memory != run + runCount)
